@@ -1,0 +1,133 @@
+/**
+ * The single-node broker: topic table + partition logs + Kafka listener.
+ *
+ * Lifecycle: `Broker.start()` opens the topic table and the logs (recovering each partition: torn tails
+ * truncated, indexes rebuilt), reconciles them (a crash between the table write and the partition directories
+ * leaves either an orphan directory, deleted here, or a missing one, created here), starts the retention pass,
+ * then listens. `close()` stops accepting, lets connections answer what they have read, syncs and closes the
+ * logs.
+ */
+import type { Logger } from 'pino';
+import { TopicTable, type TopicRecord } from '../cluster/index.js';
+import { LogManager, isLogConfigName, logConfigFromKafka, type LogConfig, type PartitionLog } from '../log/index.js';
+import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
+import type { BrokerConfig } from './config.js';
+
+/** The log's part of a topic's config overrides (the rest are stored and reported only). */
+function logConfigOf(overrides: Record<string, string>): LogConfig {
+  const logPart: Record<string, string> = {};
+  for (const [k, v] of Object.entries(overrides)) if (isLogConfigName(k)) logPart[k] = v;
+  const res = logConfigFromKafka(logPart);
+  if (!res.ok) throw new Error(`stored topic config is invalid: ${res.error}`);
+  return res.config;
+}
+
+export class Broker implements BrokerServices {
+  private server: KafkaServer | null = null;
+  private address: { host: string; port: number } | null = null;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly logger: Logger,
+    readonly topics: TopicTable,
+    private readonly logs: LogManager,
+  ) {}
+
+  static async start(config: BrokerConfig, logger: Logger): Promise<Broker> {
+    const topics = await TopicTable.open(config.dataDir);
+    const logs = await LogManager.open({
+      dataDir: config.dataDir,
+      logger,
+      retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+      configFor: (topic) => logConfigOf(topics.get(topic)?.configs ?? {}),
+    });
+    const broker = new Broker(config, logger, topics, logs);
+    await broker.reconcile();
+    logs.start();
+    const server = new KafkaServer(broker, servedApis());
+    const addr = await server.listen(config.listen.host, config.listen.port);
+    broker.server = server;
+    broker.address = { host: addr.address, port: addr.port };
+    return broker;
+  }
+
+  /** The bound listener address (useful with port 0). */
+  get listenAddress(): { host: string; port: number } {
+    if (!this.address) throw new Error('broker is not listening');
+    return this.address;
+  }
+
+  private async reconcile(): Promise<void> {
+    for (const t of this.topics.list()) {
+      const config = logConfigOf(t.configs);
+      for (let p = 0; p < t.partitions; p++) {
+        const log = this.logs.get(t.name, p);
+        if (log) log.updateConfig(config);
+        else await this.logs.createPartition(t.name, p, config);
+      }
+    }
+    for (const { topic, partition } of [...this.logs.partitions()]) {
+      const t = this.topics.get(topic);
+      if (!t || partition >= t.partitions) {
+        this.logger.warn({ topic, partition }, 'removing partition directory of a topic that no longer exists');
+        await this.logs.deletePartition(topic, partition);
+      }
+    }
+  }
+
+
+  partitionLog(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(topic, partition);
+  }
+
+  validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null {
+    return validateTopicConfigs(configs);
+  }
+
+  async createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
+    const config = logConfigOf(configs);
+    const t = this.topics.add(name, partitions, configs);
+    try {
+      for (let p = 0; p < partitions; p++) await this.logs.createPartition(name, p, config);
+      await this.topics.commit();
+    } catch (err) {
+      this.topics.remove(name);
+      throw err;
+    }
+    this.logger.info({ topic: name, partitions, id: t.id }, 'topic created');
+    return t;
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    const t = this.topics.remove(name);
+    if (!t) return;
+    await this.topics.commit();
+    for (let p = 0; p < t.partitions; p++) await this.logs.deletePartition(name, p);
+    this.logger.info({ topic: name }, 'topic deleted');
+  }
+
+  async addPartitions(name: string, total: number): Promise<void> {
+    const t = this.topics.get(name);
+    if (!t) return;
+    const config = logConfigOf(t.configs);
+    for (let p = t.partitions; p < total; p++) await this.logs.createPartition(name, p, config);
+    this.topics.setPartitions(name, total);
+    await this.topics.commit();
+    this.logger.info({ topic: name, partitions: total }, 'partitions added');
+  }
+
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    const t = this.topics.get(name);
+    if (!t) return;
+    const config = logConfigOf(configs);
+    this.topics.setConfigs(name, configs);
+    await this.topics.commit();
+    for (let p = 0; p < t.partitions; p++) this.logs.get(name, p)?.updateConfig(config);
+    this.logger.info({ topic: name, configs }, 'topic configs changed');
+  }
+
+  async close(): Promise<void> {
+    if (this.server) await this.server.close(this.config.shutdownGraceMs);
+    await this.logs.close();
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Broker configuration: listeners, data dir, identity, defaults for topics, and every limit, each with its unit
+ * in its name. `resolveConfig` validates everything once at start; a bad value stops the broker before it
+ * listens (an operating error with a clear message, not a crash later).
+ */
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface BrokerConfig {
+  listen: HostPort;
+  /** What Metadata tells clients to connect to (defaults to `listen`; 0.0.0.0 is replaced by 127.0.0.1). */
+  advertise: HostPort;
+  dataDir: string;
+  nodeId: number;
+  logLevel: string;
+
+  /** Kafka `auto.create.topics.enable`. */
+  autoCreateTopics: boolean;
+  /** Kafka `num.partitions`: partitions of auto-created topics and of CreateTopics with -1. */
+  defaultPartitions: number;
+
+  /** Largest request frame accepted (checked on the size prefix, before any allocation). */
+  requestBytesMax: number;
+  /** Open client connections; more are closed on accept. */
+  connectionsMax: number;
+  /** Requests read from one connection and not yet answered; reading pauses above it. */
+  inflightRequestsPerConnectionMax: number;
+  /** Response bytes queued on one socket; reading pauses above it (a client that does not read). */
+  responseQueueBytesMax: number;
+  /** Kafka `connections.max.idle.ms`: a connection silent this long is closed. */
+  connectionIdleMs: number;
+  /** Upper bound on a Fetch's MaxWaitMs. */
+  fetchWaitMsMax: number;
+  /** Kafka `fetch.max.bytes`: upper bound on one Fetch response's record bytes. */
+  fetchResponseBytesMax: number;
+  /** Partitions in one CreateTopics/CreatePartitions request; more get INVALID_PARTITIONS. */
+  partitionsPerTopicMax: number;
+  /** How often the retention pass runs. */
+  retentionCheckIntervalMs: number;
+  /** Time allowed for in-flight requests to finish on shutdown. */
+  shutdownGraceMs: number;
+}
+
+export interface BrokerOptions {
+  listen?: string;
+  advertise?: string;
+  dataDir?: string;
+  nodeId?: number;
+  logLevel?: string;
+  autoCreateTopics?: boolean;
+  defaultPartitions?: number;
+  requestBytesMax?: number;
+  connectionsMax?: number;
+  connectionIdleMs?: number;
+  retentionCheckIntervalMs?: number;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+export class ConfigError extends Error {
+  readonly code = 'ERR_TERN_CONFIG';
+}
+
+export function parseHostPort(s: string, what: string): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(s.trim());
+  if (!m) throw new ConfigError(`${what}: expected HOST:PORT, got "${s}"`);
+  const host = m[1] ?? m[2] ?? '';
+  const port = Number(m[3]);
+  if (port > 65535) throw new ConfigError(`${what}: port ${port} is out of range`);
+  return { host: host === '' ? '0.0.0.0' : host, port };
+}
+
+function positiveInt(v: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(v) || v <= 0 || v > max) throw new ConfigError(`${what} must be an integer in 1..${max}, got ${v}`);
+  return v;
+}
+
+const MiB = 1024 * 1024;
+
+export function resolveConfig(o: BrokerOptions): BrokerConfig {
+  const listen = parseHostPort(o.listen ?? '127.0.0.1:9092', 'listen');
+  let advertise = o.advertise ? parseHostPort(o.advertise, 'advertise') : { ...listen };
+  if (advertise.host === '0.0.0.0' || advertise.host === '::') advertise = { host: '127.0.0.1', port: advertise.port };
+  const nodeId = o.nodeId ?? 0;
+  if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0x7fffffff) throw new ConfigError(`node-id must be a non-negative integer, got ${nodeId}`);
+  const logLevel = o.logLevel ?? 'info';
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  return {
+    listen,
+    advertise,
+    dataDir: o.dataDir ?? './tern-data',
+    nodeId,
+    logLevel,
+    autoCreateTopics: o.autoCreateTopics ?? true,
+    defaultPartitions: positiveInt(o.defaultPartitions ?? 1, 'num.partitions', 100_000),
+    requestBytesMax: positiveInt(o.requestBytesMax ?? 100 * MiB, 'requestBytesMax', 1024 * MiB),
+    connectionsMax: positiveInt(o.connectionsMax ?? 10_000, 'connectionsMax'),
+    inflightRequestsPerConnectionMax: 128,
+    responseQueueBytesMax: 64 * MiB,
+    connectionIdleMs: positiveInt(o.connectionIdleMs ?? 600_000, 'connectionIdleMs'),
+    fetchWaitMsMax: 60_000,
+    fetchResponseBytesMax: 55 * MiB,
+    partitionsPerTopicMax: 100_000,
+    retentionCheckIntervalMs: positiveInt(o.retentionCheckIntervalMs ?? 300_000, 'retentionCheckIntervalMs'),
+    shutdownGraceMs: 10_000,
+  };
+}

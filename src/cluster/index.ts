@@ -1,0 +1,1 @@
+export { TopicTable, topicNameError, type TopicRecord } from './topic-table.js';

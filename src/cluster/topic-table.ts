@@ -1,0 +1,145 @@
+/**
+ * The topic table: every topic's name, stable id, partition count and config overrides.
+ *
+ * Single node for now: the table is the controller state, kept in memory and persisted to
+ * `<dataDir>/__cluster/topics.json`. Every change is written to a temp file, fsynced, renamed over the old file
+ * and the directory fsynced, so after a crash the table is either the old or the new one, never torn. Changes
+ * are serialized (one write in flight); callers await `commit()` before answering the client.
+ * Later the controller Raft group replaces the file with its log; the table's API stays.
+ *
+ * File format (JSON, versioned): { "version": 1, "clusterId": string, "topics": [TopicRecord...] }.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes, randomUUID } from 'node:crypto';
+
+export interface TopicRecord {
+  name: string;
+  /** 32 lowercase hex chars, never all zero (clients use Fetch v13+ only with real ids). */
+  id: string;
+  partitions: number;
+  /** Overrides only (`retention.ms` etc.); defaults come from the broker config. */
+  configs: Record<string, string>;
+}
+
+interface TableFile {
+  version: 1;
+  clusterId: string;
+  topics: TopicRecord[];
+}
+
+const FILE_NAME = 'topics.json';
+// At the data dir's top, beside the partition directories (a directory here would look like a partition).
+const DIR_NAME = '.';
+
+/** Kafka's topic name rule: 1-249 chars of [a-zA-Z0-9._-], not "." or "..". */
+export function topicNameError(name: string): string | null {
+  if (name.length === 0) return 'Topic name is empty';
+  if (name === '.' || name === '..') return `Topic name cannot be "." or ".."`;
+  if (name.length > 249) return `Topic name is longer than 249 characters`;
+  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  return null;
+}
+
+function newTopicId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('hex');
+    if (!/^0+$/.test(id)) return id;
+  }
+}
+
+export class TopicTable {
+  private readonly byName = new Map<string, TopicRecord>();
+  private readonly byId = new Map<string, TopicRecord>();
+  private writing: Promise<void> = Promise.resolve();
+
+  private constructor(
+    private readonly dir: string,
+    readonly clusterId: string,
+  ) {}
+
+  static async open(dataDir: string): Promise<TopicTable> {
+    const dir = path.join(dataDir, DIR_NAME);
+    await fs.mkdir(dir, { recursive: true });
+    let file: TableFile | null = null;
+    try {
+      file = JSON.parse(await fs.readFile(path.join(dir, FILE_NAME), 'utf8')) as TableFile;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    // Kafka cluster ids are 22-char url-safe base64 of a UUID.
+    const table = new TopicTable(dir, file?.clusterId ?? Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url'));
+    for (const t of file?.topics ?? []) table.put(t);
+    if (!file) await table.commit();
+    return table;
+  }
+
+  private put(t: TopicRecord): void {
+    this.byName.set(t.name, t);
+    this.byId.set(t.id, t);
+  }
+
+  get(name: string): TopicRecord | undefined {
+    return this.byName.get(name);
+  }
+
+  getById(id: string): TopicRecord | undefined {
+    return this.byId.get(id);
+  }
+
+  list(): TopicRecord[] {
+    return [...this.byName.values()];
+  }
+
+  /** Adds a topic (in memory); persist with commit(). */
+  add(name: string, partitions: number, configs: Record<string, string>): TopicRecord {
+    if (this.byName.has(name)) throw new Error(`topic ${name} exists`);
+    const t: TopicRecord = { name, id: newTopicId(), partitions, configs: { ...configs } };
+    this.put(t);
+    return t;
+  }
+
+  remove(name: string): TopicRecord | undefined {
+    const t = this.byName.get(name);
+    if (!t) return undefined;
+    this.byName.delete(name);
+    this.byId.delete(t.id);
+    return t;
+  }
+
+  setPartitions(name: string, partitions: number): void {
+    const t = this.byName.get(name);
+    if (t) t.partitions = partitions;
+  }
+
+  setConfigs(name: string, configs: Record<string, string>): void {
+    const t = this.byName.get(name);
+    if (t) t.configs = { ...configs };
+  }
+
+  /** Durably writes the current table. Writes are serialized; each one writes the latest state. */
+  commit(): Promise<void> {
+    const next = this.writing.then(() => this.writeFile());
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+
+  private async writeFile(): Promise<void> {
+    const body: TableFile = { version: 1, clusterId: this.clusterId, topics: this.list() };
+    const tmp = path.join(this.dir, `${FILE_NAME}.tmp`);
+    const fh = await fs.open(tmp, 'w');
+    try {
+      await fh.writeFile(JSON.stringify(body, null, 1));
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, path.join(this.dir, FILE_NAME));
+    const dh = await fs.open(this.dir, 'r');
+    try {
+      await dh.sync();
+    } finally {
+      await dh.close();
+    }
+  }
+}

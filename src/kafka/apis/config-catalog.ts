@@ -1,0 +1,148 @@
+/**
+ * The configs DescribeConfigs reports and Create/Alter(Incremental)Configs accept.
+ *
+ * Topic configs come in two kinds:
+ * - enforced by the log (src/log/config.ts: segment.bytes, retention.ms, retention.bytes, cleanup.policy,
+ *   max.message.bytes, index.interval.bytes, message.timestamp.type, segment.ms);
+ * - accepted, validated, stored and reported, but with no effect yet on a single node (compression.type: batches
+ *   are always stored as the producer compressed them; min.insync.replicas and the rest: replication and
+ *   compaction arrive later). Clients and tools set these routinely, and Kafka would accept them.
+ * Anything else is INVALID_CONFIG, as in Kafka.
+ *
+ * Broker configs are static (start-up flags) and reported read-only.
+ */
+import { isLogConfigName, logConfigDefaults, logConfigFromKafka } from '../../log/index.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import type { BrokerServices, KafkaFailure } from '../context.js';
+
+/** Kafka's ConfigSource enum (DescribeConfigs v1+). */
+export const ConfigSource = { DYNAMIC_TOPIC_CONFIG: 1, STATIC_BROKER_CONFIG: 4, DEFAULT_CONFIG: 5 } as const;
+/** Kafka's ConfigType enum (DescribeConfigs v3+). */
+const ConfigType = { BOOLEAN: 1, STRING: 2, INT: 3, LONG: 5, DOUBLE: 6, LIST: 7 } as const;
+
+interface TopicConfigSpec {
+  name: string;
+  type: number;
+  defaultValue: string;
+  doc: string;
+  /** Broker config that sets the default (reported as a synonym). */
+  brokerName?: string;
+  /** Validator of the stored-only configs; log-enforced ones are validated by the log. */
+  check?: (v: string) => boolean;
+}
+
+const isLong = (v: string): boolean => /^-?\d+$/.test(v) && Number.isSafeInteger(Number(v));
+const isBool = (v: string): boolean => v === 'true' || v === 'false';
+const isDouble = (v: string): boolean => v.trim() !== '' && Number.isFinite(Number(v));
+const oneOf = (...values: string[]) => (v: string) => values.includes(v);
+
+const LOG_DOCS: Record<string, { type: number; doc: string; brokerName: string }> = {
+  'segment.bytes': { type: ConfigType.INT, doc: 'Size of a log segment file before it is rolled.', brokerName: 'log.segment.bytes' },
+  'segment.ms': { type: ConfigType.LONG, doc: 'Time after which a non-empty active segment is rolled.', brokerName: 'log.roll.ms' },
+  'retention.ms': { type: ConfigType.LONG, doc: 'Time a segment is kept after its newest record; -1 keeps forever.', brokerName: 'log.retention.ms' },
+  'retention.bytes': { type: ConfigType.LONG, doc: 'Partition size above which the oldest segments are deleted; -1 = no limit.', brokerName: 'log.retention.bytes' },
+  'cleanup.policy': { type: ConfigType.LIST, doc: 'delete (retention by time and size) or compact (accepted, not enforced yet).', brokerName: 'log.cleanup.policy' },
+  'max.message.bytes': { type: ConfigType.INT, doc: 'Largest record batch accepted.', brokerName: 'message.max.bytes' },
+  'index.interval.bytes': { type: ConfigType.INT, doc: 'Log bytes between two sparse offset index entries.', brokerName: 'log.index.interval.bytes' },
+  'message.timestamp.type': { type: ConfigType.STRING, doc: 'CreateTime (producer timestamp) or LogAppendTime (broker time).', brokerName: 'log.message.timestamp.type' },
+};
+
+const STORED_ONLY: TopicConfigSpec[] = [
+  { name: 'compression.type', type: ConfigType.STRING, defaultValue: 'producer', doc: 'Stored and reported; batches are kept as the producer compressed them.', brokerName: 'compression.type', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
+  { name: 'min.insync.replicas', type: ConfigType.INT, defaultValue: '1', doc: 'Minimum in-sync replicas for acks=all (single node: always 1).', brokerName: 'min.insync.replicas', check: (v) => isLong(v) && Number(v) >= 1 },
+  { name: 'unclean.leader.election.enable', type: ConfigType.BOOLEAN, defaultValue: 'false', doc: 'Stored; leader election arrives with replication.', check: isBool },
+  { name: 'delete.retention.ms', type: ConfigType.LONG, defaultValue: '86400000', doc: 'Stored; used by compaction (not implemented yet).', check: isLong },
+  { name: 'min.compaction.lag.ms', type: ConfigType.LONG, defaultValue: '0', doc: 'Stored; used by compaction (not implemented yet).', check: isLong },
+  { name: 'max.compaction.lag.ms', type: ConfigType.LONG, defaultValue: '9223372036854775807', doc: 'Stored; used by compaction (not implemented yet).', check: (v) => /^\d+$/.test(v) },
+  { name: 'min.cleanable.dirty.ratio', type: ConfigType.DOUBLE, defaultValue: '0.5', doc: 'Stored; used by compaction (not implemented yet).', check: isDouble },
+  { name: 'file.delete.delay.ms', type: ConfigType.LONG, defaultValue: '60000', doc: 'Stored; deleted segments are removed at once.', check: isLong },
+  { name: 'flush.messages', type: ConfigType.LONG, defaultValue: '9223372036854775807', doc: 'Stored; Tern syncs every acknowledged write.', check: (v) => /^\d+$/.test(v) },
+  { name: 'flush.ms', type: ConfigType.LONG, defaultValue: '9223372036854775807', doc: 'Stored; Tern syncs every acknowledged write.', check: (v) => /^\d+$/.test(v) },
+  { name: 'segment.index.bytes', type: ConfigType.INT, defaultValue: '10485760', doc: 'Stored; indexes grow as needed.', check: isLong },
+  { name: 'segment.jitter.ms', type: ConfigType.LONG, defaultValue: '0', doc: 'Stored.', check: isLong },
+  { name: 'preallocate', type: ConfigType.BOOLEAN, defaultValue: 'false', doc: 'Stored.', check: isBool },
+  { name: 'message.downconversion.enable', type: ConfigType.BOOLEAN, defaultValue: 'true', doc: 'Stored; only record batch v2 is served.', check: isBool },
+  { name: 'message.timestamp.difference.max.ms', type: ConfigType.LONG, defaultValue: '9223372036854775807', doc: 'Stored.', check: (v) => /^\d+$/.test(v) },
+  { name: 'local.retention.ms', type: ConfigType.LONG, defaultValue: '-2', doc: 'Stored; no tiered storage.', check: isLong },
+  { name: 'local.retention.bytes', type: ConfigType.LONG, defaultValue: '-2', doc: 'Stored; no tiered storage.', check: isLong },
+];
+
+export const TOPIC_CONFIGS: readonly TopicConfigSpec[] = [
+  ...logConfigDefaults.map(({ name, defaultValue }) => ({ name, defaultValue, type: LOG_DOCS[name]?.type ?? ConfigType.STRING, doc: LOG_DOCS[name]?.doc ?? '', brokerName: LOG_DOCS[name]?.brokerName })),
+  ...STORED_ONLY,
+].sort((a, b) => a.name.localeCompare(b.name));
+
+const BY_NAME = new Map(TOPIC_CONFIGS.map((c) => [c.name, c]));
+
+export function isTopicConfigName(name: string): boolean {
+  return BY_NAME.has(name);
+}
+
+/** Validates topic config overrides: unknown names and bad values are INVALID_CONFIG. */
+export function validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null {
+  const logPart: Record<string, string> = {};
+  for (const [name, value] of Object.entries(configs)) {
+    const spec = BY_NAME.get(name);
+    if (!spec) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Unknown topic config name: ${name}` };
+    if (isLogConfigName(name)) logPart[name] = value;
+    else if (spec.check && !spec.check(value.trim())) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Invalid value ${value} for configuration ${name}` };
+  }
+  const res = logConfigFromKafka(logPart);
+  if (!res.ok) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Invalid config: ${res.error}` };
+  return null;
+}
+
+export interface ConfigEntry {
+  name: string;
+  value: string | null;
+  readOnly: boolean;
+  source: number;
+  type: number;
+  doc: string;
+  synonyms: { name: string; value: string | null; source: number }[];
+}
+
+/** Effective topic configs (overrides over defaults), optionally filtered by `keys`. */
+export function describeTopicConfigs(_b: BrokerServices, overrides: Record<string, string>, keys: readonly string[] | null): ConfigEntry[] {
+  const out: ConfigEntry[] = [];
+  for (const spec of TOPIC_CONFIGS) {
+    if (keys !== null && !keys.includes(spec.name)) continue;
+    const override = Object.hasOwn(overrides, spec.name) ? overrides[spec.name]! : undefined;
+    const synonyms: ConfigEntry['synonyms'] = [];
+    if (override !== undefined) synonyms.push({ name: spec.name, value: override, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
+    if (spec.brokerName) synonyms.push({ name: spec.brokerName, value: spec.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
+    out.push({
+      name: spec.name,
+      value: override ?? spec.defaultValue,
+      readOnly: false,
+      source: override !== undefined ? ConfigSource.DYNAMIC_TOPIC_CONFIG : ConfigSource.DEFAULT_CONFIG,
+      type: spec.type,
+      doc: spec.doc,
+      synonyms,
+    });
+  }
+  return out;
+}
+
+/** The broker's (static) configs. */
+export function describeBrokerConfigs(b: BrokerServices, keys: readonly string[] | null): ConfigEntry[] {
+  const c = b.config;
+  const entries: [string, string, number, string][] = [
+    ['broker.id', String(c.nodeId), ConfigType.INT, 'This node\'s id (--node-id).'],
+    ['node.id', String(c.nodeId), ConfigType.INT, 'This node\'s id (--node-id).'],
+    ['listeners', `PLAINTEXT://${c.listen.host}:${c.listen.port}`, ConfigType.STRING, 'Kafka API listener (--listen).'],
+    ['advertised.listeners', `PLAINTEXT://${c.advertise.host}:${c.advertise.port}`, ConfigType.STRING, 'Address given to clients (--advertise).'],
+    ['log.dirs', c.dataDir, ConfigType.STRING, 'Data directory (--data-dir).'],
+    ['auto.create.topics.enable', String(c.autoCreateTopics), ConfigType.BOOLEAN, 'Create topics named in Metadata requests.'],
+    ['num.partitions', String(c.defaultPartitions), ConfigType.INT, 'Partitions of auto-created topics.'],
+    ['default.replication.factor', '1', ConfigType.INT, 'Replication factor of auto-created topics.'],
+    ['socket.request.max.bytes', String(c.requestBytesMax), ConfigType.INT, 'Largest request accepted.'],
+    ['connections.max.idle.ms', String(c.connectionIdleMs), ConfigType.LONG, 'Idle connections are closed after this.'],
+    ['fetch.max.bytes', String(c.fetchResponseBytesMax), ConfigType.INT, 'Most record bytes in one Fetch response.'],
+    ['log.retention.check.interval.ms', String(c.retentionCheckIntervalMs), ConfigType.LONG, 'Period of the retention pass.'],
+  ];
+  for (const spec of TOPIC_CONFIGS) if (spec.brokerName) entries.push([spec.brokerName, spec.defaultValue, spec.type, spec.doc]);
+  return entries
+    .filter(([name]) => keys === null || keys.includes(name))
+    .map(([name, value, type, doc]) => ({ name, value, readOnly: true, source: ConfigSource.STATIC_BROKER_CONFIG, type, doc, synonyms: [{ name, value, source: ConfigSource.STATIC_BROKER_CONFIG }] }));
+}

@@ -1,0 +1,34 @@
+/**
+ * DeleteRecords (key 21), v0-2: raises a partition's log start offset (Offset -1 = the high watermark);
+ * whole segments below it are deleted. Offsets above the high watermark are OFFSET_OUT_OF_RANGE.
+ */
+import { ApiKey, type DeleteRecordsRequest, type DeleteRecordsResponseIn } from '../../protocol/messages/index.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import type { ApiHandler, BrokerServices } from '../context.js';
+import { storageFailure } from './errors.js';
+
+async function deleteBefore(b: BrokerServices, topic: string, partition: number, offset: number): Promise<{ partitionIndex: number; lowWatermark: number; errorCode: number }> {
+  const log = b.partitionLog(topic, partition);
+  if (!log) return { partitionIndex: partition, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+  const target = offset === -1 ? log.highWatermark : offset;
+  if (target < 0 || target > log.highWatermark) return { partitionIndex: partition, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+  try {
+    const res = await log.deleteRecordsBefore(target);
+    return { partitionIndex: partition, lowWatermark: res.lowWatermark, errorCode: res.ok ? 0 : ErrorCode.OFFSET_OUT_OF_RANGE };
+  } catch (err) {
+    return { partitionIndex: partition, lowWatermark: -1, errorCode: storageFailure(b, err, 'delete records').errorCode };
+  }
+}
+
+export const deleteRecordsHandler: ApiHandler<DeleteRecordsRequest, DeleteRecordsResponseIn> = {
+  key: ApiKey.DeleteRecords,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(req, ctx) {
+    const topics = [];
+    for (const t of req.topics) {
+      topics.push({ name: t.name, partitions: await Promise.all(t.partitions.map((p) => deleteBefore(ctx.broker, t.name, p.partitionIndex, p.offset))) });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+};

@@ -1,0 +1,14 @@
+/**
+ * Maps failures below the Kafka layer to Kafka error codes. Storage failures (a failed fsync makes a log
+ * unusable) become KAFKA_STORAGE_ERROR; anything else unexpected is UNKNOWN_SERVER_ERROR, logged.
+ */
+import { ErrorCode } from '../../protocol/errors.js';
+import type { BrokerServices, KafkaFailure } from '../context.js';
+
+export function storageFailure(b: BrokerServices, err: unknown, what: string): KafkaFailure {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'KAFKA_STORAGE_ERROR') return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: (err as Error).message };
+  if (code === 'OFFSET_OUT_OF_RANGE') return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: (err as Error).message };
+  b.logger.error({ err }, `${what} failed`);
+  return { errorCode: ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: null };
+}

@@ -1,0 +1,38 @@
+/** The Kafka APIs Tern serves, by key; ApiVersions advertises exactly these. */
+import type { ApiHandler } from '../context.js';
+import { apiVersionsHandler } from './api-versions.js';
+import { metadataHandler } from './metadata.js';
+import { produceHandler } from './produce.js';
+import { fetchHandler } from './fetch.js';
+import { listOffsetsHandler } from './list-offsets.js';
+import { createTopicsHandler } from './create-topics.js';
+import { deleteTopicsHandler } from './delete-topics.js';
+import { createPartitionsHandler } from './create-partitions.js';
+import { describeConfigsHandler } from './describe-configs.js';
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.js';
+import { deleteRecordsHandler } from './delete-records.js';
+import { describeClusterHandler } from './describe-cluster.js';
+
+export { validateTopicConfigs } from './config-catalog.js';
+
+export function servedApis(): ReadonlyMap<number, ApiHandler> {
+  const map = new Map<number, ApiHandler>();
+  const all: ApiHandler<never>[] = [
+    metadataHandler,
+    produceHandler,
+    fetchHandler,
+    listOffsetsHandler,
+    createTopicsHandler,
+    deleteTopicsHandler,
+    createPartitionsHandler,
+    describeConfigsHandler,
+    alterConfigsHandler,
+    incrementalAlterConfigsHandler,
+    deleteRecordsHandler,
+    describeClusterHandler,
+  ];
+  for (const h of all) map.set(h.key, h as ApiHandler);
+  const versions = apiVersionsHandler(() => map.values());
+  map.set(versions.key, versions as ApiHandler);
+  return map;
+}

@@ -1,0 +1,58 @@
+/**
+ * ListOffsets (key 2), v0-8. Timestamp specs: -1 latest (the high watermark; the last stable offset under
+ * read_committed, equal until transactions exist), -2 earliest (log start offset), -3 the record with the
+ * largest timestamp (v7+), -4 earliest local (v8+; every segment is local, so the log start offset), and t >= 0
+ * the first offset whose timestamp is >= t (offset -1 when there is none).
+ * v0 answers through OldStyleOffsets (at most MaxNumOffsets entries; Tern returns the one offset).
+ */
+import { ApiKey, type ListOffsetsRequest, type ListOffsetsResponseIn } from '../../protocol/messages/index.js';
+import type { ListOffsetsPartitionResponseIn } from '../../protocol/messages/ListOffsetsResponse.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import type { ApiHandler, BrokerServices } from '../context.js';
+import { storageFailure } from './errors.js';
+
+const LATEST = -1;
+const EARLIEST = -2;
+const MAX_TIMESTAMP = -3;
+const EARLIEST_LOCAL = -4;
+const LEADER_EPOCH = 0;
+
+async function lookup(b: BrokerServices, topic: string, partition: number, ts: number, epoch: number, v: number): Promise<ListOffsetsPartitionResponseIn> {
+  const out: ListOffsetsPartitionResponseIn = { partitionIndex: partition, errorCode: 0, timestamp: -1, offset: -1, leaderEpoch: -1, oldStyleOffsets: [] };
+  const log = b.partitionLog(topic, partition);
+  if (!log) return { ...out, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+  if (epoch > LEADER_EPOCH) return { ...out, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
+  if (epoch >= 0 && epoch < LEADER_EPOCH) return { ...out, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
+  try {
+    let found: { offset: number; timestamp: number } | null;
+    if (ts === LATEST) found = { offset: log.highWatermark, timestamp: -1 };
+    else if (ts === EARLIEST || (ts === EARLIEST_LOCAL && v >= 8)) found = { offset: log.logStartOffset, timestamp: -1 };
+    else if (ts === MAX_TIMESTAMP && v >= 7) found = await log.maxTimestampOffset();
+    else if (ts >= 0) found = await log.offsetForTimestamp(ts);
+    else return { ...out, errorCode: ErrorCode.UNSUPPORTED_VERSION };
+    if (found) {
+      out.offset = found.offset;
+      out.timestamp = found.timestamp;
+      out.leaderEpoch = LEADER_EPOCH;
+    }
+    if (v === 0) out.oldStyleOffsets = found ? [found.offset] : [];
+    return out;
+  } catch (err) {
+    const f = storageFailure(b, err, 'list offsets');
+    return { ...out, errorCode: f.errorCode };
+  }
+}
+
+export const listOffsetsHandler: ApiHandler<ListOffsetsRequest, ListOffsetsResponseIn> = {
+  key: ApiKey.ListOffsets,
+  minVersion: 0,
+  maxVersion: 8,
+  async handle(req, ctx) {
+    const topics = [];
+    for (const t of req.topics) {
+      const partitions = await Promise.all(t.partitions.map((p) => lookup(ctx.broker, t.name, p.partitionIndex, p.timestamp, p.currentLeaderEpoch, ctx.apiVersion)));
+      topics.push({ name: t.name, partitions });
+    }
+    return { throttleTimeMs: 0, topics };
+  },
+};

@@ -1,0 +1,83 @@
+/**
+ * Metadata (key 3), v0-12. Brokers (this node), cluster id, controller, and topics with their partitions.
+ * - v0: an empty topic list means all topics; v1+: null means all, empty means none.
+ * - Auto-creation (`auto.create.topics.enable`, num.partitions) for named topics: always allowed before v4,
+ *   per AllowAutoTopicCreation from v4. The topic is created before the answer, so it is usable at once.
+ * - v10+ carries topic ids (stable, non-zero); v12 may look topics up by id (null name).
+ * - Authorized operations are reported only when asked (v8+); without ACLs every operation is allowed.
+ */
+import { ApiKey, type MetadataRequest, type MetadataResponseIn } from '../../protocol/messages/index.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import { ZERO_UUID } from '../../protocol/codec.js';
+import { topicNameError, type TopicRecord } from '../../cluster/index.js';
+import type { ApiHandler, BrokerServices } from '../context.js';
+import { CLUSTER_OPERATIONS, NO_AUTHORIZED_OPERATIONS, TOPIC_OPERATIONS } from './acl-operations.js';
+
+type TopicOut = NonNullable<MetadataResponseIn['topics']>[number];
+
+export function brokersOf(b: BrokerServices): { nodeId: number; host: string; port: number; rack: null }[] {
+  return [{ nodeId: b.config.nodeId, host: b.config.advertise.host, port: b.config.advertise.port, rack: null }];
+}
+
+function describeTopic(b: BrokerServices, t: TopicRecord, includeOps: boolean): TopicOut {
+  const node = b.config.nodeId;
+  const partitions = [];
+  for (let p = 0; p < t.partitions; p++) {
+    partitions.push({ errorCode: 0, partitionIndex: p, leaderId: node, leaderEpoch: 0, replicaNodes: [node], isrNodes: [node], offlineReplicas: [] });
+  }
+  return { errorCode: 0, name: t.name, topicId: t.id, isInternal: false, partitions, topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS : NO_AUTHORIZED_OPERATIONS };
+}
+
+export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponseIn> = {
+  key: ApiKey.Metadata,
+  minVersion: 0,
+  maxVersion: 12,
+  async handle(req, ctx) {
+    const b = ctx.broker;
+    const v = ctx.apiVersion;
+    const includeOps = req.includeTopicAuthorizedOperations;
+    const allowAutoCreate = b.config.autoCreateTopics && (v < 4 || req.allowAutoTopicCreation);
+    const all = req.topics === null || (v === 0 && req.topics.length === 0);
+    const topics: TopicOut[] = [];
+    if (all) {
+      for (const t of b.topics.list()) topics.push(describeTopic(b, t, includeOps));
+    } else {
+      for (const rt of req.topics!) {
+        if (rt.name === null) {
+          const t = rt.topicId === ZERO_UUID ? undefined : b.topics.getById(rt.topicId);
+          topics.push(t ? describeTopic(b, t, includeOps) : { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId: rt.topicId, partitions: [] });
+          continue;
+        }
+        const name = rt.name;
+        let t = b.topics.get(name);
+        if (!t) {
+          const invalid = topicNameError(name);
+          if (invalid) {
+            topics.push({ errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] });
+            continue;
+          }
+          if (!allowAutoCreate) {
+            topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [] });
+            continue;
+          }
+          try {
+            t = b.topics.get(name) ?? (await b.createTopic(name, b.config.defaultPartitions, {}));
+          } catch (err) {
+            b.logger.warn({ err, topic: name }, 'auto-create failed');
+            topics.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, partitions: [] });
+            continue;
+          }
+        }
+        topics.push(describeTopic(b, t, includeOps));
+      }
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: brokersOf(b),
+      clusterId: b.topics.clusterId,
+      controllerId: b.config.nodeId,
+      topics,
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : NO_AUTHORIZED_OPERATIONS,
+    };
+  },
+};

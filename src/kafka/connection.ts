@@ -1,0 +1,210 @@
+/**
+ * One client connection: frames in, handlers run, responses out in request order.
+ *
+ * Kafka clients pipeline requests and match responses by correlation id, but they also rely on responses
+ * arriving in request order, so every request takes a slot in `pending` when it is read and the slots are
+ * written strictly in order as they complete (a long-polling Fetch holds back the answers queued behind it,
+ * as in Kafka).
+ *
+ * Limits: a frame over `requestBytesMax` closes the connection before allocation (FrameParser); at most
+ * `inflightRequestsPerConnectionMax` unanswered requests and `responseQueueBytesMax` unsent response bytes,
+ * above which the socket stops being read (a client that does not read its responses cannot grow our memory);
+ * `connectionIdleMs` of silence closes it.
+ *
+ * Bad input closes the connection (and only that connection): an unparseable header, an API Tern does not
+ * serve, a version outside the advertised range (except ApiVersions, answered per KIP-511). Kafka does the same,
+ * because such a request cannot be answered in a form the client could parse.
+ */
+import type net from 'node:net';
+import type { Logger } from 'pino';
+import { ProtocolError } from '../protocol/codec.js';
+import { encodeResponse, peekRequestPrefix, readRequest, type RequestPrefix } from '../protocol/frame.js';
+import { API_SPECS, ApiKey } from '../protocol/messages/index.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { FrameParser } from './frame-parser.js';
+import type { ApiHandler, BrokerServices, RequestContext } from './context.js';
+
+interface Slot {
+  done: boolean;
+  chunks: Buffer[] | null;
+}
+
+export class Connection {
+  private readonly parser: FrameParser;
+  private readonly pending: Slot[] = [];
+  private readonly abort = new AbortController();
+  private closed = false;
+  private paused = false;
+  private readonly log: Logger;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: net.Socket,
+    private readonly broker: BrokerServices,
+    private readonly handlers: ReadonlyMap<number, ApiHandler>,
+    private readonly onClose: (c: Connection) => void,
+  ) {
+    const cfg = broker.config;
+    this.parser = new FrameParser(cfg.requestBytesMax);
+    this.log = broker.logger.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.setNoDelay(true);
+    socket.setTimeout(cfg.connectionIdleMs, () => this.close('idle timeout'));
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.maybeResume());
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
+    socket.on('close', () => this.close('peer closed'));
+  }
+
+  /** Requests read and not yet answered. */
+  get inflight(): number {
+    return this.pending.length;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    try {
+      this.parser.push(chunk, (frame) => this.onFrame(frame));
+    } catch (err) {
+      this.close(`bad frame: ${(err as Error).message}`);
+      return;
+    }
+    this.maybePause();
+  }
+
+  private onFrame(frame: Buffer): void {
+    if (this.closed) return;
+    let prefix: RequestPrefix;
+    try {
+      prefix = peekRequestPrefix(frame);
+    } catch (err) {
+      this.close((err as Error).message);
+      return;
+    }
+    const handler = this.handlers.get(prefix.apiKey);
+    if (!handler) {
+      this.close(`API key ${prefix.apiKey} is not served`);
+      return;
+    }
+    if (prefix.apiVersion < handler.minVersion || prefix.apiVersion > handler.maxVersion) {
+      if (prefix.apiKey === ApiKey.ApiVersions) {
+        this.unsupportedApiVersions(prefix, handler);
+        return;
+      }
+      this.close(`${API_SPECS.get(prefix.apiKey)?.name} v${prefix.apiVersion} is not served`);
+      return;
+    }
+    let req: unknown;
+    let clientId: string | null;
+    try {
+      const { header, body } = readRequest(frame);
+      clientId = header.clientId;
+      req = API_SPECS.get(prefix.apiKey)!.readRequest(body, prefix.apiVersion);
+    } catch (err) {
+      if (err instanceof ProtocolError) {
+        this.close(`malformed ${API_SPECS.get(prefix.apiKey)?.name} v${prefix.apiVersion}: ${err.message}`);
+        return;
+      }
+      throw err;
+    }
+    const slot: Slot = { done: false, chunks: null };
+    this.pending.push(slot);
+    const ctx: RequestContext = {
+      broker: this.broker,
+      apiVersion: prefix.apiVersion,
+      clientId,
+      connectionId: this.id,
+      signal: this.abort.signal,
+    };
+    const finish = (res: unknown): void => {
+      slot.done = true;
+      if (res !== null && !this.closed) {
+        const spec = API_SPECS.get(prefix.apiKey)!;
+        slot.chunks = encodeResponse(prefix.apiKey, prefix.apiVersion, prefix.correlationId, (w) => spec.writeResponse(w, prefix.apiVersion, res as never));
+      }
+      this.flush();
+    };
+    try {
+      const out = (handler as ApiHandler<unknown>).handle(req, ctx);
+      if (out instanceof Promise) {
+        out.then(finish, (err: unknown) => this.handlerFailed(prefix, err));
+      } else {
+        finish(out);
+      }
+    } catch (err) {
+      this.handlerFailed(prefix, err);
+    }
+  }
+
+  /** KIP-511: an ApiVersions version we do not know is answered in v0 with UNSUPPORTED_VERSION and our range. */
+  private unsupportedApiVersions(prefix: RequestPrefix, handler: ApiHandler): void {
+    const chunks = encodeResponse(ApiKey.ApiVersions, 0, prefix.correlationId, (w) =>
+      API_SPECS.get(ApiKey.ApiVersions)!.writeResponse(w, 0, {
+        errorCode: ErrorCode.UNSUPPORTED_VERSION,
+        apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
+      } as never),
+    );
+    this.pending.push({ done: true, chunks });
+    this.flush();
+  }
+
+  private handlerFailed(prefix: RequestPrefix, err: unknown): void {
+    // A handler must return Kafka errors as data; reaching here is a bug. The connection cannot be answered
+    // correctly any more (the slot would block every later response), so it is closed; the broker lives on.
+    this.log.error({ err, apiKey: prefix.apiKey, apiVersion: prefix.apiVersion }, 'request handler failed');
+    this.close('handler failure');
+  }
+
+  private flush(): void {
+    while (this.pending.length > 0 && this.pending[0]!.done) {
+      const slot = this.pending.shift()!;
+      if (slot.chunks && !this.closed) {
+        if (slot.chunks.length === 1) this.socket.write(slot.chunks[0]!);
+        else {
+          this.socket.cork();
+          for (const c of slot.chunks) this.socket.write(c);
+          this.socket.uncork();
+        }
+      }
+    }
+    if (this.draining && this.pending.length === 0) this.socket.end();
+    this.maybeResume();
+  }
+
+  private maybePause(): void {
+    const cfg = this.broker.config;
+    if (!this.paused && (this.pending.length >= cfg.inflightRequestsPerConnectionMax || this.socket.writableLength > cfg.responseQueueBytesMax)) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private maybeResume(): void {
+    const cfg = this.broker.config;
+    if (this.paused && !this.draining && this.pending.length < cfg.inflightRequestsPerConnectionMax && this.socket.writableLength <= cfg.responseQueueBytesMax) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private draining = false;
+
+  /** Graceful close: stop reading, answer what was read, then end the socket. */
+  drain(): void {
+    if (this.closed) return;
+    this.draining = true;
+    this.paused = true;
+    this.socket.pause();
+    this.abort.abort(); // long polls answer now with what they have
+    if (this.pending.length === 0) this.socket.end();
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.log.debug({ reason }, 'connection closed');
+    this.abort.abort();
+    this.pending.length = 0;
+    this.socket.destroy();
+    this.onClose(this);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * What Kafka API handlers see: the broker's services and the request's context. Handlers are pure policy over
+ * these services: they never touch sockets; they return response data (Kafka errors are data, never thrown).
+ */
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../broker/config.js';
+import type { TopicRecord, TopicTable } from '../cluster/index.js';
+import type { PartitionLog } from '../log/index.js';
+
+/** A Kafka error as data: code plus an optional message for the response's ErrorMessage field. */
+export interface KafkaFailure {
+  errorCode: number;
+  errorMessage: string | null;
+}
+
+export interface BrokerServices {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly topics: TopicTable;
+  /** The partition's log, or undefined when the topic or partition does not exist. */
+  partitionLog(topic: string, partition: number): PartitionLog | undefined;
+  /** Creates a topic with validated configs; resolves once the topic table is durable. */
+  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord>;
+  deleteTopic(name: string): Promise<void>;
+  addPartitions(name: string, total: number): Promise<void>;
+  /** Replaces a topic's config overrides (already validated) and applies them to its logs. */
+  setTopicConfigs(name: string, configs: Record<string, string>): Promise<void>;
+  /** Validates topic config overrides; returns a failure for unknown names or bad values. */
+  validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null;
+}
+
+export interface RequestContext {
+  readonly broker: BrokerServices;
+  readonly apiVersion: number;
+  readonly clientId: string | null;
+  readonly connectionId: number;
+  /** Aborted when the connection closes or the broker shuts down (ends Fetch long polls early). */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * One Kafka API served by Tern: the versions advertised and the handler. `handle` returns the response body, or
+ * null when the request gets no response (Produce with acks=0).
+ */
+export interface ApiHandler<Req = never, Res = unknown> {
+  readonly key: number;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  handle(req: Req, ctx: RequestContext): Promise<Res | null> | Res | null;
+}

@@ -1,0 +1,75 @@
+/**
+ * Resumable request-frame parser: bytes arrive in arbitrary chunks; whole frames come out.
+ *
+ * The size prefix is checked against `frameBytesMax` before anything is kept, and a frame's bytes are held as the
+ * chunks that arrived, never as a buffer sized by the peer's prefix: a client that announces 100 MiB and sends
+ * 10 bytes holds 10 bytes. A frame inside one chunk is returned as a view (zero-copy); a frame split across
+ * chunks is joined once (the documented copy).
+ */
+export class FrameTooLargeError extends Error {
+  readonly code = 'ERR_FRAME_TOO_LARGE';
+}
+
+const SIZE_BYTES = 4;
+
+export class FrameParser {
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  /** Size of the frame being read, or -1 while the size prefix is incomplete. */
+  private frameBytes = -1;
+
+  constructor(private readonly frameBytesMax: number) {}
+
+  /** Bytes held for an incomplete frame. */
+  get bufferedBytes(): number {
+    return this.partBytes;
+  }
+
+  /** Feeds a chunk; calls `onFrame` for each complete frame (without its size prefix). Throws on a bad prefix. */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => void): void {
+    let buf = chunk;
+    while (buf.length > 0) {
+      if (this.frameBytes < 0) {
+        if (this.partBytes === 0 && buf.length >= SIZE_BYTES) {
+          this.frameBytes = this.checkSize(buf.readInt32BE(0));
+          buf = buf.subarray(SIZE_BYTES);
+        } else {
+          const take = Math.min(SIZE_BYTES - this.partBytes, buf.length);
+          this.parts.push(buf.subarray(0, take));
+          this.partBytes += take;
+          buf = buf.subarray(take);
+          if (this.partBytes < SIZE_BYTES) return;
+          this.frameBytes = this.checkSize(Buffer.concat(this.parts, SIZE_BYTES).readInt32BE(0));
+          this.parts = [];
+          this.partBytes = 0;
+        }
+      }
+      const need = this.frameBytes - this.partBytes;
+      if (this.partBytes === 0 && buf.length >= need) {
+        const frame = buf.subarray(0, need);
+        buf = buf.subarray(need);
+        this.frameBytes = -1;
+        onFrame(frame);
+        continue;
+      }
+      const take = Math.min(need, buf.length);
+      this.parts.push(buf.subarray(0, take));
+      this.partBytes += take;
+      buf = buf.subarray(take);
+      if (this.partBytes === this.frameBytes) {
+        const frame = Buffer.concat(this.parts, this.partBytes);
+        this.parts = [];
+        this.partBytes = 0;
+        this.frameBytes = -1;
+        onFrame(frame);
+      }
+    }
+  }
+
+  private checkSize(size: number): number {
+    if (size < 0 || size > this.frameBytesMax) {
+      throw new FrameTooLargeError(`frame of ${size} bytes is outside 0..${this.frameBytesMax}`);
+    }
+    return size;
+  }
+}

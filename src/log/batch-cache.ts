@@ -1,0 +1,143 @@
+/**
+ * Recently appended batches kept in memory so tailing consumers are served without file reads.
+ *
+ * One BatchCache per LogManager, shared by all its partitions under one byte budget. Each partition holds its
+ * entries in offset order: a contiguous run that ends at the partition's log end (every append is added, and
+ * eviction only removes the oldest), so an offset at or after the first cached one is either cached or not yet
+ * written. Eviction is FIFO across partitions, oldest append first.
+ *
+ * Entries are views (`subarray`) of the produce request buffers, no copies. The budget counts batch bytes; a
+ * view keeps its whole request buffer alive, so resident memory can exceed it by the rest of those requests.
+ * Visibility is the caller's job: `read` takes `upTo` (the high watermark) and never returns a batch at or
+ * past it.
+ */
+import { lastAtOrBelow } from './offset-index.js';
+
+interface Entry {
+  owner: PartitionBatchCache;
+  baseOffset: number;
+  lastOffset: number;
+  batch: Buffer;
+  dead: boolean;
+}
+
+const EMPTY = Buffer.alloc(0);
+/** Queue slots consumed or dead before the arrays are compacted. */
+const COMPACT_SLOTS_MIN = 1024;
+
+export class BatchCache {
+  #fifo: Entry[] = [];
+  #head = 0;
+  #dead = 0;
+  #bytes = 0;
+
+  constructor(readonly bytesMax: number) {
+    if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new RangeError(`batchCacheBytesMax ${bytesMax}`);
+  }
+
+  /** Bytes of batches held now. */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  forPartition(): PartitionBatchCache {
+    return new PartitionBatchCache(this);
+  }
+
+  /** @internal */
+  admit(entry: Entry): boolean {
+    if (entry.batch.length > this.bytesMax) return false;
+    this.#fifo.push(entry);
+    this.#bytes += entry.batch.length;
+    while (this.#bytes > this.bytesMax) {
+      const oldest = this.#fifo[this.#head++]!;
+      if (oldest.dead) {
+        this.#dead--;
+        continue;
+      }
+      this.#release(oldest);
+      oldest.owner.evicted();
+    }
+    const waste = this.#head + this.#dead;
+    if (waste >= COMPACT_SLOTS_MIN && waste * 2 >= this.#fifo.length) {
+      this.#fifo = this.#fifo.slice(this.#head).filter((e) => !e.dead);
+      this.#head = 0;
+      this.#dead = 0;
+    }
+    return true;
+  }
+
+  /** @internal the owner dropped `entry` (log cleared); its slot stays queued until compaction. */
+  forget(entry: Entry): void {
+    if (entry.dead) return;
+    this.#release(entry);
+    this.#dead++;
+  }
+
+  #release(entry: Entry): void {
+    entry.dead = true;
+    this.#bytes -= entry.batch.length;
+    entry.batch = EMPTY; // let the request buffer go now, not when the slot is compacted
+  }
+}
+
+export class PartitionBatchCache {
+  #entries: Entry[] = [];
+  #head = 0;
+  /** Parallel to #entries: last offsets, for binary search. */
+  #lastOffsets: number[] = [];
+
+  constructor(private readonly cache: BatchCache) {}
+
+  /** Adds an appended batch; it must follow the previously added one. */
+  add(baseOffset: number, lastOffset: number, batch: Buffer): void {
+    const entry: Entry = { owner: this, baseOffset, lastOffset, batch, dead: false };
+    if (!this.cache.admit(entry)) {
+      // Too big to cache: the run must stay contiguous, so start over after it.
+      this.clear();
+      return;
+    }
+    this.#entries.push(entry);
+    this.#lastOffsets.push(lastOffset);
+  }
+
+  /**
+   * Whole batches from the one holding `fetchOffset`, each with lastOffset < `upTo`, within `maxBytes` (the
+   * first one regardless when `minOneBatch`). Null when `fetchOffset` is older than the cache.
+   */
+  read(fetchOffset: number, maxBytes: number, upTo: number, minOneBatch: boolean): Buffer[] | null {
+    const first = this.#entries[this.#head];
+    if (first === undefined || first.baseOffset > fetchOffset) return null;
+    // first entry whose lastOffset >= fetchOffset
+    let i = lastAtOrBelow(this.#lastOffsets, fetchOffset - 1) + 1;
+    if (i < this.#head) i = this.#head;
+    const out: Buffer[] = [];
+    let bytes = 0;
+    for (; i < this.#entries.length; i++) {
+      const e = this.#entries[i]!;
+      if (e.lastOffset >= upTo) break;
+      if (bytes + e.batch.length > maxBytes && !(out.length === 0 && minOneBatch)) break;
+      out.push(e.batch);
+      bytes += e.batch.length;
+    }
+    return out;
+  }
+
+  /** Drops everything (log truncated, failed, closed). */
+  clear(): void {
+    for (let i = this.#head; i < this.#entries.length; i++) this.cache.forget(this.#entries[i]!);
+    this.#entries = [];
+    this.#lastOffsets = [];
+    this.#head = 0;
+  }
+
+  /** @internal called by BatchCache after it evicted this partition's oldest entry. */
+  evicted(): void {
+    while (this.#head < this.#entries.length && this.#entries[this.#head]!.dead) this.#head++;
+    if (this.#head >= COMPACT_SLOTS_MIN && this.#head * 2 >= this.#entries.length) {
+      this.#entries = this.#entries.slice(this.#head);
+      this.#lastOffsets = this.#lastOffsets.slice(this.#head);
+      this.#head = 0;
+    }
+  }
+}

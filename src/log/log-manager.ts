@@ -1,0 +1,269 @@
+/**
+ * All partition logs of one data directory (Kafka's log.dirs entry): `<dataDir>/<topic>-<partition>/`.
+ *
+ * Lifecycle: `LogManager.open` reads and removes the clean-shutdown marker `<dataDir>/.tern_cleanshutdown`,
+ * removes leftovers of interrupted deletions (`*-delete` directories), and opens every partition directory
+ * (recovering each, see PartitionLog.open). `start` begins the background retention pass. `close` closes every
+ * log (each drains and syncs) and, when all closed cleanly, writes the marker again, so the next open scans only
+ * each partition's last segment. One SyncScheduler and one BatchCache are shared by all partitions, so syncs
+ * group-commit across partitions and the cache has one budget.
+ *
+ * Partition directory names split at the LAST '-': topic names may contain '-', partitions are digits.
+ * Deleting a partition renames its directory to `<topic>-<partition>.<uuid>-delete` (atomic, so a crash never
+ * leaves a half-deleted partition that looks live), then removes it in the background, as Kafka does.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { NodeFileSystem, type FileSystem } from '../io/index.js';
+import { BatchCache } from './batch-cache.js';
+import { batchCacheBytesMax, defaultLogConfig, retentionCheckIntervalMsDefault, type LogConfig } from './config.js';
+import { PartitionLog, silentLogger, type Logger } from './partition-log.js';
+import { SyncScheduler } from './sync-scheduler.js';
+
+export const CLEAN_SHUTDOWN_FILE = '.tern_cleanshutdown';
+/** Partition directories opened (recovered) concurrently at startup. */
+export const recoveryConcurrencyMax = 8;
+const DELETE_DIR = /-delete$/;
+const PARTITION_DIR = /^(.+)-(\d{1,10})$/;
+const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+export interface LogManagerOptions {
+  dataDir: string;
+  fs?: FileSystem;
+  logger?: Logger;
+  /** Wall clock, ms. */
+  clock?: () => number;
+  /** Group-commit delay for the shared SyncScheduler, µs. */
+  flushDelayUs?: number;
+  /** Budget of the shared batch cache, bytes. */
+  batchCacheBytesMax?: number;
+  /** Period of the background retention pass, ms. */
+  retentionCheckIntervalMs?: number;
+  /** Config of partitions found on disk at open (topic configs live in cluster metadata, not in the log dir). */
+  configFor?: (topic: string, partition: number) => LogConfig;
+}
+
+export interface PartitionId {
+  topic: string;
+  partition: number;
+}
+
+export class LogManager {
+  readonly dataDir: string;
+  readonly scheduler: SyncScheduler;
+  readonly cache: BatchCache;
+  readonly retentionCheckIntervalMs: number;
+  readonly #fs: FileSystem;
+  readonly #logger: Logger;
+  readonly #clock: () => number;
+  #logs = new Map<string, PartitionLog>();
+  #creating = new Map<string, Promise<PartitionLog>>();
+  #removals = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | null = null;
+  #retention: Promise<number> | null = null;
+  #closing: Promise<void> | null = null;
+  #cleanShutdown = false;
+
+  private constructor(opts: LogManagerOptions) {
+    this.dataDir = path.resolve(opts.dataDir);
+    this.#fs = opts.fs ?? new NodeFileSystem();
+    this.#logger = opts.logger ?? silentLogger;
+    this.#clock = opts.clock ?? Date.now;
+    this.scheduler = new SyncScheduler({ flushDelayUs: opts.flushDelayUs ?? 0 });
+    this.cache = new BatchCache(opts.batchCacheBytesMax ?? batchCacheBytesMax);
+    this.retentionCheckIntervalMs = opts.retentionCheckIntervalMs ?? retentionCheckIntervalMsDefault;
+    if (!Number.isSafeInteger(this.retentionCheckIntervalMs) || this.retentionCheckIntervalMs < 1) {
+      throw new RangeError(`retentionCheckIntervalMs ${this.retentionCheckIntervalMs}`);
+    }
+  }
+
+  static async open(opts: LogManagerOptions): Promise<LogManager> {
+    const manager = new LogManager(opts);
+    await manager.#load(opts.configFor ?? (() => defaultLogConfig));
+    return manager;
+  }
+
+  async #load(configFor: (topic: string, partition: number) => LogConfig): Promise<void> {
+    const fs = this.#fs;
+    await fs.mkdirp(this.dataDir);
+    const marker = path.join(this.dataDir, CLEAN_SHUTDOWN_FILE);
+    const cleanShutdown = await fs.exists(marker);
+    this.#cleanShutdown = cleanShutdown;
+    // Removed before any write: from here on a crash must be treated as unclean.
+    if (cleanShutdown) await fs.remove(marker);
+    if (!cleanShutdown) this.#logger.warn({ dataDir: this.dataDir }, 'no clean shutdown marker: recovering all segments');
+
+    const found: PartitionId[] = [];
+    for (const name of await fs.list(this.dataDir)) {
+      if (name.startsWith('.')) continue;
+      const full = path.join(this.dataDir, name);
+      if (!(await fs.isDirectory(full))) continue;
+      if (DELETE_DIR.test(name)) {
+        this.#removeInBackground(full);
+        continue;
+      }
+      const id = parsePartitionDir(name);
+      if (id === null) {
+        this.#logger.warn({ dir: full }, 'ignoring directory that is not <topic>-<partition>');
+        continue;
+      }
+      found.push(id);
+    }
+
+    for (let i = 0; i < found.length; i += recoveryConcurrencyMax) {
+      await Promise.all(
+        found.slice(i, i + recoveryConcurrencyMax).map(async ({ topic, partition }) => {
+          const log = await this.#openLog(topic, partition, configFor(topic, partition), cleanShutdown);
+          this.#logs.set(key(topic, partition), log);
+        }),
+      );
+    }
+    this.#logger.info({ dataDir: this.dataDir, partitions: this.#logs.size, cleanShutdown }, 'log manager open');
+  }
+
+  #openLog(topic: string, partition: number, config: LogConfig, cleanShutdown: boolean): Promise<PartitionLog> {
+    return PartitionLog.open({
+      dir: path.join(this.dataDir, `${topic}-${partition}`),
+      config,
+      fs: this.#fs,
+      scheduler: this.scheduler,
+      cache: this.cache.forPartition(),
+      clock: this.#clock,
+      logger: this.#logger,
+      cleanShutdown,
+    });
+  }
+
+  get(topic: string, partition: number): PartitionLog | undefined {
+    return this.#logs.get(key(topic, partition));
+  }
+
+  /** Every open partition, in no particular order. */
+  *partitions(): IterableIterator<PartitionId & { log: PartitionLog }> {
+    for (const [k, log] of this.#logs) yield { ...parseKey(k), log };
+  }
+
+  /** Gets or creates a partition log; an existing one takes `config`. */
+  async createPartition(topic: string, partition: number, config: LogConfig = defaultLogConfig): Promise<PartitionLog> {
+    assertPartitionId(topic, partition);
+    if (this.#closing !== null) throw new Error('log manager is closed');
+    const k = key(topic, partition);
+    const existing = this.#logs.get(k);
+    if (existing !== undefined) {
+      existing.updateConfig(config);
+      return existing;
+    }
+    const pending = this.#creating.get(k);
+    if (pending !== undefined) return pending;
+    const creating = this.#openLog(topic, partition, config, this.#cleanShutdown).then(
+      (log) => {
+        this.#creating.delete(k);
+        this.#logs.set(k, log);
+        return log;
+      },
+      (err: unknown) => {
+        this.#creating.delete(k);
+        throw err;
+      },
+    );
+    this.#creating.set(k, creating);
+    return creating;
+  }
+
+  /**
+   * Closes the partition's log (pending appends settle first; later calls get LogClosedError), renames its
+   * directory out of the way, and removes it in the background. False when there was no such partition.
+   */
+  async deletePartition(topic: string, partition: number): Promise<boolean> {
+    const k = key(topic, partition);
+    const log = this.#logs.get(k);
+    if (log === undefined) return false;
+    this.#logs.delete(k);
+    await log.close();
+    const doomed = `${log.dir}.${randomUUID().replaceAll('-', '')}-delete`;
+    await this.#fs.rename(log.dir, doomed);
+    this.#removeInBackground(doomed);
+    return true;
+  }
+
+  #removeInBackground(dir: string): void {
+    const removal = this.#fs.remove(dir).catch((err: unknown) => {
+      this.#logger.error({ dir, err }, 'failed to remove deleted partition directory');
+    });
+    this.#removals.add(removal);
+    void removal.then(() => this.#removals.delete(removal));
+  }
+
+  /** Runs retention over every partition; returns segments deleted. A failed or closed log is skipped. */
+  async applyRetention(nowMs: number = this.#clock()): Promise<number> {
+    let deleted = 0;
+    for (const [k, log] of [...this.#logs]) {
+      if (log.failed || log.closed) continue;
+      try {
+        deleted += await log.applyRetention(nowMs);
+      } catch (err) {
+        this.#logger.error({ partition: k, err }, 'retention failed');
+      }
+    }
+    return deleted;
+  }
+
+  /** Starts the background retention pass every `retentionCheckIntervalMs` (unref'd: never keeps the process up). */
+  start(): void {
+    if (this.#timer !== null || this.#closing !== null) return;
+    this.#timer = setInterval(() => {
+      if (this.#retention !== null) return; // the previous pass is still running
+      this.#retention = this.applyRetention();
+      void this.#retention.finally(() => (this.#retention = null));
+    }, this.retentionCheckIntervalMs);
+    this.#timer.unref();
+  }
+
+  /** Closes every log; writes the clean-shutdown marker only when all of them closed without failure. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async #shutdown(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+    await this.#retention;
+    await Promise.allSettled([...this.#creating.values()]);
+    const logs = [...this.#logs.values()];
+    await Promise.allSettled(logs.map((log) => log.close()));
+    await Promise.allSettled([...this.#removals]);
+    const clean = logs.every((log) => !log.failed);
+    if (clean) await this.#fs.writeFileDurable(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0));
+    else this.#logger.warn({ dataDir: this.dataDir }, 'a log failed: next open recovers every segment');
+    this.#logs.clear();
+  }
+}
+
+function key(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+function parseKey(k: string): PartitionId {
+  const id = parsePartitionDir(k);
+  if (id === null) throw new Error(`bad partition key ${k}`);
+  return id;
+}
+
+/** `<topic>-<partition>` split at the last '-', or null when the name is not a partition directory. */
+export function parsePartitionDir(name: string): PartitionId | null {
+  const m = PARTITION_DIR.exec(name);
+  if (m === null) return null;
+  const topic = m[1]!;
+  const partition = Number(m[2]);
+  if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..' || partition > 0x7fffffff) return null;
+  return { topic, partition };
+}
+
+/** Topic names become path components: Kafka's legal characters only, so no '/' or '..' reaches the disk. */
+function assertPartitionId(topic: string, partition: number): void {
+  if (!TOPIC_NAME.test(topic) || topic === '.' || topic === '..') throw new RangeError(`illegal topic name ${topic}`);
+  if (!Number.isInteger(partition) || partition < 0 || partition > 0x7fffffff) {
+    throw new RangeError(`illegal partition ${partition}`);
+  }
+}

@@ -1,0 +1,732 @@
+/**
+ * The log of one partition: a directory `<dataDir>/<topic>-<partition>/` holding segments (segment.ts) and
+ * `log-start-offset.checkpoint` (text: a version line `0`, then the log start offset, each ending in "\n").
+ *
+ * Offsets: [logStartOffset, highWatermark) is readable; [highWatermark, logEndOffset) is appended but not yet
+ * synced. Offsets are assigned synchronously in `append` call order.
+ *
+ * Durability rule: an append resolves only after its batch bytes and any index entries it wrote are fdatasynced
+ * (through the shared SyncScheduler, so appends group-commit). The high watermark moves only over synced appends,
+ * in order, and only synced data is readable. A failed write or sync is fatal for the log: it enters a failed
+ * state, the pending and every later append and read reject with KafkaStorageError, and nothing is retried.
+ *
+ * Lifecycle: `PartitionLog.open` recovers the directory (see `open`), then appends, reads and maintenance
+ * (retention, DeleteRecords) run until `close` (drains pending appends, syncs, closes) or `delete`.
+ * Runs on the partition's owning shard; not thread-safe, single event loop.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { AppendFile, FileSystem } from '../io/index.js';
+import {
+  LOG_OVERHEAD,
+  MAGIC_OFFSET,
+  MAGIC_V2,
+  RECORD_BATCH_OVERHEAD,
+  assignOffsets,
+  batchSize,
+  compressionOf,
+  iterateRecords,
+  batchPayload,
+  readBatchHeader,
+  Compression,
+  type BatchHeader,
+} from '../protocol/records.js';
+import type { PartitionBatchCache } from './batch-cache.js';
+import { readBytesMax, relativeOffsetMax, validateLogConfig, type LogConfig } from './config.js';
+import { KafkaStorageError, LogClosedError } from './errors.js';
+import { Segment, type AppendedBatch, type LocatedBatch } from './segment.js';
+import type { SyncScheduler } from './sync-scheduler.js';
+
+/** A pino-compatible logger (the subset the log uses). */
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export const silentLogger: Logger = { info() {}, warn() {}, error() {} };
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** The broker timestamp written into the batches when the topic uses LogAppendTime, else -1. */
+  logAppendTime: number;
+  logStartOffset: number;
+}
+
+export type ReadResult =
+  | { ok: true; records: Buffer[]; highWatermark: number; logStartOffset: number }
+  | { ok: false; error: 'OFFSET_OUT_OF_RANGE'; highWatermark: number; logStartOffset: number };
+
+export type DeleteRecordsResult =
+  | { ok: true; lowWatermark: number }
+  | { ok: false; error: 'OFFSET_OUT_OF_RANGE'; lowWatermark: number };
+
+export interface TimestampAndOffset {
+  timestamp: number;
+  offset: number;
+}
+
+/** A batch header found in the records given to `append`, with its byte position there. */
+export type AppendBatch = Pick<BatchHeader, 'lastOffsetDelta' | 'batchLength' | 'maxTimestamp'> & { position: number };
+
+export interface PartitionLogOptions {
+  dir: string;
+  config: LogConfig;
+  fs: FileSystem;
+  scheduler: SyncScheduler;
+  cache: PartitionBatchCache;
+  /** Wall clock, ms (injected so tests control time). */
+  clock: () => number;
+  logger: Logger;
+  /** The data directory was shut down cleanly: only the last segment needs a recovery scan. */
+  cleanShutdown: boolean;
+}
+
+interface PendingAppend {
+  endOffset: number;
+  segment: Segment;
+  endPosition: number;
+  maxTimestamp: number;
+  offsetOfMaxTimestamp: number;
+  synced: boolean;
+}
+
+/** A segment deleted while a read wanted it. */
+const GONE = Symbol('segment gone');
+
+const CHECKPOINT_FILE = 'log-start-offset.checkpoint';
+const SEGMENT_LOG = /^(\d{20})\.log$/;
+/** Leftovers of interrupted work: checkpoint temp files, and index files whose .log is gone. */
+const STRAY = /^(\d{20})\.(index|timeindex)$|\.tmp$/;
+
+export class PartitionLog {
+  readonly dir: string;
+  #config: LogConfig;
+  readonly #fs: FileSystem;
+  readonly #scheduler: SyncScheduler;
+  readonly #cache: PartitionBatchCache;
+  readonly #clock: () => number;
+  readonly #logger: Logger;
+
+  /**
+   * Invariant: non-empty, ascending base offsets; the last one is the active segment. Deletions replace the
+   * array (copy-on-write) so readers may iterate a snapshot across awaits; rolls only push at the end.
+   */
+  #segments: Segment[] = [];
+  #logStartOffset = 0;
+  #highWatermark = 0;
+  #logEndOffset = 0;
+  #pending: PendingAppend[] = [];
+  #pendingHead = 0;
+  /** Promises of appends not yet settled, so `close` can drain them. */
+  #inFlight = new Set<Promise<unknown>>();
+  #deletions = new Set<Promise<void>>();
+  #maintenance: Promise<unknown> = Promise.resolve();
+  #listeners = new Set<() => void>();
+  #failure: KafkaStorageError | null = null;
+  #closing: Promise<void> | null = null;
+
+  private constructor(opts: PartitionLogOptions) {
+    this.dir = opts.dir;
+    this.#config = opts.config;
+    this.#fs = opts.fs;
+    this.#scheduler = opts.scheduler;
+    this.#cache = opts.cache;
+    this.#clock = opts.clock;
+    this.#logger = opts.logger;
+  }
+
+  /**
+   * Opens (creating when missing) and recovers a partition directory:
+   * - segments load in base-offset order;
+   * - after a clean shutdown only the last segment is scanned, the others' indexes are sanity-checked (size a
+   *   whole number of entries, increasing, inside the segment) and rebuilt by a scan when they fail;
+   * - after an unclean shutdown every segment is scanned;
+   * - a scan CRC-checks every batch, truncates the segment at the first invalid (torn) batch, rebuilds both
+   *   indexes and syncs; if a non-last segment had to be truncated, every later segment is deleted (as Kafka
+   *   does: nothing after a hole can have been acknowledged, since acknowledgements follow log order).
+   */
+  static async open(opts: PartitionLogOptions): Promise<PartitionLog> {
+    const problem = validateLogConfig(opts.config);
+    if (problem !== null) throw new RangeError(`invalid log config: ${problem}`);
+    const log = new PartitionLog(opts);
+    await log.#recover(opts.cleanShutdown);
+    return log;
+  }
+
+  async #recover(cleanShutdown: boolean): Promise<void> {
+    const fs = this.#fs;
+    await fs.mkdirp(this.dir);
+    const names = await fs.list(this.dir);
+    const bases = names
+      .map((n) => SEGMENT_LOG.exec(n)?.[1])
+      .filter((b): b is string => b !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const baseSet = new Set(bases);
+    for (const n of names) {
+      const m = STRAY.exec(n);
+      if (m !== null && (m[1] === undefined || !baseSet.has(Number(m[1])))) await fs.remove(path.join(this.dir, n));
+    }
+    const checkpointed = await this.#readCheckpoint();
+    const now = this.#clock();
+
+    for (let i = 0; i < bases.length; i++) {
+      const base = bases[i]!;
+      const last = i === bases.length - 1;
+      const seg = await Segment.open(fs, this.dir, base, now);
+      const prev = this.#segments.at(-1);
+      if (prev !== undefined && prev.nextOffset > base) {
+        // Overlapping segments cannot come from this log's own writes: keep the prefix, drop the rest.
+        this.#logger.warn({ dir: this.dir, base }, 'segment overlaps its predecessor; deleting it and later ones');
+        await seg.delete();
+        await this.#deleteFiles(bases.slice(i + 1));
+        break;
+      }
+      let scan = !cleanShutdown || last;
+      if (!scan) {
+        const why = await seg.loadIndexes(bases[i + 1]!);
+        if (why !== null) {
+          this.#logger.warn({ dir: this.dir, base, why }, 'rebuilding segment indexes');
+          scan = true;
+        }
+      }
+      if (scan) {
+        const result = await seg.recover(this.#config.indexIntervalBytes, last);
+        if (result.truncatedBytes > 0) {
+          this.#logger.warn(
+            { dir: this.dir, base, truncatedBytes: result.truncatedBytes, why: result.problem },
+            'truncated segment at its last valid batch',
+          );
+          if (!last) {
+            this.#segments.push(seg);
+            await this.#deleteFiles(bases.slice(i + 1));
+            break;
+          }
+        }
+      }
+      this.#segments.push(seg);
+    }
+
+    const active = this.#segments.at(-1);
+    if (active === undefined) {
+      this.#segments.push(Segment.create(fs, this.dir, checkpointed, now));
+    }
+    this.#logEndOffset = this.#segments.at(-1)!.nextOffset;
+    this.#highWatermark = this.#logEndOffset;
+    this.#logStartOffset = Math.max(checkpointed, this.#segments[0]!.baseOffset);
+    if (this.#logStartOffset > this.#logEndOffset) {
+      // DeleteRecords moved the start past data that a crash then took: start over, empty, at the start offset.
+      this.#logger.warn({ dir: this.dir, logStartOffset: this.#logStartOffset }, 'log start offset beyond log end');
+      for (const seg of this.#segments) await seg.delete();
+      this.#segments = [Segment.create(fs, this.dir, this.#logStartOffset, now)];
+      this.#logEndOffset = this.#highWatermark = this.#logStartOffset;
+    }
+    // DeleteRecords may have crashed between its checkpoint and its segment deletions.
+    this.#deleteSegmentsBelowStart();
+  }
+
+  async #deleteFiles(bases: readonly number[]): Promise<void> {
+    for (const base of bases) {
+      for (const suffix of ['.log', '.index', '.timeindex'] as const) {
+        await this.#fs.remove(path.join(this.dir, String(base).padStart(20, '0') + suffix));
+      }
+    }
+  }
+
+  // --- state ------------------------------------------------------------------------------------------------
+
+  get config(): Readonly<LogConfig> {
+    return this.#config;
+  }
+
+  /** Offset after the last synced batch: the end of what is readable. */
+  get highWatermark(): number {
+    return this.#highWatermark;
+  }
+
+  /** Offset the next append gets. */
+  get logEndOffset(): number {
+    return this.#logEndOffset;
+  }
+
+  get logStartOffset(): number {
+    return this.#logStartOffset;
+  }
+
+  /** Bytes of all segment files' batches (DescribeLogDirs, retention.bytes). */
+  get sizeBytes(): number {
+    return this.#segments.reduce((n, s) => n + s.size, 0);
+  }
+
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  /** Base offsets of the segments, oldest first (tests, admin). */
+  get segmentBaseOffsets(): number[] {
+    return this.#segments.map((s) => s.baseOffset);
+  }
+
+  get failed(): boolean {
+    return this.#failure !== null;
+  }
+
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /** Validated at the caller (DescribeConfigs / AlterConfigs); takes effect from the next append or pass. */
+  updateConfig(config: LogConfig): void {
+    const problem = validateLogConfig(config);
+    if (problem !== null) throw new RangeError(`invalid log config: ${problem}`);
+    this.#config = { ...config };
+  }
+
+  /** Calls `listener` whenever the high watermark advances (and once when the log fails). Returns unsubscribe. */
+  onAppend(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  // --- append -----------------------------------------------------------------------------------------------
+
+  /**
+   * Appends validated batches (`validateBatches` in src/protocol/records.ts); pass its `batches` to skip the
+   * header walk. Offsets are assigned now, in call order, by rewriting baseOffset and partitionLeaderEpoch in
+   * `records` (and maxTimestamp under LogAppendTime); otherwise the bytes are stored as received, without a copy,
+   * and must not be changed by the caller afterwards. Resolves once the bytes are durable.
+   */
+  append(records: Buffer, opts: { leaderEpoch: number; batches?: readonly AppendBatch[] }): Promise<AppendResult> {
+    const unusable = this.#unusable();
+    if (unusable !== null) return Promise.reject(unusable);
+    const batches = opts.batches ?? walkBatches(records);
+    assert(batches.length > 0, 'append needs at least one batch');
+    const now = this.#clock();
+    const appendTime = this.#config.messageTimestampType === 'LogAppendTime' ? now : undefined;
+    const offsetCount = batches.reduce((n, b) => n + b.lastOffsetDelta + 1, 0);
+    this.#maybeRoll(now, records.length, offsetCount);
+
+    const segment = this.#segments.at(-1)!;
+    const baseOffset = this.#logEndOffset;
+    const appended: AppendedBatch[] = [];
+    let offset = baseOffset;
+    let maxTimestamp = -1;
+    let offsetOfMaxTimestamp = -1;
+    for (const b of batches) {
+      const size = LOG_OVERHEAD + b.batchLength;
+      assert(b.position + size <= records.length, 'batch runs past the records buffer');
+      assignOffsets(records, b.position, offset, opts.leaderEpoch, appendTime);
+      const lastOffset = offset + b.lastOffsetDelta;
+      const batchMaxTimestamp = appendTime ?? b.maxTimestamp;
+      appended.push({ position: b.position, size, baseOffset: offset, lastOffset, maxTimestamp: batchMaxTimestamp });
+      if (batchMaxTimestamp > maxTimestamp) {
+        maxTimestamp = batchMaxTimestamp;
+        offsetOfMaxTimestamp = offset;
+      }
+      this.#cache.add(offset, lastOffset, records.subarray(b.position, b.position + size));
+      offset = lastOffset + 1;
+    }
+    const files = segment.append(records, appended, this.#config.indexIntervalBytes);
+    this.#logEndOffset = offset;
+    const pending: PendingAppend = {
+      endOffset: offset,
+      segment,
+      endPosition: segment.size,
+      maxTimestamp,
+      offsetOfMaxTimestamp,
+      synced: false,
+    };
+    this.#pending.push(pending);
+
+    const done = this.#syncAll(files).then(() => {
+      pending.synced = true;
+      this.#advance();
+      if (this.#failure !== null) throw this.#failure;
+      return {
+        baseOffset,
+        lastOffset: offset - 1,
+        logAppendTime: appendTime ?? -1,
+        logStartOffset: this.#logStartOffset,
+      };
+    });
+    this.#inFlight.add(done);
+    const forget = (): void => void this.#inFlight.delete(done);
+    done.then(forget, forget);
+    return done;
+  }
+
+  /** Syncs `files` through the group-commit scheduler; a failure fails the log. */
+  async #syncAll(files: readonly AppendFile[]): Promise<void> {
+    try {
+      await Promise.all(files.map((f) => this.#scheduler.sync(f)));
+    } catch (err) {
+      throw this.#fail(err);
+    }
+  }
+
+  #maybeRoll(now: number, bytes: number, offsetCount: number): void {
+    const active = this.#segments.at(-1)!;
+    if (active.size === 0) return;
+    const full = active.size + bytes > this.#config.segmentBytes;
+    const expired = now - active.rollStartMs > this.#config.segmentMs;
+    const offsetsOverflow = this.#logEndOffset + offsetCount - 1 - active.baseOffset > relativeOffsetMax;
+    if (full || expired || offsetsOverflow) this.#roll(now);
+  }
+
+  /** Starts a new active segment at the log end. Synchronous: its files open behind their first write. */
+  #roll(now: number): void {
+    const old = this.#segments.at(-1)!;
+    old.seal();
+    this.#segments.push(Segment.create(this.#fs, this.dir, this.#logEndOffset, now));
+    this.#logger.info({ dir: this.dir, baseOffset: this.#logEndOffset }, 'rolled segment');
+  }
+
+  /** Moves the high watermark over the synced prefix of pending appends, in order. */
+  #advance(): void {
+    if (this.#failure !== null) return;
+    let advanced = false;
+    while (this.#pendingHead < this.#pending.length && this.#pending[this.#pendingHead]!.synced) {
+      const p = this.#pending[this.#pendingHead++]!;
+      p.segment.makeVisible(p.endPosition, p.maxTimestamp, p.offsetOfMaxTimestamp);
+      this.#highWatermark = p.endOffset;
+      advanced = true;
+    }
+    if (this.#pendingHead === this.#pending.length) {
+      this.#pending = [];
+      this.#pendingHead = 0;
+    }
+    if (advanced) this.#notify();
+  }
+
+  #notify(): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch (err) {
+        this.#logger.error({ dir: this.dir, err }, 'onAppend listener threw');
+      }
+    }
+  }
+
+  /** Enters the failed state (once); returns the error every later call rejects with. */
+  #fail(err: unknown): KafkaStorageError {
+    if (this.#failure === null) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.#failure =
+        err instanceof KafkaStorageError ? err : new KafkaStorageError(`${this.dir}: ${message}`, { cause: err });
+      this.#cache.clear();
+      this.#logger.error({ dir: this.dir, err }, 'log failed; it stays offline until reopened');
+      this.#notify(); // wake long-polling fetches so they see the error now
+    }
+    return this.#failure;
+  }
+
+  #unusable(): Error | null {
+    if (this.#failure !== null) return this.#failure;
+    if (this.#closing !== null) return new LogClosedError(`${this.dir} is closed`);
+    return null;
+  }
+
+  // --- read -------------------------------------------------------------------------------------------------
+
+  /**
+   * Whole batches from the one holding `fetchOffset`, up to `maxBytes` (capped at readBytesMax), each ending
+   * below `upTo` (default and maximum: the high watermark). KIP-74: with `minOneBatch` the first batch is returned
+   * even when it is bigger than `maxBytes`. The first batch may start before `fetchOffset`, as in Kafka.
+   * Recent batches come from the batch cache as views; older ones are read from the segment file.
+   */
+  async read(fetchOffset: number, maxBytes: number, opts: { minOneBatch: boolean; upTo?: number }): Promise<ReadResult> {
+    const unusable = this.#unusable();
+    if (unusable !== null) throw unusable;
+    const highWatermark = this.#highWatermark;
+    const logStartOffset = this.#logStartOffset;
+    if (fetchOffset < logStartOffset || fetchOffset > this.#logEndOffset) {
+      return { ok: false, error: 'OFFSET_OUT_OF_RANGE', highWatermark, logStartOffset };
+    }
+    const upTo = Math.min(opts.upTo ?? highWatermark, highWatermark);
+    const limit = Math.max(0, Math.min(maxBytes, readBytesMax));
+    const ok = (records: Buffer[]): ReadResult => ({ ok: true, records, highWatermark, logStartOffset });
+    if (fetchOffset >= upTo) return ok([]);
+
+    const cached = this.#cache.read(fetchOffset, limit, upTo, opts.minOneBatch);
+    if (cached !== null) return ok(cached);
+
+    const segments = this.#segments;
+    for (let i = segmentIndexFor(segments, fetchOffset); i < segments.length; i++) {
+      const records = await this.#withSegment(segments[i]!, (s) => s.read(fetchOffset, limit, upTo, opts.minOneBatch));
+      // Deleted under us (retention or DeleteRecords): answer again against the new log start.
+      if (records === GONE) return this.read(fetchOffset, maxBytes, opts);
+      if (records !== null) return ok(records);
+    }
+    return ok([]);
+  }
+
+  /**
+   * Runs a read on a segment pinned against deletion; GONE when it is already being deleted. Errors from the
+   * file system (errno codes) fail the log; CorruptLogError is only this read's problem.
+   */
+  async #withSegment<T>(segment: Segment, fn: (s: Segment) => Promise<T>): Promise<T | typeof GONE> {
+    if (!segment.tryAcquire()) return GONE;
+    try {
+      const result = await fn(segment);
+      const unusable = this.#unusable();
+      if (unusable !== null) throw unusable;
+      return result;
+    } catch (err) {
+      if (isErrnoError(err)) throw this.#fail(err);
+      throw err;
+    } finally {
+      segment.release();
+    }
+  }
+
+  // --- timestamps -------------------------------------------------------------------------------------------
+
+  /**
+   * ListOffsets by timestamp: the first readable record whose timestamp is >= `timestamp`, or null when there
+   * is none. Segments are skipped by their largest timestamp, then the time index and batch headers narrow the
+   * search to the first batch whose maxTimestamp is >= `timestamp`; inside an uncompressed batch the exact record
+   * is found, a compressed one answers with its first offset (the log does not decompress).
+   */
+  async offsetForTimestamp(timestamp: number): Promise<TimestampAndOffset | null> {
+    const unusable = this.#unusable();
+    if (unusable !== null) throw unusable;
+    for (const segment of [...this.#segments]) {
+      if (segment.visibleMaxTimestamp < timestamp) continue;
+      const found = await this.#withSegment(segment, async (s) => {
+        const minOffset = this.#logStartOffset;
+        const start = Math.max(s.timeIndex.searchStart(timestamp), minOffset, s.baseOffset);
+        for await (const b of s.batchesFrom(s.offsetIndex.lookup(start).position)) {
+          if (b.header.maxTimestamp < timestamp || b.header.baseOffset + b.header.lastOffsetDelta < minOffset) continue;
+          const hit = await this.#firstRecordAtOrAfter(s, b, timestamp, minOffset);
+          if (hit !== null) return hit;
+        }
+        return null;
+      });
+      if (found === GONE) return this.offsetForTimestamp(timestamp);
+      if (found !== null) return found;
+    }
+    return null;
+  }
+
+  /** ListOffsets MAX_TIMESTAMP (-3): the readable record with the largest timestamp (the first such), or null. */
+  async maxTimestampOffset(): Promise<TimestampAndOffset | null> {
+    const unusable = this.#unusable();
+    if (unusable !== null) throw unusable;
+    let best: Segment | null = null;
+    for (const s of this.#segments) {
+      if (s.visibleMaxTimestamp >= 0 && (best === null || s.visibleMaxTimestamp > best.visibleMaxTimestamp)) best = s;
+    }
+    if (best === null) return null;
+    const target = best.visibleMaxTimestamp;
+    const batchOffset = Math.max(best.visibleOffsetOfMaxTimestamp, this.#logStartOffset);
+    const found = await this.#withSegment(best, async (s) => {
+      const b = await s.locate(batchOffset);
+      if (b === null) return null;
+      const exact = await this.#firstRecordAtOrAfter(s, b, target, this.#logStartOffset);
+      return exact ?? { timestamp: target, offset: batchOffset };
+    });
+    return found === GONE ? this.maxTimestampOffset() : found;
+  }
+
+  async #firstRecordAtOrAfter(
+    s: Segment,
+    b: LocatedBatch,
+    timestamp: number,
+    minOffset: number,
+  ): Promise<TimestampAndOffset | null> {
+    const h = b.header;
+    if (compressionOf(h.attributes) !== Compression.none) {
+      return { timestamp: h.maxTimestamp, offset: Math.max(h.baseOffset, minOffset) };
+    }
+    const bytes = await s.readBatch(b);
+    for (const r of iterateRecords(batchPayload(bytes, 0, h), h)) {
+      if (r.timestamp >= timestamp && r.offset >= minOffset) return { timestamp: r.timestamp, offset: r.offset };
+    }
+    return null;
+  }
+
+  // --- retention and DeleteRecords --------------------------------------------------------------------------
+
+  /**
+   * DeleteRecords: raises the log start offset to `offset` (-1: the high watermark), persists it, and deletes
+   * segments entirely below it. OFFSET_OUT_OF_RANGE beyond the high watermark, as in Kafka.
+   */
+  deleteRecordsBefore(offset: number): Promise<DeleteRecordsResult> {
+    return this.#exclusive(async () => {
+      const target = offset === -1 ? this.#highWatermark : offset;
+      if (target < 0 || target > this.#highWatermark) {
+        return { ok: false, error: 'OFFSET_OUT_OF_RANGE', lowWatermark: this.#logStartOffset };
+      }
+      if (target > this.#logStartOffset) {
+        this.#logStartOffset = target;
+        await this.#writeCheckpoint();
+        this.#deleteSegmentsBelowStart();
+      }
+      return { ok: true, lowWatermark: this.#logStartOffset };
+    });
+  }
+
+  /**
+   * Deletes segments past retention.ms (by their largest timestamp) or beyond retention.bytes (oldest first),
+   * when cleanup.policy includes delete. Only segments wholly below the high watermark are candidates; the active
+   * one is too when it is non-empty and everything older goes, in which case the log rolls first (as Kafka does).
+   * Returns the number of segments deleted.
+   */
+  applyRetention(nowMs: number): Promise<number> {
+    return this.#exclusive(async () => {
+      const config = this.#config;
+      if (!config.cleanupPolicy.includes('delete')) return 0;
+      const segs = this.#segments;
+      const eligible = (i: number): boolean => {
+        const s = segs[i]!;
+        const last = i === segs.length - 1;
+        return s.nextOffset <= this.#highWatermark && !(last && s.size === 0);
+      };
+      let byTime = 0;
+      if (config.retentionMs >= 0) {
+        while (byTime < segs.length && eligible(byTime) && nowMs - segs[byTime]!.largestTimestamp > config.retentionMs) {
+          byTime++;
+        }
+      }
+      let bySize = 0;
+      if (config.retentionBytes >= 0) {
+        let excess = this.sizeBytes - config.retentionBytes;
+        while (bySize < segs.length && eligible(bySize) && excess - segs[bySize]!.size >= 0) {
+          excess -= segs[bySize]!.size;
+          bySize++;
+        }
+      }
+      const count = Math.max(byTime, bySize);
+      if (count === 0) return 0;
+      if (count === segs.length) this.#roll(nowMs);
+      this.#logger.info({ dir: this.dir, count, byTime, bySize }, 'retention deleting segments');
+      this.#deleteFirstSegments(count);
+      return count;
+    });
+  }
+
+  #deleteSegmentsBelowStart(): void {
+    let count = 0;
+    while (count < this.#segments.length - 1 && this.#segments[count + 1]!.baseOffset <= this.#logStartOffset) count++;
+    this.#deleteFirstSegments(count);
+  }
+
+  /** Drops the `count` oldest segments (never the active one) and deletes their files in the background. */
+  #deleteFirstSegments(count: number): void {
+    if (count === 0) return;
+    assert(count < this.#segments.length, 'the active segment is never deleted');
+    // Copy-on-write: a read holding the old array keeps a consistent view while segments go.
+    const removed = this.#segments.slice(0, count);
+    this.#segments = this.#segments.slice(count);
+    this.#logStartOffset = Math.max(this.#logStartOffset, this.#segments[0]!.baseOffset);
+    for (const seg of removed) {
+      const deletion = seg.delete().catch((err: unknown) => void this.#fail(err));
+      this.#deletions.add(deletion);
+      void deletion.then(() => this.#deletions.delete(deletion));
+    }
+  }
+
+  async #readCheckpoint(): Promise<number> {
+    const bytes = await this.#fs.readFile(path.join(this.dir, CHECKPOINT_FILE));
+    if (bytes === null) return 0;
+    const lines = bytes.toString('utf8').split('\n');
+    const value = Number(lines[1]);
+    if (lines[0] !== '0' || !/^\d+$/.test(lines[1] ?? '') || !Number.isSafeInteger(value)) {
+      this.#logger.warn({ dir: this.dir }, 'ignoring malformed log start offset checkpoint');
+      return 0;
+    }
+    return value;
+  }
+
+  async #writeCheckpoint(): Promise<void> {
+    try {
+      await this.#fs.writeFileDurable(path.join(this.dir, CHECKPOINT_FILE), Buffer.from(`0\n${this.#logStartOffset}\n`));
+    } catch (err) {
+      throw this.#fail(err);
+    }
+  }
+
+  /** Serialises maintenance (retention, DeleteRecords, close) so segment deletions never interleave. */
+  #exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#maintenance.then(async () => {
+      const unusable = this.#unusable();
+      if (unusable !== null) throw unusable;
+      return fn();
+    });
+    this.#maintenance = run.catch(() => undefined);
+    return run;
+  }
+
+  // --- shutdown ---------------------------------------------------------------------------------------------
+
+  /**
+   * Stops accepting appends, waits for pending ones to settle, syncs every file with unsynced bytes (sealed
+   * segments' final time index entries), and closes. Idempotent. A failed log closes without syncing.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(true);
+    return this.#closing;
+  }
+
+  /** Closes without a final sync and removes the partition directory. */
+  async delete(): Promise<void> {
+    this.#closing ??= this.#shutdown(false);
+    await this.#closing;
+    await this.#fs.remove(this.dir);
+  }
+
+  async #shutdown(sync: boolean): Promise<void> {
+    await Promise.allSettled([...this.#inFlight]);
+    await this.#maintenance;
+    await Promise.allSettled([...this.#deletions]);
+    if (sync && this.#failure === null) {
+      const dirty = this.#segments.flatMap((s) => [s.log, s.indexFile, s.timeIndexFile]).filter((f) => f.size > f.syncedSize);
+      try {
+        await Promise.all(dirty.map((f) => f.sync()));
+      } catch (err) {
+        this.#fail(err);
+      }
+    }
+    this.#cache.clear();
+    this.#listeners.clear();
+    await Promise.allSettled(this.#segments.map((s) => s.close()));
+  }
+}
+
+/** Finds the batches of already-validated records (the header walk `validateBatches` would have done). */
+function walkBatches(records: Buffer): AppendBatch[] {
+  const out: AppendBatch[] = [];
+  let pos = 0;
+  while (pos < records.length) {
+    assert(pos + RECORD_BATCH_OVERHEAD <= records.length, 'records end inside a batch header');
+    assert(records.readInt8(pos + MAGIC_OFFSET) === MAGIC_V2, 'records must be validated v2 batches');
+    const header = readBatchHeader(records, pos);
+    const size = batchSize(header);
+    assert(size >= RECORD_BATCH_OVERHEAD && pos + size <= records.length, 'records must be validated batches');
+    const { batchLength, lastOffsetDelta, maxTimestamp } = header;
+    out.push({ position: pos, batchLength, lastOffsetDelta, maxTimestamp });
+    pos += size;
+  }
+  return out;
+}
+
+/** Index of the last segment whose base offset is <= `offset` (0 when none is). */
+function segmentIndexFor(segments: readonly Segment[], offset: number): number {
+  let lo = 0;
+  let hi = segments.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (segments[mid]!.baseOffset <= offset) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** An error from the operating system (EIO, ENOSPC, EBADF...), as opposed to one of ours. */
+function isErrnoError(err: unknown): boolean {
+  if (!(err instanceof Error) || !('code' in err)) return false;
+  return typeof err.code === 'string' && /^E[A-Z0-9]+$/.test(err.code);
+}

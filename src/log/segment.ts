@@ -1,0 +1,348 @@
+/**
+ * One segment of a partition log, three files in the partition directory named by the segment's base offset:
+ *   `%020d.log`        record batches (v2) back to back, exactly as stored by produce
+ *   `%020d.index`      sparse offset index (offset-index.ts)
+ *   `%020d.timeindex`  sparse time index (time-index.ts)
+ *
+ * Lifecycle: created empty by a roll (`create`, synchronous: files open behind the first write) or opened by
+ * recovery (`open`, then `recover` or `loadIndexes`). Only the active (last) segment is appended to; at the next
+ * roll it becomes inactive (`seal` writes its final time index entry). Retention and DeleteRecords delete whole
+ * segments (`delete`): files close once in-flight reads release them.
+ *
+ * Durability: the segment writes; its owner (PartitionLog) syncs the files through the SyncScheduler and, when a
+ * sync completes, moves `visibleBytes` forward. Reads never look past `visibleBytes`, so unsynced bytes (and a
+ * half-written batch racing a read) are never served.
+ */
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import type { AppendFile, FileSystem } from '../io/index.js';
+import {
+  LOG_OVERHEAD,
+  MAGIC_V2,
+  RECORD_BATCH_OVERHEAD,
+  batchSize,
+  lastOffsetOf,
+  readBatchHeader,
+  type BatchHeader,
+} from '../protocol/records.js';
+import { headerScanWindowBytes } from './config.js';
+import { CorruptLogError } from './errors.js';
+import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
+import { scanLog, type ScanResult } from './recovery.js';
+import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
+
+/** What the owner knows about one batch it appends. */
+export interface AppendedBatch {
+  /** Position of the batch in the appended chunk. */
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+export interface LocatedBatch {
+  /** Byte position of the batch in the .log file. */
+  position: number;
+  header: BatchHeader;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
+  return String(baseOffset).padStart(20, '0') + suffix;
+}
+
+export class Segment {
+  #offsetIndex: OffsetIndex;
+  #timeIndex: TimeIndex;
+  /** Offset after the last batch appended (the base offset while empty). */
+  nextOffset: number;
+  /** Bytes of the .log that are synced and may be read. Invariant: a batch boundary, <= log.size. */
+  visibleBytes: number;
+  /** Largest batch maxTimestamp appended, and the base offset of the batch holding it (-1: none yet). */
+  maxTimestamp = -1;
+  offsetOfMaxTimestamp = -1;
+  /** The same over visible batches only (ListOffsets, retention). */
+  visibleMaxTimestamp = -1;
+  visibleOffsetOfMaxTimestamp = -1;
+  /** When the segment.ms clock of this segment started (wall clock, ms). */
+  rollStartMs: number;
+  #bytesSinceIndexEntry = 0;
+  #refs = 0;
+  #idle: (() => void) | null = null;
+  #closing: Promise<void> | null = null;
+  #deleting: Promise<void> | null = null;
+
+  private constructor(
+    private readonly fs: FileSystem,
+    readonly baseOffset: number,
+    readonly log: AppendFile,
+    readonly indexFile: AppendFile,
+    readonly timeIndexFile: AppendFile,
+    nowMs: number,
+  ) {
+    this.#offsetIndex = new OffsetIndex(baseOffset);
+    this.#timeIndex = new TimeIndex(baseOffset);
+    this.nextOffset = baseOffset;
+    this.visibleBytes = 0;
+    this.rollStartMs = nowMs;
+  }
+
+  /** A new, empty segment; returns at once (the files are created behind the first write). */
+  static create(fs: FileSystem, dir: string, baseOffset: number, nowMs: number): Segment {
+    const file = (suffix: '.log' | '.index' | '.timeindex') => fs.create(path.join(dir, segmentFileName(baseOffset, suffix)));
+    return new Segment(fs, baseOffset, file('.log'), file('.index'), file('.timeindex'), nowMs);
+  }
+
+  /** Opens an existing segment's files (index files are created empty when missing); loads nothing yet. */
+  static async open(fs: FileSystem, dir: string, baseOffset: number, nowMs: number): Promise<Segment> {
+    const file = (suffix: '.log' | '.index' | '.timeindex') => fs.open(path.join(dir, segmentFileName(baseOffset, suffix)));
+    const [log, index, timeIndex] = await Promise.all([file('.log'), file('.index'), file('.timeindex')]);
+    return new Segment(fs, baseOffset, log, index, timeIndex, nowMs);
+  }
+
+  get size(): number {
+    return this.log.size;
+  }
+
+  get offsetIndex(): OffsetIndex {
+    return this.#offsetIndex;
+  }
+
+  get timeIndex(): TimeIndex {
+    return this.#timeIndex;
+  }
+
+  /** The largest timestamp retention.ms compares against: the newest batch, else when the segment started. */
+  get largestTimestamp(): number {
+    return this.visibleMaxTimestamp >= 0 ? this.visibleMaxTimestamp : this.rollStartMs;
+  }
+
+  // --- appending ----------------------------------------------------------------------------------------------
+
+  /**
+   * Appends `chunk` (whole batches with offsets already assigned) and indexes its batches.
+   * Returns the files written, which the owner must sync before the batches become visible.
+   */
+  append(chunk: Buffer, batches: readonly AppendedBatch[], indexIntervalBytes: number): AppendFile[] {
+    const start = this.log.size;
+    const touched: AppendFile[] = [this.log];
+    const indexBefore = this.indexFile.size;
+    const timeBefore = this.timeIndexFile.size;
+    for (const b of batches) {
+      this.#index(start + b.position, b.size, b.baseOffset, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
+    }
+    this.log.append([chunk]);
+    if (this.indexFile.size !== indexBefore) touched.push(this.indexFile);
+    if (this.timeIndexFile.size !== timeBefore) touched.push(this.timeIndexFile);
+    return touched;
+  }
+
+  /** Marks the batches up to `endPosition` synced; `maxTimestamp` is the largest among them. */
+  makeVisible(endPosition: number, maxTimestamp: number, offsetOfMaxTimestamp: number): void {
+    assert(endPosition >= this.visibleBytes && endPosition <= this.log.size, 'visible bytes must move forward');
+    this.visibleBytes = endPosition;
+    if (maxTimestamp > this.visibleMaxTimestamp) {
+      this.visibleMaxTimestamp = maxTimestamp;
+      this.visibleOffsetOfMaxTimestamp = offsetOfMaxTimestamp;
+    }
+  }
+
+  /** The segment stops being active: persist its largest timestamp as the final time index entry. */
+  seal(): void {
+    if (this.maxTimestamp < 0) return;
+    const entry = this.#timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+    if (entry !== null) this.timeIndexFile.append([entry]);
+  }
+
+  #index(position: number, size: number, base: number, last: number, maxTs: number, intervalBytes: number): void {
+    if (maxTs > this.maxTimestamp) {
+      this.maxTimestamp = maxTs;
+      this.offsetOfMaxTimestamp = base;
+    }
+    if (this.#bytesSinceIndexEntry > intervalBytes) {
+      this.indexFile.append([this.#offsetIndex.append(base, position)]);
+      const timeEntry = this.#timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+      if (timeEntry !== null) this.timeIndexFile.append([timeEntry]);
+      this.#bytesSinceIndexEntry = 0;
+    }
+    this.#bytesSinceIndexEntry += size;
+    this.nextOffset = last + 1;
+  }
+
+  // --- recovery -----------------------------------------------------------------------------------------------
+
+  /**
+   * Rebuilds this segment from its .log: scans and CRC-checks every batch, truncates the file after the last
+   * valid one, rewrites both indexes, and syncs all three files. `active` segments keep no final time entry.
+   */
+  async recover(indexIntervalBytes: number, active: boolean): Promise<ScanResult & { truncatedBytes: number }> {
+    await Promise.all([this.indexFile.truncate(0), this.timeIndexFile.truncate(0)]);
+    this.#offsetIndex = new OffsetIndex(this.baseOffset);
+    this.#timeIndex = new TimeIndex(this.baseOffset);
+    this.#bytesSinceIndexEntry = 0;
+    this.maxTimestamp = -1;
+    this.offsetOfMaxTimestamp = -1;
+    let firstTimestamp = -1;
+    const result = await scanLog(this.log, this.baseOffset, (position, h) => {
+      if (position === 0) firstTimestamp = h.maxTimestamp;
+      this.#index(position, batchSize(h), h.baseOffset, lastOffsetOf(h), h.maxTimestamp, indexIntervalBytes);
+    });
+    // A reopened segment's creation time is unknown: its segment.ms clock starts at its first batch, if older.
+    if (firstTimestamp >= 0) this.rollStartMs = Math.min(this.rollStartMs, firstTimestamp);
+    const truncatedBytes = this.log.size - result.validBytes;
+    if (truncatedBytes > 0) await this.log.truncate(result.validBytes);
+    this.nextOffset = result.nextOffset;
+    if (!active) this.seal();
+    await Promise.all([this.log.sync(), this.indexFile.sync(), this.timeIndexFile.sync()]);
+    this.#markAllVisible();
+    return { ...result, truncatedBytes };
+  }
+
+  /**
+   * Loads the index files of a segment that needs no scan (below the clean-shutdown point) and sanity-checks
+   * them; returns what is wrong when they must be rebuilt instead. `nextOffset` is the next segment's base.
+   */
+  async loadIndexes(nextOffset: number): Promise<string | null> {
+    const [indexBytes, timeBytes] = await Promise.all([
+      this.indexFile.read(0, this.indexFile.size),
+      this.timeIndexFile.read(0, this.timeIndexFile.size),
+    ]);
+    if (indexBytes.length % OFFSET_INDEX_ENTRY_BYTES !== 0 || timeBytes.length % TIME_INDEX_ENTRY_BYTES !== 0) {
+      return 'index size is not a whole number of entries';
+    }
+    const offsetIndex = OffsetIndex.decode(this.baseOffset, indexBytes, this.log.size);
+    if (typeof offsetIndex === 'string') return `offset index: ${offsetIndex}`;
+    const timeIndex = TimeIndex.decode(this.baseOffset, timeBytes);
+    if (typeof timeIndex === 'string') return `time index: ${timeIndex}`;
+    if (offsetIndex.entryCount > 0 && offsetIndex.lookup(Number.MAX_SAFE_INTEGER).offset >= nextOffset) {
+      return 'offset index points past the segment';
+    }
+    if (timeIndex.entryCount > 0 && timeIndex.lastOffset >= nextOffset) return 'time index points past the segment';
+    if (this.log.size > 0 && nextOffset <= this.baseOffset) return 'non-empty segment holds no offsets';
+    this.#offsetIndex = offsetIndex;
+    this.#timeIndex = timeIndex;
+    this.nextOffset = nextOffset;
+    this.maxTimestamp = timeIndex.lastTimestamp;
+    this.offsetOfMaxTimestamp = timeIndex.lastOffset;
+    this.#markAllVisible();
+    return null;
+  }
+
+  #markAllVisible(): void {
+    this.visibleBytes = this.log.size;
+    this.visibleMaxTimestamp = this.maxTimestamp;
+    this.visibleOffsetOfMaxTimestamp = this.offsetOfMaxTimestamp;
+  }
+
+  // --- reading ------------------------------------------------------------------------------------------------
+
+  /**
+   * Whole visible batches starting with the one that holds `fetchOffset` (or the first after it), each with
+   * lastOffset < `upTo`, within `maxBytes` (KIP-74: the first batch regardless when `minOneBatch`).
+   * Null when the segment holds no visible batch at or after `fetchOffset`.
+   */
+  async read(fetchOffset: number, maxBytes: number, upTo: number, minOneBatch: boolean): Promise<Buffer[] | null> {
+    const first = await this.locate(fetchOffset);
+    if (first === null) return null;
+    if (lastOffsetOf(first.header) >= upTo) return [];
+    const end = this.visibleBytes;
+    const len = Math.min(maxBytes, end - first.position);
+    const buf = len >= RECORD_BATCH_OVERHEAD ? await this.log.read(first.position, len) : EMPTY;
+    const out = splitBatches(buf, upTo, this.log.path);
+    if (out.length === 0 && minOneBatch) out.push(await this.readBatch(first));
+    return out;
+  }
+
+  /** The first visible batch whose last offset is >= `offset`, or null. */
+  async locate(offset: number): Promise<LocatedBatch | null> {
+    for await (const b of this.batchesFrom(this.#offsetIndex.lookup(offset).position)) {
+      if (lastOffsetOf(b.header) >= offset) return b;
+    }
+    return null;
+  }
+
+  /** The bytes of one located batch (size bounded by the segment file). */
+  async readBatch(b: LocatedBatch): Promise<Buffer> {
+    const size = batchSize(b.header);
+    const buf = await this.log.read(b.position, size);
+    if (buf.length !== size) throw new CorruptLogError(`${this.log.path}: short read of batch at ${b.position}`);
+    return buf;
+  }
+
+  /** Walks visible batch headers from `position` (a batch boundary), reading windows of headers. */
+  async *batchesFrom(position: number): AsyncGenerator<LocatedBatch> {
+    const end = this.visibleBytes;
+    let pos = position;
+    while (pos + RECORD_BATCH_OVERHEAD <= end) {
+      const window = await this.log.read(pos, Math.min(headerScanWindowBytes, end - pos));
+      let p = 0;
+      while (p + RECORD_BATCH_OVERHEAD <= window.length) {
+        const header = readBatchHeader(window, p);
+        checkStoredHeader(header, pos + p, end, this.log.path);
+        yield { position: pos + p, header };
+        p += batchSize(header);
+      }
+      if (p === 0) throw new CorruptLogError(`${this.log.path}: short read at ${pos}`);
+      pos += p;
+    }
+  }
+
+  // --- lifetime -----------------------------------------------------------------------------------------------
+
+  /** Pins the files open for a read; pair with `release`. False once the segment is closing or deleted. */
+  tryAcquire(): boolean {
+    if (this.#closing !== null) return false;
+    this.#refs++;
+    return true;
+  }
+
+  release(): void {
+    this.#refs--;
+    if (this.#refs === 0 && this.#idle !== null) {
+      this.#idle();
+      this.#idle = null;
+    }
+  }
+
+  /** Closes the files (queued bytes are written, not synced) once no read holds the segment. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (this.#refs > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
+      await Promise.all([this.log.close(), this.indexFile.close(), this.timeIndexFile.close()]);
+    })();
+    return this.#closing;
+  }
+
+  /** Closes and removes the segment's files; idempotent. */
+  delete(): Promise<void> {
+    this.#deleting ??= (async () => {
+      await this.close();
+      await Promise.all([this.log.path, this.indexFile.path, this.timeIndexFile.path].map((p) => this.fs.remove(p)));
+    })();
+    return this.#deleting;
+  }
+}
+
+/** Cuts a buffer read from a batch boundary into whole batches with lastOffset < `upTo` (views, no copies). */
+function splitBatches(buf: Buffer, upTo: number, file: string): Buffer[] {
+  const out: Buffer[] = [];
+  let p = 0;
+  while (p + RECORD_BATCH_OVERHEAD <= buf.length) {
+    const header = readBatchHeader(buf, p);
+    checkStoredHeader(header, p, Number.MAX_SAFE_INTEGER, file);
+    const size = batchSize(header);
+    if (p + size > buf.length || lastOffsetOf(header) >= upTo) break;
+    out.push(buf.subarray(p, p + size));
+    p += size;
+  }
+  return out;
+}
+
+/** A stored header that cannot be right means the file was damaged below the recovery point. */
+function checkStoredHeader(h: BatchHeader, position: number, end: number, file: string): void {
+  if (h.magic !== MAGIC_V2 || h.batchLength < RECORD_BATCH_OVERHEAD - LOG_OVERHEAD || position + batchSize(h) > end) {
+    throw new CorruptLogError(`${file}: impossible batch header at byte ${position}`);
+  }
+}

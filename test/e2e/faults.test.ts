@@ -1,0 +1,240 @@
+/**
+ * Storage faults on a real broker process.
+ *
+ * fsync failure (and write failure) via the fault kit's failsync LD_PRELOAD shim, scoped to ONE partition's
+ * directory: produce acks=all/acks=1 to it must answer KAFKA_STORAGE_ERROR (56), never success; the record must
+ * never be served; the broker keeps serving Metadata and other partitions; after the "disk" is healthy again a
+ * restart brings the partition back.
+ *
+ * Disk full: the data dir on a small filesystem (loop-mounted ext4, or tmpfs: fine for ENOSPC, not for
+ * durability). Produce until full: errors come back, the broker does not crash, everything acknowledged is
+ * readable, and a restart after space is freed serves it all.
+ *
+ * The partition directory is found, not assumed: a marker record is produced and the data dir searched for it.
+ */
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
+import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
+import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
+import { buildFailsync, failsyncEnv, filesContaining, FaultUnavailable, IN_CI, smallFs } from './lib/faultkit.js';
+import { requireTools } from './lib/proc.js';
+import { encodeBatch } from './lib/records.js';
+import { WireClient } from './lib/wire.js';
+
+const KAFKA_STORAGE_ERROR = 56;
+
+const temps = new TempDirs();
+const brokers: E2EBroker[] = [];
+let so: string;
+
+beforeAll(async () => {
+  requireTools();
+  so = await buildFailsync(temps.make('failsync'));
+});
+
+afterAll(async () => {
+  for (const b of brokers) await b.kill().catch(() => undefined);
+  temps.cleanup();
+});
+
+async function start(dataDir: string, env?: Record<string, string>): Promise<E2EBroker> {
+  const b = await launch({ dataDir, env });
+  brokers.push(b);
+  return b;
+}
+
+/** A fault that cannot be set up: skip on a developer machine, fail in CI. */
+function unavailable(ctx: TestContext, err: unknown): never {
+  if (err instanceof FaultUnavailable && !IN_CI) {
+    console.warn(`[e2e] skipped: ${err.message}`);
+    ctx.skip();
+  }
+  throw err;
+}
+
+function batchOf(value: string): Buffer {
+  return encodeBatch([{ key: Buffer.from('k'), value: Buffer.from(value) }]);
+}
+
+/**
+ * Creates `victim` and `bystander` topics on a healthy broker, writes a marker to each, stops the broker
+ * cleanly, and returns the victim partition's directory (the one holding its marker).
+ */
+async function prepare(dataDir: string): Promise<{ victimDir: string }> {
+  const b = await start(dataDir);
+  const c = await WireClient.connect(b.port);
+  let victimDir: string;
+  try {
+    for (const t of ['victim', 'bystander']) {
+      expect(await c.createTopic(t, 1), `CreateTopics ${t}${b.diagnose()}`).toBe(0);
+      const res = await c.produce(t, 0, batchOf(`marker-${t}-0123456789`), -1);
+      expect(res, `seed produce to ${t}${b.diagnose()}`).toEqual({ errorCode: 0, baseOffset: 0 });
+    }
+    const files = await filesContaining(dataDir, 'marker-victim-0123456789');
+    expect(files.length, `marker of the victim partition not found in any file under ${dataDir}`).toBeGreaterThan(0);
+    const dirs = [...new Set(files.map((f) => path.dirname(f)))];
+    expect(dirs, `victim marker found in several directories: ${dirs}`).toHaveLength(1);
+    victimDir = dirs[0]!;
+    const bystander = await filesContaining(victimDir, 'marker-bystander-0123456789');
+    expect(bystander, `victim and bystander share files in ${victimDir}; cannot scope the fault to one partition`).toEqual([]);
+    expect(victimDir.startsWith(dataDir) && victimDir !== dataDir).toBe(true);
+  } finally {
+    c.close();
+  }
+  await b.stop();
+  return { victimDir: victimDir! };
+}
+
+/** Victim produce fails with 56, the record is never served, Metadata and the bystander keep working. */
+async function expectStorageErrorIsolated(b: E2EBroker, fault: string): Promise<void> {
+  const c = await WireClient.connect(b.port);
+  try {
+    const versions = await c.apiVersions();
+    expect(versions.errorCode).toBe(0);
+
+    const r1 = await c.produce('victim', 0, batchOf('must-not-be-acked-1'), -1);
+    expect(r1.errorCode, `acks=all produce on a partition whose ${fault} fails answered ${r1.errorCode} (base offset ${r1.baseOffset}), expected KAFKA_STORAGE_ERROR (56)${b.diagnose()}`).toBe(
+      KAFKA_STORAGE_ERROR,
+    );
+    const r2 = await c.produce('victim', 0, batchOf('must-not-be-acked-2'), 1);
+    expect(r2.errorCode, `acks=1 produce after a ${fault} failure answered ${r2.errorCode}, expected 56 (the log stays failed)${b.diagnose()}`).toBe(
+      KAFKA_STORAGE_ERROR,
+    );
+
+    // the broker keeps serving: Metadata, and the other partition takes acks=all writes
+    const md = await c.metadata(['victim', 'bystander']);
+    expect(md.topics.map((t) => t.name).sort()).toEqual(['bystander', 'victim']);
+    const ok = await c.produce('bystander', 0, batchOf('bystander-after-fault'), -1);
+    expect(ok.errorCode, `produce to a healthy partition while another one's ${fault} fails${b.diagnose()}`).toBe(0);
+    expect(ok.baseOffset).toBe(1);
+
+    // nothing unsynced is served as committed: a Fetch either fails with 56 or returns only the old marker
+    const f = await c.fetch('victim', 0, 0);
+    if (f.errorCode === 0) {
+      const values = f.records.map((r) => r.value!.toString());
+      expect(values, `Fetch served a record whose ${fault} failed`).toEqual(['marker-victim-0123456789']);
+      expect(f.highWatermark, 'high watermark moved past the unsynced write').toBe(1);
+    } else {
+      expect(f.errorCode).toBe(KAFKA_STORAGE_ERROR);
+    }
+  } finally {
+    c.close();
+  }
+
+  // a real client sees the error too (kafkajs, no retries: the first answer is what the broker said)
+  const kafka = new Kafka({ brokers: [`127.0.0.1:${b.port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  const producer = kafka.producer({ retry: { retries: 0 } });
+  await producer.connect();
+  try {
+    const err = await producer
+      .send({ topic: 'victim', acks: -1, compression: CompressionTypes.None, messages: [{ key: 'k', value: 'kafkajs-must-fail' }] })
+      .then(
+        () => null,
+        (e: Error & { type?: string; cause?: { type?: string } }) => e,
+      );
+    expect(err, `kafkajs producer.send succeeded although the partition's ${fault} fails${b.diagnose()}`).not.toBeNull();
+    const type = err!.type ?? err!.cause?.type;
+    expect(type, `kafkajs error: ${err!.name} ${err!.message}`).toBe('KAFKA_STORAGE_ERROR');
+  } finally {
+    await producer.disconnect();
+  }
+  expect(b.alive(), `broker died after a ${fault} failure${b.diagnose()}`).toBe(true);
+}
+
+/** With the fault gone, a restart recovers the partition and it takes writes again. */
+async function expectRecoversAfterRestart(dataDir: string): Promise<void> {
+  const b = await start(dataDir);
+  const c = await WireClient.connect(b.port);
+  try {
+    const res = await c.produce('victim', 0, batchOf('after-restart'), -1);
+    expect(res.errorCode, `victim partition after restart on a healthy disk${b.diagnose()}`).toBe(0);
+    const records = await c.fetchAll('victim', 0, 0);
+    expect(records[0]!.value!.toString()).toBe('marker-victim-0123456789');
+    expect(records[records.length - 1]!.value!.toString()).toBe('after-restart');
+    const by = await c.fetchAll('bystander', 0, 0);
+    expect(by.map((r) => r.value!.toString())).toEqual(['marker-bystander-0123456789', 'bystander-after-fault']);
+  } finally {
+    c.close();
+  }
+  await b.stop();
+}
+
+describe('storage faults', () => {
+  it('fsync failure: acks=all gets KAFKA_STORAGE_ERROR, never success; the broker keeps serving', async () => {
+    const dataDir = temps.make('failsync');
+    const { victimDir } = await prepare(dataDir);
+    const b = await start(dataDir, failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: 0 }));
+    await expectStorageErrorIsolated(b, 'fsync');
+    await b.stop();
+    await expectRecoversAfterRestart(dataDir);
+  }, 90_000);
+
+  it('write failure (EIO on write): acks=all gets KAFKA_STORAGE_ERROR; the broker keeps serving', async () => {
+    const dataDir = temps.make('failwrite');
+    const { victimDir } = await prepare(dataDir);
+    const b = await start(dataDir, failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: -1, writeAfter: 0 }));
+    await expectStorageErrorIsolated(b, 'write');
+    await b.stop();
+    await expectRecoversAfterRestart(dataDir);
+  }, 90_000);
+
+  it('disk full: produce until ENOSPC returns errors, no crash, acknowledged data stays readable', async (ctx) => {
+    let fs;
+    try {
+      fs = await smallFs(24);
+    } catch (err) {
+      unavailable(ctx, err);
+    }
+    try {
+      const dataDir = path.join(fs.dir, 'data');
+      // ballast, deleted after the disk filled, so the restart has room to recover
+      const ballast = path.join(fs.dir, 'ballast');
+      writeFileSync(ballast, Buffer.alloc(4 * 1024 * 1024, 1));
+      let b = await start(dataDir);
+      const c = await WireClient.connect(b.port);
+      const acked: { offset: number; values: string[] }[] = [];
+      const codes: number[] = [];
+      try {
+        expect(await c.createTopic('fill', 1), `CreateTopics${b.diagnose()}`).toBe(0);
+        // 16 incompressible records of 16 KiB per request; the filesystem holds about 90 such requests
+        for (let i = 0; i < 400 && codes.length < 5; i++) {
+          const values = Array.from({ length: 16 }, (_, j) => `fill-${i}-${j}-${randomBytes(8 * 1024).toString('hex')}`);
+          const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
+          if (res.errorCode === 0) acked.push({ offset: res.baseOffset, values });
+          else codes.push(res.errorCode);
+        }
+        expect(codes.length, `${acked.length} requests acknowledged on a 24 MiB ${fs.kind} and no error: the disk never filled?${b.diagnose()}`).toBeGreaterThan(0);
+        expect(b.alive(), `broker died on ENOSPC${b.diagnose()}`).toBe(true);
+        console.info(`[e2e] disk full (${fs.kind}): ${acked.length} requests acknowledged, then error codes ${[...new Set(codes)]}`);
+        // still serving: ApiVersions, Metadata, and reads of everything acknowledged
+        expect((await c.apiVersions()).errorCode).toBe(0);
+        expect((await c.metadata(['fill'])).topics[0]!.errorCode).toBe(0);
+        const records = await c.fetchAll('fill', 0, 0, 60_000);
+        const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
+        for (const a of acked) {
+          a.values.forEach((v, j) => expect(byOffset.get(a.offset + j) === v, `acknowledged record at ${a.offset + j} unreadable after ENOSPC`).toBe(true));
+        }
+      } finally {
+        c.close();
+      }
+      // free space, restart: everything acknowledged is still there and the log takes writes again
+      await b.stop();
+      rmSync(ballast, { force: true });
+      b = await start(dataDir);
+      const c2 = await WireClient.connect(b.port);
+      try {
+        const records = await c2.fetchAll('fill', 0, 0, 60_000);
+        const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
+        const lost = acked.flatMap((a) => a.values.map((v, j) => [a.offset + j, v] as const)).filter(([o, v]) => byOffset.get(o) !== v);
+        expect(lost.length, `after restart, ${lost.length} acknowledged records are gone (first at offset ${lost[0]?.[0]})${b.diagnose()}`).toBe(0);
+      } finally {
+        c2.close();
+      }
+      await b.stop();
+    } finally {
+      await fs.cleanup();
+    }
+  }, 120_000);
+});

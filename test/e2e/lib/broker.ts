@@ -1,0 +1,118 @@
+/**
+ * The e2e suite's view of a broker process: test/helpers/broker.ts starts it (free port, data dir, wait for
+ * TCP); this adds what the e2e tests check and report: liveness, RSS, the stderr tail for failure messages,
+ * and temp-dir bookkeeping so every test file cleans up what it made.
+ */
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startBroker } from '../../helpers/broker.js';
+import { tail } from './proc.js';
+
+type Started = Awaited<ReturnType<typeof startBroker>>;
+
+export interface LaunchOptions {
+  /** Reuse a data dir (restart after a crash); otherwise the helper makes a fresh one. */
+  dataDir?: string;
+  /** Extra environment for the broker process (LD_PRELOAD for the fault shim). */
+  env?: Record<string, string>;
+}
+
+const STDERR_KEEP_BYTES = 256 * 1024;
+
+export class E2EBroker {
+  private stderrText = '';
+  private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+
+  constructor(readonly started: Started) {
+    const proc = started.proc;
+    proc.stderr?.on('data', (d: Buffer) => {
+      this.stderrText += d.toString('utf8');
+      if (this.stderrText.length > STDERR_KEEP_BYTES) this.stderrText = this.stderrText.slice(-STDERR_KEEP_BYTES / 2);
+    });
+    if (proc.exitCode !== null || proc.signalCode !== null) this.exit = { code: proc.exitCode, signal: proc.signalCode };
+    proc.once('exit', (code, signal) => {
+      this.exit = { code, signal };
+    });
+  }
+
+  get port(): number {
+    return this.started.port;
+  }
+  get dataDir(): string {
+    return this.started.dataDir;
+  }
+  get pid(): number {
+    return this.started.proc.pid!;
+  }
+
+  alive(): boolean {
+    return this.exit === null;
+  }
+
+  /** How the process ended, for messages ("running" while alive). */
+  exitStatus(): string {
+    if (!this.exit) return 'running';
+    return this.exit.signal ? `killed by ${this.exit.signal}` : `exited with code ${this.exit.code}`;
+  }
+
+  /** Resident set size from /proc (Linux), or -1 when the process is gone. */
+  rssBytes(): number {
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(status);
+      return m ? Number(m[1]) * 1024 : -1;
+    } catch {
+      return -1;
+    }
+  }
+
+  stderrTail(lines = 40): string {
+    return tail(this.stderrText, lines);
+  }
+
+  /** A line for assertion messages: process state and the stderr tail. */
+  diagnose(): string {
+    return `\n[broker pid ${this.started.proc.pid} on port ${this.port}: ${this.exitStatus()}]\n[broker stderr tail]\n${this.stderrTail() || '(empty)'}`;
+  }
+
+  async stop(): Promise<void> {
+    if (this.alive()) await this.started.stop();
+  }
+
+  /** SIGKILL and wait for the process to be gone. */
+  async kill(): Promise<void> {
+    if (!this.alive()) return;
+    await this.started.kill();
+  }
+}
+
+export async function launch(opts: LaunchOptions = {}): Promise<E2EBroker> {
+  const started = await startBroker(opts);
+  return new E2EBroker(started);
+}
+
+/** Temp dirs under os.tmpdir() (ext4 on the CI disk), removed by `cleanup()`. */
+export class TempDirs {
+  private dirs: string[] = [];
+  make(prefix: string): string {
+    const d = mkdtempSync(path.join(os.tmpdir(), `tern-e2e-${prefix}-`));
+    this.dirs.push(d);
+    return d;
+  }
+  cleanup(): void {
+    for (const d of this.dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  }
+}
+
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
+
+/** Durability tests must run on a real disk: tmpfs/ramfs ignore fsync, so they would prove nothing. */
+export function assertRealDisk(dir: string): void {
+  const t = statfsSync(dir).type;
+  if (t === TMPFS_MAGIC || t === RAMFS_MAGIC) {
+    throw new Error(`${dir} is on tmpfs/ramfs (statfs type 0x${t.toString(16)}): crash-durability tests need a real disk; set TMPDIR to an ext4/xfs path`);
+  }
+}

@@ -1,0 +1,299 @@
+import { createRequire } from 'node:module';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { crc32c } from '../../src/protocol/crc32c.js';
+import {
+  ATTRIBUTES_OFFSET,
+  BATCH_LENGTH_OFFSET,
+  CRC_OFFSET,
+  Compression,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAGIC_OFFSET,
+  RECORDS_OFFSET,
+  RECORD_COUNT_OFFSET,
+  RecordFormatError,
+  assignOffsets,
+  batchPayload,
+  buildRecordBatch,
+  isBatchCrcValid,
+  isLogAppendTime,
+  iterateRecords,
+  readBatchHeader,
+  validateBatches,
+  type BatchHeader,
+  type ValidateResult,
+} from '../../src/protocol/records.js';
+
+const T0 = 1_700_000_000_000;
+const opts = { maxBatchBytes: 1 << 20 };
+
+/** Recomputes the CRC after a test edits bytes inside it, so the check under test is not the CRC. */
+function resign(batch: Buffer): Buffer {
+  batch.writeUInt32BE(crc32c(batch.subarray(ATTRIBUTES_OFFSET)), CRC_OFFSET);
+  return batch;
+}
+
+function sample(): Buffer {
+  return buildRecordBatch(
+    [
+      { key: 'k1', value: 'v1', timestamp: T0, headers: [{ key: 'h', value: 'x' }] },
+      { key: null, value: null, timestamp: T0 + 5 },
+      { value: Buffer.from([0, 1, 2]), timestamp: T0 - 3, headers: [{ key: 'n', value: null }] },
+    ],
+    { producerId: 7, producerEpoch: 1, baseSequence: 0 },
+  );
+}
+
+function expectError(result: ValidateResult, error: string, message?: RegExp): void {
+  expect(result.ok).toBe(false);
+  if (result.ok) return;
+  expect(result.error).toBe(error);
+  if (message !== undefined) expect(result.message).toMatch(message);
+}
+
+describe('buildRecordBatch / parse round trip', () => {
+  it('builds a batch whose header, CRC and records read back', () => {
+    const batch = sample();
+    const h = readBatchHeader(batch, 0);
+    expect(h).toMatchObject({
+      baseOffset: 0,
+      batchLength: batch.length - 12,
+      magic: 2,
+      attributes: 0,
+      lastOffsetDelta: 2,
+      baseTimestamp: T0,
+      maxTimestamp: T0 + 5,
+      producerId: 7,
+      producerEpoch: 1,
+      baseSequence: 0,
+      recordCount: 3,
+    });
+    expect(isBatchCrcValid(batch, 0, h)).toBe(true);
+
+    const records = [...iterateRecords(batchPayload(batch, 0, h), h)];
+    expect(records.map((r) => r.offset)).toEqual([0, 1, 2]);
+    expect(records.map((r) => r.timestamp)).toEqual([T0, T0 + 5, T0 - 3]);
+    expect(records[0]!.key?.toString()).toBe('k1');
+    expect(records[0]!.value?.toString()).toBe('v1');
+    expect(records[0]!.headers).toEqual([{ key: 'h', value: Buffer.from('x') }]);
+    expect(records[1]!.key).toBeNull();
+    expect(records[1]!.value).toBeNull();
+    expect(records[2]!.value).toEqual(Buffer.from([0, 1, 2]));
+    expect(records[2]!.headers).toEqual([{ key: 'n', value: null }]);
+    // zero-copy: values are views into the batch
+    expect(records[2]!.value!.buffer).toBe(batch.buffer);
+  });
+
+  it('validates one batch and reports its position and counts', () => {
+    const result = validateBatches(sample(), opts);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.recordCount).toBe(3);
+    expect(result.batches).toHaveLength(1);
+    expect(result.batches[0]!.position).toBe(0);
+  });
+
+  it('validates batches back to back', () => {
+    const a = sample();
+    const b = buildRecordBatch([{ value: 'x', timestamp: T0 }]);
+    const result = validateBatches(Buffer.concat([a, b]), opts);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.batches.map((x) => x.position)).toEqual([0, a.length]);
+    expect(result.recordCount).toBe(4);
+    expectError(validateBatches(Buffer.concat([a, b]), { ...opts, exactlyOneBatch: true }), 'INVALID_RECORD');
+  });
+
+  it('encodes the same bytes kafkajs encodes, and kafkajs reads ours', async () => {
+    const require = createRequire(import.meta.url);
+    type Enc = { buffer: Buffer };
+    const kafkajsBatch = require('kafkajs/src/protocol/recordBatch/v0') as { RecordBatch: (o: object) => Promise<Enc> };
+    const kafkajsRecord = require('kafkajs/src/protocol/recordBatch/record/v0') as (o: object) => Enc;
+    const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => object;
+    const decode = require('kafkajs/src/protocol/recordBatch/v0/decoder') as (
+      d: object,
+    ) => Promise<{ records: { key: Buffer | null; value: Buffer | null; offset: string; headers: object }[] }>;
+
+    const theirs = (
+      await kafkajsBatch.RecordBatch({
+        firstTimestamp: T0,
+        maxTimestamp: T0 + 1,
+        lastOffsetDelta: 1,
+        producerEpoch: -1,
+        firstSequence: -1,
+        partitionLeaderEpoch: -1,
+        records: [
+          kafkajsRecord({ offsetDelta: 0, timestampDelta: 0, key: Buffer.from('a'), value: Buffer.from('1'), headers: { h: 'x' } }),
+          kafkajsRecord({ offsetDelta: 1, timestampDelta: 1, key: Buffer.from('b'), value: Buffer.from('2') }),
+        ],
+      })
+    ).buffer;
+    const ours = buildRecordBatch(
+      [
+        { key: 'a', value: '1', timestamp: T0, headers: [{ key: 'h', value: 'x' }] },
+        { key: 'b', value: '2', timestamp: T0 + 1 },
+      ],
+      {},
+    );
+    expect(ours.toString('hex')).toBe(theirs.toString('hex'));
+    expect(validateBatches(theirs, opts).ok).toBe(true);
+
+    const decoded = await decode(new Decoder(ours));
+    expect(decoded.records.map((r) => [r.key?.toString(), r.value?.toString(), r.offset])).toEqual([
+      ['a', '1', '0'],
+      ['b', '2', '1'],
+    ]);
+  });
+});
+
+describe('validateBatches rejects bad input without throwing', () => {
+  it('detects CRC corruption', () => {
+    const batch = sample();
+    batch[batch.length - 1]! ^= 0xff;
+    expectError(validateBatches(batch, opts), 'CORRUPT_MESSAGE', /CRC/);
+  });
+
+  it('detects a truncated batch and trailing bytes', () => {
+    const batch = sample();
+    expectError(validateBatches(batch.subarray(0, batch.length - 1), opts), 'CORRUPT_MESSAGE');
+    expectError(validateBatches(Buffer.concat([batch, Buffer.alloc(11)]), opts), 'CORRUPT_MESSAGE');
+    expectError(validateBatches(batch.subarray(0, 30), opts), 'CORRUPT_MESSAGE');
+  });
+
+  it('rejects a length below the header size', () => {
+    const batch = sample();
+    batch.writeInt32BE(20, BATCH_LENGTH_OFFSET);
+    expectError(validateBatches(batch, opts), 'CORRUPT_MESSAGE');
+    batch.writeInt32BE(-5, BATCH_LENGTH_OFFSET);
+    expectError(validateBatches(batch, opts), 'CORRUPT_MESSAGE');
+  });
+
+  it('rejects older magic with INVALID_RECORD', () => {
+    const batch = sample();
+    batch.writeInt8(1, MAGIC_OFFSET);
+    expectError(validateBatches(batch, opts), 'INVALID_RECORD');
+  });
+
+  it('rejects an empty records field', () => {
+    expectError(validateBatches(Buffer.alloc(0), opts), 'INVALID_RECORD');
+  });
+
+  it('rejects a non-zero producer base offset', () => {
+    const batch = sample();
+    batch.writeInt32BE(5, 4); // baseOffset low word; outside the CRC
+    expectError(validateBatches(batch, opts), 'INVALID_RECORD');
+  });
+
+  it('rejects an oversize batch with MESSAGE_TOO_LARGE', () => {
+    const batch = sample();
+    expectError(validateBatches(batch, { maxBatchBytes: batch.length - 1 }), 'MESSAGE_TOO_LARGE');
+    expect(validateBatches(batch, { maxBatchBytes: batch.length }).ok).toBe(true);
+  });
+
+  it('detects a varint overrun inside a record', () => {
+    const batch = buildRecordBatch([{ key: 'abc', value: 'defg', timestamp: T0 }]);
+    // record: length, attributes, tsDelta(0), offsetDelta(0), keyLength at RECORDS_OFFSET + 4
+    const keyLengthAt = RECORDS_OFFSET + 4;
+    expect(batch[keyLengthAt]).toBe(3 << 1); // zig-zag 3
+    batch[keyLengthAt] = 60 << 1; // key claims 60 bytes, the record has 10
+    expectError(validateBatches(resign(batch), opts), 'INVALID_RECORD', /key overruns the record/);
+    // an unterminated varint running to the end of the batch
+    const b2 = buildRecordBatch([{ key: 'abc', value: 'defg', timestamp: T0 }]);
+    b2.fill(0xff, keyLengthAt);
+    expectError(validateBatches(resign(b2), opts), 'INVALID_RECORD', /malformed varint/);
+  });
+
+  it('detects a record count that does not match the records', () => {
+    const two = () => buildRecordBatch([{ value: 'a', timestamp: T0 }, { value: 'b', timestamp: T0 }]);
+    const more = two();
+    more.writeInt32BE(3, RECORD_COUNT_OFFSET);
+    more.writeInt32BE(2, LAST_OFFSET_DELTA_OFFSET);
+    expectError(validateBatches(resign(more), opts), 'INVALID_RECORD', /3 records declared, payload ends after 2/);
+    const fewer = two();
+    fewer.writeInt32BE(1, RECORD_COUNT_OFFSET);
+    fewer.writeInt32BE(0, LAST_OFFSET_DELTA_OFFSET);
+    expectError(validateBatches(resign(fewer), opts), 'INVALID_RECORD', /bytes after the last of 1 records/);
+    const inconsistent = two();
+    inconsistent.writeInt32BE(5, LAST_OFFSET_DELTA_OFFSET);
+    expectError(validateBatches(resign(inconsistent), opts), 'INVALID_RECORD', /lastOffsetDelta 5/);
+    const zero = two();
+    zero.writeInt32BE(0, RECORD_COUNT_OFFSET);
+    expectError(validateBatches(resign(zero), opts), 'INVALID_RECORD');
+  });
+
+  it('rejects control batches from clients and unknown codecs', () => {
+    const control = buildRecordBatch([{ key: Buffer.from([0, 0, 0, 1]), value: null, timestamp: T0 }], { control: true });
+    expectError(validateBatches(control, opts), 'INVALID_RECORD');
+    expect(validateBatches(control, { ...opts, allowControlBatches: true }).ok).toBe(true);
+    const codec = sample();
+    codec.writeInt16BE(6, ATTRIBUTES_OFFSET);
+    expectError(validateBatches(resign(codec), opts), 'UNSUPPORTED_COMPRESSION_TYPE');
+  });
+
+  it('never throws on random garbage', () => {
+    let seed = 42;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const base = sample();
+    for (let i = 0; i < 500; i++) {
+      const b = Buffer.from(base);
+      for (let j = 0; j < 4; j++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+      if (i % 2 === 0) resign(b); // half reach the record walk
+      expect(() => validateBatches(b.subarray(0, Math.floor(rand() * (b.length + 1))), opts)).not.toThrow();
+      expect(() => validateBatches(b, opts)).not.toThrow();
+    }
+  });
+});
+
+describe('compressed batches', () => {
+  it('pass with a good CRC without being decompressed, and fail with a bad one', () => {
+    const batch = buildRecordBatch(
+      [{ key: 'k', value: 'v'.repeat(100), timestamp: T0 }, { value: 'w', timestamp: T0 }],
+      { compression: Compression.gzip, compress: (p) => gzipSync(p) },
+    );
+    const result = validateBatches(batch, opts);
+    expect(result.ok).toBe(true);
+    const h = readBatchHeader(batch, 0);
+    const records = [...iterateRecords(gunzipSync(batchPayload(batch, 0, h)), h)];
+    expect(records.map((r) => r.value?.toString())).toEqual(['v'.repeat(100), 'w']);
+
+    batch[RECORDS_OFFSET + 3]! ^= 1;
+    expectError(validateBatches(batch, opts), 'CORRUPT_MESSAGE');
+  });
+});
+
+describe('assignOffsets', () => {
+  it('rewrites base offset and leader epoch in place without touching the CRC', () => {
+    const batch = sample();
+    const crc = batch.readUInt32BE(CRC_OFFSET);
+    assignOffsets(batch, 0, 1234567890123, 9);
+    const h = readBatchHeader(batch, 0);
+    expect(h.baseOffset).toBe(1234567890123);
+    expect(h.partitionLeaderEpoch).toBe(9);
+    expect(h.crc).toBe(crc);
+    expect(isBatchCrcValid(batch, 0, h)).toBe(true);
+    expect([...iterateRecords(batchPayload(batch, 0, h), h)].map((r) => r.offset)).toEqual([
+      1234567890123, 1234567890124, 1234567890125,
+    ]);
+  });
+
+  it('sets LogAppendTime and recomputes the CRC', () => {
+    const batch = sample();
+    assignOffsets(batch, 0, 10, 0, T0 + 1000);
+    const h: BatchHeader = readBatchHeader(batch, 0);
+    expect(isLogAppendTime(h.attributes)).toBe(true);
+    expect(h.maxTimestamp).toBe(T0 + 1000);
+    expect(isBatchCrcValid(batch, 0, h)).toBe(true);
+    const records = [...iterateRecords(batchPayload(batch, 0, h), h)];
+    expect(records.every((r) => r.timestamp === T0 + 1000)).toBe(true);
+  });
+});
+
+describe('iterateRecords', () => {
+  it('throws a typed error on a malformed payload', () => {
+    const batch = sample();
+    const h = readBatchHeader(batch, 0);
+    const payload = Buffer.from(batchPayload(batch, 0, h));
+    payload[0] = 0x7f; // first record claims 63 bytes
+    expect(() => [...iterateRecords(payload, h)]).toThrow(RecordFormatError);
+  });
+});
