@@ -50,7 +50,10 @@ export interface FileSystem {
   mkdirp(dir: string): Promise<void>;
   /** Renames a file or directory; durable. */
   rename(from: string, to: string): Promise<void>;
-  /** Removes a file, or a directory with everything under it; no error when missing. */
+  /**
+   * Removes a file, or a directory with everything under it; no error when missing. Durable (parent directory
+   * synced): a removed clean-shutdown marker must not come back after a crash.
+   */
   remove(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
   isDirectory(path: string): Promise<boolean>;

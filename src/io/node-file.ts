@@ -65,6 +65,9 @@ export class NodeFileSystem implements FileSystem {
 
   async remove(target: string): Promise<void> {
     await fsp.rm(target, { recursive: true, force: true });
+    await syncDir(path.dirname(target)).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err; // the parent went too (a directory removed recursively)
+    });
   }
 
   async exists(target: string): Promise<boolean> {
@@ -157,7 +160,9 @@ class NodeAppendFile implements AppendFile {
   }
 
   async truncate(size: number): Promise<void> {
-    if (this.#queue.length > 0 || this.#draining !== null) throw new Error(`truncate of ${this.path} with queued writes`);
+    if (this.#queue.length > 0 || this.#draining !== null) {
+      throw new Error(`truncate of ${this.path} with queued writes`);
+    }
     const handle = await this.#usable();
     try {
       await handle.truncate(size);

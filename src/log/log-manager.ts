@@ -91,7 +91,9 @@ export class LogManager {
     this.#cleanShutdown = cleanShutdown;
     // Removed before any write: from here on a crash must be treated as unclean.
     if (cleanShutdown) await fs.remove(marker);
-    if (!cleanShutdown) this.#logger.warn({ dataDir: this.dataDir }, 'no clean shutdown marker: recovering all segments');
+    if (!cleanShutdown) {
+      this.#logger.warn({ dataDir: this.dataDir }, 'no clean shutdown marker: recovering all segments');
+    }
 
     const found: PartitionId[] = [];
     for (const name of await fs.list(this.dataDir)) {

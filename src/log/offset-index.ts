@@ -53,7 +53,8 @@ export class OffsetIndex {
     const rel = offset - this.baseOffset;
     const last = this.#offsets.length - 1;
     assert(rel >= 0 && rel <= 0x7fffffff, `relative offset ${rel} out of int32 range`);
-    assert(last < 0 || (rel > this.#offsets[last]! && position > this.#positions[last]!), 'index entries must increase');
+    const increasing = last < 0 || (rel > this.#offsets[last]! && position > this.#positions[last]!);
+    assert(increasing, 'index entries must increase');
     this.#offsets.push(rel);
     this.#positions.push(position);
     const entry = Buffer.allocUnsafe(OFFSET_INDEX_ENTRY_BYTES);

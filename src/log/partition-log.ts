@@ -34,7 +34,7 @@ import {
 import type { PartitionBatchCache } from './batch-cache.js';
 import { readBytesMax, relativeOffsetMax, validateLogConfig, type LogConfig } from './config.js';
 import { KafkaStorageError, LogClosedError } from './errors.js';
-import { Segment, type AppendedBatch, type LocatedBatch } from './segment.js';
+import { Segment, segmentFileName, type AppendedBatch, type LocatedBatch } from './segment.js';
 import type { SyncScheduler } from './sync-scheduler.js';
 
 /** A pino-compatible logger (the subset the log uses). */
@@ -92,6 +92,9 @@ interface PendingAppend {
   synced: boolean;
 }
 
+/** Settled pending appends tolerated at the head of the queue before it is compacted. */
+const PENDING_COMPACT_MIN = 1024;
+
 /** A segment deleted while a read wanted it. */
 const GONE = Symbol('segment gone');
 
@@ -144,8 +147,9 @@ export class PartitionLog {
    *   whole number of entries, increasing, inside the segment) and rebuilt by a scan when they fail;
    * - after an unclean shutdown every segment is scanned;
    * - a scan CRC-checks every batch, truncates the segment at the first invalid (torn) batch, rebuilds both
-   *   indexes and syncs; if a non-last segment had to be truncated, every later segment is deleted (as Kafka
-   *   does: nothing after a hole can have been acknowledged, since acknowledgements follow log order).
+   *   indexes and syncs; if a non-last segment was cut or ends before the next one's base offset, every later
+   *   segment is deleted (as Kafka does: nothing after a hole can have been acknowledged, since
+   *   acknowledgements follow log order).
    */
   static async open(opts: PartitionLogOptions): Promise<PartitionLog> {
     const problem = validateLogConfig(opts.config);
@@ -156,63 +160,14 @@ export class PartitionLog {
   }
 
   async #recover(cleanShutdown: boolean): Promise<void> {
-    const fs = this.#fs;
-    await fs.mkdirp(this.dir);
-    const names = await fs.list(this.dir);
-    const bases = names
-      .map((n) => SEGMENT_LOG.exec(n)?.[1])
-      .filter((b): b is string => b !== undefined)
-      .map(Number)
-      .sort((a, b) => a - b);
-    const baseSet = new Set(bases);
-    for (const n of names) {
-      const m = STRAY.exec(n);
-      if (m !== null && (m[1] === undefined || !baseSet.has(Number(m[1])))) await fs.remove(path.join(this.dir, n));
-    }
+    await this.#fs.mkdirp(this.dir);
+    const bases = await this.#listSegments();
     const checkpointed = await this.#readCheckpoint();
     const now = this.#clock();
-
     for (let i = 0; i < bases.length; i++) {
-      const base = bases[i]!;
-      const last = i === bases.length - 1;
-      const seg = await Segment.open(fs, this.dir, base, now);
-      const prev = this.#segments.at(-1);
-      if (prev !== undefined && prev.nextOffset > base) {
-        // Overlapping segments cannot come from this log's own writes: keep the prefix, drop the rest.
-        this.#logger.warn({ dir: this.dir, base }, 'segment overlaps its predecessor; deleting it and later ones');
-        await seg.delete();
-        await this.#deleteFiles(bases.slice(i + 1));
-        break;
-      }
-      let scan = !cleanShutdown || last;
-      if (!scan) {
-        const why = await seg.loadIndexes(bases[i + 1]!);
-        if (why !== null) {
-          this.#logger.warn({ dir: this.dir, base, why }, 'rebuilding segment indexes');
-          scan = true;
-        }
-      }
-      if (scan) {
-        const result = await seg.recover(this.#config.indexIntervalBytes, last);
-        if (result.truncatedBytes > 0) {
-          this.#logger.warn(
-            { dir: this.dir, base, truncatedBytes: result.truncatedBytes, why: result.problem },
-            'truncated segment at its last valid batch',
-          );
-          if (!last) {
-            this.#segments.push(seg);
-            await this.#deleteFiles(bases.slice(i + 1));
-            break;
-          }
-        }
-      }
-      this.#segments.push(seg);
+      if (!(await this.#loadSegment(bases, i, cleanShutdown, now))) break;
     }
-
-    const active = this.#segments.at(-1);
-    if (active === undefined) {
-      this.#segments.push(Segment.create(fs, this.dir, checkpointed, now));
-    }
+    if (this.#segments.length === 0) this.#segments.push(Segment.create(this.#fs, this.dir, checkpointed, now));
     this.#logEndOffset = this.#segments.at(-1)!.nextOffset;
     this.#highWatermark = this.#logEndOffset;
     this.#logStartOffset = Math.max(checkpointed, this.#segments[0]!.baseOffset);
@@ -220,17 +175,78 @@ export class PartitionLog {
       // DeleteRecords moved the start past data that a crash then took: start over, empty, at the start offset.
       this.#logger.warn({ dir: this.dir, logStartOffset: this.#logStartOffset }, 'log start offset beyond log end');
       for (const seg of this.#segments) await seg.delete();
-      this.#segments = [Segment.create(fs, this.dir, this.#logStartOffset, now)];
+      this.#segments = [Segment.create(this.#fs, this.dir, this.#logStartOffset, now)];
       this.#logEndOffset = this.#highWatermark = this.#logStartOffset;
     }
     // DeleteRecords may have crashed between its checkpoint and its segment deletions.
     this.#deleteSegmentsBelowStart();
   }
 
+  /** Base offsets of the segments on disk, ascending; removes leftovers of interrupted work. */
+  async #listSegments(): Promise<number[]> {
+    const names = await this.#fs.list(this.dir);
+    const bases = names
+      .map((n) => SEGMENT_LOG.exec(n)?.[1])
+      .filter((b): b is string => b !== undefined)
+      .map(Number)
+      .sort((a, b) => a - b);
+    const present = new Set(bases);
+    for (const n of names) {
+      const m = STRAY.exec(n);
+      if (m !== null && (m[1] === undefined || !present.has(Number(m[1])))) {
+        await this.#fs.remove(path.join(this.dir, n));
+      }
+    }
+    return bases;
+  }
+
+  /**
+   * Opens segment `bases[i]`, scanning or sanity-checking it, and appends it to the segment list.
+   * Returns false when the segments after it were deleted (the log ends here).
+   */
+  async #loadSegment(bases: readonly number[], i: number, cleanShutdown: boolean, now: number): Promise<boolean> {
+    const base = bases[i]!;
+    const last = i === bases.length - 1;
+    const later = bases.slice(i + 1);
+    const seg = await Segment.open(this.#fs, this.dir, base, now);
+    const prev = this.#segments.at(-1);
+    if (prev !== undefined && prev.nextOffset > base) {
+      // Overlapping segments cannot come from this log's own writes: keep the prefix, drop the rest.
+      this.#logger.warn({ dir: this.dir, base }, 'segment overlaps its predecessor; deleting it and later ones');
+      await seg.delete();
+      await this.#deleteFiles(later);
+      return false;
+    }
+    if (cleanShutdown && !last) {
+      const why = await seg.loadIndexes(bases[i + 1]!);
+      if (why === null) {
+        this.#segments.push(seg);
+        return true;
+      }
+      this.#logger.warn({ dir: this.dir, base, why }, 'rebuilding segment indexes');
+    }
+    const result = await seg.recover(this.#config.indexIntervalBytes, last);
+    this.#segments.push(seg);
+    if (result.truncatedBytes > 0) {
+      this.#logger.warn(
+        { dir: this.dir, base, truncatedBytes: result.truncatedBytes, why: result.problem },
+        'truncated segment at its last valid batch',
+      );
+    }
+    // The next segment was rolled at this one's end: ending short (cut, or unsynced bytes lost) means nothing
+    // after it was ever acknowledged.
+    if (!last && (result.truncatedBytes > 0 || result.nextOffset < bases[i + 1]!)) {
+      this.#logger.warn({ dir: this.dir, base, deleted: later }, 'deleting segments after a cut');
+      await this.#deleteFiles(later);
+      return false;
+    }
+    return true;
+  }
+
   async #deleteFiles(bases: readonly number[]): Promise<void> {
     for (const base of bases) {
       for (const suffix of ['.log', '.index', '.timeindex'] as const) {
-        await this.#fs.remove(path.join(this.dir, String(base).padStart(20, '0') + suffix));
+        await this.#fs.remove(path.join(this.dir, segmentFileName(base, suffix)));
       }
     }
   }
@@ -393,8 +409,10 @@ export class PartitionLog {
       this.#highWatermark = p.endOffset;
       advanced = true;
     }
-    if (this.#pendingHead === this.#pending.length) {
-      this.#pending = [];
+    // Under steady load the queue never empties: drop the settled prefix once it is most of the array.
+    const settled = this.#pendingHead;
+    if (settled === this.#pending.length || (settled >= PENDING_COMPACT_MIN && settled * 2 >= this.#pending.length)) {
+      this.#pending = this.#pending.slice(this.#pendingHead);
       this.#pendingHead = 0;
     }
     if (advanced) this.#notify();
@@ -437,7 +455,11 @@ export class PartitionLog {
    * even when it is bigger than `maxBytes`. The first batch may start before `fetchOffset`, as in Kafka.
    * Recent batches come from the batch cache as views; older ones are read from the segment file.
    */
-  async read(fetchOffset: number, maxBytes: number, opts: { minOneBatch: boolean; upTo?: number }): Promise<ReadResult> {
+  async read(
+    fetchOffset: number,
+    maxBytes: number,
+    opts: { minOneBatch: boolean; upTo?: number },
+  ): Promise<ReadResult> {
     const unusable = this.#unusable();
     if (unusable !== null) throw unusable;
     const highWatermark = this.#highWatermark;
@@ -587,9 +609,8 @@ export class PartitionLog {
       };
       let byTime = 0;
       if (config.retentionMs >= 0) {
-        while (byTime < segs.length && eligible(byTime) && nowMs - segs[byTime]!.largestTimestamp > config.retentionMs) {
-          byTime++;
-        }
+        const expired = (i: number): boolean => nowMs - segs[i]!.largestTimestamp > config.retentionMs;
+        while (byTime < segs.length && eligible(byTime) && expired(byTime)) byTime++;
       }
       let bySize = 0;
       if (config.retentionBytes >= 0) {
@@ -643,7 +664,8 @@ export class PartitionLog {
 
   async #writeCheckpoint(): Promise<void> {
     try {
-      await this.#fs.writeFileDurable(path.join(this.dir, CHECKPOINT_FILE), Buffer.from(`0\n${this.#logStartOffset}\n`));
+      const text = `0\n${this.#logStartOffset}\n`;
+      await this.#fs.writeFileDurable(path.join(this.dir, CHECKPOINT_FILE), Buffer.from(text));
     } catch (err) {
       throw this.#fail(err);
     }
@@ -683,7 +705,8 @@ export class PartitionLog {
     await this.#maintenance;
     await Promise.allSettled([...this.#deletions]);
     if (sync && this.#failure === null) {
-      const dirty = this.#segments.flatMap((s) => [s.log, s.indexFile, s.timeIndexFile]).filter((f) => f.size > f.syncedSize);
+      const files = this.#segments.flatMap((s) => [s.log, s.indexFile, s.timeIndexFile]);
+      const dirty = files.filter((f) => f.size > f.syncedSize);
       try {
         await Promise.all(dirty.map((f) => f.sync()));
       } catch (err) {

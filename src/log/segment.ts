@@ -49,7 +49,9 @@ export interface LocatedBatch {
 
 const EMPTY = Buffer.alloc(0);
 
-export function segmentFileName(baseOffset: number, suffix: '.log' | '.index' | '.timeindex'): string {
+export type SegmentFileSuffix = '.log' | '.index' | '.timeindex';
+
+export function segmentFileName(baseOffset: number, suffix: SegmentFileSuffix): string {
   return String(baseOffset).padStart(20, '0') + suffix;
 }
 
@@ -91,13 +93,13 @@ export class Segment {
 
   /** A new, empty segment; returns at once (the files are created behind the first write). */
   static create(fs: FileSystem, dir: string, baseOffset: number, nowMs: number): Segment {
-    const file = (suffix: '.log' | '.index' | '.timeindex') => fs.create(path.join(dir, segmentFileName(baseOffset, suffix)));
+    const file = (suffix: SegmentFileSuffix) => fs.create(path.join(dir, segmentFileName(baseOffset, suffix)));
     return new Segment(fs, baseOffset, file('.log'), file('.index'), file('.timeindex'), nowMs);
   }
 
   /** Opens an existing segment's files (index files are created empty when missing); loads nothing yet. */
   static async open(fs: FileSystem, dir: string, baseOffset: number, nowMs: number): Promise<Segment> {
-    const file = (suffix: '.log' | '.index' | '.timeindex') => fs.open(path.join(dir, segmentFileName(baseOffset, suffix)));
+    const file = (suffix: SegmentFileSuffix) => fs.open(path.join(dir, segmentFileName(baseOffset, suffix)));
     const [log, index, timeIndex] = await Promise.all([file('.log'), file('.index'), file('.timeindex')]);
     return new Segment(fs, baseOffset, log, index, timeIndex, nowMs);
   }

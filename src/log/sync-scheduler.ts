@@ -17,7 +17,10 @@ export interface Syncable {
 }
 
 export interface SyncSchedulerOptions {
-  /** Extra wait before a round starts, to gather more appends; microseconds, 0..flushDelayUsMax. */
+  /**
+   * Extra wait before a round starts, to gather more appends; microseconds, 0..flushDelayUsMax. Node timers
+   * have millisecond resolution, so a non-zero delay is rounded up to whole milliseconds.
+   */
   flushDelayUs?: number;
 }
 

@@ -176,7 +176,11 @@ export function batchPayload(buf: Buffer, pos: number, header: BatchHeader): Buf
 // ---------------------------------------------------------------------------------------------------------------
 
 /** Kafka error names `validateBatches` can answer with; the caller maps them to wire codes. */
-export type RecordsErrorCode = 'CORRUPT_MESSAGE' | 'MESSAGE_TOO_LARGE' | 'INVALID_RECORD' | 'UNSUPPORTED_COMPRESSION_TYPE';
+export type RecordsErrorCode =
+  | 'CORRUPT_MESSAGE'
+  | 'MESSAGE_TOO_LARGE'
+  | 'INVALID_RECORD'
+  | 'UNSUPPORTED_COMPRESSION_TYPE';
 
 export type ValidateResult =
   | { ok: true; batches: ValidatedBatch[]; recordCount: number }

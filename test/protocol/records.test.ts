@@ -123,7 +123,13 @@ describe('buildRecordBatch / parse round trip', () => {
         firstSequence: -1,
         partitionLeaderEpoch: -1,
         records: [
-          kafkajsRecord({ offsetDelta: 0, timestampDelta: 0, key: Buffer.from('a'), value: Buffer.from('1'), headers: { h: 'x' } }),
+          kafkajsRecord({
+            offsetDelta: 0,
+            timestampDelta: 0,
+            key: Buffer.from('a'),
+            value: Buffer.from('1'),
+            headers: { h: 'x' },
+          }),
           kafkajsRecord({ offsetDelta: 1, timestampDelta: 1, key: Buffer.from('b'), value: Buffer.from('2') }),
         ],
       })
@@ -222,7 +228,8 @@ describe('validateBatches rejects bad input without throwing', () => {
   });
 
   it('rejects control batches from clients and unknown codecs', () => {
-    const control = buildRecordBatch([{ key: Buffer.from([0, 0, 0, 1]), value: null, timestamp: T0 }], { control: true });
+    const marker = { key: Buffer.from([0, 0, 0, 1]), value: null, timestamp: T0 };
+    const control = buildRecordBatch([marker], { control: true });
     expectError(validateBatches(control, opts), 'INVALID_RECORD');
     expect(validateBatches(control, { ...opts, allowControlBatches: true }).ok).toBe(true);
     const codec = sample();

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { SimFileSystem } from '../../src/io/index.js';
+import { KafkaStorageError } from '../../src/log/index.js';
+import { batch, offsetsOf, openLog, range } from './helpers.js';
+
+const dir = '/data/topic-0';
+const isLog = (p: string) => p.endsWith('.log');
+
+describe('a failed sync is fatal for the log', () => {
+  it('rejects the pending append with KAFKA_STORAGE_ERROR and never exposes it', async () => {
+    const fs = new SimFileSystem({ seed: 1 });
+    const { log } = await openLog(dir, { fs, cacheBytes: 1 << 20 });
+    await log.append(batch(3), { leaderEpoch: 0 });
+    expect(log.highWatermark).toBe(3);
+
+    fs.failNextSyncs(1, isLog);
+    const failing = log.append(batch(2), { leaderEpoch: 0 });
+    await expect(failing).rejects.toBeInstanceOf(KafkaStorageError);
+    await expect(failing).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    expect(log.failed).toBe(true);
+    expect(log.highWatermark).toBe(3); // the unsynced batch never became visible
+    expect(log.logEndOffset).toBe(5);
+
+    // every later read and append rejects too (no fsync retry, no serving from the cache)
+    await expect(log.read(0, 1 << 20, { minOneBatch: true })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    await expect(log.read(3, 1 << 20, { minOneBatch: true })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    await expect(log.append(batch(1), { leaderEpoch: 0 })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    await expect(log.offsetForTimestamp(0)).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    await expect(log.deleteRecordsBefore(1)).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    const syncsAfterFailure = fs.syncCount;
+    await log.close();
+    expect(fs.syncCount).toBe(syncsAfterFailure); // close of a failed log syncs nothing
+
+    // after the crash that usually follows, only the acknowledged batch is there
+    fs.crash();
+    const reopened = await openLog(dir, { fs });
+    expect(reopened.log.logEndOffset).toBe(3);
+    expect(offsetsOf(await reopened.log.read(0, 1 << 20, { minOneBatch: true }))).toEqual(range(0, 3));
+    await reopened.log.close();
+  });
+
+  it('fails every append that shared the failed sync, and the ones after it', async () => {
+    const fs = new SimFileSystem({ seed: 2 });
+    const { log } = await openLog(dir, { fs });
+    fs.failNextSyncs(1, isLog);
+    const results = await Promise.allSettled([
+      log.append(batch(1), { leaderEpoch: 0 }),
+      log.append(batch(1), { leaderEpoch: 0 }),
+      log.append(batch(1), { leaderEpoch: 0 }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(log.highWatermark).toBe(0);
+    await expect(log.append(batch(1), { leaderEpoch: 0 })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    await log.close();
+  });
+
+  it('treats a failed write like a failed sync', async () => {
+    const fs = new SimFileSystem({ seed: 3 });
+    const { log } = await openLog(dir, { fs });
+    await log.append(batch(1), { leaderEpoch: 0 });
+    fs.failNextWrites(1, isLog);
+    await expect(log.append(batch(1), { leaderEpoch: 0 })).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    expect(log.highWatermark).toBe(1);
+    await log.close();
+  });
+
+  it('fails a long-polling listener awake when the log fails', async () => {
+    const fs = new SimFileSystem({ seed: 4 });
+    const { log } = await openLog(dir, { fs });
+    let woken = 0;
+    log.onAppend(() => woken++);
+    fs.failNextSyncs(1, isLog);
+    await expect(log.append(batch(1), { leaderEpoch: 0 })).rejects.toThrow();
+    expect(woken).toBe(1);
+    await log.close();
+  });
+});
+
+describe('only synced data is readable', () => {
+  it('keeps appended batches invisible until their sync completes', async () => {
+    const fs = new SimFileSystem({ seed: 5 });
+    const { log } = await openLog(dir, { fs, cacheBytes: 1 << 20 });
+    const pending = log.append(batch(4), { leaderEpoch: 0 });
+    expect(log.logEndOffset).toBe(4);
+    expect(log.highWatermark).toBe(0);
+    const early = await log.read(0, 1 << 20, { minOneBatch: true });
+    expect(early.ok && early.records).toEqual([]);
+    await pending;
+    expect(offsetsOf(await log.read(0, 1 << 20, { minOneBatch: true }))).toEqual(range(0, 4));
+    await log.close();
+  });
+
+  it('loses unacknowledged appends in a crash and keeps acknowledged ones', async () => {
+    const fs = new SimFileSystem({ seed: 6 });
+    const { log } = await openLog(dir, { fs });
+    await log.append(batch(2), { leaderEpoch: 0 });
+    const lost = log.append(batch(2), { leaderEpoch: 0 });
+    fs.crash();
+    await expect(lost).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+    const reopened = await openLog(dir, { fs });
+    expect(reopened.log.logEndOffset).toBe(2);
+    await reopened.log.close();
+  });
+});
