@@ -1,8 +1,13 @@
 /**
  * Captures golden protocol bytes from REAL Kafka clients talking to a Tern broker, for test/protocol/golden.test.ts.
  *
+ *   npm run capture-golden            (package.json: "tsc -p tsconfig.json && node dist/scripts/capture-golden.js")
  *   npx tsc -p tsconfig.json && node dist/scripts/capture-golden.js [--clients kcat,kafkajs,kafka-python,confluent-python]
  *       [--out test/fixtures/golden] [--broker HOST:PORT]
+ *   npm run capture-golden -- --clients kcat          (one client; the others' fixtures are left as they are)
+ *
+ * Then `npx vitest run test/protocol/golden.test.ts`, and commit test/fixtures/golden. If a client now negotiates
+ * other versions (Tern's advertised ranges changed), update REQUIRED in golden.test.ts to the new file names.
  *
  * How: starts `node bin/tern.js start --listen 127.0.0.1:<b> --advertise 127.0.0.1:<p> --data-dir <tmp>` (unless
  * --broker names one that is already running and advertises the proxy port), opens a TCP proxy (node:net) on <p>
@@ -14,15 +19,19 @@
  *   <out>/<client>/<ApiName>-v<version>-request.bin     the whole request frame, size prefix included
  *   <out>/<client>/<ApiName>-v<version>-response.bin    the whole response frame, size prefix included
  *
- * A client's folder is replaced when that client is captured. Topics are created before each client runs,
+ * Every frame seen (not only the first of each kind) is decoded and re-encoded on the fly; a frame that fails is
+ * saved under the OS temp dir and reported, and the script exits 1. A client's folder is replaced when that client
+ * is captured. Topics are created before each client runs,
  * through the proxy with recording off, so fixtures hold only what the client itself sent.
  *
  * Clients (all must be installed; the script stops with a message naming the one that is missing):
  *   kcat              Debian `kcat` (librdkafka 2.0.2): metadata -L, produce -P, consume -C
- *   kafkajs           npm kafkajs 2.2.4 (devDependency): admin createTopics/fetchTopicMetadata, producer
- *   kafka-python      /usr/bin/python3 + Debian python3-kafka 2.0.2: admin create_topics, producer, consumer assign
- *   confluent-python  /usr/bin/python3 + Debian python3-confluent-kafka 1.7.0: admin create_topics/describe_configs,
- *                     producer, consumer assign
+ *   kafkajs           npm kafkajs 2.2.4 (devDependency): admin createTopics/fetchTopicMetadata/createPartitions/
+ *                     describeConfigs/alterConfigs/deleteTopics/fetchTopicOffsets/deleteTopicRecords, producer
+ *   kafka-python      /usr/bin/python3 + Debian python3-kafka 2.0.2: admin create_topics/create_partitions/
+ *                     describe_configs/alter_configs/delete_topics, producer, consumer assign
+ *   confluent-python  /usr/bin/python3 + Debian python3-confluent-kafka 1.7.0: admin create_topics/describe_configs/
+ *                     create_partitions/alter_configs/delete_topics, producer, consumer assign
  *
  * Bytes vary between runs (timestamps, CRCs, producer ids); the golden test only needs each fixture to decode
  * completely and re-encode to the same bytes, so re-capturing is always safe.
@@ -33,7 +42,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Reader, Writer } from '../src/protocol/codec.js';
+import { requestHeaderVersion, responseHeaderVersion } from '../src/protocol/frame.js';
 import { API_SPECS } from '../src/protocol/messages/index.js';
+import { readRequestHeader, writeRequestHeader } from '../src/protocol/messages/RequestHeader.js';
+import { readResponseHeader, writeResponseHeader } from '../src/protocol/messages/ResponseHeader.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../..' : '..');
@@ -116,6 +129,8 @@ class RecordingProxy {
   label: string | null = null;
   private written = new Set<string>();
   readonly counts = new Map<string, number>();
+  /** Frames the generated codec could not decode and re-encode exactly. */
+  readonly failures: string[] = [];
 
   constructor(
     private readonly upstream: { host: string; port: number },
@@ -192,6 +207,14 @@ class RecordingProxy {
     const file = `${name}-v${version}-${kind}.bin`;
     const tally = `${label}/${file}`;
     this.counts.set(tally, (this.counts.get(tally) ?? 0) + 1);
+    // Every frame, not only the first of its kind, must decode completely and re-encode to the same bytes.
+    const problem = checkFrame(key, version, kind, frame);
+    if (problem !== null) {
+      const n = this.failures.length;
+      const saved = path.join(os.tmpdir(), `tern-golden-failed-${process.pid}-${n}-${label}-${file}`);
+      fs.writeFileSync(saved, frame);
+      this.failures.push(`${tally} (occurrence ${this.counts.get(tally)}): ${problem}; frame saved to ${saved}`);
+    }
     if (this.written.has(file)) return;
     this.written.add(file);
     fs.writeFileSync(path.join(this.outDir, label, file), frame);
@@ -200,6 +223,34 @@ class RecordingProxy {
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** Decodes a whole frame (size prefix included) and re-encodes it; null when the bytes come back identical. */
+function checkFrame(key: number, version: number, kind: 'request' | 'response', frame: Buffer): string | null {
+  const api = API_SPECS.get(key);
+  if (!api) return `unknown API key ${key}`;
+  try {
+    const body = frame.subarray(4);
+    const r = new Reader(body);
+    const w = new Writer();
+    if (kind === 'request') {
+      const hv = requestHeaderVersion(key, version);
+      writeRequestHeader(w, hv, readRequestHeader(r, hv));
+      api.writeRequest(w, version, api.readRequest(r, version) as never);
+    } else {
+      const hv = responseHeaderVersion(key, version);
+      writeResponseHeader(w, hv, readResponseHeader(r, hv));
+      // KIP-511: an unsupported ApiVersions version is answered in v0 with UNSUPPORTED_VERSION (35).
+      const v = key === 18 && r.remaining >= 2 && body.readInt16BE(r.offset) === 35 ? 0 : version;
+      api.writeResponse(w, v, api.readResponse(r, v) as never);
+    }
+    if (r.remaining !== 0) return `${r.remaining} bytes left after decoding`;
+    const again = w.finish();
+    if (!again.equals(body)) return 're-encoded bytes differ';
+    return null;
+  } catch (e) {
+    return `decode failed: ${(e as Error).message}`;
   }
 }
 
@@ -259,6 +310,12 @@ interface KafkaJsModule {
       disconnect(): Promise<void>;
       createTopics(o: object): Promise<boolean>;
       fetchTopicMetadata(o: object): Promise<unknown>;
+      fetchTopicOffsets(topic: string): Promise<unknown>;
+      createPartitions(o: object): Promise<boolean>;
+      describeConfigs(o: object): Promise<unknown>;
+      alterConfigs(o: object): Promise<unknown>;
+      deleteTopics(o: object): Promise<void>;
+      deleteTopicRecords(o: object): Promise<void>;
     };
     producer(o?: object): { connect(): Promise<void>; disconnect(): Promise<void>; send(o: object): Promise<unknown> };
   };
@@ -287,10 +344,14 @@ const PY = '/usr/bin/python3';
 const KAFKA_PYTHON = String.raw`
 import sys, time
 from kafka import KafkaProducer, KafkaConsumer, TopicPartition
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient, NewTopic, NewPartitions, ConfigResource, ConfigResourceType
 bootstrap, topic, created = sys.argv[1], sys.argv[2], sys.argv[3]
 admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id='golden-kafka-python')
 admin.create_topics([NewTopic(created, 1, 1)])
+admin.create_partitions({created: NewPartitions(2)})
+admin.describe_configs([ConfigResource(ConfigResourceType.TOPIC, created)])
+admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, created, configs={'retention.ms': '3600000'})])
+admin.delete_topics([created])
 admin.close()
 p = KafkaProducer(bootstrap_servers=bootstrap, client_id='golden-kafka-python', acks='all')
 for i in range(3):
@@ -310,12 +371,15 @@ sys.exit(0 if got >= 3 else 1)
 const CONFLUENT_PYTHON = String.raw`
 import sys, time
 from confluent_kafka import Producer, Consumer, TopicPartition, OFFSET_BEGINNING
-from confluent_kafka.admin import AdminClient, NewTopic, ConfigResource
+from confluent_kafka.admin import AdminClient, NewTopic, NewPartitions, ConfigResource
 bootstrap, topic, created = sys.argv[1], sys.argv[2], sys.argv[3]
 conf = {'bootstrap.servers': bootstrap, 'client.id': 'golden-confluent-python'}
 a = AdminClient(conf)
 for f in a.create_topics([NewTopic(created, num_partitions=1, replication_factor=1)]).values(): f.result(30)
 for f in a.describe_configs([ConfigResource('topic', topic)]).values(): f.result(30)
+for f in a.create_partitions([NewPartitions(created, 2)]).values(): f.result(30)
+for f in a.alter_configs([ConfigResource('topic', created, set_config={'retention.ms': '3600000'})]).values(): f.result(30)
+for f in a.delete_topics([created]).values(): f.result(30)
 p = Producer(dict(conf, acks='all'))
 for i in range(3): p.produce(topic, key=b'k%d' % i, value=b'confluent value %d' % i)
 left = p.flush(30)
@@ -351,11 +415,20 @@ async function captureClient(client: ClientName, bootstrap: string, proxy: Recor
       await admin.connect();
       await admin.createTopics({ topics: [{ topic: created, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
       await admin.fetchTopicMetadata({ topics: [topic, created] });
+      await admin.createPartitions({ topicPartitions: [{ topic: created, count: 3 }] });
+      await admin.describeConfigs({ resources: [{ type: 2, name: created }], includeSynonyms: false });
+      await admin.alterConfigs({ resources: [{ type: 2, name: created, configEntries: [{ name: 'retention.ms', value: '3600000' }] }] });
+      await admin.deleteTopics({ topics: [created] });
       await admin.disconnect();
       const producer = kafka.producer({ allowAutoTopicCreation: false });
       await producer.connect();
       await producer.send({ topic, acks: -1, messages: [1, 2, 3].map((i) => ({ key: `k${i}`, value: `kafkajs value ${i}`, headers: { h: 'v' } })) });
       await producer.disconnect();
+      const admin2 = kafka.admin();
+      await admin2.connect();
+      await admin2.fetchTopicOffsets(topic);
+      await admin2.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: '1' }] });
+      await admin2.disconnect();
       break;
     }
     case 'kafka-python':
@@ -427,6 +500,8 @@ async function main(): Promise<void> {
       const files = fs.existsSync(path.join(opts.out, client)) ? fs.readdirSync(path.join(opts.out, client)).sort() : [];
       process.stdout.write(`  ${files.length} fixtures: ${files.join(' ')}\n`);
     }
+    failures.push(...proxy.failures);
+    for (const [k, n] of [...proxy.counts].sort()) process.stdout.write(`  ${k} x${n}\n`);
   } finally {
     await proxy.close();
     if (broker) {
@@ -437,7 +512,7 @@ async function main(): Promise<void> {
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
   if (failures.length) {
-    process.stderr.write(`capture-golden: ${failures.length} client run(s) failed:\n${failures.join('\n')}\n`);
+    process.stderr.write(`capture-golden: ${failures.length} failure(s):\n${failures.join('\n')}\n`);
     process.exit(1);
   }
 }

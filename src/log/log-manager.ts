@@ -91,9 +91,6 @@ export class LogManager {
     this.#cleanShutdown = cleanShutdown;
     // Removed before any write: from here on a crash must be treated as unclean.
     if (cleanShutdown) await fs.remove(marker);
-    if (!cleanShutdown) {
-      this.#logger.warn({ dataDir: this.dataDir }, 'no clean shutdown marker: recovering all segments');
-    }
 
     const found: PartitionId[] = [];
     for (const name of await fs.list(this.dataDir)) {
@@ -110,6 +107,9 @@ export class LogManager {
         continue;
       }
       found.push(id);
+    }
+    if (!cleanShutdown && found.length > 0) {
+      this.#logger.warn({ dataDir: this.dataDir }, 'no clean shutdown marker: recovering all segments');
     }
 
     for (let i = 0; i < found.length; i += recoveryConcurrencyMax) {

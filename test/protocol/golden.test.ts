@@ -29,10 +29,47 @@ const UNSUPPORTED_VERSION = 35;
  * ranges that moves them shows up here and needs a re-capture.
  */
 const REQUIRED: Record<string, string[]> = {
-  kcat: [],
-  kafkajs: [],
-  'kafka-python': [],
-  'confluent-python': [],
+  kcat: ['ApiVersions-v3', 'Metadata-v4', 'Produce-v7', 'ListOffsets-v2', 'Fetch-v11'],
+  kafkajs: [
+    'ApiVersions-v2',
+    'CreateTopics-v3',
+    'Metadata-v6',
+    'CreatePartitions-v1',
+    'DescribeConfigs-v2',
+    'AlterConfigs-v1',
+    'DeleteTopics-v1',
+    'Produce-v7',
+    'ListOffsets-v3',
+    'DeleteRecords-v1',
+  ],
+  // kafka-python probes with Metadata v0, then uses fixed versions (Metadata 1, Produce 7, Fetch 4, ListOffsets 1);
+  // its admin client negotiates (Metadata 5, CreateTopics 3, DeleteTopics 3, DescribeConfigs 2 ...).
+  'kafka-python': [
+    'ApiVersions-v0',
+    'Metadata-v0',
+    'Metadata-v1',
+    'Metadata-v5',
+    'CreateTopics-v3',
+    'CreatePartitions-v1',
+    'DescribeConfigs-v2',
+    'AlterConfigs-v1',
+    'DeleteTopics-v3',
+    'Produce-v7',
+    'ListOffsets-v1',
+    'Fetch-v4',
+  ],
+  'confluent-python': [
+    'ApiVersions-v3',
+    'Metadata-v4',
+    'CreateTopics-v4',
+    'DescribeConfigs-v1',
+    'CreatePartitions-v0',
+    'AlterConfigs-v0',
+    'DeleteTopics-v1',
+    'Produce-v7',
+    'ListOffsets-v2',
+    'Fetch-v11',
+  ],
 };
 
 interface Fixture {
@@ -105,7 +142,9 @@ describe('golden fixtures', () => {
         fixtures.some((f) => f.client === client && f.api === 'ApiVersions' && f.kind === 'request'),
         `${client}: no ApiVersions request fixture (run the capture script)`,
       ).toBe(true);
-      for (const f of files) expect(have.has(`${client}/${f}`), `missing fixture ${client}/${f}`).toBe(true);
+      for (const f of files) {
+        for (const kind of ['request', 'response']) expect(have.has(`${client}/${f}-${kind}.bin`), `missing fixture ${client}/${f}-${kind}.bin`).toBe(true);
+      }
     }
   });
 
