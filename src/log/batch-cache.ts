@@ -13,6 +13,9 @@
  */
 import { lastAtOrBelow } from './offset-index.js';
 
+/** Backing-store bytes a cached view may pin beyond twice its own size before it is copied instead. */
+const BACKING_SLACK_BYTES = 4096;
+
 interface Entry {
   owner: PartitionBatchCache;
   baseOffset: number;
@@ -91,7 +94,11 @@ export class PartitionBatchCache {
 
   /** Adds an appended batch; it must follow the previously added one. */
   add(baseOffset: number, lastOffset: number, batch: Buffer): void {
-    const entry: Entry = { owner: this, baseOffset, lastOffset, batch, dead: false };
+    // A view into a much larger buffer (a socket read chunk that also held other requests) would keep the whole
+    // chunk alive while cached, so the budget would undercount memory by up to chunk/batch. Such batches are
+    // copied (the one documented copy); a batch that owns most of its buffer is kept as a view.
+    const owned = batch.buffer.byteLength > 2 * batch.length + BACKING_SLACK_BYTES ? Buffer.from(batch) : batch;
+    const entry: Entry = { owner: this, baseOffset, lastOffset, batch: owned, dead: false };
     if (!this.cache.admit(entry)) {
       // Too big to cache: the run must stay contiguous, so start over after it.
       this.clear();

@@ -129,15 +129,14 @@ export class Segment {
    */
   append(chunk: Buffer, batches: readonly AppendedBatch[], indexIntervalBytes: number): AppendFile[] {
     const start = this.log.size;
+    // Only the .log is synced per append. The indexes are derived data: after an unclean shutdown every
+    // segment is rescanned and its indexes rebuilt (recover()), so syncing them here would double the
+    // fdatasyncs of the acks path for nothing. They are synced by recovery and by a clean close.
     const touched: AppendFile[] = [this.log];
-    const indexBefore = this.indexFile.size;
-    const timeBefore = this.timeIndexFile.size;
     for (const b of batches) {
       this.#index(start + b.position, b.size, b.baseOffset, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
     }
     this.log.append([chunk]);
-    if (this.indexFile.size !== indexBefore) touched.push(this.indexFile);
-    if (this.timeIndexFile.size !== timeBefore) touched.push(this.timeIndexFile);
     return touched;
   }
 
