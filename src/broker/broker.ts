@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import { TopicTable, type TopicRecord } from '../cluster/index.js';
 import { LogManager, isLogConfigName, logConfigFromKafka, type LogConfig, type PartitionLog } from '../log/index.js';
 import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
+import { ErrorCode } from '../protocol/errors.js';
 import type { BrokerConfig } from './config.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
@@ -33,7 +34,9 @@ export class Broker implements BrokerServices {
     private readonly logs: LogManager,
   ) {}
 
-  static async start(config: BrokerConfig, logger: Logger): Promise<Broker> {
+  static async start(given: BrokerConfig, logger: Logger): Promise<Broker> {
+    // A copy: the advertised port is filled in below when listening on port 0.
+    const config: BrokerConfig = { ...given, listen: { ...given.listen }, advertise: { ...given.advertise } };
     const topics = await TopicTable.open(config.dataDir);
     const logs = await LogManager.open({
       dataDir: config.dataDir,
@@ -46,6 +49,9 @@ export class Broker implements BrokerServices {
     logs.start();
     const server = new KafkaServer(broker, servedApis());
     const addr = await server.listen(config.listen.host, config.listen.port);
+    // Port 0 binds a free port; clients must be told the real one (Metadata, DescribeCluster), not 0. This runs
+    // before any connection is handled (the listen callback and this continuation precede accept callbacks).
+    if (config.advertise.port === 0) config.advertise.port = addr.port;
     broker.server = server;
     broker.address = { host: addr.address, port: addr.port };
     return broker;
@@ -63,10 +69,10 @@ export class Broker implements BrokerServices {
       for (let p = 0; p < t.partitions; p++) {
         const log = this.logs.get(t.name, p);
         if (log) log.updateConfig(config);
-        else await this.logs.createPartition(t.name, p, config);
+        else if (!this.logs.offline(t.name, p)) await this.logs.createPartition(t.name, p, config);
       }
     }
-    for (const { topic, partition } of [...this.logs.partitions()]) {
+    for (const { topic, partition } of [...this.logs.partitions(), ...this.logs.offlinePartitions()]) {
       const t = this.topics.get(topic);
       if (!t || partition >= t.partitions) {
         this.logger.warn({ topic, partition }, 'removing partition directory of a topic that no longer exists');
@@ -78,6 +84,10 @@ export class Broker implements BrokerServices {
 
   partitionLog(topic: string, partition: number): PartitionLog | undefined {
     return this.logs.get(topic, partition);
+  }
+
+  missingPartitionError(topic: string, partition: number): number {
+    return this.logs.offline(topic, partition) ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   }
 
   validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null {

@@ -33,7 +33,7 @@ export async function runBroker(opts: BrokerOptions): Promise<void> {
   logger.info(
     {
       kafka: `${addr.host}:${addr.port}`,
-      advertised: `${config.advertise.host}:${config.advertise.port}`,
+      advertised: `${broker.config.advertise.host}:${broker.config.advertise.port}`,
       dataDir: path.resolve(config.dataDir),
       nodeId: config.nodeId,
       clusterId: broker.topics.clusterId,

@@ -9,7 +9,10 @@
  * Limits: a frame over `requestBytesMax` closes the connection before allocation (FrameParser); at most
  * `inflightRequestsPerConnectionMax` unanswered requests and `responseQueueBytesMax` unsent response bytes,
  * above which the socket stops being read (a client that does not read its responses cannot grow our memory);
- * `connectionIdleMs` of silence closes it.
+ * `connectionIdleMs` of silence closes it. The limits are checked after every frame, not every chunk: one
+ * 64 KiB chunk can hold hundreds of small pipelined requests, so frames parsed after a limit is reached wait in
+ * `backlog` (views of the chunk already read; the socket is paused, so at most one chunk's worth) and are
+ * started one by one as responses leave.
  *
  * Bad input closes the connection (and only that connection): an unparseable header, an API Tern does not
  * serve, a version outside the advertised range (except ApiVersions, answered per KIP-511). Kafka does the same,
@@ -32,6 +35,9 @@ interface Slot {
 export class Connection {
   private readonly parser: FrameParser;
   private readonly pending: Slot[] = [];
+  /** Frames read while paused, not started yet (bounded by the chunk that was being parsed when we paused). */
+  private readonly backlog: Buffer[] = [];
+  private runningBacklog = false;
   private readonly abort = new AbortController();
   private closed = false;
   private paused = false;
@@ -61,14 +67,38 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
-    if (this.closed) return;
+    if (this.closed || this.draining) return; // draining: requests that arrive now are not started
     try {
-      this.parser.push(chunk, (frame) => this.onFrame(frame));
+      this.parser.push(chunk, (frame) => this.acceptFrame(frame));
     } catch (err) {
       this.close(`bad frame: ${(err as Error).message}`);
       return;
     }
     this.maybePause();
+  }
+
+  private acceptFrame(frame: Buffer): void {
+    if (this.paused || this.backlog.length > 0) {
+      this.backlog.push(frame);
+      return;
+    }
+    this.onFrame(frame);
+    this.maybePause();
+  }
+
+  /** Starts backlogged frames while the limits allow. Not reentrant: a handler answering synchronously calls
+   * flush() -> maybeResume() from inside onFrame. */
+  private runBacklog(): void {
+    if (this.runningBacklog) return;
+    this.runningBacklog = true;
+    try {
+      while (this.backlog.length > 0 && !this.paused && !this.closed) {
+        this.onFrame(this.backlog.shift()!);
+        this.maybePause();
+      }
+    } finally {
+      this.runningBacklog = false;
+    }
   }
 
   private onFrame(frame: Buffer): void {
@@ -180,20 +210,26 @@ export class Connection {
 
   private maybeResume(): void {
     const cfg = this.broker.config;
-    if (this.paused && !this.draining && this.pending.length < cfg.inflightRequestsPerConnectionMax && this.socket.writableLength <= cfg.responseQueueBytesMax) {
+    if (this.paused && !this.draining && !this.closed && this.pending.length < cfg.inflightRequestsPerConnectionMax && this.socket.writableLength <= cfg.responseQueueBytesMax) {
       this.paused = false;
-      this.socket.resume();
+      this.runBacklog();
+      if (!this.paused && this.backlog.length === 0) this.socket.resume();
     }
   }
 
   private draining = false;
 
-  /** Graceful close: stop reading, answer what was read, then end the socket. */
+  /**
+   * Graceful close: start nothing new, answer what was started, then end the socket. The socket keeps flowing
+   * (onData drops what arrives): a paused socket with unread bytes never sees the peer's FIN, so it would not
+   * close until the shutdown grace period ran out.
+   */
   drain(): void {
     if (this.closed) return;
     this.draining = true;
-    this.paused = true;
-    this.socket.pause();
+    this.paused = true; // keeps the backlog and maybeResume from starting requests
+    this.socket.resume();
+    this.backlog.length = 0; // read but not started: the client sees the close and retries them
     this.abort.abort(); // long polls answer now with what they have
     if (this.pending.length === 0) this.socket.end();
   }
@@ -204,6 +240,7 @@ export class Connection {
     this.log.debug({ reason }, 'connection closed');
     this.abort.abort();
     this.pending.length = 0;
+    this.backlog.length = 0;
     this.socket.destroy();
     this.onClose(this);
   }

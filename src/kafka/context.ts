@@ -19,6 +19,8 @@ export interface BrokerServices {
   readonly topics: TopicTable;
   /** The partition's log, or undefined when the topic or partition does not exist. */
   partitionLog(topic: string, partition: number): PartitionLog | undefined;
+  /** The Kafka error for a partition without a log: KAFKA_STORAGE_ERROR when it is offline, else UNKNOWN_TOPIC_OR_PARTITION. */
+  missingPartitionError(topic: string, partition: number): number;
   /** Creates a topic with validated configs; resolves once the topic table is durable. */
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord>;
   deleteTopic(name: string): Promise<void>;

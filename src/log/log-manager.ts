@@ -19,6 +19,7 @@ import { BatchCache } from './batch-cache.js';
 import { batchCacheBytesMax, defaultLogConfig, retentionCheckIntervalMsDefault, type LogConfig } from './config.js';
 import { PartitionLog, silentLogger, type Logger } from './partition-log.js';
 import { SyncScheduler } from './sync-scheduler.js';
+import { KafkaStorageError } from './errors.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.tern_cleanshutdown';
 /** Partition directories opened (recovered) concurrently at startup. */
@@ -57,6 +58,7 @@ export class LogManager {
   readonly #logger: Logger;
   readonly #clock: () => number;
   #logs = new Map<string, PartitionLog>();
+  #offline = new Map<string, KafkaStorageError>();
   #creating = new Map<string, Promise<PartitionLog>>();
   #removals = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
@@ -115,8 +117,17 @@ export class LogManager {
     for (let i = 0; i < found.length; i += recoveryConcurrencyMax) {
       await Promise.all(
         found.slice(i, i + recoveryConcurrencyMax).map(async ({ topic, partition }) => {
-          const log = await this.#openLog(topic, partition, configFor(topic, partition), cleanShutdown);
-          this.#logs.set(key(topic, partition), log);
+          try {
+            const log = await this.#openLog(topic, partition, configFor(topic, partition), cleanShutdown);
+            this.#logs.set(key(topic, partition), log);
+          } catch (err) {
+            // One partition's storage failing (EIO on its recovery sync, unreadable files) takes that partition
+            // offline, not the broker: it answers KAFKA_STORAGE_ERROR until the disk is fixed and the broker
+            // restarted, while every other partition keeps serving (design.md, durability contract).
+            const error = err instanceof KafkaStorageError ? err : new KafkaStorageError(`${topic}-${partition}: ${(err as Error).message}`, { cause: err });
+            this.#offline.set(key(topic, partition), error);
+            this.#logger.error({ topic, partition, err }, 'partition failed to open; it is offline');
+          }
         }),
       );
     }
@@ -140,6 +151,16 @@ export class LogManager {
     return this.#logs.get(key(topic, partition));
   }
 
+  /** Why a partition found on disk could not be opened (it is offline), or undefined. */
+  offline(topic: string, partition: number): KafkaStorageError | undefined {
+    return this.#offline.get(key(topic, partition));
+  }
+
+  /** Partitions found on disk that failed to open. */
+  *offlinePartitions(): IterableIterator<PartitionId> {
+    for (const k of this.#offline.keys()) yield parseKey(k);
+  }
+
   /** Every open partition, in no particular order. */
   *partitions(): IterableIterator<PartitionId & { log: PartitionLog }> {
     for (const [k, log] of this.#logs) yield { ...parseKey(k), log };
@@ -150,6 +171,8 @@ export class LogManager {
     assertPartitionId(topic, partition);
     if (this.#closing !== null) throw new Error('log manager is closed');
     const k = key(topic, partition);
+    const offline = this.#offline.get(k);
+    if (offline !== undefined) throw offline;
     const existing = this.#logs.get(k);
     if (existing !== undefined) {
       existing.updateConfig(config);
@@ -179,11 +202,16 @@ export class LogManager {
   async deletePartition(topic: string, partition: number): Promise<boolean> {
     const k = key(topic, partition);
     const log = this.#logs.get(k);
-    if (log === undefined) return false;
-    this.#logs.delete(k);
-    await log.close();
-    const doomed = `${log.dir}.${randomUUID().replaceAll('-', '')}-delete`;
-    await this.#fs.rename(log.dir, doomed);
+    const dir = path.join(this.dataDir, `${topic}-${partition}`);
+    if (log === undefined) {
+      // An offline partition can still be deleted (its topic is being removed): just move its files away.
+      if (!this.#offline.delete(k)) return false;
+    } else {
+      this.#logs.delete(k);
+      await log.close();
+    }
+    const doomed = `${dir}.${randomUUID().replaceAll('-', '')}-delete`;
+    await this.#fs.rename(dir, doomed);
     this.#removeInBackground(doomed);
     return true;
   }

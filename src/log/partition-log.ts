@@ -31,6 +31,7 @@ import {
   Compression,
   type BatchHeader,
 } from '../protocol/records.js';
+import { decompress } from '../protocol/compression.js';
 import type { PartitionBatchCache } from './batch-cache.js';
 import { readBytesMax, relativeOffsetMax, validateLogConfig, type LogConfig } from './config.js';
 import { KafkaStorageError, LogClosedError } from './errors.js';
@@ -560,11 +561,19 @@ export class PartitionLog {
     minOffset: number,
   ): Promise<TimestampAndOffset | null> {
     const h = b.header;
-    if (compressionOf(h.attributes) !== Compression.none) {
-      return { timestamp: h.maxTimestamp, offset: Math.max(h.baseOffset, minOffset) };
-    }
     const bytes = await s.readBatch(b);
-    for (const r of iterateRecords(batchPayload(bytes, 0, h), h)) {
+    let payload = batchPayload(bytes, 0, h);
+    const codec = compressionOf(h.attributes);
+    if (codec !== Compression.none) {
+      // Kafka answers with the exact record, so the batch is decompressed (only here: never on produce or fetch).
+      // A batch that does not decompress (its CRC was right, so the producer built it so) answers with its start.
+      try {
+        payload = await decompress(codec, payload);
+      } catch {
+        return { timestamp: h.maxTimestamp, offset: Math.max(h.baseOffset, minOffset) };
+      }
+    }
+    for (const r of iterateRecords(payload, h)) {
       if (r.timestamp >= timestamp && r.offset >= minOffset) return { timestamp: r.timestamp, offset: r.offset };
     }
     return null;

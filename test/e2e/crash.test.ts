@@ -9,6 +9,7 @@
  *         back to its size at its last successful fsync/fdatasync, as if the page cache were lost. This catches
  *         an ack sent before the sync, which plain SIGKILL (page cache survives) cannot.
  */
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertRealDisk, launch, TempDirs, type E2EBroker } from './lib/broker.js';
 import { buildFailsync, dropUnsyncedTails, failsyncEnv } from './lib/faultkit.js';
@@ -157,6 +158,7 @@ describe('crash durability', () => {
       acked.push(...r.acked);
       b = await start(dataDir);
       const ends = await verify(b, acked, `after SIGKILL round ${round} (${r.acked.length} acked of ${r.sent} sent)`);
+      console.info(`[e2e crash] SIGKILL round ${round}: ${r.acked.length} acked of ${r.sent} sent; partitions now end at ${ends}`);
       await appendAfterRecovery(b, ends, acked, `r${round}`);
     }
     // a second client (librdkafka) reads the same thing
@@ -178,22 +180,20 @@ describe('crash durability', () => {
     const acked: Acked[] = [];
     let b = await start(dataDir, env);
     await createTopic(b);
-    let totalCut = 0;
     for (let round = 0; round < 2; round++) {
       const killAfter = 150 + Math.floor(rnd() * 350);
       const r = await produceAndKill(b, killAfter, round);
       acked.push(...r.acked);
       const cut = dropUnsyncedTails(journal, dataDir);
-      totalCut += cut.reduce((s, c) => s + (c.from - c.to), 0);
       b = await start(dataDir, env);
       const ends = await verify(b, acked, `after power loss round ${round} (${r.acked.length} acked, ${cut.length} files cut back)`);
+      console.info(`[e2e crash] power-loss round ${round}: ${r.acked.length} acked of ${r.sent} sent; cut ${cut.map((c) => `${path.basename(c.file)} ${c.from}->${c.to}`).join(', ') || 'nothing'}; partitions now end at ${ends}`);
       await appendAfterRecovery(b, ends, acked, `p${round}`);
     }
     // the journal must have seen syncs, or the shim did not reach the broker's I/O and this test proved nothing
     const { readFileSync } = await import('node:fs');
-    const lines = readFileSync(journal, 'utf8').split('\n').filter((l) => l.startsWith('') && l.includes(dataDir));
+    const lines = readFileSync(journal, 'utf8').split('\n').filter((l) => l.includes(dataDir));
     expect(lines.length, `failsync journal saw no syncs under ${dataDir}: the shim is bypassed (io_uring? direct syscalls?)`).toBeGreaterThan(0);
-    void totalCut;
     await b.stop();
   }, 120_000);
 });

@@ -14,12 +14,12 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
 import { buildFailsync, failsyncEnv, filesContaining, FaultUnavailable, IN_CI, smallFs } from './lib/faultkit.js';
-import { requireTools } from './lib/proc.js';
+import { requireTools, sleep } from './lib/proc.js';
 import { encodeBatch } from './lib/records.js';
 import { WireClient } from './lib/wire.js';
 
@@ -85,6 +85,27 @@ async function prepare(dataDir: string): Promise<{ victimDir: string }> {
   }
   await b.stop();
   return { victimDir: victimDir! };
+}
+
+/**
+ * How many fsync/fdatasync calls the broker makes on files under `victimDir` while starting from the current
+ * (cleanly stopped) state: started under the shim's journal, counted once it listens, stopped cleanly again so
+ * the next start begins from the same state.
+ */
+async function countStartupSyncs(dataDir: string, victimDir: string): Promise<number> {
+  const journal = path.join(temps.make('journal'), 'journal');
+  const b = await start(dataDir, failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: -1, journal }));
+  await sleep(300); // let anything start-up schedules settle
+  const n = victimSyncs(journal, victimDir);
+  await b.stop();
+  return n;
+}
+
+function victimSyncs(journal: string, victimDir: string): number {
+  if (!existsSync(journal)) return 0;
+  return readFileSync(journal, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(victimDir + path.sep)).length;
 }
 
 /** Victim produce fails with 56, the record is never served, Metadata and the bystander keep working. */
@@ -165,10 +186,43 @@ describe('storage faults', () => {
   it('fsync failure: acks=all gets KAFKA_STORAGE_ERROR, never success; the broker keeps serving', async () => {
     const dataDir = temps.make('failsync');
     const { victimDir } = await prepare(dataDir);
-    const b = await start(dataDir, failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: 0 }));
+    // the fault starts after start-up: the victim's syncs during start-up are counted on an identical start
+    const startupSyncs = await countStartupSyncs(dataDir, victimDir);
+    console.info(`[e2e] fsync fault armed after ${startupSyncs} start-up syncs of ${path.basename(victimDir)}`);
+    const journal = path.join(temps.make('journal'), 'journal');
+    const b = await start(dataDir, failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: startupSyncs, journal }));
+    // guard against a miscount (the fault would then hit later than the first produce, and a real sync could
+    // legitimately succeed): this start must have made exactly as many victim syncs as the calibration start
+    await sleep(300);
+    const synced = victimSyncs(journal, victimDir);
+    expect(synced, `calibration: start-up made ${synced} victim syncs, the calibration start ${startupSyncs} (test harness problem, not a broker verdict)`).toBe(startupSyncs);
     await expectStorageErrorIsolated(b, 'fsync');
     await b.stop();
     await expectRecoversAfterRestart(dataDir);
+  }, 90_000);
+
+  it('fsync failure of one partition during start-up: the broker still starts and serves the others', async () => {
+    const dataDir = temps.make('failsync-startup');
+    const { victimDir } = await prepare(dataDir);
+    let b: E2EBroker;
+    try {
+      b = await start(dataDir, failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: 0 }));
+    } catch (err) {
+      throw new Error(
+        `the broker did not start because one partition's fdatasync fails (design: a sync failure is fatal for that log, ` +
+          `reported as KAFKA_STORAGE_ERROR; the broker must keep serving the others): ${(err as Error).message}`,
+      );
+    }
+    const c = await WireClient.connect(b.port);
+    try {
+      const ok = await c.produce('bystander', 0, batchOf('bystander-after-fault'), -1);
+      expect(ok.errorCode, `produce to a healthy partition${b.diagnose()}`).toBe(0);
+      const bad = await c.produce('victim', 0, batchOf('must-not-be-acked'), -1);
+      expect(bad.errorCode, `produce to the partition whose fsync fails${b.diagnose()}`).toBe(KAFKA_STORAGE_ERROR);
+    } finally {
+      c.close();
+    }
+    await b.stop();
   }, 90_000);
 
   it('write failure (EIO on write): acks=all gets KAFKA_STORAGE_ERROR; the broker keeps serving', async () => {
@@ -211,10 +265,18 @@ describe('storage faults', () => {
         // still serving: ApiVersions, Metadata, and reads of everything acknowledged
         expect((await c.apiVersions()).errorCode).toBe(0);
         expect((await c.metadata(['fill'])).topics[0]!.errorCode).toBe(0);
-        const records = await c.fetchAll('fill', 0, 0, 60_000);
-        const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
-        for (const a of acked) {
-          a.values.forEach((v, j) => expect(byOffset.get(a.offset + j) === v, `acknowledged record at ${a.offset + j} unreadable after ENOSPC`).toBe(true));
+        // reads either serve exactly what was acknowledged, or (log marked failed, as Kafka takes a log dir
+        // offline) answer KAFKA_STORAGE_ERROR; never other data
+        const first = await c.fetch('fill', 0, 0);
+        if (first.errorCode === 0) {
+          const records = await c.fetchAll('fill', 0, 0, 60_000);
+          const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
+          for (const a of acked) {
+            a.values.forEach((v, j) => expect(byOffset.get(a.offset + j) === v, `acknowledged record at ${a.offset + j} unreadable after ENOSPC`).toBe(true));
+          }
+        } else {
+          expect(first.errorCode, 'Fetch on a partition that hit ENOSPC').toBe(KAFKA_STORAGE_ERROR);
+          console.info('[e2e] disk full: the partition answers Fetch with KAFKA_STORAGE_ERROR until restart');
         }
       } finally {
         c.close();

@@ -306,8 +306,11 @@ describe('kafkajs producer', () => {
     });
     const c = await WireClient.connect(broker.port);
     try {
-      const md = await c.metadata([T_MAIN]);
-      expect(md.topics[0]?.errorCode, 'Metadata for a deleted topic: UNKNOWN_TOPIC_OR_PARTITION (3)').toBe(3);
+      // (not Metadata v1: with auto-create on it would legitimately create the topic again)
+      const lo = await c.listOffset(T_MAIN, 0, -1);
+      expect(lo.errorCode, 'ListOffsets on a deleted topic: UNKNOWN_TOPIC_OR_PARTITION (3)').toBe(3);
+      const f = await c.fetch(T_MAIN, 0, 0);
+      expect(f.errorCode, 'Fetch on a deleted topic: UNKNOWN_TOPIC_OR_PARTITION (3)').toBe(3);
     } finally {
       c.close();
     }

@@ -3,12 +3,14 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OffsetIndex, TimeIndex, segmentFileName } from '../../src/log/index.js';
 import {
+  Compression,
   LOG_OVERHEAD,
   buildRecordBatch,
   isBatchCrcValid,
   isLogAppendTime,
   readBatchHeader,
 } from '../../src/protocol/records.js';
+import { compressSync, loadCompression } from '../../src/protocol/compression.js';
 import { Clock, T0, batch, offsetsOf, openLog, range, tempDir, validated } from './helpers.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -223,6 +225,22 @@ describe('PartitionLog timestamps', () => {
     expect(await log.offsetForTimestamp(T0 + 5001)).toEqual({ offset: 41, timestamp: T0 + 5010 });
     expect(await log.offsetForTimestamp(T0 + 5011)).toBeNull();
     expect(await log.maxTimestampOffset()).toEqual({ offset: 41, timestamp: T0 + 5010 });
+    await log.close();
+  });
+
+  it('finds the exact record inside compressed batches (the batch is decompressed for the lookup)', async () => {
+    const dir = tempDir();
+    const { log } = await openLog(dir);
+    await loadCompression();
+    for (const codec of [Compression.gzip, Compression.snappy, Compression.lz4, Compression.zstd]) {
+      const records = Array.from({ length: 5 }, (_, i) => ({ value: `v${i}`, timestamp: T0 + codec * 1000 + i * 10 }));
+      await log.append(buildRecordBatch(records, { compression: codec, compress: (p) => compressSync(codec, p) }), { leaderEpoch: 0 });
+    }
+    // batch of codec c holds offsets (c-1)*5 .. (c-1)*5+4 with timestamps T0 + c*1000 + 0,10,..40
+    expect(await log.offsetForTimestamp(T0 + 1000 + 25)).toEqual({ offset: 3, timestamp: T0 + 1030 });
+    expect(await log.offsetForTimestamp(T0 + 3000 + 1)).toEqual({ offset: 11, timestamp: T0 + 3010 });
+    expect(await log.offsetForTimestamp(T0 + 4000 + 40)).toEqual({ offset: 19, timestamp: T0 + 4040 });
+    expect(await log.maxTimestampOffset()).toEqual({ offset: 19, timestamp: T0 + 4040 });
     await log.close();
   });
 

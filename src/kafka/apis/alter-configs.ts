@@ -8,13 +8,19 @@ import { ApiKey, type AlterConfigsRequest, type AlterConfigsResponseIn, type Inc
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler, BrokerServices, KafkaFailure } from '../context.js';
 import { ResourceType } from './describe-configs.js';
-import { isTopicConfigName } from './config-catalog.js';
+import { TOPIC_CONFIGS, isTopicConfigName } from './config-catalog.js';
 
 const OP_SET = 0;
 const OP_DELETE = 1;
 const OP_APPEND = 2;
 const OP_SUBTRACT = 3;
 const LIST_CONFIGS = new Set(['cleanup.policy']);
+
+/** A list config's current value: the override, else the default (Kafka's APPEND/SUBTRACT start from it too). */
+function currentList(configs: Record<string, string>, name: string): string[] {
+  const value = configs[name] ?? TOPIC_CONFIGS.find((c) => c.name === name)?.defaultValue ?? '';
+  return value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+}
 
 type Result = { resourceType: number; resourceName: string; errorCode: number; errorMessage: string | null };
 
@@ -75,7 +81,6 @@ export const incrementalAlterConfigsHandler: ApiHandler<IncrementalAlterConfigsR
           const out = { ...current };
           for (const c of r.configs) {
             if (!isTopicConfigName(c.name)) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Unknown topic config name: ${c.name}` };
-            const list = (): string[] => (out[c.name] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
             switch (c.configOperation) {
               case OP_SET:
                 if (c.value === null) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for ${c.name}` };
@@ -86,9 +91,10 @@ export const incrementalAlterConfigsHandler: ApiHandler<IncrementalAlterConfigsR
                 break;
               case OP_APPEND:
               case OP_SUBTRACT: {
-                if (!LIST_CONFIGS.has(c.name)) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Config ${c.name} is not a list: APPEND and SUBTRACT do not apply` };
+                // Kafka: InvalidRequestException for APPEND/SUBTRACT on a non-list config.
+                if (!LIST_CONFIGS.has(c.name)) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Config ${c.name} is not a list: APPEND and SUBTRACT do not apply` };
                 const items = (c.value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
-                const now = list();
+                const now = currentList(out, c.name);
                 const merged = c.configOperation === OP_APPEND ? [...now, ...items.filter((i) => !now.includes(i))] : now.filter((i) => !items.includes(i));
                 out[c.name] = merged.join(',');
                 break;

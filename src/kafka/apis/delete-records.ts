@@ -9,7 +9,7 @@ import { storageFailure } from './errors.js';
 
 async function deleteBefore(b: BrokerServices, topic: string, partition: number, offset: number): Promise<{ partitionIndex: number; lowWatermark: number; errorCode: number }> {
   const log = b.partitionLog(topic, partition);
-  if (!log) return { partitionIndex: partition, lowWatermark: -1, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+  if (!log) return { partitionIndex: partition, lowWatermark: -1, errorCode: b.missingPartitionError(topic, partition) };
   const target = offset === -1 ? log.highWatermark : offset;
   if (target < 0 || target > log.highWatermark) return { partitionIndex: partition, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
   try {

@@ -49,7 +49,7 @@ function resolveTargets(b: BrokerServices, req: FetchRequest, v: number): { topi
       const log = rec ? b.partitionLog(rec.name, fp.partition) : undefined;
       let preError = 0;
       if (!rec) preError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      else if (!log) preError = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else if (!log) preError = b.missingPartitionError(rec.name, fp.partition);
       else if (fp.currentLeaderEpoch > LEADER_EPOCH) preError = ErrorCode.UNKNOWN_LEADER_EPOCH;
       else if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch < LEADER_EPOCH) preError = ErrorCode.FENCED_LEADER_EPOCH;
       targets.push({ topicOut, partition: fp.partition, fetchOffset: fp.fetchOffset, partitionMaxBytes: fp.partitionMaxBytes, currentLeaderEpoch: fp.currentLeaderEpoch, log, preError });

@@ -12,6 +12,7 @@ import { describeConfigsHandler } from './describe-configs.js';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.js';
 import { deleteRecordsHandler } from './delete-records.js';
 import { describeClusterHandler } from './describe-cluster.js';
+import { findCoordinatorHandler } from './find-coordinator.js';
 
 export { validateTopicConfigs } from './config-catalog.js';
 
@@ -30,6 +31,7 @@ export function servedApis(): ReadonlyMap<number, ApiHandler> {
     incrementalAlterConfigsHandler,
     deleteRecordsHandler,
     describeClusterHandler,
+    findCoordinatorHandler,
   ];
   for (const h of all) map.set(h.key, h as ApiHandler);
   const versions = apiVersionsHandler(() => map.values());

@@ -20,7 +20,7 @@ const LEADER_EPOCH = 0;
 async function lookup(b: BrokerServices, topic: string, partition: number, ts: number, epoch: number, v: number): Promise<ListOffsetsPartitionResponseIn> {
   const out: ListOffsetsPartitionResponseIn = { partitionIndex: partition, errorCode: 0, timestamp: -1, offset: -1, leaderEpoch: -1, oldStyleOffsets: [] };
   const log = b.partitionLog(topic, partition);
-  if (!log) return { ...out, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+  if (!log) return { ...out, errorCode: b.missingPartitionError(topic, partition) };
   if (epoch > LEADER_EPOCH) return { ...out, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
   if (epoch >= 0 && epoch < LEADER_EPOCH) return { ...out, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
   try {

@@ -1,6 +1,11 @@
 /**
- * Produce (key 0), v3-11. v3 is the first with record batch v2 (librdkafka's MsgVer2 needs it), v7 the one
+ * Produce (key 0), v0-11. v3 is the first with record batch v2 (librdkafka's MsgVer2 needs it), v7 the one
  * kafka-python and librdkafka 2.0.2 (zstd) pin; v9+ is flexible.
+ *
+ * v0-2 are advertised although they can only carry the legacy message formats (magic 0/1), which Tern does not
+ * store: librdkafka up to 2.11 enables gzip, snappy and lz4 only when Produce v0 is in the broker's range, and
+ * otherwise silently sends those batches uncompressed. No client that negotiates versions sends v0-2 to a broker
+ * advertising v3+; one that does gets UNSUPPORTED_FOR_MESSAGE_FORMAT for its legacy messages.
  *
  * Per partition: the batches are validated (records.ts: CRC32C, lengths, varint records, max.message.bytes),
  * offsets are assigned in request order, and the bytes are appended as received. The answer waits until the
@@ -9,7 +14,7 @@
  */
 import { ApiKey, type ProduceRequest, type ProduceResponseIn } from '../../protocol/messages/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { validateBatches } from '../../protocol/records.js';
+import { MAGIC_OFFSET, MAGIC_V2, validateBatches } from '../../protocol/records.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
 import { storageFailure } from './errors.js';
 
@@ -23,8 +28,11 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
 
 async function producePartition(b: BrokerServices, topic: string, index: number, records: Buffer | null): Promise<PartitionOut> {
   const log = b.partitionLog(topic, index);
-  if (!log) return failed(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  if (!log) return failed(index, b.missingPartitionError(topic, index));
   if (records === null || records.length === 0) return failed(index, ErrorCode.CORRUPT_MESSAGE, 'empty records');
+  if (records.length > MAGIC_OFFSET && records[MAGIC_OFFSET]! < MAGIC_V2) {
+    return failed(index, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'message format v0/v1 is not supported: send record batch v2 (Produce v3+)');
+  }
   const checked = validateBatches(records, { maxBatchBytes: log.config.maxMessageBytes });
   if (!checked.ok) return failed(index, ErrorCode[checked.error], checked.message);
   try {
@@ -38,7 +46,7 @@ async function producePartition(b: BrokerServices, topic: string, index: number,
 
 export const produceHandler: ApiHandler<ProduceRequest, ProduceResponseIn> = {
   key: ApiKey.Produce,
-  minVersion: 3,
+  minVersion: 0,
   maxVersion: 11,
   async handle(req, ctx) {
     const b = ctx.broker;

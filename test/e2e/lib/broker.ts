@@ -1,7 +1,8 @@
 /**
  * The e2e suite's view of a broker process: test/helpers/broker.ts starts it (free port, data dir, wait for
- * TCP); this adds what the e2e tests check and report: liveness, RSS, the stderr tail for failure messages,
- * and temp-dir bookkeeping so every test file cleans up what it made.
+ * TCP, output kept, SIGKILL on test-process exit); this adds what the e2e tests check and report: liveness,
+ * exit status, RSS, the output tail for failure messages, and temp-dir bookkeeping so every test file cleans
+ * up what it made. A data dir passed in is never removed by the helper (restart after a crash reuses it).
  */
 import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
@@ -13,24 +14,19 @@ import { tail } from './proc.js';
 type Started = Awaited<ReturnType<typeof startBroker>>;
 
 export interface LaunchOptions {
-  /** Reuse a data dir (restart after a crash); otherwise the helper makes a fresh one. */
+  /** Reuse a data dir (restart after a crash); otherwise the helper makes a fresh one and removes it on stop. */
   dataDir?: string;
   /** Extra environment for the broker process (LD_PRELOAD for the fault shim). */
   env?: Record<string, string>;
+  /** More `tern start` arguments. */
+  args?: string[];
 }
 
-const STDERR_KEEP_BYTES = 256 * 1024;
-
 export class E2EBroker {
-  private stderrText = '';
   private exit: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
   constructor(readonly started: Started) {
     const proc = started.proc;
-    proc.stderr?.on('data', (d: Buffer) => {
-      this.stderrText += d.toString('utf8');
-      if (this.stderrText.length > STDERR_KEEP_BYTES) this.stderrText = this.stderrText.slice(-STDERR_KEEP_BYTES / 2);
-    });
     if (proc.exitCode !== null || proc.signalCode !== null) this.exit = { code: proc.exitCode, signal: proc.signalCode };
     proc.once('exit', (code, signal) => {
       this.exit = { code, signal };
@@ -68,8 +64,9 @@ export class E2EBroker {
     }
   }
 
+  /** The last lines the broker wrote (stderr and stdout, kept by the helper). */
   stderrTail(lines = 40): string {
-    return tail(this.stderrText, lines);
+    return tail(this.started.output(), lines);
   }
 
   /** A line for assertion messages: process state and the stderr tail. */
@@ -77,19 +74,19 @@ export class E2EBroker {
     return `\n[broker pid ${this.started.proc.pid} on port ${this.port}: ${this.exitStatus()}]\n[broker stderr tail]\n${this.stderrTail() || '(empty)'}`;
   }
 
+  /** SIGTERM (clean shutdown; the helper escalates to SIGKILL after its timeout) and wait for the exit. */
   async stop(): Promise<void> {
-    if (this.alive()) await this.started.stop();
+    await this.started.stop(); // also when already dead: the helper then only removes its own temp data dir
   }
 
   /** SIGKILL and wait for the process to be gone. */
   async kill(): Promise<void> {
-    if (!this.alive()) return;
     await this.started.kill();
   }
 }
 
 export async function launch(opts: LaunchOptions = {}): Promise<E2EBroker> {
-  const started = await startBroker(opts);
+  const started = await startBroker({ dataDir: opts.dataDir, env: opts.env, args: opts.args, logLevel: 'warn' });
   return new E2EBroker(started);
 }
 

@@ -164,6 +164,7 @@ class In {
 }
 
 export interface DecodedBatch {
+  /** attributes & 7 is the codec: 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd (records decoded for 0 and 1 only). */
   baseOffset: number;
   lastOffset: number;
   attributes: number;
@@ -172,7 +173,7 @@ export interface DecodedBatch {
 
 /**
  * Decodes the record sets of a Fetch partition: whole batches only (a trailing partial batch is allowed and
- * ignored, as Kafka permits); verifies magic and CRC-32C of every whole batch. Control batches are skipped.
+ * ignored, as Kafka permits); verifies magic and CRC-32C of every whole batch. Control batches have no records.
  */
 export function decodeBatches(data: Buffer | null): DecodedBatch[] {
   const out: DecodedBatch[] = [];
@@ -196,9 +197,10 @@ export function decodeBatches(data: Buffer | null): DecodedBatch[] {
     const codec = attributes & 7;
     let payload = batch.subarray(61);
     if (codec === CODEC_GZIP) payload = gunzipSync(payload);
-    else if (codec !== CODEC_NONE) throw new Error(`test decoder cannot decompress codec ${codec}`);
     const records: DecodedRecord[] = [];
-    if ((attributes & 0x20) === 0) {
+    // snappy/lz4/zstd: the test decoder reports the batch (codec, offsets) but not its records
+    const readable = codec === CODEC_NONE || codec === CODEC_GZIP;
+    if ((attributes & 0x20) === 0 && readable) {
       const r = new In(payload);
       for (let i = 0; i < count; i++) {
         const len = r.varint();

@@ -1,0 +1,33 @@
+/**
+ * FindCoordinator (key 10), v0-4: on a single node, this node coordinates every group and transactional id.
+ * v4+ looks up a batch of keys (CoordinatorKeys); earlier versions one Key. An empty key is INVALID_REQUEST, an
+ * unknown key type INVALID_REQUEST, as in Kafka.
+ *
+ * Served now, before the group coordinator exists (JoinGroup and the rest are not advertised yet), because
+ * librdkafka up to 2.11 enables LZ4 only when FindCoordinator v0 is advertised. Answering it is exact: this node
+ * is the coordinator; the group APIs themselves are simply not offered yet.
+ */
+import { ApiKey, type FindCoordinatorRequest, type FindCoordinatorResponseIn } from '../../protocol/messages/index.js';
+import { ErrorCode } from '../../protocol/errors.js';
+import type { ApiHandler } from '../context.js';
+
+const GROUP = 0;
+const TRANSACTION = 1;
+
+export const findCoordinatorHandler: ApiHandler<FindCoordinatorRequest, FindCoordinatorResponseIn> = {
+  key: ApiKey.FindCoordinator,
+  minVersion: 0,
+  maxVersion: 4,
+  handle(req, ctx) {
+    const { nodeId, advertise } = ctx.broker.config;
+    const answer = (key: string): { errorCode: number; errorMessage: string | null; nodeId: number; host: string; port: number } => {
+      if (req.keyType !== GROUP && req.keyType !== TRANSACTION) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown coordinator type ${req.keyType}`, nodeId: -1, host: '', port: -1 };
+      if (key === '') return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Empty coordinator key', nodeId: -1, host: '', port: -1 };
+      return { errorCode: 0, errorMessage: null, nodeId, host: advertise.host, port: advertise.port };
+    };
+    if (ctx.apiVersion >= 4) {
+      return { throttleTimeMs: 0, coordinators: req.coordinatorKeys.map((key) => ({ key, ...answer(key) })) };
+    }
+    return { throttleTimeMs: 0, ...answer(req.key) };
+  },
+};
