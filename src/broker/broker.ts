@@ -23,7 +23,16 @@ function logConfigOf(overrides: Record<string, string>): LogConfig {
   return res.config;
 }
 
+/** A topic of that name exists or is being created. */
+export class TopicExistsError extends Error {
+  readonly code = 'TOPIC_ALREADY_EXISTS';
+  constructor(name: string) {
+    super(`Topic '${name}' already exists.`);
+  }
+}
+
 export class Broker implements BrokerServices {
+  private readonly creating = new Map<string, Promise<TopicRecord>>();
   private server: KafkaServer | null = null;
   private address: { host: string; port: number } | null = null;
 
@@ -94,14 +103,31 @@ export class Broker implements BrokerServices {
     return validateTopicConfigs(configs);
   }
 
-  async createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
+  /**
+   * Creates the partitions first, then makes the topic visible in the table and writes the table durably; a
+   * topic is never visible before it is usable. Concurrent creations of one name: the first wins, the others
+   * get TopicExistsError (auto-creation waits for the first through `pendingTopic`).
+   */
+  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
+    if (this.topics.get(name) || this.creating.has(name)) return Promise.reject(new TopicExistsError(name));
+    const creating = this.create(name, partitions, configs).finally(() => this.creating.delete(name));
+    this.creating.set(name, creating);
+    return creating;
+  }
+
+  pendingTopic(name: string): Promise<TopicRecord> | undefined {
+    return this.creating.get(name);
+  }
+
+  private async create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
     const config = logConfigOf(configs);
+    for (let p = 0; p < partitions; p++) await this.logs.createPartition(name, p, config);
     const t = this.topics.add(name, partitions, configs);
     try {
-      for (let p = 0; p < partitions; p++) await this.logs.createPartition(name, p, config);
       await this.topics.commit();
     } catch (err) {
       this.topics.remove(name);
+      for (let p = 0; p < partitions; p++) await this.logs.deletePartition(name, p).catch(() => false);
       throw err;
     }
     this.logger.info({ topic: name, partitions, id: t.id }, 'topic created');

@@ -9,10 +9,10 @@
  * Limits: a frame over `requestBytesMax` closes the connection before allocation (FrameParser); at most
  * `inflightRequestsPerConnectionMax` unanswered requests and `responseQueueBytesMax` unsent response bytes,
  * above which the socket stops being read (a client that does not read its responses cannot grow our memory);
- * `connectionIdleMs` of silence closes it. The limits are checked after every frame, not every chunk: one
- * 64 KiB chunk can hold hundreds of small pipelined requests, so frames parsed after a limit is reached wait in
- * `backlog` (views of the chunk already read; the socket is paused, so at most one chunk's worth) and are
- * started one by one as responses leave.
+ * `connectionIdleMs` of silence with no request in progress closes it. The limits are checked after every
+ * frame, not every chunk: one 64 KiB chunk can hold hundreds of small pipelined requests, so frames parsed after
+ * a limit is reached wait in `backlog` (views of the chunk already read; the socket is paused, so at most one
+ * chunk's worth) and are started one by one as responses leave.
  *
  * Bad input closes the connection (and only that connection): an unparseable header, an API Tern does not
  * serve, a version outside the advertised range (except ApiVersions, answered per KIP-511). Kafka does the same,
@@ -30,6 +30,8 @@ import type { ApiHandler, BrokerServices, RequestContext } from './context.js';
 interface Slot {
   done: boolean;
   chunks: Buffer[] | null;
+  /** Close the connection once everything before this slot is written (acks=0 produce failed). */
+  closeReason: string | null;
 }
 
 export class Connection {
@@ -54,7 +56,14 @@ export class Connection {
     this.parser = new FrameParser(cfg.requestBytesMax);
     this.log = broker.logger.child({ conn: id, remote: `${socket.remoteAddress}:${socket.remotePort}` });
     socket.setNoDelay(true);
-    socket.setTimeout(cfg.connectionIdleMs, () => this.close('idle timeout'));
+    // Idle = silent with nothing in progress: a long-polling Fetch (up to fetchWaitMsMax) is not idleness, so
+    // the check is simply repeated a period later. (A permanent listener: the callback argument of
+    // socket.setTimeout is a once-listener.)
+    socket.setTimeout(cfg.connectionIdleMs);
+    socket.on('timeout', () => {
+      if (this.pending.length === 0) this.close('idle timeout');
+      else socket.setTimeout(cfg.connectionIdleMs);
+    });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('drain', () => this.maybeResume());
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
@@ -136,7 +145,7 @@ export class Connection {
       }
       throw err;
     }
-    const slot: Slot = { done: false, chunks: null };
+    const slot: Slot = { done: false, chunks: null, closeReason: null };
     this.pending.push(slot);
     const ctx: RequestContext = {
       broker: this.broker,
@@ -144,6 +153,9 @@ export class Connection {
       clientId,
       connectionId: this.id,
       signal: this.abort.signal,
+      closeAfterEarlierResponses: (reason: string) => {
+        slot.closeReason = reason;
+      },
     };
     const finish = (res: unknown): void => {
       slot.done = true;
@@ -173,7 +185,7 @@ export class Connection {
         apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
       } as never),
     );
-    this.pending.push({ done: true, chunks });
+    this.pending.push({ done: true, chunks, closeReason: null });
     this.flush();
   }
 
@@ -187,6 +199,11 @@ export class Connection {
   private flush(): void {
     while (this.pending.length > 0 && this.pending[0]!.done) {
       const slot = this.pending.shift()!;
+      if (slot.closeReason !== null) {
+        // Earlier answers are already queued on the socket; end() sends them, then closes.
+        this.close(slot.closeReason, true);
+        return;
+      }
       if (slot.chunks && !this.closed) {
         if (slot.chunks.length === 1) this.socket.write(slot.chunks[0]!);
         else {
@@ -234,14 +251,20 @@ export class Connection {
     if (this.pending.length === 0) this.socket.end();
   }
 
-  close(reason: string): void {
+  /**
+   * Closes now. `gracefully`: end() instead of destroy(), so responses already queued on the socket are still
+   * sent (used after a failed acks=0 produce); requests not yet answered are dropped either way.
+   */
+  close(reason: string, gracefully = false): void {
     if (this.closed) return;
     this.closed = true;
     this.log.debug({ reason }, 'connection closed');
     this.abort.abort();
     this.pending.length = 0;
     this.backlog.length = 0;
-    this.socket.destroy();
+    if (gracefully) this.socket.end();
+    else this.socket.destroy();
     this.onClose(this);
   }
+
 }

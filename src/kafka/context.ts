@@ -23,6 +23,8 @@ export interface BrokerServices {
   missingPartitionError(topic: string, partition: number): number;
   /** Creates a topic with validated configs; resolves once the topic table is durable. */
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord>;
+  /** The creation in progress of a topic, if another request is creating it now. */
+  pendingTopic(name: string): Promise<TopicRecord> | undefined;
   deleteTopic(name: string): Promise<void>;
   addPartitions(name: string, total: number): Promise<void>;
   /** Replaces a topic's config overrides (already validated) and applies them to its logs. */
@@ -38,6 +40,11 @@ export interface RequestContext {
   readonly connectionId: number;
   /** Aborted when the connection closes or the broker shuts down (ends Fetch long polls early). */
   readonly signal: AbortSignal;
+  /**
+   * Closes the connection right after the responses of earlier requests are written. Produce with acks=0 uses
+   * it on failure: the client hears nothing, so closing is how Kafka tells it to refresh metadata and retry.
+   */
+  closeAfterEarlierResponses(reason: string): void;
 }
 
 /**

@@ -723,6 +723,7 @@ export class PartitionLog {
       }
     }
     this.#cache.clear();
+    this.#notify(); // wake long-polling fetches: the log is going away (topic deleted or broker stopping)
     this.#listeners.clear();
     await Promise.allSettled(this.#segments.map((s) => s.close()));
   }

@@ -294,7 +294,8 @@ export function lz4OutputBound(frame: Buffer): number {
 
 function lz4Frame(payload: Buffer, outputBytesMax: number): Buffer {
   const bound = lz4OutputBound(payload);
-  // The bound overshoots by less than one block; refuse only when even a full last block cannot explain it.
+  // The bound overshoots the real size by less than one block (the last one is rarely full): refuse here only
+  // what no legitimate frame can produce; the exact cap is checked on the output (at most 4 MiB more memory).
   if (bound > outputBytesMax + LZ4_BLOCK_BYTES_MAX[7]!) throw tooLarge(bound, outputBytesMax);
   try {
     return lz4Decompress(payload);

@@ -72,6 +72,10 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
         try {
           id = (await b.createTopic(t.name, ok.partitions, ok.configs)).id;
         } catch (err) {
+          if ((err as { code?: unknown }).code === 'TOPIC_ALREADY_EXISTS') {
+            topics.push({ ...base, errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: (err as Error).message });
+            continue;
+          }
           b.logger.error({ err, topic: t.name }, 'create topic failed');
           topics.push({ ...base, errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: (err as Error).message });
           continue;

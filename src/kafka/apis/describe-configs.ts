@@ -19,16 +19,18 @@ export const describeConfigsHandler: ApiHandler<DescribeConfigsRequest, Describe
     const v = ctx.apiVersion;
     const results: DescribeConfigsResultIn[] = req.resources.map((r) => {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName, configs: [] };
+      // Kafka answers all configs for a null or an empty key list.
+      const keys = r.configurationKeys !== null && r.configurationKeys.length > 0 ? r.configurationKeys : null;
       let entries: ConfigEntry[];
       if (r.resourceType === ResourceType.TOPIC) {
         const t = b.topics.get(r.resourceName);
         if (!t) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic '${r.resourceName}' does not exist.` };
-        entries = describeTopicConfigs(b, t.configs, r.configurationKeys);
+        entries = describeTopicConfigs(b, t.configs, keys);
       } else if (r.resourceType === ResourceType.BROKER) {
         if (r.resourceName !== '' && r.resourceName !== String(b.config.nodeId)) {
           return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unexpected broker id, expected ${b.config.nodeId} or empty string, but received ${r.resourceName}` };
         }
-        entries = describeBrokerConfigs(b, r.configurationKeys);
+        entries = describeBrokerConfigs(b, keys);
       } else {
         return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${r.resourceType}` };
       }

@@ -78,6 +78,12 @@ async function readAll(b: BrokerServices, targets: Target[], maxBytes: number, i
       continue;
     }
     const log = t.log;
+    if (log.closed) {
+      // The topic was deleted while this Fetch waited: its log is gone, not empty.
+      out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      errors = true;
+      continue;
+    }
     const hw = log.highWatermark;
     out.highWatermark = hw;
     out.lastStableOffset = hw;

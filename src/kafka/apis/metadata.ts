@@ -23,6 +23,15 @@ function describeTopic(b: BrokerServices, t: TopicRecord, includeOps: boolean): 
   const node = b.config.nodeId;
   const partitions = [];
   for (let p = 0; p < t.partitions; p++) {
+    // A topic enters the table before its partition logs exist (CreateTopics or auto-creation still running,
+    // possibly for another connection): such a partition has no leader yet, and a client told otherwise would
+    // produce into UNKNOWN_TOPIC_OR_PARTITION. LEADER_NOT_AVAILABLE makes it refresh metadata and retry.
+    // (An offline partition, whose storage failed at start-up, keeps its leader: requests to it answer
+    // KAFKA_STORAGE_ERROR.)
+    if (b.partitionLog(t.name, p) === undefined && b.missingPartitionError(t.name, p) === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+      partitions.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: -1, leaderEpoch: -1, replicaNodes: [node], isrNodes: [], offlineReplicas: [] });
+      continue;
+    }
     partitions.push({ errorCode: 0, partitionIndex: p, leaderId: node, leaderEpoch: 0, replicaNodes: [node], isrNodes: [node], offlineReplicas: [] });
   }
   return { errorCode: 0, name: t.name, topicId: t.id, isInternal: false, partitions, topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS : NO_AUTHORIZED_OPERATIONS };
@@ -61,7 +70,7 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponseIn> = 
             continue;
           }
           try {
-            t = b.topics.get(name) ?? (await b.createTopic(name, b.config.defaultPartitions, {}));
+            t = b.topics.get(name) ?? (await (b.pendingTopic(name) ?? b.createTopic(name, b.config.defaultPartitions, {})));
           } catch (err) {
             b.logger.warn({ err, topic: name }, 'auto-create failed');
             topics.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, partitions: [] });

@@ -26,11 +26,12 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
 }
 
-async function producePartition(b: BrokerServices, topic: string, index: number, records: Buffer | null): Promise<PartitionOut> {
+async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: Buffer | null): Promise<PartitionOut> {
   const log = b.partitionLog(topic, index);
   if (!log) return failed(index, b.missingPartitionError(topic, index));
   if (records === null || records.length === 0) return failed(index, ErrorCode.CORRUPT_MESSAGE, 'empty records');
-  if (records.length > MAGIC_OFFSET && records[MAGIC_OFFSET]! < MAGIC_V2) {
+  // Only v0-2 may carry legacy messages; at v3+ Kafka answers any magic but 2 with INVALID_RECORD (validateBatches).
+  if (v < 3 && records.length > MAGIC_OFFSET && records[MAGIC_OFFSET]! < MAGIC_V2) {
     return failed(index, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'message format v0/v1 is not supported: send record batch v2 (Produce v3+)');
   }
   const checked = validateBatches(records, { maxBatchBytes: log.config.maxMessageBytes });
@@ -58,12 +59,16 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponseIn> = {
       partitions: td.partitionData.map((pd) => {
         if (!validAcks) return Promise.resolve(failed(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
         if (req.transactionalId !== null) return Promise.resolve(failed(pd.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet'));
-        return producePartition(b, td.name, pd.index, Buffer.isBuffer(pd.records) ? pd.records : null);
+        return producePartition(b, ctx.apiVersion, td.name, pd.index, Buffer.isBuffer(pd.records) ? pd.records : null);
       }),
     }));
     const responses = [];
     for (const t of topics) responses.push({ name: t.name, partitionResponses: await Promise.all(t.partitions) });
-    if (acks === 0 && validAcks) return null;
+    if (acks === 0 && validAcks) {
+      const failed = responses.some((t) => t.partitionResponses.some((p) => p.errorCode !== 0));
+      if (failed) ctx.closeAfterEarlierResponses('acks=0 produce failed');
+      return null;
+    }
     return { responses, throttleTimeMs: 0 };
   },
 };

@@ -1,0 +1,112 @@
+/**
+ * FrameParser: frames come out whole whatever the chunking, and a bad size prefix is refused before any byte
+ * of the frame is kept.
+ */
+import { describe, expect, it } from 'vitest';
+import { FrameParser, FrameTooLargeError } from '../../src/kafka/frame-parser.js';
+
+function frameOf(payload: Buffer): Buffer {
+  const out = Buffer.alloc(4 + payload.length);
+  out.writeInt32BE(payload.length, 0);
+  payload.copy(out, 4);
+  return out;
+}
+
+function pushAll(p: FrameParser, chunks: Buffer[]): Buffer[] {
+  const frames: Buffer[] = [];
+  for (const c of chunks) p.push(c, (f) => frames.push(Buffer.from(f)));
+  return frames;
+}
+
+const payloads = [Buffer.from('first frame'), Buffer.alloc(0), Buffer.from([1, 2, 3]), Buffer.alloc(300, 7), Buffer.from('last')];
+const stream = Buffer.concat(payloads.map(frameOf));
+
+describe('FrameParser', () => {
+  it('returns every frame when the stream is split at any single byte boundary', () => {
+    for (let cut = 0; cut <= stream.length; cut++) {
+      const frames = pushAll(new FrameParser(1024), [stream.subarray(0, cut), stream.subarray(cut)]);
+      expect(frames, `cut at ${cut}`).toEqual(payloads);
+    }
+  });
+
+  it('returns every frame when fed one byte at a time', () => {
+    const p = new FrameParser(1024);
+    const chunks = [...stream].map((b) => Buffer.from([b]));
+    expect(pushAll(p, chunks)).toEqual(payloads);
+    expect(p.bufferedBytes).toBe(0);
+  });
+
+  it('returns every frame for every pair of cut points (three chunks)', () => {
+    const small = Buffer.concat([frameOf(Buffer.from('ab')), frameOf(Buffer.from('cde')), frameOf(Buffer.alloc(0)), frameOf(Buffer.from('f'))]);
+    const expected = [Buffer.from('ab'), Buffer.from('cde'), Buffer.alloc(0), Buffer.from('f')];
+    for (let i = 0; i <= small.length; i++) {
+      for (let j = i; j <= small.length; j++) {
+        const frames = pushAll(new FrameParser(64), [small.subarray(0, i), small.subarray(i, j), small.subarray(j)]);
+        expect(frames, `cuts ${i},${j}`).toEqual(expected);
+      }
+    }
+  });
+
+  it('returns many frames from one chunk, as views of that chunk (no copy)', () => {
+    const p = new FrameParser(1024);
+    const many = Array.from({ length: 500 }, (_, i) => Buffer.from(`frame-${i}`));
+    const chunk = Buffer.concat(many.map(frameOf));
+    const frames: Buffer[] = [];
+    p.push(chunk, (f) => frames.push(f));
+    expect(frames.map((f) => f.toString())).toEqual(many.map((f) => f.toString()));
+    expect(frames[10]!.buffer).toBe(chunk.buffer);
+  });
+
+  it('handles a size prefix split across chunks (1+3, 2+2, 3+1 bytes)', () => {
+    const one = frameOf(Buffer.from('payload'));
+    for (const at of [1, 2, 3]) {
+      const frames = pushAll(new FrameParser(64), [one.subarray(0, at), one.subarray(at, 4), one.subarray(4)]);
+      expect(frames).toEqual([Buffer.from('payload')]);
+    }
+  });
+
+  it('emits a zero-length frame as an empty buffer', () => {
+    const frames = pushAll(new FrameParser(64), [Buffer.from([0, 0, 0, 0])]);
+    expect(frames).toHaveLength(1);
+    expect(frames[0]!.length).toBe(0);
+  });
+
+  it('accepts a frame of exactly frameBytesMax and rejects one byte more', () => {
+    expect(pushAll(new FrameParser(10), [frameOf(Buffer.alloc(10))])).toHaveLength(1);
+    expect(() => pushAll(new FrameParser(10), [frameOf(Buffer.alloc(11))])).toThrow(FrameTooLargeError);
+  });
+
+  it('rejects an oversize prefix as soon as the 4 prefix bytes are in, before the body arrives', () => {
+    const p = new FrameParser(1024 * 1024);
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(0x7fffffff, 0);
+    // Only the prefix is pushed: the parser must refuse now, not wait for (or allocate) 2 GiB.
+    expect(() => p.push(prefix, () => undefined)).toThrow(FrameTooLargeError);
+  });
+
+  it('rejects an oversize prefix that arrives split across chunks', () => {
+    const p = new FrameParser(100);
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(101, 0);
+    p.push(prefix.subarray(0, 2), () => undefined);
+    expect(() => p.push(prefix.subarray(2), () => undefined)).toThrow(FrameTooLargeError);
+  });
+
+  it('rejects a negative size prefix', () => {
+    const prefix = Buffer.alloc(4);
+    prefix.writeInt32BE(-1, 0);
+    expect(() => new FrameParser(100).push(prefix, () => undefined)).toThrow(/outside/);
+    prefix.writeInt32BE(-2147483648, 0);
+    expect(() => new FrameParser(100).push(prefix, () => undefined)).toThrow(FrameTooLargeError);
+  });
+
+  it('holds only the bytes received for a frame announced as large (no allocation by the prefix)', () => {
+    const p = new FrameParser(64 * 1024 * 1024);
+    const head = Buffer.alloc(4 + 10);
+    head.writeInt32BE(50 * 1024 * 1024, 0);
+    let frames = 0;
+    p.push(head, () => frames++);
+    expect(frames).toBe(0);
+    expect(p.bufferedBytes).toBe(10);
+  });
+});
