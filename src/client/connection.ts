@@ -155,7 +155,12 @@ export class Connection {
   /** Sends a request and resolves with its decoded response. */
   async request<K extends ClientApiKey>(apiKey: K, body: ApiRequest<K>, opts: RequestOptions = {}): Promise<ApiResponse<K>> {
     const version = opts.version ?? this.requireVersion(apiKey);
-    await this.slot();
+    this.throwIfClosed();
+    while (this.pending.size >= this.inFlightRequestsMax) {
+      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
+      this.throwIfClosed();
+    }
+    // No await from the check above to the registration below: the slot cannot be taken in between.
     const correlationId = this.takeCorrelationId();
     const timeoutMs = this.requestTimeoutMs + (opts.brokerWaitMs ?? 0);
     const response = new Promise<unknown>((resolve, reject) => {
@@ -200,12 +205,14 @@ export class Connection {
     const deadline = setTimeout(() => this.fail('ERR_TERN_CONNECT', `cannot connect to ${this.broker}: ApiVersions timed out after ${timeoutMs} ms`), timeoutMs);
     try {
       const body = { clientSoftwareName: CLIENT_SOFTWARE_NAME, clientSoftwareVersion: CLIENT_SOFTWARE_VERSION };
-      let resp = await this.request(ApiKey.ApiVersions, body, { version: 3 });
+      // Bounded by the connect deadline above, not by requestTimeoutMs.
+      const wait = { brokerWaitMs: timeoutMs };
+      let resp = await this.request(ApiKey.ApiVersions, body, { version: 3, ...wait });
       if (resp.errorCode === ErrorCode.UNSUPPORTED_VERSION) {
         // KIP-511: the error reply is in v0 form and lists the ApiVersions range the broker does support.
         const range = resp.apiKeys.find((k) => k.apiKey === ApiKey.ApiVersions);
         const v = Math.min(range?.maxVersion ?? 0, 2);
-        resp = await this.request(ApiKey.ApiVersions, body, { version: v });
+        resp = await this.request(ApiKey.ApiVersions, body, { version: v, ...wait });
       }
       if (resp.errorCode !== ErrorCode.NONE) throw new KafkaError(resp.errorCode, `ApiVersions failed on ${this.broker}`);
       this.versions = negotiateVersions(resp.apiKeys);
@@ -218,14 +225,6 @@ export class Connection {
     const id = this.nextCorrelationId;
     this.nextCorrelationId = id === CORRELATION_ID_MAX ? 0 : id + 1;
     return id;
-  }
-
-  private async slot(): Promise<void> {
-    this.throwIfClosed();
-    while (this.pending.size >= this.inFlightRequestsMax) {
-      await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-      this.throwIfClosed();
-    }
   }
 
   private write(apiKey: number, version: number, correlationId: number, body: unknown): void {

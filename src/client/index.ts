@@ -20,3 +20,4 @@ export { parseBroker, DEFAULT_PORT, type HostPort } from './router.js';
 export { CLIENT_API_VERSIONS, negotiateVersions, type ApiRequest, type ApiResponse, type ClientApiKey, type VersionRange } from './versions.js';
 export type { AdminOptions } from './admin.js';
 export * from './types.js';
+export { murmur2, partitionForKey } from './partitioner.js';

@@ -29,7 +29,7 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
 async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: Buffer | null): Promise<PartitionOut> {
   const log = b.partitionLog(topic, index);
   if (!log) return failed(index, b.missingPartitionError(topic, index));
-  if (records === null || records.length === 0) return failed(index, ErrorCode.CORRUPT_MESSAGE, 'empty records');
+  if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
   // Only v0-2 may carry legacy messages; at v3+ Kafka answers any magic but 2 with INVALID_RECORD (validateBatches).
   if (v < 3 && records.length > MAGIC_OFFSET && records[MAGIC_OFFSET]! < MAGIC_V2) {
     return failed(index, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'message format v0/v1 is not supported: send record batch v2 (Produce v3+)');

@@ -1,0 +1,124 @@
+/**
+ * `tern start`: runs a broker in the foreground until SIGINT/SIGTERM.
+ *
+ * Settings come from, lowest precedence first: built-in defaults, the `--config` file (YAML or JSON; JSON is
+ * YAML), then flags. The file's keys mirror the flags (`data-dir`, or camelCase `dataDir`). The merged plain
+ * values go to `runBroker`, which validates them again and owns everything after.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
+import { parse as parseYaml } from 'yaml';
+import { CliError } from './output.js';
+
+export interface StartOptions {
+  listen: string;
+  advertise?: string;
+  dataDir: string;
+  nodeId: number;
+  logLevel: string;
+}
+
+export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info' } as const;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** Setting name (as in StartOptions) -> the flag / file key that sets it. */
+const KEYS = { listen: 'listen', advertise: 'advertise', dataDir: 'data-dir', nodeId: 'node-id', logLevel: 'log-level' } as const;
+type Key = keyof typeof KEYS;
+
+/** What the flags set (undefined: not given). */
+export type StartFlags = Partial<Record<Key, string | number>>;
+
+/** Parses a config file's text (YAML or JSON) into settings; unknown keys and wrong types are errors. */
+export function parseConfigFile(text: string, file: string): StartFlags {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new CliError(`config file ${file}: ${(err as Error).message}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new CliError(`config file ${file}: expected a mapping of settings`);
+  const out: StartFlags = {};
+  for (const [rawKey, value] of Object.entries(doc as Record<string, unknown>)) {
+    const key = (Object.keys(KEYS) as Key[]).find((k) => k === rawKey || KEYS[k] === rawKey);
+    if (key === undefined) throw new CliError(`config file ${file}: unknown setting '${rawKey}' (known: ${Object.values(KEYS).join(', ')})`);
+    if (value === null) continue;
+    if (typeof value !== 'string' && typeof value !== 'number') throw new CliError(`config file ${file}: '${rawKey}' must be a string or a number`);
+    out[key] = value;
+  }
+  return out;
+}
+
+/** Merges defaults < file < flags and checks each value. */
+export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOptions {
+  const pick = (k: Key): string | number | undefined => flags[k] ?? file[k];
+  const str = (k: Key, dflt?: string): string | undefined => {
+    const v = pick(k);
+    return v === undefined ? dflt : String(v);
+  };
+  const nodeIdRaw = pick('nodeId') ?? START_DEFAULTS.nodeId;
+  const nodeId = Number(nodeIdRaw);
+  if (String(nodeIdRaw).trim() === '' || !Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0x7fffffff) {
+    throw new CliError(`node-id must be an integer >= 0, got '${nodeIdRaw}'`);
+  }
+  const logLevel = str('logLevel', START_DEFAULTS.logLevel)!;
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new CliError(`log-level must be one of ${LOG_LEVELS.join(', ')}, got '${logLevel}'`);
+  const listen = str('listen', START_DEFAULTS.listen)!;
+  const advertise = str('advertise');
+  for (const [name, v] of [['listen', listen], ['advertise', advertise]] as const) {
+    if (v !== undefined && !/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(v)) throw new CliError(`${name} must be HOST:PORT, got '${v}'`);
+  }
+  return { listen, ...(advertise === undefined ? {} : { advertise }), dataDir: str('dataDir', START_DEFAULTS.dataDir)!, nodeId, logLevel };
+}
+
+export function startCommand(): Command {
+  return new Command('start')
+    .summary('run a broker in the foreground')
+    .description(
+      'Run a Tern broker in the foreground until interrupted (Ctrl-C or SIGTERM shut it down cleanly).\n' +
+        'Settings: flags override the --config file, which overrides the defaults.',
+    )
+    .option('--listen <host:port>', `address of the Kafka listener (default: ${START_DEFAULTS.listen})`)
+    .option('--advertise <host:port>', 'address clients are told to connect to (default: the listen address)')
+    .option('--data-dir <dir>', `where partitions and metadata are stored (default: ${START_DEFAULTS.dataDir})`)
+    .option('--node-id <n>', `this broker's node id (default: ${START_DEFAULTS.nodeId})`)
+    .addOption(new Option('--log-level <level>', `log verbosity (default: ${START_DEFAULTS.logLevel})`).choices(LOG_LEVELS))
+    .option('--config <file>', 'YAML or JSON file with the same settings (keys: listen, advertise, data-dir, node-id, log-level)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ tern start
+  $ tern start --listen 0.0.0.0:9092 --advertise broker1.example:9092 --data-dir /var/lib/tern
+  $ tern start --config tern.yaml --log-level debug
+
+Example tern.yaml:
+  listen: 0.0.0.0:9092
+  advertise: broker1.example:9092
+  data-dir: /var/lib/tern
+  node-id: 0
+  log-level: info`,
+    )
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; config?: string }) => {
+      let file: StartFlags = {};
+      if (opts.config !== undefined) {
+        let text: string;
+        try {
+          text = readFileSync(opts.config, 'utf8');
+        } catch (err) {
+          throw new CliError(`cannot read config file ${opts.config}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        file = parseConfigFile(text, opts.config);
+      }
+      const flags: StartFlags = {};
+      if (opts.listen !== undefined) flags.listen = opts.listen;
+      if (opts.advertise !== undefined) flags.advertise = opts.advertise;
+      if (opts.dataDir !== undefined) flags.dataDir = opts.dataDir;
+      if (opts.nodeId !== undefined) flags.nodeId = opts.nodeId;
+      if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
+      const merged = mergeStartOptions(file, flags);
+      // Loaded only here: the other commands need none of the broker's modules.
+      const { runBroker } = await import('../broker/index.js');
+      await runBroker(merged);
+    });
+}
