@@ -5,9 +5,9 @@
  *   npm run build && node dist/bench/run.js [--duration-s 10] [--dir /path/on/real/disk] [--json out.json]
  *
  * Workloads (all acks=all, i.e. every acknowledged batch is fsynced before the answer):
- * - throughput: 100 B and 1 KiB records, 1 and 6 partitions. One connection, up to `inflightMax` pipelined
- *   Produce requests, each carrying one batch of `batchBytes` per partition (what librdkafka or the Java
- *   client send under load). Latency of every request goes to an HDR histogram.
+ * - throughput: 100 B and 1 KiB records, 1 and 6 partitions. `producers` connections, each with up to
+ *   `inflightPerProducer` pipelined Produce requests, each request carrying one batch of `batchBytes` per
+ *   partition (what librdkafka sends under load). Latency of every request goes to an HDR histogram.
  * - consume: Fetch everything just produced, from offset 0, with 1 MiB per partition per request.
  * - latency at moderate load: 5,000 msg/s of 1 KiB, one record per request (linger 0), open loop: latency is
  *   measured from the time a message was due, so a stalled broker cannot hide its stall (no coordinated
@@ -45,7 +45,9 @@ function parseArgs(argv: string[]): Args {
   };
 }
 
-const inflightMax = 8;
+/** Producer connections, each with up to `inflightPerProducer` Produce requests outstanding (librdkafka's default). */
+const producers = 4;
+const inflightPerProducer = 5;
 const batchBytes = 64 * 1024;
 
 interface ThroughputResult {
@@ -113,7 +115,7 @@ async function createTopic(conn: Connection, name: string, partitions: number): 
   if (code !== 0) throw new Error(`create topic ${name}: error ${code}`);
 }
 
-async function produceThroughput(conn: Connection, topic: string, partitions: number, recordBytes: number, durationS: number): Promise<{ msgs: number; bytes: number; hist: hdr.Histogram; seconds: number }> {
+async function produceThroughput(conns: Connection[], topic: string, partitions: number, recordBytes: number, durationS: number): Promise<{ msgs: number; bytes: number; hist: hdr.Histogram; seconds: number }> {
   const perBatch = Math.max(1, Math.floor(batchBytes / (recordBytes + 10)));
   const batch = batchOf(recordBytes, perBatch);
   const body = { acks: -1, timeoutMs: 30_000, transactionalId: null, topicData: [{ name: topic, partitionData: Array.from({ length: partitions }, (_, index) => ({ index, records: batch })) }] };
@@ -121,7 +123,7 @@ async function produceThroughput(conn: Connection, topic: string, partitions: nu
   let msgs = 0;
   const start = performance.now();
   const end = start + durationS * 1000;
-  const worker = async (): Promise<void> => {
+  const worker = async (conn: Connection): Promise<void> => {
     while (performance.now() < end) {
       const t0 = performance.now();
       const res = await conn.request(ApiKey.Produce, body);
@@ -130,7 +132,7 @@ async function produceThroughput(conn: Connection, topic: string, partitions: nu
       msgs += perBatch * partitions;
     }
   };
-  await Promise.all(Array.from({ length: inflightMax }, worker));
+  await Promise.all(conns.flatMap((conn) => Array.from({ length: inflightPerProducer }, () => worker(conn))));
   const seconds = (performance.now() - start) / 1000;
   return { msgs, bytes: msgs * recordBytes, hist, seconds };
 }
@@ -226,7 +228,8 @@ async function main(): Promise<void> {
 
   const dataDir = path.join(args.dir, 'data');
   const { proc, port } = await startBroker(dataDir);
-  const conn = await Connection.connect({ host: '127.0.0.1', port, clientId: 'tern-bench', inFlightRequestsMax: 64 });
+  const conns = await Promise.all(Array.from({ length: producers }, () => Connection.connect({ host: '127.0.0.1', port, clientId: 'tern-bench', inFlightRequestsMax: 64 })));
+  const conn = conns[0]!;
   const throughput: ThroughputResult[] = [];
   let latency: LatencyResult | null = null;
   try {
@@ -235,7 +238,7 @@ async function main(): Promise<void> {
         const topic = `bench-${recordBytes}b-${partitions}p`;
         await createTopic(conn, topic, partitions);
         process.stderr.write(`produce ${topic} for ${args.durationS}s...\n`);
-        const p = await produceThroughput(conn, topic, partitions, recordBytes, args.durationS);
+        const p = await produceThroughput(conns, topic, partitions, recordBytes, args.durationS);
         const c = await consumeAll(conn, topic, partitions, recordBytes);
         throughput.push({
           recordBytes,
@@ -254,7 +257,7 @@ async function main(): Promise<void> {
     process.stderr.write(`latency at 5,000 msg/s for ${args.durationS}s...\n`);
     latency = await latencyAtRate(conn, 'bench-latency', 5000, 1024, args.durationS);
   } finally {
-    conn.close();
+    for (const c of conns) c.close();
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
     fs.rmSync(args.dir, { recursive: true, force: true });
