@@ -20,7 +20,7 @@ import { ApiKey, readApiVersionsResponse } from '../protocol/messages/index.js';
 import { Reader } from '../protocol/codec.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ConnectionError, KafkaError, type ConnectionErrorCode } from './errors.js';
-import { FrameReader, FrameSizeError } from './frame-reader.js';
+import { FrameParser, FrameTooLargeError } from '../protocol/frame-parser.js';
 import { CLIENT_API_VERSIONS, negotiateVersions, type ApiRequest, type ApiResponse, type ClientApiKey } from './versions.js';
 
 export interface ConnectionOptions {
@@ -43,6 +43,8 @@ export const REQUEST_TIMEOUT_MS_DEFAULT = 30_000;
 export const CONNECT_TIMEOUT_MS_DEFAULT = 10_000;
 export const IN_FLIGHT_REQUESTS_MAX_DEFAULT = 256;
 
+/** A response frame carries at least its correlation id. */
+const RESPONSE_FRAME_BYTES_MIN = 4;
 const CLIENT_SOFTWARE_NAME = 'tern-client';
 const CLIENT_SOFTWARE_VERSION = '0.1.0';
 /** Correlation ids are INT32; wrap before overflow (ids of long-finished requests are never outstanding). */
@@ -66,7 +68,7 @@ export interface RequestOptions {
 export class Connection {
   readonly broker: string;
   private readonly socket: net.Socket;
-  private readonly reader: FrameReader;
+  private readonly parser: FrameParser;
   private readonly pending = new Map<number, Pending>();
   private readonly slotWaiters: (() => void)[] = [];
   private readonly closeListeners: ((err: Error | null) => void)[] = [];
@@ -83,13 +85,13 @@ export class Connection {
     this.clientId = opts.clientId ?? 'tern';
     this.requestTimeoutMs = opts.requestTimeoutMs ?? REQUEST_TIMEOUT_MS_DEFAULT;
     this.inFlightRequestsMax = opts.inFlightRequestsMax ?? IN_FLIGHT_REQUESTS_MAX_DEFAULT;
-    this.reader = new FrameReader(opts.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT, (frame) => this.onFrame(frame));
+    this.parser = new FrameParser(opts.frameBytesMax ?? FRAME_BYTES_MAX_DEFAULT, RESPONSE_FRAME_BYTES_MIN);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       try {
-        this.reader.push(chunk);
+        this.parser.push(chunk, (frame) => this.onFrame(frame));
       } catch (err) {
-        if (err instanceof FrameSizeError) this.fail('ERR_TERN_FRAME_TOO_LARGE', `${this.broker}: ${err.message}`, { cause: err });
+        if (err instanceof FrameTooLargeError) this.fail('ERR_TERN_FRAME_TOO_LARGE', `${this.broker}: ${err.message}`, { cause: err });
         else this.fail('ERR_TERN_PROTOCOL', `bad response from ${this.broker}: ${(err as Error).message}`, { cause: err });
       }
     });

@@ -15,7 +15,6 @@ export {
 } from './connection.js';
 export { ConnectionError, KafkaError, type ConnectionErrorCode } from './errors.js';
 export { decodeRecords, type ConsumedRecord, type DecodedRecords, type DecodeOptions } from './decode-records.js';
-export { FrameReader, FrameSizeError } from './frame-reader.js';
 export { parseBroker, DEFAULT_PORT, type HostPort } from './router.js';
 export { CLIENT_API_VERSIONS, negotiateVersions, type ApiRequest, type ApiResponse, type ClientApiKey, type VersionRange } from './versions.js';
 export type { AdminOptions } from './admin.js';

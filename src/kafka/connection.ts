@@ -24,7 +24,7 @@ import { ProtocolError } from '../protocol/codec.js';
 import { encodeResponse, peekRequestPrefix, readRequest, type RequestPrefix } from '../protocol/frame.js';
 import { API_SPECS, ApiKey } from '../protocol/messages/index.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { FrameParser } from './frame-parser.js';
+import { FrameParser } from '../protocol/frame-parser.js';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.js';
 
 interface Slot {

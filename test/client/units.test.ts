@@ -1,11 +1,9 @@
-// Pure parts of the client: the frame reader, version negotiation, the key partitioner, record decoding.
+// Pure parts of the client (the frame parser is tested in test/protocol): version negotiation, the key partitioner, record decoding.
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import {
   CLIENT_API_VERSIONS,
   decodeRecords,
-  FrameReader,
-  FrameSizeError,
   KafkaError,
   murmur2,
   negotiateVersions,
@@ -17,58 +15,6 @@ import { ErrorCode } from '../../src/protocol/errors.js';
 import { ApiKey } from '../../src/protocol/messages/index.js';
 import { buildRecordBatch, Compression, CRC_OFFSET } from '../../src/protocol/records.js';
 
-function frame(body: Buffer): Buffer {
-  const b = Buffer.alloc(4 + body.length);
-  b.writeInt32BE(body.length, 0);
-  body.copy(b, 4);
-  return b;
-}
-
-describe('FrameReader', () => {
-  const frames = [Buffer.from('abcd'), Buffer.from('0123456789'), Buffer.alloc(300, 7)].map(frame);
-  const stream = Buffer.concat(frames);
-
-  it('hands out whole frames from one chunk as views', () => {
-    const got: Buffer[] = [];
-    new FrameReader(1024, (f) => got.push(f)).push(stream);
-    expect(got.map((f) => f.length)).toEqual([4, 10, 300]);
-    expect(got[0]!.buffer).toBe(stream.buffer); // no copy
-  });
-
-  it('reassembles frames split at every possible point', () => {
-    for (let cut = 1; cut < stream.length; cut++) {
-      const got: string[] = [];
-      const r = new FrameReader(1024, (f) => got.push(f.toString('hex')));
-      r.push(stream.subarray(0, cut));
-      r.push(stream.subarray(cut));
-      expect(got).toEqual(frames.map((f) => f.subarray(4).toString('hex')));
-      expect(r.idle).toBe(true);
-    }
-  });
-
-  it('reassembles frames fed one byte at a time', () => {
-    const got: number[] = [];
-    const r = new FrameReader(1024, (f) => got.push(f.length));
-    for (let i = 0; i < stream.length; i++) {
-      r.push(stream.subarray(i, i + 1));
-      expect(r.idle).toBe(i === 7 || i === 21 || i === stream.length - 1);
-    }
-    expect(got).toEqual([4, 10, 300]);
-  });
-
-  it('refuses a size over the cap or under 4 before allocating', () => {
-    const big = Buffer.alloc(4);
-    big.writeInt32BE(2 ** 31 - 1);
-    expect(() => new FrameReader(1024, () => undefined).push(big)).toThrow(FrameSizeError);
-    const neg = Buffer.from([0xff, 0xff, 0xff, 0xfe]);
-    expect(() => new FrameReader(1024, () => undefined).push(neg)).toThrow(FrameSizeError);
-    expect(() => new FrameReader(1024, () => undefined).push(Buffer.from([0, 0, 0, 3, 1, 2, 3]))).toThrow(/too short/);
-    // exactly at the cap is fine
-    const got: number[] = [];
-    new FrameReader(300, (f) => got.push(f.length)).push(frames[2]!);
-    expect(got).toEqual([300]);
-  });
-});
 
 describe('negotiateVersions', () => {
   it('picks min(ours.max, theirs.max) when the ranges overlap', () => {

@@ -2,7 +2,7 @@
  * Fixtures for the Kafka-layer tests: an in-process broker on a free loopback port with a temporary data
  * directory, and a raw wire client that speaks through a real socket with our generated codecs.
  *
- * The wire client deliberately does not use src/kafka/frame-parser.ts (the thing under test): it has its own
+ * The wire client deliberately does not use src/protocol/frame-parser.ts (the thing under test): it has its own
  * few-line framing. It records every response frame in arrival order, so tests can check ordering, and keeps
  * frames whose correlation id nobody waits for in `unexpected` (acks=0 must produce none).
  */

@@ -3,7 +3,7 @@
  * of the frame is kept.
  */
 import { describe, expect, it } from 'vitest';
-import { FrameParser, FrameTooLargeError } from '../../src/kafka/frame-parser.js';
+import { FrameParser, FrameTooLargeError } from '../../src/protocol/frame-parser.js';
 
 function frameOf(payload: Buffer): Buffer {
   const out = Buffer.alloc(4 + payload.length);
@@ -108,5 +108,18 @@ describe('FrameParser', () => {
     p.push(head, () => frames++);
     expect(frames).toBe(0);
     expect(p.bufferedBytes).toBe(10);
+  });
+
+  it('refuses a frame below frameBytesMin (a response must carry its correlation id) and reports idle', () => {
+    const p = new FrameParser(1024, 4);
+    expect(p.idle).toBe(true);
+    expect(() => p.push(Buffer.from([0, 0, 0, 3, 1, 2, 3]), () => undefined)).toThrow(FrameTooLargeError);
+    const q = new FrameParser(1024, 4);
+    q.push(Buffer.from([0, 0]), () => undefined);
+    expect(q.idle).toBe(false);
+    const got: number[] = [];
+    q.push(Buffer.from([0, 4, 9, 9, 9, 9]), (f) => got.push(f.length));
+    expect(got).toEqual([4]);
+    expect(q.idle).toBe(true);
   });
 });

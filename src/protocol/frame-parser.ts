@@ -1,5 +1,6 @@
 /**
- * Resumable request-frame parser: bytes arrive in arbitrary chunks; whole frames come out.
+ * Resumable Kafka frame parser (INT32 size + body), used by both sides: the broker for requests, the client for
+ * responses. Bytes arrive in arbitrary chunks; whole frames come out.
  *
  * The size prefix is checked against `frameBytesMax` before anything is kept, and a frame's bytes are held as the
  * chunks that arrived, never as a buffer sized by the peer's prefix: a client that announces 100 MiB and sends
@@ -18,11 +19,20 @@ export class FrameParser {
   /** Size of the frame being read, or -1 while the size prefix is incomplete. */
   private frameBytes = -1;
 
-  constructor(private readonly frameBytesMax: number) {}
+  /** `frameBytesMin`: smallest legal frame (a response carries at least its 4-byte correlation id). */
+  constructor(
+    private readonly frameBytesMax: number,
+    private readonly frameBytesMin = 0,
+  ) {}
 
   /** Bytes held for an incomplete frame. */
   get bufferedBytes(): number {
     return this.partBytes;
+  }
+
+  /** True when no partial frame (not even part of a size prefix) is held. */
+  get idle(): boolean {
+    return this.frameBytes < 0 && this.partBytes === 0;
   }
 
   /** Feeds a chunk; calls `onFrame` for each complete frame (without its size prefix). Throws on a bad prefix. */
@@ -67,8 +77,8 @@ export class FrameParser {
   }
 
   private checkSize(size: number): number {
-    if (size < 0 || size > this.frameBytesMax) {
-      throw new FrameTooLargeError(`frame of ${size} bytes is outside 0..${this.frameBytesMax}`);
+    if (size < this.frameBytesMin || size > this.frameBytesMax) {
+      throw new FrameTooLargeError(`frame of ${size} bytes is outside ${this.frameBytesMin}..${this.frameBytesMax}`);
     }
     return size;
   }
