@@ -16,17 +16,30 @@ export interface StartOptions {
   dataDir: string;
   nodeId: number;
   logLevel: string;
+  /** Kafka `auto.create.topics.enable`. */
+  autoCreateTopics: boolean;
+  /** Kafka `num.partitions`: partitions of auto-created topics. */
+  defaultPartitions: number;
 }
 
-export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info' } as const;
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
+export { LOG_LEVELS } from '../broker/config.js';
+import { LOG_LEVELS } from '../broker/config.js';
 
 /** Setting name (as in StartOptions) -> the flag / file key that sets it. */
-const KEYS = { listen: 'listen', advertise: 'advertise', dataDir: 'data-dir', nodeId: 'node-id', logLevel: 'log-level' } as const;
+const KEYS = {
+  listen: 'listen',
+  advertise: 'advertise',
+  dataDir: 'data-dir',
+  nodeId: 'node-id',
+  logLevel: 'log-level',
+  autoCreateTopics: 'auto-create-topics',
+  defaultPartitions: 'num-partitions',
+} as const;
 type Key = keyof typeof KEYS;
 
 /** What the flags set (undefined: not given). */
-export type StartFlags = Partial<Record<Key, string | number>>;
+export type StartFlags = Partial<Record<Key, string | number | boolean>>;
 
 /** Parses a config file's text (YAML or JSON) into settings; unknown keys and wrong types are errors. */
 export function parseConfigFile(text: string, file: string): StartFlags {
@@ -43,7 +56,7 @@ export function parseConfigFile(text: string, file: string): StartFlags {
     const key = (Object.keys(KEYS) as Key[]).find((k) => k === rawKey || KEYS[k] === rawKey);
     if (key === undefined) throw new CliError(`config file ${file}: unknown setting '${rawKey}' (known: ${Object.values(KEYS).join(', ')})`);
     if (value === null) continue;
-    if (typeof value !== 'string' && typeof value !== 'number') throw new CliError(`config file ${file}: '${rawKey}' must be a string or a number`);
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') throw new CliError(`config file ${file}: '${rawKey}' must be a string, a number or a boolean`);
     out[key] = value;
   }
   return out;
@@ -51,7 +64,7 @@ export function parseConfigFile(text: string, file: string): StartFlags {
 
 /** Merges defaults < file < flags and checks each value. */
 export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOptions {
-  const pick = (k: Key): string | number | undefined => flags[k] ?? file[k];
+  const pick = (k: Key): string | number | boolean | undefined => flags[k] ?? file[k];
   const str = (k: Key, dflt?: string): string | undefined => {
     const v = pick(k);
     return v === undefined ? dflt : String(v);
@@ -68,7 +81,22 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   for (const [name, v] of [['listen', listen], ['advertise', advertise]] as const) {
     if (v !== undefined && !/^(\[[^\]]+\]|[^:\s]*):\d{1,5}$/.test(v)) throw new CliError(`${name} must be HOST:PORT, got '${v}'`);
   }
-  return { listen, ...(advertise === undefined ? {} : { advertise }), dataDir: str('dataDir', START_DEFAULTS.dataDir)!, nodeId, logLevel };
+  const autoRaw = String(pick('autoCreateTopics') ?? START_DEFAULTS.autoCreateTopics);
+  if (autoRaw !== 'true' && autoRaw !== 'false') throw new CliError(`auto-create-topics must be true or false, got '${autoRaw}'`);
+  const partitionsRaw = pick('defaultPartitions') ?? START_DEFAULTS.defaultPartitions;
+  const defaultPartitions = Number(partitionsRaw);
+  if (String(partitionsRaw).trim() === '' || !Number.isInteger(defaultPartitions) || defaultPartitions < 1) {
+    throw new CliError(`num-partitions must be an integer >= 1, got '${partitionsRaw}'`);
+  }
+  return {
+    listen,
+    ...(advertise === undefined ? {} : { advertise }),
+    dataDir: str('dataDir', START_DEFAULTS.dataDir)!,
+    nodeId,
+    logLevel,
+    autoCreateTopics: autoRaw === 'true',
+    defaultPartitions,
+  };
 }
 
 export function startCommand(): Command {
@@ -83,7 +111,9 @@ export function startCommand(): Command {
     .option('--data-dir <dir>', `where partitions and metadata are stored (default: ${START_DEFAULTS.dataDir})`)
     .option('--node-id <n>', `this broker's node id (default: ${START_DEFAULTS.nodeId})`)
     .addOption(new Option('--log-level <level>', `log verbosity (default: ${START_DEFAULTS.logLevel})`).choices(LOG_LEVELS))
-    .option('--config <file>', 'YAML or JSON file with the same settings (keys: listen, advertise, data-dir, node-id, log-level)')
+    .option('--auto-create-topics <bool>', 'create topics named in Metadata requests, as Kafka auto.create.topics.enable (default: true)')
+    .option('--num-partitions <n>', 'partitions of auto-created topics, as Kafka num.partitions (default: 1)')
+    .option('--config <file>', `YAML or JSON file with the same settings (keys: ${Object.values(KEYS).join(', ')})`)
     .addHelpText(
       'after',
       `
@@ -97,9 +127,11 @@ Example tern.yaml:
   advertise: broker1.example:9092
   data-dir: /var/lib/tern
   node-id: 0
-  log-level: info`,
+  log-level: info
+  auto-create-topics: true
+  num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -116,6 +148,8 @@ Example tern.yaml:
       if (opts.dataDir !== undefined) flags.dataDir = opts.dataDir;
       if (opts.nodeId !== undefined) flags.nodeId = opts.nodeId;
       if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
+      if (opts.autoCreateTopics !== undefined) flags.autoCreateTopics = opts.autoCreateTopics;
+      if (opts.numPartitions !== undefined) flags.defaultPartitions = opts.numPartitions;
       const merged = mergeStartOptions(file, flags);
       // Loaded only here: the other commands need none of the broker's modules.
       const { runBroker } = await import('../broker/index.js');

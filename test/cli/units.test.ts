@@ -8,7 +8,7 @@ import { ConnectionError, KafkaError } from '../../src/client/index.js';
 
 describe('tern start settings', () => {
   it('uses the defaults when nothing is given', () => {
-    expect(mergeStartOptions({}, {})).toEqual({ listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info' });
+    expect(mergeStartOptions({}, {})).toEqual({ listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 });
   });
 
   it('reads YAML and JSON, with kebab-case or camelCase keys', () => {
@@ -26,16 +26,22 @@ describe('tern start settings', () => {
 
   it('lets flags win over the file, and the file over the defaults', () => {
     const file = parseConfigFile('listen: 127.0.0.1:1000\nlog-level: warn\nnode-id: 4\n', 'f');
-    expect(mergeStartOptions(file, { listen: '127.0.0.1:2000' })).toEqual({ listen: '127.0.0.1:2000', dataDir: './tern-data', nodeId: 4, logLevel: 'warn' });
+    expect(mergeStartOptions(file, { listen: '127.0.0.1:2000' })).toEqual({ listen: '127.0.0.1:2000', dataDir: './tern-data', nodeId: 4, logLevel: 'warn', autoCreateTopics: true, defaultPartitions: 1 });
   });
 
   it('refuses unknown keys, wrong types and bad values', () => {
     expect(() => parseConfigFile('colour: blue\n', 'x.yaml')).toThrow(/x\.yaml: unknown setting 'colour'/);
     expect(() => parseConfigFile('- a\n- b\n', 'x.yaml')).toThrow(/expected a mapping/);
-    expect(() => parseConfigFile('listen: [1, 2]\n', 'x.yaml')).toThrow(/must be a string or a number/);
+    expect(() => parseConfigFile('listen: [1, 2]\n', 'x.yaml')).toThrow(/must be a string, a number or a boolean/);
     expect(() => parseConfigFile('listen: "unterminated\n', 'x.yaml')).toThrow(CliError);
     expect(() => mergeStartOptions({}, { nodeId: '1.5' })).toThrow(/node-id must be an integer/);
     expect(() => mergeStartOptions({}, { logLevel: 'chatty' })).toThrow(/log-level must be one of/);
+    expect(() => mergeStartOptions({}, { autoCreateTopics: 'yes' })).toThrow(/auto-create-topics must be true or false/);
+    expect(() => mergeStartOptions({}, { defaultPartitions: '0' })).toThrow(/num-partitions must be an integer >= 1/);
+    // booleans and numbers from a YAML file, flags as strings
+    const fromFile = parseConfigFile('auto-create-topics: false\nnum-partitions: 6\n', 'f');
+    expect(mergeStartOptions(fromFile, {})).toMatchObject({ autoCreateTopics: false, defaultPartitions: 6 });
+    expect(mergeStartOptions(fromFile, { autoCreateTopics: 'true', defaultPartitions: '3' })).toMatchObject({ autoCreateTopics: true, defaultPartitions: 3 });
     expect(() => mergeStartOptions({ listen: 'nowhere' }, {})).toThrow(/listen must be HOST:PORT/);
     expect(mergeStartOptions({ listen: '[::1]:9092', advertise: ':9092' }, {})).toMatchObject({ listen: '[::1]:9092', advertise: ':9092' });
   });
