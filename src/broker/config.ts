@@ -26,6 +26,8 @@ export interface BrokerConfig {
   requestBytesMax: number;
   /** Open client connections; more are closed on accept. */
   connectionsMax: number;
+  /** Bytes of incomplete request frames held across all connections; the connection crossing it is closed. */
+  partialFrameBytesMax: number;
   /** Requests read from one connection and not yet answered; reading pauses above it. */
   inflightRequestsPerConnectionMax: number;
   /** Response bytes queued on one socket; reading pauses above it (a client that does not read). */
@@ -98,6 +100,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     defaultPartitions: positiveInt(o.defaultPartitions ?? 1, 'num.partitions', 100_000),
     requestBytesMax: positiveInt(o.requestBytesMax ?? 100 * MiB, 'requestBytesMax', 1024 * MiB),
     connectionsMax: positiveInt(o.connectionsMax ?? 10_000, 'connectionsMax'),
+    partialFrameBytesMax: Math.max(512 * MiB, o.requestBytesMax ?? 100 * MiB),
     inflightRequestsPerConnectionMax: 128,
     responseQueueBytesMax: 64 * MiB,
     connectionIdleMs: positiveInt(o.connectionIdleMs ?? 600_000, 'connectionIdleMs'),

@@ -27,6 +27,11 @@ import { ErrorCode } from '../protocol/errors.js';
 import { FrameParser } from '../protocol/frame-parser.js';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.js';
 
+/** Bytes of incomplete request frames held by all connections of a listener. */
+export interface PartialFrameBudget {
+  bytes: number;
+}
+
 interface Slot {
   done: boolean;
   chunks: Buffer[] | null;
@@ -51,6 +56,7 @@ export class Connection {
     private readonly broker: BrokerServices,
     private readonly handlers: ReadonlyMap<number, ApiHandler>,
     private readonly onClose: (c: Connection) => void,
+    private readonly partialBytes: PartialFrameBudget = { bytes: 0 },
   ) {
     const cfg = broker.config;
     this.parser = new FrameParser(cfg.requestBytesMax);
@@ -77,10 +83,19 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining) return; // draining: requests that arrive now are not started
+    const heldBefore = this.parser.bufferedBytes;
     try {
       this.parser.push(chunk, (frame) => this.acceptFrame(frame));
     } catch (err) {
       this.close(`bad frame: ${(err as Error).message}`);
+      return;
+    }
+    // Partial frames of all connections share one budget: many slow senders each holding part of a large
+    // request could otherwise add up to connectionsMax x requestBytesMax. The connection whose bytes cross
+    // the budget is the one closed.
+    this.partialBytes.bytes += this.parser.bufferedBytes - heldBefore;
+    if (this.partialBytes.bytes > this.broker.config.partialFrameBytesMax) {
+      this.close(`partial requests of all connections exceed partialFrameBytesMax (${this.broker.config.partialFrameBytesMax} bytes)`);
       return;
     }
     this.maybePause();
@@ -262,6 +277,7 @@ export class Connection {
     this.abort.abort();
     this.pending.length = 0;
     this.backlog.length = 0;
+    this.partialBytes.bytes -= this.parser.bufferedBytes;
     if (gracefully) this.socket.end();
     else this.socket.destroy();
     this.onClose(this);

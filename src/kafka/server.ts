@@ -4,12 +4,13 @@
  */
 import net from 'node:net';
 import type { ApiHandler, BrokerServices } from './context.js';
-import { Connection } from './connection.js';
+import { Connection, type PartialFrameBudget } from './connection.js';
 
 export class KafkaServer {
   private readonly server: net.Server;
   private readonly connections = new Set<Connection>();
   private nextId = 1;
+  private readonly partialFrames: PartialFrameBudget = { bytes: 0 };
 
   constructor(
     private readonly broker: BrokerServices,
@@ -24,7 +25,7 @@ export class KafkaServer {
       socket.destroy();
       return;
     }
-    const conn = new Connection(this.nextId++, socket, this.broker, this.handlers, (c) => this.connections.delete(c));
+    const conn = new Connection(this.nextId++, socket, this.broker, this.handlers, (c) => this.connections.delete(c), this.partialFrames);
     this.connections.add(conn);
   }
 

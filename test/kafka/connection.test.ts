@@ -39,6 +39,22 @@ async function metadataWorks(c: WireClient): Promise<void> {
 }
 
 describe('framing limits', () => {
+  it('bounds the partial frames of all connections together (partialFrameBytesMax): the connection crossing it is closed', async () => {
+    const tb = await testBroker({ requestBytesMax: 10_000 }, { partialFrameBytesMax: 1000 });
+    const a = await WireClient.connect(tb.port);
+    const b = await WireClient.connect(tb.port);
+    a.writeRaw(Buffer.concat([sizePrefix(5000), Buffer.alloc(600)])); // 600 held: within the budget
+    await sleep(100);
+    b.writeRaw(Buffer.concat([sizePrefix(5000), Buffer.alloc(600)])); // 1200 held: over it
+    expect(await closesWithin(b, 2000)).toBe(true);
+    expect(await closesWithin(a, 300)).toBe(false);
+    await metadataWorks(await WireClient.connect(tb.port));
+    // b's bytes were released: another slow sender fits again
+    const c = await WireClient.connect(tb.port);
+    c.writeRaw(Buffer.concat([sizePrefix(5000), Buffer.alloc(300)]));
+    expect(await closesWithin(c, 300)).toBe(false);
+  });
+
   it('closes a connection whose frame exceeds requestBytesMax, while another connection keeps working', async () => {
     const tb = await testBroker({ requestBytesMax: 1024 });
     const bad = await WireClient.connect(tb.port);
