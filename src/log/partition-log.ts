@@ -91,6 +91,10 @@ interface PendingAppend {
   maxTimestamp: number;
   offsetOfMaxTimestamp: number;
   synced: boolean;
+  /** Settled by #advance once the high watermark passes this append (never earlier), or by #fail. */
+  resolve: (r: AppendResult) => void;
+  reject: (err: Error) => void;
+  result: AppendResult;
 }
 
 /** Settled pending appends tolerated at the head of the queue before it is compacted. */
@@ -347,6 +351,15 @@ export class PartitionLog {
     }
     const files = segment.append(records, appended, this.#config.indexIntervalBytes);
     this.#logEndOffset = offset;
+    // An append is acknowledged only when every append before it is durable too, i.e. when the high watermark
+    // passes it: after a roll, this append's file (the new segment) may finish syncing before an earlier
+    // append's file (the old segment), and acking it then could lose it to recovery if the earlier one tears.
+    let resolve!: (r: AppendResult) => void;
+    let reject!: (err: Error) => void;
+    const done = new Promise<AppendResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
     const pending: PendingAppend = {
       endOffset: offset,
       segment,
@@ -354,20 +367,18 @@ export class PartitionLog {
       maxTimestamp,
       offsetOfMaxTimestamp,
       synced: false,
+      resolve,
+      reject,
+      result: { baseOffset, lastOffset: offset - 1, logAppendTime: appendTime ?? -1, logStartOffset: -1 },
     };
     this.#pending.push(pending);
-
-    const done = this.#syncAll(files).then(() => {
-      pending.synced = true;
-      this.#advance();
-      if (this.#failure !== null) throw this.#failure;
-      return {
-        baseOffset,
-        lastOffset: offset - 1,
-        logAppendTime: appendTime ?? -1,
-        logStartOffset: this.#logStartOffset,
-      };
-    });
+    this.#syncAll(files).then(
+      () => {
+        pending.synced = true;
+        this.#advance();
+      },
+      () => undefined, // #syncAll failed the log; #fail rejected every pending append, this one included
+    );
     this.#inFlight.add(done);
     const forget = (): void => void this.#inFlight.delete(done);
     done.then(forget, forget);
@@ -408,6 +419,8 @@ export class PartitionLog {
       const p = this.#pending[this.#pendingHead++]!;
       p.segment.makeVisible(p.endPosition, p.maxTimestamp, p.offsetOfMaxTimestamp);
       this.#highWatermark = p.endOffset;
+      p.result.logStartOffset = this.#logStartOffset;
+      p.resolve(p.result);
       advanced = true;
     }
     // Under steady load the queue never empties: drop the settled prefix once it is most of the array.
@@ -437,6 +450,10 @@ export class PartitionLog {
         err instanceof KafkaStorageError ? err : new KafkaStorageError(`${this.dir}: ${message}`, { cause: err });
       this.#cache.clear();
       this.#logger.error({ dir: this.dir, err }, 'log failed; it stays offline until reopened');
+      // Every append not yet acknowledged fails, including ones whose own sync succeeded: an earlier one did not.
+      for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i]!.reject(this.#failure);
+      this.#pending = [];
+      this.#pendingHead = 0;
       this.#notify(); // wake long-polling fetches so they see the error now
     }
     return this.#failure;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SimFileSystem } from '../../src/io/index.js';
+import { SimFileSystem, type AppendFile } from '../../src/io/index.js';
 import { KafkaStorageError } from '../../src/log/index.js';
 import { batch, offsetsOf, openLog, range } from './helpers.js';
 
@@ -100,5 +100,76 @@ describe('only synced data is readable', () => {
     const reopened = await openLog(dir, { fs });
     expect(reopened.log.logEndOffset).toBe(2);
     await reopened.log.close();
+  });
+});
+
+describe('acknowledgement order across a segment roll', () => {
+  /**
+   * A file system whose first segment's .log syncs slowly while `slow` is set: after a roll, the append in the
+   * new segment then finishes syncing before the one still in the old segment.
+   */
+  function slowFirstSegment(sim: SimFileSystem): { fs: SimFileSystem; setSlow: (on: boolean) => void; release: () => void } {
+    let slow = false;
+    const gates: (() => void)[] = [];
+    const wrap = (f: AppendFile): AppendFile =>
+      new Proxy(f, {
+        get(t, p) {
+          if (p === 'sync') {
+            return async () => {
+              if (slow && t.path.endsWith('00000000000000000000.log')) await new Promise<void>((r) => gates.push(r));
+              return t.sync();
+            };
+          }
+          const v = Reflect.get(t, p, t) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        },
+      });
+    const fs = new Proxy(sim, {
+      get(t, p) {
+        if (p === 'create') return (x: string) => wrap(t.create(x));
+        if (p === 'open') return async (x: string) => wrap(await t.open(x));
+        const v = Reflect.get(t, p, t) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    return { fs, setSlow: (on) => void (slow = on), release: () => gates.splice(0).forEach((r) => r()) };
+  }
+
+  it('acknowledges an append only once every earlier append is durable', async () => {
+    const sim = new SimFileSystem();
+    const { fs, setSlow, release } = slowFirstSegment(sim);
+    const size = batch(1).length;
+    const { log } = await openLog('/d/t-0', { fs, config: { segmentBytes: 2 * size + 1 } });
+    await log.append(batch(1), { leaderEpoch: 0 }); // offset 0, segment 0
+    setSlow(true);
+    const order: string[] = [];
+    const a = log.append(batch(1), { leaderEpoch: 0 }).then(() => order.push('a')); // offset 1, segment 0 (slow)
+    const b = log.append(batch(1), { leaderEpoch: 0 }).then(() => order.push('b')); // offset 2, new segment
+    expect(log.segmentCount).toBe(2);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(order).toEqual([]); // b's own sync is done, but a's is not: b must not be acknowledged yet
+    expect(log.highWatermark).toBe(1);
+    release();
+    await Promise.all([a, b]);
+    expect(order).toEqual(['a', 'b']);
+    expect(log.highWatermark).toBe(3);
+  });
+
+  it('fails an append whose own sync succeeded when an earlier one failed', async () => {
+    const sim = new SimFileSystem();
+    const { fs, setSlow, release } = slowFirstSegment(sim);
+    const size = batch(1).length;
+    const { log } = await openLog('/d/t-0', { fs, config: { segmentBytes: 2 * size + 1 } });
+    await log.append(batch(1), { leaderEpoch: 0 });
+    setSlow(true);
+    sim.failNextSyncs(1, (f) => f.endsWith('00000000000000000000.log'));
+    const a = log.append(batch(1), { leaderEpoch: 0 });
+    const b = log.append(batch(1), { leaderEpoch: 0 });
+    release();
+    await new Promise((r) => setTimeout(r, 20));
+    release();
+    await expect(a).rejects.toBeInstanceOf(KafkaStorageError);
+    await expect(b).rejects.toBeInstanceOf(KafkaStorageError);
+    expect(log.highWatermark).toBe(1);
   });
 });
