@@ -26,13 +26,15 @@ function logConfigOf(overrides: Record<string, string>): LogConfig {
 /** A topic of that name exists or is being created. */
 export class TopicExistsError extends Error {
   readonly code = 'TOPIC_ALREADY_EXISTS';
-  constructor(name: string) {
-    super(`Topic '${name}' already exists.`);
+  constructor(name: string, why = 'already exists') {
+    super(`Topic '${name}' ${why}.`);
   }
 }
 
 export class Broker implements BrokerServices {
   private readonly creating = new Map<string, Promise<TopicRecord>>();
+  /** Topics whose partitions are being removed: a new topic of that name must wait (Kafka: "marked for deletion"). */
+  private readonly deleting = new Set<string>();
   private server: KafkaServer | null = null;
   private address: { host: string; port: number } | null = null;
 
@@ -110,6 +112,7 @@ export class Broker implements BrokerServices {
    */
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
     if (this.topics.get(name) || this.creating.has(name)) return Promise.reject(new TopicExistsError(name));
+    if (this.deleting.has(name)) return Promise.reject(new TopicExistsError(name, 'is marked for deletion'));
     const creating = this.create(name, partitions, configs).finally(() => this.creating.delete(name));
     this.creating.set(name, creating);
     return creating;
@@ -137,8 +140,13 @@ export class Broker implements BrokerServices {
   async deleteTopic(name: string): Promise<void> {
     const t = this.topics.remove(name);
     if (!t) return;
-    await this.topics.commit();
-    for (let p = 0; p < t.partitions; p++) await this.logs.deletePartition(name, p);
+    this.deleting.add(name);
+    try {
+      await this.topics.commit();
+      for (let p = 0; p < t.partitions; p++) await this.logs.deletePartition(name, p);
+    } finally {
+      this.deleting.delete(name);
+    }
     this.logger.info({ topic: name }, 'topic deleted');
   }
 

@@ -38,7 +38,7 @@ export interface BrokerConfig {
   fetchWaitMsMax: number;
   /** Kafka `fetch.max.bytes`: upper bound on one Fetch response's record bytes. */
   fetchResponseBytesMax: number;
-  /** Partitions in one CreateTopics/CreatePartitions request; more get INVALID_PARTITIONS. */
+  /** Partitions of one topic (CreateTopics, CreatePartitions); more get INVALID_PARTITIONS. */
   partitionsPerTopicMax: number;
   /** How often the retention pass runs. */
   retentionCheckIntervalMs: number;

@@ -2,7 +2,7 @@
  * The topic table: every topic's name, stable id, partition count and config overrides.
  *
  * Single node for now: the table is the controller state, kept in memory and persisted to
- * `<dataDir>/__cluster/topics.json`. Every change is written to a temp file, fsynced, renamed over the old file
+ * `<dataDir>/topics.json`. Every change is written to a temp file, fsynced, renamed over the old file
  * and the directory fsynced, so after a crash the table is either the old or the new one, never torn. Changes
  * are serialized (one write in flight); callers await `commit()` before answering the client.
  * Later the controller Raft group replaces the file with its log; the table's API stays.

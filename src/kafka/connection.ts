@@ -41,6 +41,8 @@ interface Slot {
 
 export class Connection {
   private readonly parser: FrameParser;
+  /** This connection's share of the listener's partial-frame budget. */
+  private partialBytesCharged = 0;
   private readonly pending: Slot[] = [];
   /** Frames read while paused, not started yet (bounded by the chunk that was being parsed when we paused). */
   private readonly backlog: Buffer[] = [];
@@ -83,7 +85,6 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining) return; // draining: requests that arrive now are not started
-    const heldBefore = this.parser.bufferedBytes;
     try {
       this.parser.push(chunk, (frame) => this.acceptFrame(frame));
     } catch (err) {
@@ -93,7 +94,10 @@ export class Connection {
     // Partial frames of all connections share one budget: many slow senders each holding part of a large
     // request could otherwise add up to connectionsMax x requestBytesMax. The connection whose bytes cross
     // the budget is the one closed.
-    this.partialBytes.bytes += this.parser.bufferedBytes - heldBefore;
+    if (this.closed) return; // closed from inside push (a bad request): close() released our share
+    const held = this.parser.bufferedBytes;
+    this.partialBytes.bytes += held - this.partialBytesCharged;
+    this.partialBytesCharged = held;
     if (this.partialBytes.bytes > this.broker.config.partialFrameBytesMax) {
       this.close(`partial requests of all connections exceed partialFrameBytesMax (${this.broker.config.partialFrameBytesMax} bytes)`);
       return;
@@ -173,17 +177,19 @@ export class Connection {
       },
     };
     const finish = (res: unknown): void => {
-      slot.done = true;
       if (res !== null && !this.closed) {
         const spec = API_SPECS.get(prefix.apiKey)!;
         slot.chunks = encodeResponse(prefix.apiKey, prefix.apiVersion, prefix.correlationId, (w) => spec.writeResponse(w, prefix.apiVersion, res as never));
       }
+      slot.done = true;
       this.flush();
     };
     try {
       const out = (handler as ApiHandler<unknown>).handle(req, ctx);
       if (out instanceof Promise) {
-        out.then(finish, (err: unknown) => this.handlerFailed(prefix, err));
+        // .catch after .then: a throw while encoding the response lands there too, never as an unhandled
+        // rejection (which would end the process).
+        out.then(finish).catch((err: unknown) => this.handlerFailed(prefix, err));
       } else {
         finish(out);
       }
@@ -277,7 +283,8 @@ export class Connection {
     this.abort.abort();
     this.pending.length = 0;
     this.backlog.length = 0;
-    this.partialBytes.bytes -= this.parser.bufferedBytes;
+    this.partialBytes.bytes -= this.partialBytesCharged;
+    this.partialBytesCharged = 0;
     if (gracefully) this.socket.end();
     else this.socket.destroy();
     this.onClose(this);

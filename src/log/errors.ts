@@ -19,7 +19,7 @@ export class KafkaStorageError extends LogError {
   override readonly name = 'KafkaStorageError';
 }
 
-/** The log was closed or deleted; the partition has moved or gone (handlers answer NOT_LEADER_OR_FOLLOWER). */
+/** The log was closed or deleted; the partition has gone (handlers answer UNKNOWN_TOPIC_OR_PARTITION, retriable). */
 export class LogClosedError extends LogError {
   readonly code = 'LOG_CLOSED';
   override readonly name = 'LogClosedError';

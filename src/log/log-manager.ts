@@ -263,9 +263,10 @@ export class LogManager {
     const logs = [...this.#logs.values()];
     await Promise.allSettled(logs.map((log) => log.close()));
     await Promise.allSettled([...this.#removals]);
-    const clean = logs.every((log) => !log.failed);
+    // An offline partition never finished recovery: the next open must scan it (and so every partition) again.
+    const clean = this.#offline.size === 0 && logs.every((log) => !log.failed);
     if (clean) await this.#fs.writeFileDurable(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0));
-    else this.#logger.warn({ dataDir: this.dataDir }, 'a log failed: next open recovers every segment');
+    else this.#logger.warn({ dataDir: this.dataDir }, 'a log failed or is offline: next open recovers every segment');
     this.#logs.clear();
   }
 }

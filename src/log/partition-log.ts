@@ -5,13 +5,14 @@
  * Offsets: [logStartOffset, highWatermark) is readable; [highWatermark, logEndOffset) is appended but not yet
  * synced. Offsets are assigned synchronously in `append` call order.
  *
- * Durability rule: an append resolves only after its batch bytes and any index entries it wrote are fdatasynced
- * (through the shared SyncScheduler, so appends group-commit). The high watermark moves only over synced appends,
- * in order, and only synced data is readable. A failed write or sync is fatal for the log: it enters a failed
+ * Durability rule: an append resolves only after its batch bytes, and those of every append before it, are
+ * fdatasynced (through the shared SyncScheduler, so appends group-commit), i.e. when the high watermark passes it.
+ * Index entries are not synced per append: they are derived data, rebuilt by recovery after an unclean shutdown.
+ * The high watermark moves only over synced appends, in order, and only synced data is readable. A failed write or sync is fatal for the log: it enters a failed
  * state, the pending and every later append and read reject with KafkaStorageError, and nothing is retried.
  *
  * Lifecycle: `PartitionLog.open` recovers the directory (see `open`), then appends, reads and maintenance
- * (retention, DeleteRecords) run until `close` (drains pending appends, syncs, closes) or `delete`.
+ * (retention, DeleteRecords) run until `close` (drains pending appends, syncs, closes); LogManager deletes.
  * Runs on the partition's owning shard; not thread-safe, single event loop.
  */
 import assert from 'node:assert/strict';
@@ -720,12 +721,6 @@ export class PartitionLog {
   }
 
   /** Closes without a final sync and removes the partition directory. */
-  async delete(): Promise<void> {
-    this.#closing ??= this.#shutdown(false);
-    await this.#closing;
-    await this.#fs.remove(this.dir);
-  }
-
   async #shutdown(sync: boolean): Promise<void> {
     await Promise.allSettled([...this.#inFlight]);
     await this.#maintenance;

@@ -20,6 +20,9 @@ export class ProtocolError extends Error {
 
 export const ZERO_UUID = '00000000000000000000000000000000';
 
+/** Longest string the protocol carries, bytes (INT16 max). */
+export const STRING_BYTES_MAX = 0x7fff;
+
 /** Records (record batches) as written: one buffer or a list of batches sent back to back. */
 export type RecordsValue = Buffer | readonly Buffer[] | null;
 
@@ -125,6 +128,9 @@ export class Reader implements Cursor {
       if (n === -1) return null;
       throw new ProtocolError(`invalid string length ${n}`);
     }
+    // Kafka strings are at most INT16 max bytes in every encoding (compact ones too), as the Writer enforces:
+    // a longer one read here could not be echoed back in a response.
+    if (n > STRING_BYTES_MAX) throw new ProtocolError(`string of ${n} bytes exceeds ${STRING_BYTES_MAX}`);
     this.need(n);
     const s = this.buf.toString('utf8', this.offset, this.offset + n);
     this.offset += n;
@@ -268,7 +274,7 @@ export class Writer {
   nullableString(s: string | null, compact: boolean): void {
     if (s === null) return this.writeLength(-1, compact, false);
     const n = Buffer.byteLength(s, 'utf8');
-    if (n > 0x7fff) throw new RangeError(`string of ${n} bytes is too long for the protocol`);
+    if (n > STRING_BYTES_MAX) throw new RangeError(`string of ${n} bytes is too long for the protocol`);
     this.writeLength(n, compact, false);
     this.ensure(n);
     this.pos += this.buf.write(s, this.pos, n, 'utf8');

@@ -122,6 +122,23 @@ describe('restart', () => {
   });
 });
 
+describe('deleting and re-creating a topic', () => {
+  it('refuses a re-creation while the old partitions are being removed, and the topic works once it is re-created', async () => {
+    const tb = await testBroker({ autoCreateTopics: false });
+    const c = await WireClient.connect(tb.port);
+    await createTopic(c, 'again', 2);
+    await produceValues(c, 'again', 0, ['old']);
+    const deleting = tb.broker.deleteTopic('again');
+    await expect(tb.broker.createTopic('again', 2, {})).rejects.toThrow(/marked for deletion|already exists/);
+    await deleting;
+    const t = await tb.broker.createTopic('again', 2, {});
+    expect(t.partitions).toBe(2);
+    for (let p = 0; p < 2; p++) expect(tb.broker.partitionLog('again', p)?.logEndOffset).toBe(0);
+    expect(await produceValues(c, 'again', 1, ['new'])).toBe(0);
+    expect(valuesOf((await fetchPartition(c, 'again', 1, 0)).records)).toEqual(['new']);
+  });
+});
+
 describe('a partition whose storage fails at start-up', () => {
   it('goes offline alone: KAFKA_STORAGE_ERROR for it, the broker and other partitions keep serving', async () => {
     const tb = await testBroker({ autoCreateTopics: false });
@@ -145,6 +162,9 @@ describe('a partition whose storage fails at start-up', () => {
     expect(md.topics[0]!.partitions).toHaveLength(2);
     // The offline partition's directory is kept (its data may be recoverable), not reconciled away.
     expect(existsSync(path.join(tb.dataDir, 'disk-1'))).toBe(true);
+    // A shutdown with a partition offline is not clean: the next start must recover (scan) again.
+    await tb2.close();
+    expect(existsSync(path.join(tb.dataDir, '.tern_cleanshutdown'))).toBe(false);
   });
 });
 

@@ -55,6 +55,41 @@ describe('framing limits', () => {
     expect(await closesWithin(c, 300)).toBe(false);
   });
 
+  it('releases the partial-frame budget of connections closed in the middle of a chunk', async () => {
+    const tb = await testBroker({ requestBytesMax: 10_000 }, { partialFrameBytesMax: 1000 });
+    // one chunk: a request for an API that is not served (closes the connection) then the start of a big frame
+    const unknown = Buffer.from([0, 99, 0, 0, 0, 0, 0, 1, 0xff, 0xff]);
+    for (let i = 0; i < 5; i++) {
+      const c = await WireClient.connect(tb.port);
+      c.writeRaw(Buffer.concat([sizePrefix(unknown.length), unknown, sizePrefix(5000), Buffer.alloc(600)]));
+      expect(await closesWithin(c, 2000)).toBe(true);
+    }
+    const slow = await WireClient.connect(tb.port);
+    slow.writeRaw(Buffer.concat([sizePrefix(5000), Buffer.alloc(600)]));
+    expect(await closesWithin(slow, 300)).toBe(false);
+  });
+
+  it('closes the connection (and stays up) on a compact string longer than INT16 max, which could not be echoed back', async () => {
+    const tb = await testBroker();
+    const name = Buffer.alloc(40_000, 0x61);
+    const uvarint = (n: number): Buffer => {
+      const out: number[] = [];
+      while (n >= 0x80) {
+        out.push((n & 0x7f) | 0x80);
+        n >>>= 7;
+      }
+      out.push(n);
+      return Buffer.from(out);
+    };
+    // Metadata v9 (flexible), request header v2: key, version, correlation id, null client id, no tags
+    const header = Buffer.from([0, 3, 0, 9, 0, 0, 0, 7, 0xff, 0xff, 0]);
+    const body = Buffer.concat([uvarint(2), uvarint(name.length + 1), name, Buffer.from([0]), Buffer.from([1, 0, 0, 0])]);
+    const c = await WireClient.connect(tb.port);
+    c.writeRaw(Buffer.concat([sizePrefix(header.length + body.length), header, body]));
+    expect(await closesWithin(c, 2000)).toBe(true);
+    await metadataWorks(await WireClient.connect(tb.port));
+  });
+
   it('closes a connection whose frame exceeds requestBytesMax, while another connection keeps working', async () => {
     const tb = await testBroker({ requestBytesMax: 1024 });
     const bad = await WireClient.connect(tb.port);

@@ -29,6 +29,7 @@ function check(b: BrokerServices, t: CreatableTopic): KafkaFailure | { partition
       }
     }
     partitions = t.assignments.length;
+    if (partitions > b.config.partitionsPerTopicMax) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: `Number of partitions is above the limit of ${b.config.partitionsPerTopicMax}.` };
   } else {
     if (partitions === -1) partitions = b.config.defaultPartitions;
     if (partitions <= 0) return { errorCode: ErrorCode.INVALID_PARTITIONS, errorMessage: 'Number of partitions must be larger than 0.' };

@@ -8,7 +8,8 @@ import type { BrokerServices, KafkaFailure } from '../context.js';
 export function storageFailure(b: BrokerServices, err: unknown, what: string): KafkaFailure {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'KAFKA_STORAGE_ERROR') return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: (err as Error).message };
-  if (code === 'OFFSET_OUT_OF_RANGE') return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, errorMessage: (err as Error).message };
+  // A segment that fails its checks on read is a storage fault, not a client error.
+  if (code === 'CORRUPT_MESSAGE') return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: (err as Error).message };
   // The partition's log was closed under the request: its topic was deleted (retriable for the client).
   if (code === 'LOG_CLOSED') return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: (err as Error).message };
   b.logger.error({ err }, `${what} failed`);

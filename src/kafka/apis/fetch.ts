@@ -88,12 +88,14 @@ async function readAll(b: BrokerServices, targets: Target[], maxBytes: number, i
     out.highWatermark = hw;
     out.lastStableOffset = hw;
     out.logStartOffset = log.logStartOffset;
-    if (t.fetchOffset < log.logStartOffset || t.fetchOffset > hw) {
+    // As in Kafka: out of range below the log start or beyond the log end; between the high watermark and
+    // the log end (appended, not yet synced) there is simply nothing to read yet.
+    if (t.fetchOffset < log.logStartOffset || t.fetchOffset > log.logEndOffset) {
       out.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
       errors = true;
       continue;
     }
-    if (t.fetchOffset === hw) continue;
+    if (t.fetchOffset >= hw) continue;
     const budget = Math.min(t.partitionMaxBytes, maxBytes - bytes);
     if (budget <= 0 && bytes > 0) continue;
     try {
@@ -161,7 +163,7 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponseIn> = {
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
     }
     const { topics, targets } = resolveTargets(b, req, v);
-    const maxBytes = Math.max(1, Math.min(v >= 3 ? req.maxBytes : Infinity, b.config.fetchResponseBytesMax));
+    const maxBytes = Math.max(1, Math.min(req.maxBytes, b.config.fetchResponseBytesMax));
     const maxWaitMs = Math.max(0, Math.min(req.maxWaitMs, b.config.fetchWaitMsMax));
     const deadline = Date.now() + maxWaitMs;
     const logs = [...new Set(targets.flatMap((t) => (t.log ? [t.log] : [])))];
