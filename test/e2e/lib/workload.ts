@@ -8,6 +8,7 @@
  */
 import { encodeBatch } from './records.js';
 import { WireClient } from './wire.js';
+import { mulberry32 } from '../../../src/io/index.js';
 
 export interface Acked {
   partition: number;
@@ -17,17 +18,8 @@ export interface Acked {
   seq: number;
 }
 
-/** Seeded PRNG (mulberry32): the same seed gives the same workload and fault choices. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG (the simulated disk's mulberry32): the same seed gives the same workload and fault choices. */
+export const prng = mulberry32;
 
 export interface WorkloadOptions {
   port: number;
