@@ -9,9 +9,9 @@
  *
  * File format (JSON, versioned): { "version": 1, "clusterId": string, "topics": [TopicRecord...] }.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { NodeFileSystem, type FileSystem } from '../io/index.js';
 
 export interface TopicRecord {
   name: string;
@@ -56,19 +56,18 @@ export class TopicTable {
   private constructor(
     private readonly dir: string,
     readonly clusterId: string,
+    private readonly fs: FileSystem,
   ) {}
 
-  static async open(dataDir: string): Promise<TopicTable> {
+  /** `fileSystem`: the simulated twin in tests; node:fs by default (temp file, fsync, rename, fsync dir). */
+  static async open(dataDir: string, fileSystem: FileSystem = new NodeFileSystem()): Promise<TopicTable> {
     const dir = path.join(dataDir, DIR_NAME);
-    await fs.mkdir(dir, { recursive: true });
-    let file: TableFile | null = null;
-    try {
-      file = JSON.parse(await fs.readFile(path.join(dir, FILE_NAME), 'utf8')) as TableFile;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    await fileSystem.mkdirp(dir);
+    const bytes = await fileSystem.readFile(path.join(dir, FILE_NAME));
+    // A corrupt table throws (JSON.parse): starting with an empty cluster would silently drop every topic.
+    const file = bytes === null ? null : (JSON.parse(bytes.toString('utf8')) as TableFile);
     // Kafka cluster ids are 22-char url-safe base64 of a UUID.
-    const table = new TopicTable(dir, file?.clusterId ?? Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url'));
+    const table = new TopicTable(dir, file?.clusterId ?? Buffer.from(randomUUID().replace(/-/g, ''), 'hex').toString('base64url'), fileSystem);
     for (const t of file?.topics ?? []) table.put(t);
     if (!file) await table.commit();
     return table;
@@ -126,20 +125,7 @@ export class TopicTable {
 
   private async writeFile(): Promise<void> {
     const body: TableFile = { version: 1, clusterId: this.clusterId, topics: this.list() };
-    const tmp = path.join(this.dir, `${FILE_NAME}.tmp`);
-    const fh = await fs.open(tmp, 'w');
-    try {
-      await fh.writeFile(JSON.stringify(body, null, 1));
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, path.join(this.dir, FILE_NAME));
-    const dh = await fs.open(this.dir, 'r');
-    try {
-      await dh.sync();
-    } finally {
-      await dh.close();
-    }
+    await this.fs.writeFileDurable(path.join(this.dir, FILE_NAME), Buffer.from(JSON.stringify(body, null, 1)));
   }
+
 }

@@ -11,7 +11,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertRealDisk, launch, TempDirs, type E2EBroker } from './lib/broker.js';
+import { assertRealDisk, BrokerPool, TempDirs, type E2EBroker } from './lib/broker.js';
 import { buildFailsync, dropUnsyncedTails, failsyncEnv } from './lib/faultkit.js';
 import { kcatConsume } from './lib/kcat.js';
 import { requireTools, sleep } from './lib/proc.js';
@@ -23,22 +23,18 @@ const TOPIC = 'crash';
 const PARTITIONS = 3;
 
 const temps = new TempDirs();
-const brokers: E2EBroker[] = [];
+const pool = new BrokerPool();
 
 beforeAll(() => {
   requireTools();
 });
 
 afterAll(async () => {
-  for (const b of brokers) await b.kill().catch(() => undefined);
+  await pool.killAll();
   temps.cleanup();
 });
 
-async function start(dataDir: string, env?: Record<string, string>): Promise<E2EBroker> {
-  const b = await launch({ dataDir, env });
-  brokers.push(b);
-  return b;
-}
+const start = (dataDir: string, env?: Record<string, string>): Promise<E2EBroker> => pool.start(dataDir, env);
 
 async function createTopic(b: E2EBroker): Promise<void> {
   const c = await WireClient.connect(b.port);

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
-import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
+import { BrokerPool, TempDirs, type E2EBroker } from './lib/broker.js';
 import { buildFailsync, failsyncEnv, filesContaining, FaultUnavailable, IN_CI, smallFs } from './lib/faultkit.js';
 import { requireTools, sleep } from './lib/proc.js';
 import { encodeBatch } from './lib/records.js';
@@ -26,7 +26,7 @@ import { WireClient } from './lib/wire.js';
 const KAFKA_STORAGE_ERROR = 56;
 
 const temps = new TempDirs();
-const brokers: E2EBroker[] = [];
+const pool = new BrokerPool();
 let so: string;
 
 beforeAll(async () => {
@@ -35,15 +35,11 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const b of brokers) await b.kill().catch(() => undefined);
+  await pool.killAll();
   temps.cleanup();
 });
 
-async function start(dataDir: string, env?: Record<string, string>): Promise<E2EBroker> {
-  const b = await launch({ dataDir, env });
-  brokers.push(b);
-  return b;
-}
+const start = (dataDir: string, env?: Record<string, string>): Promise<E2EBroker> => pool.start(dataDir, env);
 
 /** A fault that cannot be set up: skip on a developer machine, fail in CI. */
 function unavailable(ctx: TestContext, err: unknown): never {

@@ -10,11 +10,11 @@ import { storageFailure } from './errors.js';
 async function deleteBefore(b: BrokerServices, topic: string, partition: number, offset: number): Promise<{ partitionIndex: number; lowWatermark: number; errorCode: number }> {
   const log = b.partitionLog(topic, partition);
   if (!log) return { partitionIndex: partition, lowWatermark: -1, errorCode: b.missingPartitionError(topic, partition) };
-  const target = offset === -1 ? log.highWatermark : offset;
-  if (target < 0 || target > log.highWatermark) return { partitionIndex: partition, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
   try {
-    const res = await log.deleteRecordsBefore(target);
-    return { partitionIndex: partition, lowWatermark: res.lowWatermark, errorCode: res.ok ? 0 : ErrorCode.OFFSET_OUT_OF_RANGE };
+    // The log maps -1 to the high watermark and checks the range.
+    const res = await log.deleteRecordsBefore(offset);
+    if (!res.ok) return { partitionIndex: partition, lowWatermark: -1, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
+    return { partitionIndex: partition, lowWatermark: res.lowWatermark, errorCode: 0 };
   } catch (err) {
     return { partitionIndex: partition, lowWatermark: -1, errorCode: storageFailure(b, err, 'delete records').errorCode };
   }

@@ -90,6 +90,19 @@ export async function launch(opts: LaunchOptions = {}): Promise<E2EBroker> {
   return new E2EBroker(started);
 }
 
+/** Brokers started by one test file, all killed by `killAll()` (call it in afterAll). */
+export class BrokerPool {
+  private readonly brokers: E2EBroker[] = [];
+  async start(dataDir: string, env?: Record<string, string>): Promise<E2EBroker> {
+    const b = await launch({ dataDir, env });
+    this.brokers.push(b);
+    return b;
+  }
+  async killAll(): Promise<void> {
+    for (const b of this.brokers.splice(0)) await b.kill().catch(() => undefined);
+  }
+}
+
 /** Temp dirs under os.tmpdir() (ext4 on the CI disk), removed by `cleanup()`. */
 export class TempDirs {
   private dirs: string[] = [];
