@@ -1,8 +1,10 @@
 // tern_native: the thin native layer (see ../shared/design.md). Syscalls and hot loops on memory the
-// caller owns; policy stays in TypeScript. Functions take Uint8Array views and never keep them.
+// caller owns; policy stays in TypeScript. Functions take Uint8Array views and never keep them,
+// except the log engine (engine.cc), whose caller keeps appended buffers alive until they are written.
 #include <napi.h>
 
 #include "crc32c.h"
+#include "engine.h"
 
 namespace {
 
@@ -23,6 +25,7 @@ Napi::Value Crc32c(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
   exports.Set("crc32cHardware", Napi::Boolean::New(env, tern::crc32c_hardware()));
+  tern::InitEngine(env, exports);
   return exports;
 }
 

@@ -12,6 +12,7 @@ import { TopicTable, type TopicRecord } from '../cluster/index.js';
 import { LogManager, isLogConfigName, logConfigFromKafka, type LogConfig, type PartitionLog } from '../log/index.js';
 import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
@@ -43,19 +44,29 @@ export class Broker implements BrokerServices {
     readonly logger: Logger,
     readonly topics: TopicTable,
     private readonly logs: LogManager,
+    private readonly fs: FileSystem & { shutdown?(): void },
   ) {}
 
   static async start(given: BrokerConfig, logger: Logger): Promise<Broker> {
     // A copy: the advertised port is filled in below when listening on port 0.
     const config: BrokerConfig = { ...given, listen: { ...given.listen }, advertise: { ...given.advertise } };
     const topics = await TopicTable.open(config.dataDir);
+    const fs = createFileSystem({
+      engine: config.logEngine,
+      flushDelayUs: config.flushDelayUs,
+      flushBytesMax: config.flushBytesMax,
+      ioThreads: config.ioThreads,
+      logger,
+    });
     const logs = await LogManager.open({
       dataDir: config.dataDir,
+      fs,
+      storageRetryMs: config.storageRetryMs,
       logger,
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
       configFor: (topic) => logConfigOf(topics.get(topic)?.configs ?? {}),
     });
-    const broker = new Broker(config, logger, topics, logs);
+    const broker = new Broker(config, logger, topics, logs, fs);
     await broker.reconcile();
     logs.start();
     const server = new KafkaServer(broker, servedApis());
@@ -173,5 +184,6 @@ export class Broker implements BrokerServices {
   async close(): Promise<void> {
     if (this.server) await this.server.close(this.config.shutdownGraceMs);
     await this.logs.close();
+    this.fs.shutdown?.();
   }
 }

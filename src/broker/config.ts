@@ -44,6 +44,17 @@ export interface BrokerConfig {
   retentionCheckIntervalMs: number;
   /** Time allowed for in-flight requests to finish on shutdown. */
   shutdownGraceMs: number;
+
+  /** Storage engine: 'native' (O_DIRECT + group commit in native threads), 'node' (node:fs), 'auto' (native if built). */
+  logEngine: LogEngine;
+  /** Group commit: extra wait before a flush round starts, to gather more appends, µs (0: start at once). */
+  flushDelayUs: number;
+  /** Group commit: a waiting round starts early once this many bytes are queued. */
+  flushBytesMax: number;
+  /** Threads writing and syncing the files of one flush round in parallel. */
+  ioThreads: number;
+  /** Retry period for bringing back a partition that went offline on a full disk. */
+  storageRetryMs: number;
 }
 
 export interface BrokerOptions {
@@ -58,7 +69,16 @@ export interface BrokerOptions {
   connectionsMax?: number;
   connectionIdleMs?: number;
   retentionCheckIntervalMs?: number;
+  logEngine?: string;
+  flushDelayUs?: number;
+  flushBytesMax?: number;
+  ioThreads?: number;
+  storageRetryMs?: number;
 }
+
+export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
+
+import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsMax, type LogEngine } from '../io/index.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -90,6 +110,12 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
   if (!Number.isInteger(nodeId) || nodeId < 0 || nodeId > 0x7fffffff) throw new ConfigError(`node-id must be a non-negative integer, got ${nodeId}`);
   const logLevel = o.logLevel ?? 'info';
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`log-level must be one of ${LOG_LEVELS.join(', ')}`);
+  const logEngine = o.logEngine ?? 'auto';
+  if (!(LOG_ENGINES as readonly string[]).includes(logEngine)) throw new ConfigError(`log-engine must be one of ${LOG_ENGINES.join(', ')}, got ${logEngine}`);
+  const flushDelayUs = o.flushDelayUs ?? 0;
+  if (!Number.isInteger(flushDelayUs) || flushDelayUs < 0 || flushDelayUs > engineFlushDelayUsMax) {
+    throw new ConfigError(`flush-delay-us must be an integer in 0..${engineFlushDelayUsMax}, got ${flushDelayUs}`);
+  }
   return {
     listen,
     advertise,
@@ -109,5 +135,10 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     partitionsPerTopicMax: 100_000,
     retentionCheckIntervalMs: positiveInt(o.retentionCheckIntervalMs ?? 300_000, 'retentionCheckIntervalMs'),
     shutdownGraceMs: 10_000,
+    logEngine: logEngine as LogEngine,
+    flushDelayUs,
+    flushBytesMax: positiveInt(o.flushBytesMax ?? 8 * MiB, 'flushBytesMax', engineFlushBytesMaxLimit),
+    ioThreads: positiveInt(o.ioThreads ?? 4, 'ioThreads', engineIoThreadsMax),
+    storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
   };
 }

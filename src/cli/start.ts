@@ -20,11 +20,15 @@ export interface StartOptions {
   autoCreateTopics: boolean;
   /** Kafka `num.partitions`: partitions of auto-created topics. */
   defaultPartitions: number;
+  /** Storage engine: auto (native when built), native, node. */
+  logEngine?: string;
+  /** Group-commit delay, µs. */
+  flushDelayUs?: number;
 }
 
 export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
 export { LOG_LEVELS } from '../broker/config.js';
-import { LOG_LEVELS } from '../broker/config.js';
+import { LOG_ENGINES, LOG_LEVELS } from '../broker/config.js';
 
 /** Setting name (as in StartOptions) -> the flag / file key that sets it. */
 const KEYS = {
@@ -35,6 +39,8 @@ const KEYS = {
   logLevel: 'log-level',
   autoCreateTopics: 'auto-create-topics',
   defaultPartitions: 'num-partitions',
+  logEngine: 'log-engine',
+  flushDelayUs: 'flush-delay-us',
 } as const;
 type Key = keyof typeof KEYS;
 
@@ -88,9 +94,20 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (String(partitionsRaw).trim() === '' || !Number.isInteger(defaultPartitions) || defaultPartitions < 1) {
     throw new CliError(`num-partitions must be an integer >= 1, got '${partitionsRaw}'`);
   }
+  const logEngine = str('logEngine');
+  if (logEngine !== undefined && !(LOG_ENGINES as readonly string[]).includes(logEngine)) {
+    throw new CliError(`log-engine must be one of ${LOG_ENGINES.join(', ')}, got '${logEngine}'`);
+  }
+  const delayRaw = pick('flushDelayUs');
+  const flushDelayUs = delayRaw === undefined ? undefined : Number(delayRaw);
+  if (flushDelayUs !== undefined && (String(delayRaw).trim() === '' || !Number.isInteger(flushDelayUs) || flushDelayUs < 0)) {
+    throw new CliError(`flush-delay-us must be an integer >= 0, got '${delayRaw}'`);
+  }
   return {
     listen,
     ...(advertise === undefined ? {} : { advertise }),
+    ...(logEngine === undefined ? {} : { logEngine }),
+    ...(flushDelayUs === undefined ? {} : { flushDelayUs }),
     dataDir: str('dataDir', START_DEFAULTS.dataDir)!,
     nodeId,
     logLevel,
@@ -113,6 +130,8 @@ export function startCommand(): Command {
     .addOption(new Option('--log-level <level>', `log verbosity (default: ${START_DEFAULTS.logLevel})`).choices(LOG_LEVELS))
     .option('--auto-create-topics <bool>', 'create topics named in Metadata requests, as Kafka auto.create.topics.enable (default: true)')
     .option('--num-partitions <n>', 'partitions of auto-created topics, as Kafka num.partitions (default: 1)')
+    .addOption(new Option('--log-engine <engine>', 'storage engine: native (O_DIRECT, group commit off the JS thread), node (node:fs), auto (native when built; default)').choices(LOG_ENGINES))
+    .option('--flush-delay-us <us>', 'group commit: extra wait before a flush round, to gather more appends (default: 0)')
     .option('--config <file>', `YAML or JSON file with the same settings (keys: ${Object.values(KEYS).join(', ')})`)
     .addHelpText(
       'after',
@@ -131,7 +150,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -150,6 +169,8 @@ Example tern.yaml:
       if (opts.logLevel !== undefined) flags.logLevel = opts.logLevel;
       if (opts.autoCreateTopics !== undefined) flags.autoCreateTopics = opts.autoCreateTopics;
       if (opts.numPartitions !== undefined) flags.defaultPartitions = opts.numPartitions;
+      if (opts.logEngine !== undefined) flags.logEngine = opts.logEngine;
+      if (opts.flushDelayUs !== undefined) flags.flushDelayUs = opts.flushDelayUs;
       const merged = mergeStartOptions(file, flags);
       // Loaded only here: the other commands need none of the broker's modules.
       const { runBroker } = await import('../broker/index.js');

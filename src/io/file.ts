@@ -33,6 +33,11 @@ export interface AppendFile {
 
 /** The directory operations the log needs, so the simulated twin can model crashes across files. */
 export interface FileSystem {
+  /**
+   * True when the implementation group-commits by itself (the native engine coalesces the syncs of every file
+   * queued meanwhile into one round): callers then sync files directly instead of through JS-side rounds.
+   */
+  readonly groupCommits?: boolean;
   /** Opens a file for appending and reading, creating it empty when missing. */
   open(path: string): Promise<AppendFile>;
   /**

@@ -8,13 +8,18 @@
  * each partition's last segment. One SyncScheduler and one BatchCache are shared by all partitions, so syncs
  * group-commit across partitions and the cache has one budget.
  *
+ * Disk full: a partition whose write fails with ENOSPC/EDQUOT goes offline (KAFKA_STORAGE_ERROR, its unacknowledged
+ * appends fail) and is reopened — recovered from its files, as after a crash — every `storageRetryMs` until that
+ * succeeds, so producing resumes once space returns, without a restart. Any other storage failure (EIO, a failed
+ * fsync) leaves the partition offline until restart: after a failed fsync the file's state is unknown.
+ *
  * Partition directory names split at the LAST '-': topic names may contain '-', partitions are digits.
  * Deleting a partition renames its directory to `<topic>-<partition>.<uuid>-delete` (atomic, so a crash never
  * leaves a half-deleted partition that looks live), then removes it in the background, as Kafka does.
  */
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { NodeFileSystem, type FileSystem } from '../io/index.js';
+import { NodeFileSystem, isOutOfSpace, type FileSystem } from '../io/index.js';
 import { BatchCache } from './batch-cache.js';
 import { batchCacheBytesMax, defaultLogConfig, retentionCheckIntervalMsDefault, type LogConfig } from './config.js';
 import { PartitionLog, silentLogger, type Logger } from './partition-log.js';
@@ -24,6 +29,7 @@ import { KafkaStorageError } from './errors.js';
 export const CLEAN_SHUTDOWN_FILE = '.tern_cleanshutdown';
 /** Partition directories opened (recovered) concurrently at startup. */
 export const recoveryConcurrencyMax = 8;
+export const storageRetryMsDefault = 1000;
 const DELETE_DIR = /-delete$/;
 const PARTITION_DIR = /^(.+)-(\d{1,10})$/;
 const TOPIC_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -40,6 +46,8 @@ export interface LogManagerOptions {
   batchCacheBytesMax?: number;
   /** Period of the background retention pass, ms. */
   retentionCheckIntervalMs?: number;
+  /** Retry period for reopening a partition that failed on a full disk, ms. */
+  storageRetryMs?: number;
   /** Config of partitions found on disk at open (topic configs live in cluster metadata, not in the log dir). */
   configFor?: (topic: string, partition: number) => LogConfig;
 }
@@ -54,6 +62,7 @@ export class LogManager {
   readonly scheduler: SyncScheduler;
   readonly cache: BatchCache;
   readonly retentionCheckIntervalMs: number;
+  readonly storageRetryMs: number;
   readonly #fs: FileSystem;
   readonly #logger: Logger;
   readonly #clock: () => number;
@@ -61,6 +70,8 @@ export class LogManager {
   #offline = new Map<string, KafkaStorageError>();
   #creating = new Map<string, Promise<PartitionLog>>();
   #removals = new Set<Promise<void>>();
+  /** Partitions waiting for disk space, with their retry timer. */
+  #reopening = new Map<string, NodeJS.Timeout>();
   #timer: NodeJS.Timeout | null = null;
   #retention: Promise<number> | null = null;
   #closing: Promise<void> | null = null;
@@ -71,9 +82,11 @@ export class LogManager {
     this.#fs = opts.fs ?? new NodeFileSystem();
     this.#logger = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? Date.now;
-    this.scheduler = new SyncScheduler({ flushDelayUs: opts.flushDelayUs ?? 0 });
+    this.scheduler = new SyncScheduler({ flushDelayUs: opts.flushDelayUs ?? 0, immediate: this.#fs.groupCommits === true });
     this.cache = new BatchCache(opts.batchCacheBytesMax ?? batchCacheBytesMax);
     this.retentionCheckIntervalMs = opts.retentionCheckIntervalMs ?? retentionCheckIntervalMsDefault;
+    this.storageRetryMs = opts.storageRetryMs ?? storageRetryMsDefault;
+    if (!Number.isSafeInteger(this.storageRetryMs) || this.storageRetryMs < 1) throw new RangeError(`storageRetryMs ${this.storageRetryMs}`);
     if (!Number.isSafeInteger(this.retentionCheckIntervalMs) || this.retentionCheckIntervalMs < 1) {
       throw new RangeError(`retentionCheckIntervalMs ${this.retentionCheckIntervalMs}`);
     }
@@ -136,6 +149,7 @@ export class LogManager {
 
   #openLog(topic: string, partition: number, config: LogConfig, cleanShutdown: boolean): Promise<PartitionLog> {
     return PartitionLog.open({
+      onFailure: (err) => this.#onLogFailure(topic, partition, err),
       dir: path.join(this.dataDir, `${topic}-${partition}`),
       config,
       fs: this.#fs,
@@ -145,6 +159,54 @@ export class LogManager {
       logger: this.#logger,
       cleanShutdown,
     });
+  }
+
+  /** A log failed: on a full disk, take it offline and reopen it once space returns. */
+  #onLogFailure(topic: string, partition: number, err: KafkaStorageError): void {
+    const k = key(topic, partition);
+    const log = this.#logs.get(k);
+    if (!isOutOfSpace(err) || log === undefined || this.#closing !== null || this.#reopening.has(k)) return;
+    this.#logs.delete(k);
+    this.#offline.set(k, err);
+    this.#logger.warn({ topic, partition, retryMs: this.storageRetryMs }, 'disk full: partition offline until space returns');
+    const closed = log.close().catch(() => undefined);
+    const attempt = (): void => {
+      this.#reopening.set(
+        k,
+        setTimeout(() => {
+          void closed.then(() => this.#reopen(topic, partition, log.config, err, attempt));
+        }, this.storageRetryMs).unref(),
+      );
+    };
+    attempt();
+  }
+
+  async #reopen(topic: string, partition: number, config: LogConfig, err: KafkaStorageError, retry: () => void): Promise<void> {
+    const k = key(topic, partition);
+    // Deleted meanwhile, or shutting down: nothing to bring back.
+    if (this.#offline.get(k) !== err || this.#closing !== null) {
+      this.#reopening.delete(k);
+      return;
+    }
+    try {
+      const log = await this.#openLog(topic, partition, config, false);
+      if (this.#offline.get(k) !== err || this.#closing !== null) {
+        this.#reopening.delete(k);
+        await log.close();
+        return;
+      }
+      this.#reopening.delete(k);
+      this.#offline.delete(k);
+      this.#logs.set(k, log);
+      this.#logger.info({ topic, partition }, 'disk space back: partition online again');
+    } catch (e) {
+      if (isOutOfSpace(e)) {
+        retry();
+        return;
+      }
+      this.#reopening.delete(k);
+      this.#logger.error({ topic, partition, err: e }, 'partition failed to reopen; it stays offline until restart');
+    }
   }
 
   get(topic: string, partition: number): PartitionLog | undefined {
@@ -258,6 +320,8 @@ export class LogManager {
   async #shutdown(): Promise<void> {
     if (this.#timer !== null) clearInterval(this.#timer);
     this.#timer = null;
+    for (const t of this.#reopening.values()) clearTimeout(t);
+    this.#reopening.clear();
     await this.#retention;
     await Promise.allSettled([...this.#creating.values()]);
     const logs = [...this.#logs.values()];

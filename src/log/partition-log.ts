@@ -83,6 +83,8 @@ export interface PartitionLogOptions {
   logger: Logger;
   /** The data directory was shut down cleanly: only the last segment needs a recovery scan. */
   cleanShutdown: boolean;
+  /** Told once when the log fails (its owner may reopen it later: a full disk is not a broken one). */
+  onFailure?: (err: KafkaStorageError) => void;
 }
 
 interface PendingAppend {
@@ -117,6 +119,7 @@ export class PartitionLog {
   readonly #cache: PartitionBatchCache;
   readonly #clock: () => number;
   readonly #logger: Logger;
+  readonly #onFailure: ((err: KafkaStorageError) => void) | undefined;
 
   /**
    * Invariant: non-empty, ascending base offsets; the last one is the active segment. Deletions replace the
@@ -144,6 +147,7 @@ export class PartitionLog {
     this.#cache = opts.cache;
     this.#clock = opts.clock;
     this.#logger = opts.logger;
+    this.#onFailure = opts.onFailure;
   }
 
   /**
@@ -161,7 +165,13 @@ export class PartitionLog {
     const problem = validateLogConfig(opts.config);
     if (problem !== null) throw new RangeError(`invalid log config: ${problem}`);
     const log = new PartitionLog(opts);
-    await log.#recover(opts.cleanShutdown);
+    try {
+      await log.#recover(opts.cleanShutdown);
+    } catch (err) {
+      // Close what was opened: a partition retried while the disk is full must not leak a handle per attempt.
+      await Promise.allSettled(log.#segments.map((s) => s.close()));
+      throw err;
+    }
     return log;
   }
 
@@ -231,7 +241,10 @@ export class PartitionLog {
       }
       this.#logger.warn({ dir: this.dir, base, why }, 'rebuilding segment indexes');
     }
-    const result = await seg.recover(this.#config.indexIntervalBytes, last);
+    const result = await seg.recover(this.#config.indexIntervalBytes, last).catch(async (err: unknown) => {
+      await seg.close().catch(() => undefined);
+      throw err;
+    });
     this.#segments.push(seg);
     if (result.truncatedBytes > 0) {
       this.#logger.warn(
@@ -456,6 +469,7 @@ export class PartitionLog {
       this.#pending = [];
       this.#pendingHead = 0;
       this.#notify(); // wake long-polling fetches so they see the error now
+      this.#onFailure?.(this.#failure);
     }
     return this.#failure;
   }

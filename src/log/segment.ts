@@ -31,6 +31,10 @@ import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
 import { scanLog, type ScanResult } from './recovery.js';
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
 
+/** O_DIRECT block sizes: logical block sizes are powers of two in [512, 4096]. */
+const directIoBlockBytesMin = 512;
+const directIoBlockBytesMax = 4096;
+
 /** What the owner knows about one batch it appends. */
 export interface AppendedBatch {
   /** Position of the batch in the appended chunk. */
@@ -192,13 +196,28 @@ export class Segment {
     });
     // A reopened segment's creation time is unknown: its segment.ms clock starts at its first batch, if older.
     if (firstTimestamp >= 0) this.rollStartMs = Math.min(this.rollStartMs, firstTimestamp);
-    const truncatedBytes = this.log.size - result.validBytes;
-    if (truncatedBytes > 0) await this.log.truncate(result.validBytes);
+    let truncatedBytes = this.log.size - result.validBytes;
+    const paddingBytes = await this.#directIoPadding(result.validBytes);
+    if (paddingBytes === truncatedBytes) truncatedBytes = 0;
+    if (result.validBytes < this.log.size) await this.log.truncate(result.validBytes);
     this.nextOffset = result.nextOffset;
     if (!active) this.seal();
     await Promise.all([this.log.sync(), this.indexFile.sync(), this.timeIndexFile.sync()]);
     this.#markAllVisible();
     return { ...result, truncatedBytes };
+  }
+
+  /**
+   * The native engine writes whole blocks with O_DIRECT: while a segment is open its file ends in zeros up to the
+   * next block boundary (cut back on close). After a crash those zeros follow the last batch; they are padding,
+   * not a torn write, so they must not count as a cut (which would drop the segments after this one).
+   * Returns the padding's size, or -1 when the tail after `validBytes` is not all-zero padding of one block.
+   */
+  async #directIoPadding(validBytes: number): Promise<number> {
+    const tail = this.log.size - validBytes;
+    if (tail <= 0 || tail >= directIoBlockBytesMax || this.log.size % directIoBlockBytesMin !== 0) return -1;
+    const bytes = await this.log.read(validBytes, tail);
+    return bytes.length === tail && bytes.every((b) => b === 0) ? tail : -1;
   }
 
   /**

@@ -9,6 +9,10 @@
  *
  * A failed sync rejects only that file's waiters; the owner (PartitionLog) treats it as fatal. Nothing here
  * retries a sync: after a failed fsync the page cache state is unknown.
+ *
+ * With `immediate` (a FileSystem that group-commits by itself, the native engine) every `sync` goes straight to
+ * the file: the engine already coalesces all syncs queued while a round runs, and pipelines rounds without a
+ * JS hop between them.
  */
 import { flushDelayUsMax } from './config.js';
 
@@ -22,6 +26,8 @@ export interface SyncSchedulerOptions {
    * have millisecond resolution, so a non-zero delay is rounded up to whole milliseconds.
    */
   flushDelayUs?: number;
+  /** Pass every sync straight to the file (it group-commits by itself). */
+  immediate?: boolean;
 }
 
 interface Waiters {
@@ -32,6 +38,7 @@ interface Waiters {
 
 export class SyncScheduler {
   readonly flushDelayUs: number;
+  readonly immediate: boolean;
   #next = new Map<Syncable, Waiters>();
   #inFlight = false;
   #scheduled = false;
@@ -44,6 +51,7 @@ export class SyncScheduler {
       throw new RangeError(`flushDelayUs ${delay} outside [0, ${flushDelayUsMax}]`);
     }
     this.flushDelayUs = delay;
+    this.immediate = opts.immediate ?? false;
   }
 
   /** File syncs issued so far (one per dirty file per round). */
@@ -58,6 +66,10 @@ export class SyncScheduler {
 
   /** Resolves once `file` has been synced by a round that started after this call. */
   sync(file: Syncable): Promise<void> {
+    if (this.immediate) {
+      this.#syncCount++;
+      return file.sync();
+    }
     let waiters = this.#next.get(file);
     if (waiters === undefined) {
       let resolve!: () => void;

@@ -1,0 +1,395 @@
+/**
+ * `FileSystem` over the native log engine (native/engine.cc): O_DIRECT appends from aligned staging with the
+ * partly filled tail block kept in memory and rewritten on the next flush, group commit across every file of
+ * the engine (one round = one write per dirty file + one fdatasync per file asked to sync, all files of a round
+ * in parallel on the engine's I/O threads), off the JS thread, many completions per callback; cold reads are
+ * native preads into aligned buffers handed to JS as views (zero-copy).
+ *
+ * Record bytes are not copied in JS: `append` passes the caller's buffers to the engine, which reads them on
+ * its writer thread; this face keeps them referenced until the engine reports them written.
+ *
+ * Files whose name `directFor` rejects (by default everything but `.log` segments: indexes and checkpoints are
+ * small, derived, and read whole) use buffered I/O + fdatasync. Where the file system refuses O_DIRECT the
+ * engine falls back to buffered I/O, and this face says so once in the log.
+ *
+ * A direct file's last block is padded with zeros on disk while it is open; `close` cuts the file back to its
+ * logical size. After a crash the padding is still there: recovery treats a zero tail shorter than one block as
+ * padding (see Segment.recover), not as a torn write.
+ */
+import { constants as osConstants } from 'node:os';
+import type { AppendFile, FileSystem } from './file.js';
+import { nativeBinding } from './native.js';
+import { NodeFileSystem } from './node-file.js';
+
+/** Group-commit limits of the engine. */
+export interface EngineOptions {
+  /** Extra wait after the first queued request before a round starts, µs (0: start at once). */
+  flushDelayUs?: number;
+  /** A round starts early once this many bytes are queued, bytes. */
+  flushBytesMax?: number;
+  /** Threads writing and syncing the files of one round in parallel (the writer thread included). */
+  ioThreads?: number;
+  /** 'auto': O_DIRECT where the file system allows it; 'off': buffered I/O everywhere. */
+  directIo?: 'auto' | 'off' | 'refuse-for-test';
+  /** Where the O_DIRECT fallback is reported (once). */
+  logger?: { warn(obj: object, msg: string): void };
+}
+
+export const engineFlushDelayUsMax = 100_000;
+export const engineFlushBytesMaxLimit = 256 * 1024 * 1024;
+export const engineIoThreadsMax = 64;
+
+export interface EngineStats {
+  /** Group-commit rounds run. */
+  rounds: number;
+  /** pwrite/pwritev calls. */
+  writes: number;
+  /** Bytes handed to the kernel, padding and rewritten tail blocks included. */
+  bytesWritten: number;
+  /** fdatasync calls. */
+  syncs: number;
+  /** Completion callbacks into JS. */
+  callbacks: number;
+  /** Per-file results delivered by those callbacks. */
+  results: number;
+  /** Direct writes whose position, length or buffer was not aligned (always 0 unless there is a bug). */
+  unalignedWrites: number;
+}
+
+interface EngineHandle {
+  open(path: string, create: boolean, exclusive: boolean, direct: boolean): [number, number, boolean, number, number, boolean];
+  append(id: number, chunks: readonly Uint8Array[]): void;
+  sync(id: number): void;
+  truncate(id: number, size: number): void;
+  close(id: number): void;
+  kick(): void;
+  read(id: number, position: number, length: number): Promise<Buffer>;
+  ref(): void;
+  unref(): void;
+  stats(): EngineStats;
+  shutdown(): void;
+}
+
+type EngineConstructor = new (opts: object, onComplete: (results: Float64Array) => void) => EngineHandle;
+
+const RESULT_FIELDS = 5;
+const SYNCED = 1;
+const CLOSED = 2;
+const TRUNCATED = 4;
+
+const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
+
+/** An Error shaped like node:fs errors (`code`, negative `errno`), so callers treat both engines alike. */
+export function errnoError(errno: number, op: string, path: string): NodeJS.ErrnoException {
+  const code = errnoNames.get(errno) ?? `E${errno}`;
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${op} failed, ${path}`);
+  err.code = code;
+  err.errno = -errno;
+  err.syscall = op;
+  err.path = path;
+  return err;
+}
+
+/** True when the native engine is built and loadable here. */
+export function nativeEngineAvailable(): boolean {
+  const b = nativeBinding() as unknown as { Engine?: unknown } | null;
+  return typeof b?.Engine === 'function';
+}
+
+/** One engine: a writer thread and its I/O threads, shared by every file opened through it. */
+export class NativeEngine {
+  readonly flushDelayUs: number;
+  readonly flushBytesMax: number;
+  readonly ioThreads: number;
+  readonly #handle: EngineHandle;
+  readonly #files = new Map<number, NativeAppendFile>();
+  readonly #logger: EngineOptions['logger'];
+  #busy = 0;
+  #kickScheduled = false;
+  #warnedFallback = false;
+  #closed = false;
+
+  constructor(opts: EngineOptions = {}) {
+    const binding = nativeBinding() as unknown as { Engine?: EngineConstructor } | null;
+    if (typeof binding?.Engine !== 'function') throw new Error('native engine unavailable (addon not built, or TERN_NATIVE=0)');
+    this.flushDelayUs = intIn(opts.flushDelayUs ?? 0, 0, engineFlushDelayUsMax, 'flushDelayUs');
+    this.flushBytesMax = intIn(opts.flushBytesMax ?? 8 * 1024 * 1024, 4096, engineFlushBytesMaxLimit, 'flushBytesMax');
+    this.ioThreads = intIn(opts.ioThreads ?? 4, 1, engineIoThreadsMax, 'ioThreads');
+    this.#logger = opts.logger;
+    this.#handle = new binding.Engine(
+      { flushDelayUs: this.flushDelayUs, flushBytesMax: this.flushBytesMax, ioThreads: this.ioThreads, directIo: opts.directIo ?? 'auto' },
+      (results) => this.#onComplete(results),
+    );
+  }
+
+  stats(): EngineStats {
+    return this.#handle.stats();
+  }
+
+  /** Stops the engine's threads. Files must be closed first; later calls fail. */
+  shutdown(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handle.shutdown();
+  }
+
+  /** Opens (creating when missing) or creates (exclusively) a file; throws the open's errno error. */
+  openFile(path: string, exclusive: boolean, direct: boolean): NativeAppendFile {
+    if (this.#closed) throw new Error('native engine is shut down');
+    const [id, size, isDirect, alignment, errno, refused] = this.#handle.open(path, true, exclusive, direct);
+    if (errno !== 0) throw errnoError(errno, 'open', path);
+    if (refused && !this.#warnedFallback) {
+      this.#warnedFallback = true;
+      this.#logger?.warn({ path }, 'O_DIRECT refused by this file system: using buffered writes + fdatasync');
+    }
+    const file = new NativeAppendFile(this, this.#handle, id, path, size, isDirect, alignment);
+    this.#files.set(id, file);
+    return file;
+  }
+
+  /** Wakes the writer once per turn of the event loop, so requests queued in one turn share a round. */
+  kick(): void {
+    if (this.#kickScheduled) return;
+    this.#kickScheduled = true;
+    queueMicrotask(() => {
+      this.#kickScheduled = false;
+      if (!this.#closed) this.#handle.kick();
+    });
+  }
+
+  /** A file has work in the engine (ref the event loop) or has none left. */
+  setBusy(busy: boolean): void {
+    if (busy) {
+      if (this.#busy++ === 0) this.#handle.ref();
+    } else if (--this.#busy === 0) {
+      this.#handle.unref();
+    }
+  }
+
+  forget(id: number): void {
+    this.#files.delete(id);
+  }
+
+  #onComplete(results: Float64Array): void {
+    for (let i = 0; i < results.length; i += RESULT_FIELDS) {
+      this.#files.get(results[i]!)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);
+    }
+  }
+}
+
+interface Waiter {
+  target: number;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class NativeAppendFile implements AppendFile {
+  #size: number;
+  #syncedSize: number;
+  #written: number;
+  /** Appended chunks the engine may still read, with the file offset each append ends at. */
+  #held: { end: number; chunks: readonly Uint8Array[] }[] = [];
+  #heldHead = 0;
+  #syncWaiters: Waiter[] = [];
+  #truncateWaiter: Waiter | null = null;
+  #closeWaiter: Promise<void> | null = null;
+  #resolveClose: (() => void) | null = null;
+  #error: Error | null = null;
+  #closed = false;
+  #busy = false;
+
+  constructor(
+    private readonly engine: NativeEngine,
+    private readonly handle: EngineHandle,
+    readonly id: number,
+    readonly path: string,
+    size: number,
+    /** Whether the file was opened with O_DIRECT. */
+    readonly direct: boolean,
+    /** O_DIRECT offset/length alignment, bytes (1 for buffered files). */
+    readonly alignment: number,
+  ) {
+    this.#size = size;
+    this.#syncedSize = size;
+    this.#written = size;
+  }
+
+  /** A file whose open failed: every operation reports the open's error (create() is synchronous). */
+  static failed(engine: NativeEngine, handle: EngineHandle, path: string, err: Error): NativeAppendFile {
+    const f = new NativeAppendFile(engine, handle, 0, path, 0, false, 1);
+    f.#error = err;
+    f.#closed = true;
+    return f;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get syncedSize(): number {
+    return this.#syncedSize;
+  }
+
+  append(chunks: readonly Uint8Array[]): void {
+    if (this.#closed && this.#error === null) throw new Error(`append to closed file ${this.path}`);
+    if (this.#error !== null) return; // surfaces on the next sync
+    let bytes = 0;
+    for (const c of chunks) bytes += c.length;
+    if (bytes === 0) return;
+    this.#size += bytes;
+    this.#held.push({ end: this.#size, chunks });
+    this.handle.append(this.id, chunks);
+    this.#markBusy();
+    this.engine.kick();
+  }
+
+  sync(): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#closed) return Promise.reject(new Error(`sync of closed file ${this.path}`));
+    const target = this.#size;
+    return new Promise<void>((resolve, reject) => {
+      this.#syncWaiters.push({ target, resolve, reject });
+      this.handle.sync(this.id);
+      this.#markBusy();
+      this.engine.kick();
+    });
+  }
+
+  read(position: number, length: number): Promise<Buffer> {
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#closed) return Promise.reject(new Error(`read of closed file ${this.path}`));
+    return this.handle.read(this.id, position, length);
+  }
+
+  truncate(size: number): Promise<void> {
+    if (this.#error !== null) return Promise.reject(this.#error);
+    if (this.#written !== this.#size || this.#truncateWaiter !== null) {
+      return Promise.reject(new Error(`truncate of ${this.path} with queued writes`));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.#truncateWaiter = {
+        target: size,
+        resolve: () => {
+          this.#size = this.#written = size;
+          this.#syncedSize = Math.min(this.#syncedSize, size);
+          resolve();
+        },
+        reject,
+      };
+      this.handle.truncate(this.id, size);
+      this.#markBusy();
+      this.engine.kick();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#closeWaiter !== null) return this.#closeWaiter;
+    if (this.#closed) return (this.#closeWaiter = Promise.resolve());
+    this.#closed = true;
+    this.#closeWaiter = new Promise<void>((resolve) => (this.#resolveClose = resolve));
+    this.handle.close(this.id);
+    this.#markBusy();
+    this.engine.kick();
+    return this.#closeWaiter;
+  }
+
+  /** One engine result for this file: bytes written and synced so far, an errno, what completed. */
+  complete(written: number, synced: number, errno: number, flags: number): void {
+    this.#written = written;
+    while (this.#heldHead < this.#held.length && this.#held[this.#heldHead]!.end <= written) this.#heldHead++;
+    if (this.#heldHead > 1024 || this.#heldHead === this.#held.length) {
+      this.#held = this.#held.slice(this.#heldHead);
+      this.#heldHead = 0;
+    }
+    if ((flags & SYNCED) !== 0 && synced > this.#syncedSize) this.#syncedSize = synced;
+    if (errno !== 0 && this.#error === null) {
+      // The engine never touches this file's buffers again: every later write of it is skipped.
+      this.#error = errnoError(errno, 'write/sync', this.path);
+      this.#held = [];
+      this.#heldHead = 0;
+    }
+    if ((flags & TRUNCATED) !== 0 && this.#truncateWaiter !== null) {
+      const w = this.#truncateWaiter;
+      this.#truncateWaiter = null;
+      w.resolve();
+    }
+    if (this.#error !== null) {
+      const err = this.#error;
+      for (const w of this.#syncWaiters) w.reject(err);
+      this.#syncWaiters = [];
+      if (this.#truncateWaiter !== null) this.#truncateWaiter.reject(err);
+      this.#truncateWaiter = null;
+    } else if (this.#syncWaiters.length > 0 && (flags & SYNCED) !== 0) {
+      let n = 0;
+      while (n < this.#syncWaiters.length && this.#syncWaiters[n]!.target <= this.#syncedSize) this.#syncWaiters[n++]!.resolve();
+      if (n > 0) this.#syncWaiters = this.#syncWaiters.slice(n);
+    }
+    if ((flags & CLOSED) !== 0) {
+      this.#held = [];
+      this.#heldHead = 0;
+      this.engine.forget(this.id);
+      this.#resolveClose?.();
+    }
+    const busy =
+      (flags & CLOSED) === 0 &&
+      (this.#written < this.#size || this.#syncWaiters.length > 0 || this.#truncateWaiter !== null || this.#closed);
+    if (!busy && this.#busy) {
+      this.#busy = false;
+      this.engine.setBusy(false);
+    } else if ((flags & CLOSED) !== 0 && this.#busy) {
+      this.#busy = false;
+      this.engine.setBusy(false);
+    }
+  }
+
+  #markBusy(): void {
+    if (this.#busy) return;
+    this.#busy = true;
+    this.engine.setBusy(true);
+  }
+}
+
+/** Segment data goes direct; indexes, checkpoints and everything else buffered. */
+export function directForLogSegments(path: string): boolean {
+  return path.endsWith('.log');
+}
+
+export interface NativeFileSystemOptions extends EngineOptions {
+  /** Which files are opened with O_DIRECT (when the file system allows it). */
+  directFor?: (path: string) => boolean;
+}
+
+export class NativeFileSystem extends NodeFileSystem implements FileSystem {
+  /** Appends to every file of this file system group-commit inside the engine: no JS-side rounds needed. */
+  readonly groupCommits = true;
+  readonly engine: NativeEngine;
+  readonly #directFor: (path: string) => boolean;
+
+  constructor(opts: NativeFileSystemOptions = {}) {
+    super();
+    this.engine = new NativeEngine(opts);
+    this.#directFor = opts.directFor ?? directForLogSegments;
+  }
+
+  override async open(file: string): Promise<AppendFile> {
+    return this.engine.openFile(file, false, this.#directFor(file));
+  }
+
+  override create(file: string): AppendFile {
+    try {
+      return this.engine.openFile(file, true, this.#directFor(file));
+    } catch (err) {
+      return NativeAppendFile.failed(this.engine, null as unknown as EngineHandle, file, err as Error);
+    }
+  }
+
+  /** Stops the engine; every file must be closed. */
+  shutdown(): void {
+    this.engine.shutdown();
+  }
+}
+
+function intIn(v: number, min: number, max: number, what: string): number {
+  if (!Number.isInteger(v) || v < min || v > max) throw new RangeError(`${what} ${v} outside [${min}, ${max}]`);
+  return v;
+}
