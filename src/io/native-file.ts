@@ -258,7 +258,7 @@ export class NativeAppendFile implements AppendFile {
   read(position: number, length: number): Promise<Buffer> {
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#closed) return Promise.reject(new Error(`read of closed file ${this.path}`));
-    return this.handle.read(this.id, position, length);
+    return this.handle.read(this.id, position, Math.max(0, Math.min(length, this.#written - position))); // not into the zero padding
   }
 
   truncate(size: number): Promise<void> {

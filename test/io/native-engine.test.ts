@@ -1,0 +1,628 @@
+/**
+ * The native log engine (native/engine.cc through src/io/native-file.ts) on a real disk (os.tmpdir(), ext4 here;
+ * never tmpfs for the durability parts): O_DIRECT alignment, the partly filled tail block kept in memory and
+ * rewritten, close cutting the padding, group commit (ordering, completion, many results per callback), the
+ * buffered fallback, reads, truncate, open errors, EIO through the fault kit's failsync shim (a child process),
+ * and a seeded randomized comparison against a model.
+ *
+ * Everything on disk is checked with node:fs (an independent reader), never only through the engine itself.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it, onTestFinished, type TestContext } from 'vitest';
+import { mulberry32 } from '../../src/io/sim.js';
+import {
+  NativeFileSystem,
+  nativeEngineAvailable,
+  type NativeAppendFile,
+  type NativeFileSystemOptions,
+} from '../../src/io/native-file.js';
+import { buildFailsync, failsyncEnv, FaultUnavailable, IN_CI } from '../e2e/lib/faultkit.js';
+import { tempDir } from '../log/helpers.js';
+
+const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const O_DIRECT = 0o40000;
+
+const available = nativeEngineAvailable();
+if (!available) console.warn('[native-engine] skipped: the native addon is not built (npm install builds it), or TERN_NATIVE=0');
+
+/** A file system over a fresh engine (every file direct unless told otherwise); shut down after the test. */
+function engine(opts: NativeFileSystemOptions = {}): NativeFileSystem {
+  const fs = new NativeFileSystem({ directFor: () => true, ...opts });
+  onTestFinished(() => fs.shutdown());
+  return fs;
+}
+
+async function openFile(fs: NativeFileSystem, file: string): Promise<NativeAppendFile> {
+  return (await fs.open(file)) as NativeAppendFile;
+}
+
+/** Deterministic, position-dependent bytes (a shifted block would not compare equal). */
+function bytes(n: number, seed: number): Buffer {
+  const rand = mulberry32(seed);
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (rand() * 256) | 0;
+  return b;
+}
+
+const roundUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+/** The file as node:fs sees it must be `logical` followed by zeros up to `physical` bytes. */
+function expectOnDisk(file: string, logical: Buffer, physical: number): void {
+  const disk = readFileSync(file);
+  expect(disk.length, `${path.basename(file)}: physical size`).toBe(physical);
+  expect(disk.subarray(0, logical.length).equals(logical), `${path.basename(file)}: logical bytes differ`).toBe(true);
+  const padding = disk.subarray(logical.length);
+  expect(padding.every((b) => b === 0), `${path.basename(file)}: padding after the logical end is not all zeros`).toBe(true);
+}
+
+/** The open-file flags of `file` in this process, from /proc/self/fdinfo (octal "flags:" line). */
+function openFlags(file: string): number[] {
+  const out: number[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== file) continue;
+    const m = /^flags:\s+([0-7]+)$/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+    if (m) out.push(parseInt(m[1]!, 8));
+  }
+  return out;
+}
+
+describe.skipIf(!available)('native engine: O_DIRECT alignment', () => {
+  it('opens .log files with O_DIRECT, writes only aligned blocks, pads the last one with zeros', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 'a.log');
+    const f = await openFile(fs, file);
+    expect(f.direct).toBe(true);
+    expect([512, 1024, 2048, 4096]).toContain(f.alignment);
+    const flags = openFlags(file);
+    expect(flags.length, 'the engine holds the file open').toBeGreaterThan(0);
+    expect(flags.every((fl) => (fl & O_DIRECT) !== 0), `open flags ${flags.map((x) => x.toString(8))} lack O_DIRECT`).toBe(true);
+
+    const a = f.alignment;
+    let logical = Buffer.alloc(0);
+    for (const [i, n] of [1, 333, a - 1, a + 1, 4097, 10_000, 3].entries()) {
+      const chunk = bytes(n, i + 1);
+      f.append([chunk]);
+      logical = Buffer.concat([logical, chunk]);
+      await f.sync();
+      expect(f.size).toBe(logical.length);
+      expect(f.syncedSize).toBe(logical.length);
+      expectOnDisk(file, logical, roundUp(logical.length, a));
+    }
+    const stats = fs.engine.stats();
+    expect(stats.unalignedWrites).toBe(0);
+    expect(stats.writes).toBeGreaterThanOrEqual(7);
+    expect(stats.bytesWritten % a, 'every direct write is whole blocks').toBe(0);
+    await f.close();
+  });
+
+  it('opens index files (not .log) buffered by default: no O_DIRECT, no padding', async () => {
+    const dir = tempDir();
+    const fs = new NativeFileSystem(); // the default directFor: only .log segments
+    onTestFinished(() => fs.shutdown());
+    const file = path.join(dir, '00000000000000000000.index');
+    const f = (await fs.open(file)) as NativeAppendFile;
+    expect(f.direct).toBe(false);
+    expect(f.alignment).toBe(1);
+    expect(openFlags(file).every((fl) => (fl & O_DIRECT) === 0)).toBe(true);
+    const chunk = bytes(37, 9);
+    f.append([chunk]);
+    await f.sync();
+    expectOnDisk(file, chunk, 37);
+    await f.close();
+  });
+});
+
+describe.skipIf(!available)('native engine: tail-block rewrite', () => {
+  it('rewrites the partly filled tail block on each flush; the file grows by whole blocks only', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 't.log');
+    const f = await openFile(fs, file);
+    const a = f.alignment;
+
+    const first = bytes(100, 1);
+    f.append([first]);
+    await f.sync();
+    expectOnDisk(file, first, a);
+    const afterFirst = fs.engine.stats().bytesWritten;
+
+    const second = bytes(50, 2);
+    f.append([second]);
+    await f.sync();
+    // block 0 was written again, whole: it now holds both appends
+    expectOnDisk(file, Buffer.concat([first, second]), a);
+    expect(fs.engine.stats().bytesWritten - afterFirst, 'the second flush rewrote exactly the tail block').toBe(a);
+
+    const crossing = bytes(3 * a + 77, 3);
+    const before = fs.engine.stats().bytesWritten;
+    f.append([crossing]);
+    await f.sync();
+    const all = Buffer.concat([first, second, crossing]);
+    expectOnDisk(file, all, roundUp(all.length, a));
+    // from the tail block's start to the new padded end, nothing before it rewritten
+    expect(fs.engine.stats().bytesWritten - before).toBe(roundUp(all.length, a));
+    expect(fs.engine.stats().unalignedWrites).toBe(0);
+    await f.close();
+  });
+
+  it('reads back the partial last block of an existing file and preserves it', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    for (const existing of [1000, 1536, 4096 + 7]) {
+      const file = path.join(dir, `pre-${existing}.log`);
+      const old = bytes(existing, existing);
+      writeFileSync(file, old); // by node:fs: not block-aligned
+      const f = await openFile(fs, file);
+      expect(f.size).toBe(existing);
+      const more = bytes(700, existing + 1);
+      f.append([more]);
+      await f.sync();
+      const all = Buffer.concat([old, more]);
+      expectOnDisk(file, all, roundUp(all.length, f.alignment));
+      await f.close();
+      expect(readFileSync(file).equals(all)).toBe(true);
+    }
+  });
+
+  it('handles one flush larger than the staging buffer (several staging rounds, one logical append order)', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 'big.log');
+    const f = await openFile(fs, file);
+    const chunks = Array.from({ length: 40 }, (_, i) => bytes(65_536 + i * 97, 100 + i)); // ~2.7 MiB in one turn
+    const head = bytes(5, 99);
+    f.append([head]);
+    for (const c of chunks) f.append([c]);
+    await f.sync();
+    const all = Buffer.concat([head, ...chunks]);
+    expectOnDisk(file, all, roundUp(all.length, f.alignment));
+    expect(fs.engine.stats().unalignedWrites).toBe(0);
+    await f.close();
+  });
+});
+
+describe.skipIf(!available)('native engine: close', () => {
+  it('cuts the padding on close; a reopened file continues at its logical end', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 'c.log');
+    const f = await openFile(fs, file);
+    const one = bytes(1234, 1);
+    f.append([one]);
+    await f.sync();
+    expect(statSync(file).size).toBe(roundUp(1234, f.alignment));
+    await f.close();
+    await f.close(); // idempotent
+    expect(statSync(file).size).toBe(1234);
+    expect(readFileSync(file).equals(one)).toBe(true);
+
+    const g = await openFile(fs, file);
+    expect(g.size).toBe(1234);
+    const two = bytes(2000, 2);
+    g.append([two]);
+    await g.sync();
+    expectOnDisk(file, Buffer.concat([one, two]), roundUp(3234, g.alignment));
+    await g.close();
+    expect(readFileSync(file).equals(Buffer.concat([one, two]))).toBe(true);
+  });
+
+  it('close writes queued bytes (unsynced) before it resolves', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 'q.log');
+    const f = await openFile(fs, file);
+    const data = bytes(777, 5);
+    f.append([data]);
+    await f.close();
+    expect(readFileSync(file).equals(data)).toBe(true);
+    expect(() => f.append([data])).toThrow(/closed/);
+    await expect(f.sync()).rejects.toThrow(/closed/);
+  });
+});
+
+describe.skipIf(!available)('native engine: group commit', () => {
+  it('50 files x 20 appends: every sync resolves, in order per file, covering its appends, in few rounds', async () => {
+    const dir = tempDir();
+    const fs = engine({ flushDelayUs: 2000, ioThreads: 4 });
+    const FILES = 50;
+    const ROUNDS = 20;
+    const files = await Promise.all(Array.from({ length: FILES }, (_, i) => openFile(fs, path.join(dir, `g${i}.log`))));
+    const model: Buffer[][] = files.map(() => []);
+    const resolved: number[][] = files.map(() => []);
+    const violations: string[] = [];
+    const syncs: Promise<void>[] = [];
+    const rand = mulberry32(42);
+    for (let r = 0; r < ROUNDS; r++) {
+      files.forEach((f, i) => {
+        // sizes around the 256-byte threshold under which the engine copies a chunk at append
+        const n = 1 + Math.floor(rand() * (rand() < 0.5 ? 300 : 5000));
+        const chunk = bytes(n, r * 1000 + i);
+        model[i]!.push(chunk);
+        f.append([chunk.subarray(0, n >> 1), chunk.subarray(n >> 1)]);
+        const target = f.size;
+        syncs.push(
+          f.sync().then(() => {
+            if (f.syncedSize < target) violations.push(`file ${i}: resolved at syncedSize ${f.syncedSize} < ${target}`);
+            resolved[i]!.push(target);
+          }),
+        );
+      });
+      if (r % 2 === 1) await new Promise((res) => setImmediate(res)); // spread over a few event-loop turns
+    }
+    await Promise.all(syncs);
+    expect(violations).toEqual([]);
+    for (let i = 0; i < FILES; i++) {
+      expect(resolved[i]!.length).toBe(ROUNDS);
+      const sorted = [...resolved[i]!].sort((x, y) => x - y);
+      expect(resolved[i], `file ${i}: syncs resolved out of call order`).toEqual(sorted);
+      const want = Buffer.concat(model[i]!);
+      expectOnDisk(path.join(dir, `g${i}.log`), want, roundUp(want.length, files[i]!.alignment));
+    }
+    const s = fs.engine.stats();
+    const calls = FILES * ROUNDS;
+    console.info(`[native-engine] group commit: ${calls} syncs -> ${s.rounds} rounds, ${s.syncs} fdatasyncs, ${s.callbacks} callbacks, ${s.results} results`);
+    expect(s.rounds).toBeGreaterThan(0);
+    expect(s.rounds, 'group commit: far fewer rounds than sync calls').toBeLessThanOrEqual(calls / 10);
+    expect(s.syncs).toBeLessThan(calls);
+    expect(s.callbacks).toBeLessThanOrEqual(s.rounds);
+    expect(s.results / s.callbacks, 'many completions per callback').toBeGreaterThan(1);
+    expect(s.unalignedWrites).toBe(0);
+    await Promise.all(files.map((f) => f.close()));
+  });
+
+  it('a sync called after an append covers it, also when later appends join the same round', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const f = await openFile(fs, path.join(dir, 's.log'));
+    const order: string[] = [];
+    f.append([bytes(10, 1)]);
+    const s1 = f.sync().then(() => order.push(`s1@${f.syncedSize}`));
+    f.append([bytes(20, 2)]);
+    const s2 = f.sync().then(() => order.push(`s2@${f.syncedSize}`));
+    await Promise.all([s1, s2]);
+    expect(order[0]!.startsWith('s1')).toBe(true);
+    expect(f.syncedSize).toBe(30);
+    // a sync with nothing new still resolves
+    await f.sync();
+    expect(f.syncedSize).toBe(30);
+    await f.close();
+  });
+});
+
+/** The same content checks in each I/O mode. */
+async function contentRoundTrip(fs: NativeFileSystem, dir: string, name: string): Promise<NativeAppendFile> {
+  const file = path.join(dir, name);
+  const f = await openFile(fs, file);
+  let logical = Buffer.alloc(0);
+  for (const [i, n] of [7, 511, 513, 4095, 9000, 1].entries()) {
+    const chunk = bytes(n, 50 + i);
+    f.append([chunk]);
+    logical = Buffer.concat([logical, chunk]);
+    await f.sync();
+    expectOnDisk(file, logical, f.direct ? roundUp(logical.length, f.alignment) : logical.length);
+  }
+  const back = await f.read(0, logical.length);
+  expect(back.equals(logical)).toBe(true);
+  await f.close();
+  expect(readFileSync(file).equals(logical)).toBe(true);
+  return f;
+}
+
+describe.skipIf(!available)('native engine: buffered I/O', () => {
+  it("directIo: 'off' writes buffered (no O_DIRECT, no padding) with the same content", async () => {
+    const dir = tempDir();
+    const warn: unknown[] = [];
+    const fs = engine({ directIo: 'off', logger: { warn: (o) => warn.push(o) } });
+    const probe = await openFile(fs, path.join(dir, 'probe.log'));
+    expect(probe.direct).toBe(false);
+    expect(probe.alignment).toBe(1);
+    expect(openFlags(path.join(dir, 'probe.log')).every((fl) => (fl & O_DIRECT) === 0)).toBe(true);
+    await probe.close();
+    const f = await contentRoundTrip(fs, dir, 'off.log');
+    expect(f.direct).toBe(false);
+    expect(warn).toEqual([]); // turned off on purpose: not a refusal worth a warning
+  });
+
+  it("falls back to buffered I/O where O_DIRECT is refused, and says so once for many files", async () => {
+    const dir = tempDir();
+    const warn: { obj: object; msg: string }[] = [];
+    const fs = engine({ directIo: 'refuse-for-test', logger: { warn: (obj, msg) => warn.push({ obj, msg }) } });
+    const files = await Promise.all(Array.from({ length: 12 }, (_, i) => openFile(fs, path.join(dir, `r${i}.log`))));
+    expect(files.every((f) => !f.direct && f.alignment === 1)).toBe(true);
+    await Promise.all(files.map((f) => f.close()));
+    const f = await contentRoundTrip(fs, dir, 'refused.log');
+    expect(f.direct).toBe(false);
+    expect(warn).toHaveLength(1);
+    expect(warn[0]!.msg).toMatch(/O_DIRECT/);
+  });
+
+  it('direct files pass the same content checks', async () => {
+    const f = await contentRoundTrip(engine(), tempDir(), 'direct.log');
+    expect(f.direct).toBe(true);
+  });
+});
+
+describe.skipIf(!available)('native engine: reads', () => {
+  it('returns exactly the bytes asked for at unaligned positions, shorter at the end of the file', async () => {
+    const dir = tempDir();
+    for (const directIo of ['auto', 'off'] as const) {
+      const fs = engine({ directIo });
+      const f = await openFile(fs, path.join(dir, `read-${directIo}.log`));
+      const data = bytes(10_000, 7);
+      f.append([data.subarray(0, 4000), data.subarray(4000)]);
+      await f.sync();
+      const cases: [number, number][] = [
+        [0, 10_000],
+        [1, 511],
+        [513, 4000],
+        [4095, 2],
+        [511, 1],
+        [9990, 100], // runs past the end: 10 bytes
+        [10_000, 10], // at the end: nothing
+        [20_000, 5], // past the end: nothing
+        [0, 0],
+      ];
+      for (const [pos, len] of cases) {
+        const got = await f.read(pos, len);
+        const want = data.subarray(Math.min(pos, data.length), Math.min(pos + len, data.length));
+        expect(got.length, `${directIo}: read(${pos}, ${len}) length`).toBe(want.length);
+        expect(got.equals(want), `${directIo}: read(${pos}, ${len}) bytes`).toBe(true);
+      }
+      // reads are independent views: one does not see another's memory change
+      const r1 = await f.read(100, 50);
+      const r2 = await f.read(100, 50);
+      r1.fill(0xee);
+      expect(r2.equals(data.subarray(100, 150))).toBe(true);
+      await f.close();
+    }
+  });
+});
+
+describe.skipIf(!available)('native engine: truncate', () => {
+  it('truncates (recovery) and appends continue at the cut, the partial block reloaded from disk', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 'tr.log');
+    const f = await openFile(fs, file);
+    const data = bytes(3000, 1);
+    f.append([data]);
+    await f.sync();
+    await f.truncate(1000);
+    expect(f.size).toBe(1000);
+    expect(f.syncedSize).toBeLessThanOrEqual(1000);
+    expect(statSync(file).size).toBe(1000);
+    const more = bytes(600, 2);
+    f.append([more]);
+    await f.sync();
+    const want = Buffer.concat([data.subarray(0, 1000), more]);
+    expectOnDisk(file, want, roundUp(want.length, f.alignment));
+    expect((await f.read(0, 5000)).equals(want)).toBe(true);
+    await f.close();
+    expect(readFileSync(file).equals(want)).toBe(true);
+  });
+
+  it('rejects a truncate while writes are queued', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const f = await openFile(fs, path.join(dir, 'tq.log'));
+    f.append([bytes(100, 1)]);
+    await expect(f.truncate(0)).rejects.toThrow(/queued writes/);
+    await f.sync();
+    expect(f.size).toBe(100);
+    await f.close();
+  });
+});
+
+describe.skipIf(!available)('native engine: open errors', () => {
+  it('open of a file in a missing directory rejects with ENOENT', async () => {
+    const fs = engine();
+    const missing = path.join(tempDir(), 'no', 'such', 'dir', 'x.log');
+    await expect(fs.open(missing)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'open' });
+    const created = fs.create(missing);
+    await expect(created.sync()).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('create() of an existing file returns a file whose sync rejects with EEXIST; the file is untouched', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 'exists.log');
+    writeFileSync(file, 'keep me');
+    const f = fs.create(file);
+    f.append([Buffer.from('must not be written')]);
+    await expect(f.sync()).rejects.toMatchObject({ code: 'EEXIST' });
+    await expect(f.read(0, 10)).rejects.toMatchObject({ code: 'EEXIST' });
+    await f.close();
+    expect(readFileSync(file, 'utf8')).toBe('keep me');
+  });
+
+  it('create() of a new file works and its first sync makes the name durable', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const file = path.join(dir, 'new.log');
+    const f = fs.create(file);
+    f.append([Buffer.from('hello')]);
+    await f.sync();
+    await f.close();
+    expect(readFileSync(file, 'utf8')).toBe('hello');
+  });
+});
+
+// --- EIO through the fault kit ------------------------------------------------------------------------------------
+
+/**
+ * Runs in a child process under the failsync shim: a victim file (under the fault prefix) and a bystander (outside
+ * it) are appended to and synced STEPS times; prints one JSON line of what each step did.
+ */
+const CHILD = `
+import { statSync } from 'node:fs';
+const { NativeFileSystem } = await import(process.env.ENGINE_MODULE);
+const [victimPath, otherPath, directIo] = process.argv.slice(2);
+const fs = new NativeFileSystem({ directFor: () => true, directIo });
+const victim = await fs.open(victimPath);
+const other = await fs.open(otherPath);
+const steps = [];
+for (let i = 0; i < 6; i++) {
+  const chunk = Buffer.alloc(700 + i, 65 + i);
+  victim.append([chunk]);
+  other.append([chunk]);
+  const [v, o] = await Promise.allSettled([victim.sync(), other.sync()]);
+  steps.push({
+    victim: v.status === 'fulfilled' ? 'ok' : v.reason.code,
+    other: o.status === 'fulfilled' ? 'ok' : o.reason.code,
+    victimSynced: victim.syncedSize,
+    victimDisk: statSync(victimPath).size,
+    otherSynced: other.syncedSize,
+  });
+}
+const stats = fs.engine.stats();
+await Promise.all([victim.close(), other.close()]);
+fs.shutdown();
+console.log(JSON.stringify({ steps, stats, direct: victim.direct }));
+`;
+
+interface ChildStep {
+  victim: string;
+  other: string;
+  victimSynced: number;
+  victimDisk: number;
+  otherSynced: number;
+}
+
+async function runFaulted(env: Record<string, string>, victim: string, other: string, directIo: string): Promise<{ steps: ChildStep[]; stats: { syncs: number }; direct: boolean }> {
+  const modulePath = path.join(REPO, 'dist/src/io/native-file.js');
+  if (!existsSync(modulePath)) throw new Error(`${modulePath} missing: run \`npx tsc -p tsconfig.json\` (npm test does) first`);
+  const script = path.join(tempDir(), 'child.mjs');
+  writeFileSync(script, CHILD);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, victim, other, directIo], {
+      env: { ...process.env, ...env, ENGINE_MODULE: `file://${modulePath}` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const line = out.trim().split('\n').at(-1) ?? '';
+      if (code !== 0 || !line.startsWith('{')) reject(new Error(`child exited ${code ?? signal}: ${err.slice(-2000)}${out.slice(-500)}`));
+      else resolve(JSON.parse(line) as { steps: ChildStep[]; stats: { syncs: number }; direct: boolean });
+    });
+  });
+}
+
+let shim: Promise<string> | null = null;
+let shimDir: string | null = null;
+afterAll(() => {
+  if (shimDir !== null) rmSync(shimDir, { recursive: true, force: true });
+});
+
+/** The failsync shim, compiled once per test file; skips (developer machine) or fails (CI) when it cannot be. */
+async function failsyncOrSkip(ctx: TestContext): Promise<string> {
+  if (shim === null) {
+    shimDir = mkdtempSync(path.join(os.tmpdir(), 'tern-native-failsync-'));
+    shim = buildFailsync(shimDir);
+  }
+  try {
+    return await shim;
+  } catch (err) {
+    if (err instanceof FaultUnavailable && !IN_CI) {
+      console.warn(`[native-engine] skipped: ${err.message}`);
+      ctx.skip();
+    }
+    throw err;
+  }
+}
+
+describe.skipIf(!available)('native engine: EIO from the disk (failsync shim)', () => {
+  it('a failed fdatasync rejects that file sync with EIO, later syncs keep failing, another file keeps syncing', async (ctx) => {
+    const so = await failsyncOrSkip(ctx);
+    const data = tempDir();
+    mkdirSync(path.join(data, 'victim'));
+    mkdirSync(path.join(data, 'other'));
+    const victim = path.join(data, 'victim', 'v.log');
+    const other = path.join(data, 'other', 'o.log');
+    const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: 2 });
+    const r = await runFaulted(env, victim, other, 'auto');
+    expect(r.direct).toBe(true);
+    expect(r.steps.map((s) => s.victim)).toEqual(['ok', 'ok', 'EIO', 'EIO', 'EIO', 'EIO']);
+    expect(r.steps.map((s) => s.other)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    const syncedBeforeFault = 700 + 701;
+    // never reported durable past the last good sync, and nothing written after the failure (no retry)
+    expect(r.steps.map((s) => s.victimSynced)).toEqual([700, syncedBeforeFault, syncedBeforeFault, syncedBeforeFault, syncedBeforeFault, syncedBeforeFault]);
+    const diskAtFault = r.steps[2]!.victimDisk;
+    expect(r.steps.slice(3).every((s) => s.victimDisk === diskAtFault)).toBe(true);
+    expect(r.steps.at(-1)!.otherSynced).toBe(700 * 6 + 15);
+    expect(r.stats.syncs, '2 good victim fdatasyncs + 6 bystander ones: the failed one is not retried').toBe(8);
+    // the bystander's bytes are all there (its close cut the padding)
+    const want = Buffer.concat(Array.from({ length: 6 }, (_, i) => Buffer.alloc(700 + i, 65 + i)));
+    expect(readFileSync(other).equals(want)).toBe(true);
+  });
+
+  for (const directIo of ['auto', 'off'] as const) {
+    it(`a failed ${directIo === 'auto' ? 'pwrite (direct)' : 'pwritev (buffered)'} fails the file's sync with EIO; the other file is unaffected`, async (ctx) => {
+      const so = await failsyncOrSkip(ctx);
+      const data = tempDir();
+      mkdirSync(path.join(data, 'victim'));
+      mkdirSync(path.join(data, 'other'));
+      const victim = path.join(data, 'victim', 'v.log');
+      const other = path.join(data, 'other', 'o.log');
+      const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: -1, writeAfter: 2 });
+      const r = await runFaulted(env, victim, other, directIo);
+      expect(r.direct).toBe(directIo === 'auto');
+      expect(r.steps.map((s) => s.victim)).toEqual(['ok', 'ok', 'EIO', 'EIO', 'EIO', 'EIO']);
+      expect(r.steps.map((s) => s.other)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+      expect(r.steps.slice(2).every((s) => s.victimSynced === 1401)).toBe(true);
+      const diskBefore = r.steps[1]!.victimDisk;
+      expect(r.steps.slice(2).every((s) => s.victimDisk === diskBefore), 'nothing written to the victim after the failed write').toBe(true);
+      expect(r.stats.syncs).toBe(2 + 6);
+    });
+  }
+});
+
+describe.skipIf(!available)('native engine: seeded random appends against a model', () => {
+  for (const seed of [1, 2]) {
+    it(`seed ${seed}: random sizes (1 B..70 KiB) over 4 files, random sync points, checked after each sync`, async () => {
+      const dir = tempDir();
+      const rand = mulberry32(seed);
+      const fs = engine({ flushDelayUs: Math.floor(rand() * 500), flushBytesMax: 4096 + Math.floor(rand() * 200_000) });
+      const names = Array.from({ length: 4 }, (_, i) => path.join(dir, `m${i}.log`));
+      const files = await Promise.all(names.map((n) => openFile(fs, n)));
+      const model: Buffer[][] = names.map(() => []);
+      let checks = 0;
+      for (let op = 0; op < 160; op++) {
+        const i = Math.floor(rand() * files.length);
+        const f = files[i]!;
+        const n = rand() < 0.7 ? 1 + Math.floor(rand() * 2048) : 1 + Math.floor(rand() * 70 * 1024);
+        const chunk = bytes(n, seed * 100_000 + op);
+        model[i]!.push(chunk);
+        f.append(rand() < 0.3 ? [chunk.subarray(0, n >> 2), chunk.subarray(n >> 2)] : [chunk]);
+        if (rand() < 0.25) {
+          const target = f.size;
+          await f.sync();
+          expect(f.syncedSize).toBeGreaterThanOrEqual(target);
+          const want = Buffer.concat(model[i]!);
+          expectOnDisk(names[i]!, want, roundUp(want.length, f.alignment));
+          checks++;
+        }
+      }
+      expect(checks).toBeGreaterThan(10);
+      await Promise.all(files.map((f) => f.sync()));
+      await Promise.all(files.map((f) => f.close()));
+      names.forEach((n, i) => expect(readFileSync(n).equals(Buffer.concat(model[i]!)), `${path.basename(n)} after close`).toBe(true));
+      expect(fs.engine.stats().unalignedWrites).toBe(0);
+    });
+  }
+});
