@@ -7,10 +7,18 @@
  * Directory operations (create, rename, remove, mkdir) are durable at once, which is what `NodeFileSystem`
  * makes them by syncing the directory.
  *
- * Faults are injected explicitly (`failNextSyncs`, `failNextWrites`) or by seeded rates, so every failure is
- * reproducible from the seed. A failed sync or write latches the handle, as a real one must be treated.
- * `sync()` completes on a later macrotask (setImmediate), so work arriving meanwhile queues as it would
- * behind a real fdatasync.
+ * Faults, all reproducible from the seed:
+ * - torn writes: `crash({ tornTail: true })` keeps a seeded-random prefix of each file's unsynced bytes;
+ * - EIO: `failNextSyncs` / `failNextWrites` (explicit, scoped by path; another errno code may be given) or the
+ *   seeded `syncErrorRate` / `writeErrorRate`;
+ * - ENOSPC: a capacity (`capacityBytes`, or `setCapacity` for the files under one path, like a quota): an append
+ *   that does not fit writes the bytes that do (a short write, as ext4 does) and fails with code 'ENOSPC';
+ *   truncating or removing files frees space, and raising the capacity brings the space back;
+ * - latency: `latencyMsMax` delays each sync by a seeded random 0..latencyMsMax ms (drawn from its own stream,
+ *   so turning latency on does not change which faults a seed gives).
+ * A failed sync or write latches the handle, as a real one must be treated. `sync()` completes on a later
+ * macrotask (setImmediate, or the latency timer), so work arriving meanwhile queues as it would behind a real
+ * fdatasync.
  */
 import path from 'node:path';
 import type { AppendFile, FileSystem } from './file.js';
@@ -22,6 +30,10 @@ export interface SimOptions {
   syncErrorRate?: number;
   /** Probability that an append's write fails with EIO, 0..1. */
   writeErrorRate?: number;
+  /** Bytes all files together may hold (default: unlimited); an append past it fails with ENOSPC. */
+  capacityBytes?: number;
+  /** Each sync completes after a seeded random delay of 0..latencyMsMax ms (default 0: the next macrotask). */
+  latencyMsMax?: number;
 }
 
 export interface CrashOptions {
@@ -42,23 +54,45 @@ export class SimFileSystem implements FileSystem {
   #dirs = new Set<string>(['/']);
   #generation = 0;
   #rand: () => number;
-  #syncErrors: { count: number; match: PathFilter }[] = [];
-  #writeErrors: { count: number; match: PathFilter }[] = [];
+  #latencyRand: () => number;
+  #syncErrors: Fault[] = [];
+  #writeErrors: Fault[] = [];
+  #capacity: { bytes: number; match: PathFilter };
   /** Syncs attempted, all files together (metrics for tests). */
   syncCount = 0;
 
   constructor(private readonly opts: SimOptions = {}) {
     this.#rand = mulberry32(opts.seed ?? 1);
+    this.#latencyRand = mulberry32(((opts.seed ?? 1) ^ 0x5bd1e995) >>> 0);
+    this.#capacity = { bytes: opts.capacityBytes ?? Infinity, match: () => true };
+    const latency = opts.latencyMsMax ?? 0;
+    if (!(latency >= 0 && latency <= 60_000)) throw new RangeError(`latencyMsMax ${latency} outside [0, 60000]`);
   }
 
-  /** The next `count` syncs of files matching `match` fail with EIO. */
-  failNextSyncs(count = 1, match: PathFilter = () => true): void {
-    this.#syncErrors.push({ count, match });
+  /** The next `count` syncs of files matching `match` fail with `code` (EIO by default). */
+  failNextSyncs(count = 1, match: PathFilter = () => true, code = 'EIO'): void {
+    this.#syncErrors.push({ count, match, code });
   }
 
-  /** The next `count` appends to files matching `match` fail with EIO. */
-  failNextWrites(count = 1, match: PathFilter = () => true): void {
-    this.#writeErrors.push({ count, match });
+  /** The next `count` appends to files matching `match` fail with `code` (EIO by default), writing nothing. */
+  failNextWrites(count = 1, match: PathFilter = () => true, code = 'EIO'): void {
+    this.#writeErrors.push({ count, match, code });
+  }
+
+  /**
+   * From now on the files matching `match` (all by default) may hold `bytes` together (Infinity: no limit);
+   * replaces the previous capacity. Lowering it below what they hold loses nothing, later writes fail.
+   */
+  setCapacity(bytes: number, match: PathFilter = () => true): void {
+    if (!(bytes >= 0)) throw new RangeError(`capacity ${bytes}`);
+    this.#capacity = { bytes, match };
+  }
+
+  /** Bytes the files matching `match` hold now (current, not durable, sizes). */
+  usedBytes(match: PathFilter = () => true): number {
+    let used = 0;
+    for (const [p, node] of this.#files) if (match(p)) used += node.size;
+    return used;
   }
 
   /** Simulates a power loss: unsynced bytes vanish (or are torn), open handles die. */
@@ -114,6 +148,9 @@ export class SimFileSystem implements FileSystem {
 
   async writeFileDurable(file: string, data: Uint8Array): Promise<void> {
     await Promise.resolve();
+    const abs = path.resolve(file);
+    // written to a temporary file first: the old bytes stay until the rename, so both must fit
+    if (data.length > this.freeBytes(abs)) throw errno('ENOSPC', abs);
     this.poke(file, data);
   }
 
@@ -184,13 +221,30 @@ export class SimFileSystem implements FileSystem {
     return this.#generation;
   }
 
-  takeSyncFault(file: string): boolean {
+  /** The errno code this sync fails with, or null. */
+  takeSyncFault(file: string): string | null {
     this.syncCount++;
-    return takeFault(this.#syncErrors, file) || this.#rand() < (this.opts.syncErrorRate ?? 0);
+    return takeFault(this.#syncErrors, file) ?? (this.#rand() < (this.opts.syncErrorRate ?? 0) ? 'EIO' : null);
   }
 
-  takeWriteFault(file: string): boolean {
-    return takeFault(this.#writeErrors, file) || this.#rand() < (this.opts.writeErrorRate ?? 0);
+  /** The errno code this write fails with, or null. */
+  takeWriteFault(file: string): string | null {
+    return takeFault(this.#writeErrors, file) ?? (this.#rand() < (this.opts.writeErrorRate ?? 0) ? 'EIO' : null);
+  }
+
+  /** Bytes `file` may still grow by under the capacity. */
+  freeBytes(file: string): number {
+    const { bytes, match } = this.#capacity;
+    if (bytes === Infinity || !match(file)) return Infinity;
+    return Math.max(0, bytes - this.usedBytes(match));
+  }
+
+  /** Waits as a sync does: the next macrotask, or the seeded latency. */
+  syncDelay(): Promise<void> {
+    const max = this.opts.latencyMsMax ?? 0;
+    if (max === 0) return new Promise<void>((resolve) => setImmediate(resolve));
+    const ms = Math.floor(this.#latencyRand() * (max + 1));
+    return new Promise<void>((resolve) => setTimeout(resolve, ms));
   }
 
   #node(file: string, create: boolean): SimNode {
@@ -234,11 +288,19 @@ class SimAppendFile implements AppendFile {
   append(chunks: readonly Uint8Array[]): void {
     if (this.#closed) throw new Error(`append to closed file ${this.path}`);
     if (this.#check() !== null) return;
-    if (this.fs.takeWriteFault(this.path)) {
-      this.latch(errno('EIO', this.path));
+    const fault = this.fs.takeWriteFault(this.path);
+    if (fault !== null) {
+      this.latch(errno(fault, this.path));
       return;
     }
-    const n = chunks.reduce((sum, c) => sum + c.length, 0);
+    let n = chunks.reduce((sum, c) => sum + c.length, 0);
+    const free = this.fs.freeBytes(this.path);
+    if (n > free) {
+      // A full disk: the bytes that fit are written (a short write), then the write fails.
+      this.latch(errno('ENOSPC', this.path));
+      chunks = cutTo(chunks, free);
+      n = free;
+    }
     const node = this.node;
     if (node.size + n > node.data.length) {
       const grown = Buffer.alloc(Math.max(node.size + n, node.data.length * 2, 1024));
@@ -253,11 +315,12 @@ class SimAppendFile implements AppendFile {
 
   async sync(): Promise<void> {
     const target = this.node.size;
-    await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.fs.syncDelay();
     const err = this.#check();
     if (err !== null) throw err;
-    if (this.fs.takeSyncFault(this.path)) {
-      this.latch(errno('EIO', this.path));
+    const fault = this.fs.takeSyncFault(this.path);
+    if (fault !== null) {
+      this.latch(errno(fault, this.path));
       throw this.#error;
     }
     this.node.durable = Buffer.from(this.node.data.subarray(0, this.node.size));
@@ -296,11 +359,28 @@ class SimAppendFile implements AppendFile {
   }
 }
 
-function takeFault(faults: { count: number; match: PathFilter }[], file: string): boolean {
+interface Fault {
+  count: number;
+  match: PathFilter;
+  code: string;
+}
+
+function takeFault(faults: Fault[], file: string): string | null {
   const fault = faults.find((f) => f.count > 0 && f.match(file));
-  if (fault === undefined) return false;
+  if (fault === undefined) return null;
   fault.count--;
-  return true;
+  return fault.code;
+}
+
+/** The first `n` bytes of `chunks` (views). */
+function cutTo(chunks: readonly Uint8Array[], n: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const c of chunks) {
+    if (n <= 0) break;
+    out.push(c.length <= n ? c : c.subarray(0, n));
+    n -= Math.min(n, c.length);
+  }
+  return out;
 }
 
 function errno(code: string, file: string): Error & { code: string } {
