@@ -5,6 +5,7 @@
 
 #include "crc32c.h"
 #include "engine.h"
+#include "net.h"
 
 namespace {
 
@@ -26,6 +27,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32c", Napi::Function::New(env, Crc32c, "crc32c"));
   exports.Set("crc32cHardware", Napi::Boolean::New(env, tern::crc32c_hardware()));
   tern::InitEngine(env, exports);
+  tern::InitNet(env, exports);
   return exports;
 }
 
