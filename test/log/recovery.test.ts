@@ -1,17 +1,17 @@
-import { appendFileSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { SimFileSystem } from '../../src/io/index.js';
+import { statSync } from 'node:fs';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { NativeFileSystem, SimFileSystem, nativeEngineAvailable } from '../../src/io/index.js';
 import { OffsetIndex, TimeIndex, segmentFileName } from '../../src/log/index.js';
 import { readBatchHeader } from '../../src/protocol/records.js';
-import { T0, batch, offsetsOf, openLog, range, tempDir } from './helpers.js';
+import { T0, batch, fsCases, offsetsOf, openLog, range, tempDir, type FsCase, type TestFs } from './helpers.js';
 
 const file = (dir: string, base: number, suffix: '.log' | '.index' | '.timeindex') =>
   path.join(dir, segmentFileName(base, suffix));
 
 /** Writes `n` batches of 2 records and closes; returns the byte position where each batch starts. */
-async function fill(dir: string, n: number, config = {}): Promise<number[]> {
-  const { log } = await openLog(dir, { config });
+async function fill(t: TestFs, n: number, config = {}): Promise<number[]> {
+  const { log } = await openLog(t.dir, { fs: t.fs, config });
   const starts: number[] = [];
   let pos = 0;
   for (let i = 0; i < n; i++) {
@@ -36,102 +36,195 @@ async function readEverything(log: Awaited<ReturnType<typeof openLog>>['log']): 
   return out;
 }
 
-function checkIndexes(dir: string, base: number): void {
-  const logBytes = statSync(file(dir, base, '.log')).size;
-  const index = OffsetIndex.decode(base, readFileSync(file(dir, base, '.index')), Math.max(logBytes, 1));
+function checkIndexes(t: TestFs, base: number): void {
+  const logBytes = t.size(file(t.dir, base, '.log'));
+  const index = OffsetIndex.decode(base, t.bytes(file(t.dir, base, '.index'))!, Math.max(logBytes, 1));
   expect(typeof index).not.toBe('string');
-  expect(typeof TimeIndex.decode(base, readFileSync(file(dir, base, '.timeindex')))).not.toBe('string');
+  expect(typeof TimeIndex.decode(base, t.bytes(file(t.dir, base, '.timeindex'))!)).not.toBe('string');
 }
 
-describe('recovery of a torn tail', () => {
-  it('truncates a half-written last batch, rebuilds indexes, and appends continue at the right offset', async () => {
-    const dir = tempDir();
-    const config = { indexIntervalBytes: 100 };
-    const starts = await fill(dir, 20, config);
-    const logFile = file(dir, 0, '.log');
-    truncateSync(logFile, starts[19]! + 30); // a crash in the middle of writing batch 19
-    writeFileSync(file(dir, 0, '.index'), Buffer.alloc(13, 0xff)); // and a damaged index
-
-    const { log } = await openLog(dir, { config });
-    expect(statSync(logFile).size).toBe(starts[19]);
-    expect(log.logEndOffset).toBe(38);
-    expect(log.highWatermark).toBe(38);
-    checkIndexes(dir, 0);
-    expect(readFileSync(file(dir, 0, '.index')).length).toBeGreaterThan(0);
-    expect((await log.append(batch(2), { leaderEpoch: 0 })).baseOffset).toBe(38);
-    expect(await readEverything(log)).toEqual(range(0, 40));
-    await log.close();
+for (const c of fsCases) {
+  describe.skipIf(c.skip !== null)(`recovery on the ${c.name} file system`, () => {
+    tornTailTests(c);
   });
+}
 
-  it('truncates garbage a crash appended after the last batch', async () => {
-    const dir = tempDir();
-    const starts = await fill(dir, 5);
-    const size = statSync(file(dir, 0, '.log')).size;
-    const garbage = batch(1);
-    garbage[garbage.length - 1]! ^= 0xff; // a whole-looking batch whose CRC fails
-    appendFileSync(file(dir, 0, '.log'), Buffer.concat([garbage, Buffer.from('not a batch at all')]));
-    const { log } = await openLog(dir);
-    expect(statSync(file(dir, 0, '.log')).size).toBe(size);
-    expect(log.logEndOffset).toBe(10);
-    expect(starts).toHaveLength(5);
-    await log.close();
+function tornTailTests(c: FsCase): void {
+  describe('recovery of a torn tail', () => {
+    it('truncates a half-written last batch, rebuilds indexes, and appends continue at the right offset', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const config = { indexIntervalBytes: 100 };
+      const starts = await fill(t, 20, config);
+      const logFile = file(dir, 0, '.log');
+      t.truncate(logFile, starts[19]! + 30); // a crash in the middle of writing batch 19
+      t.write(file(dir, 0, '.index'), Buffer.alloc(13, 0xff)); // and a damaged index
+
+      const { log } = await openLog(dir, { fs: t.fs, config });
+      expect(t.size(logFile)).toBe(starts[19]);
+      expect(log.logEndOffset).toBe(38);
+      expect(log.highWatermark).toBe(38);
+      checkIndexes(t, 0);
+      expect(t.bytes(file(dir, 0, '.index'))!.length).toBeGreaterThan(0);
+      expect((await log.append(batch(2), { leaderEpoch: 0 })).baseOffset).toBe(38);
+      expect(await readEverything(log)).toEqual(range(0, 40));
+      await log.close();
+    });
+
+    it('truncates garbage a crash appended after the last batch', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const starts = await fill(t, 5);
+      const size = t.size(file(dir, 0, '.log'));
+      const garbage = batch(1);
+      garbage[garbage.length - 1]! ^= 0xff; // a whole-looking batch whose CRC fails
+      t.append(file(dir, 0, '.log'), Buffer.concat([garbage, Buffer.from('not a batch at all')]));
+      const { log } = await openLog(dir, { fs: t.fs });
+      expect(t.size(file(dir, 0, '.log'))).toBe(size);
+      expect(log.logEndOffset).toBe(10);
+      expect(starts).toHaveLength(5);
+      await log.close();
+    });
+
+    it('truncates at a batch whose CRC fails, even with intact batches after it', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const starts = await fill(t, 6);
+      const bytes = t.bytes(file(dir, 0, '.log'))!;
+      bytes[starts[3]! + 70]! ^= 0x01; // flip a bit inside batch 3's records
+      t.write(file(dir, 0, '.log'), bytes);
+      const { log } = await openLog(dir, { fs: t.fs });
+      expect(log.logEndOffset).toBe(6);
+      expect(t.size(file(dir, 0, '.log'))).toBe(starts[3]);
+      await log.close();
+    });
+
+    it('after an unclean shutdown, a damaged non-last segment cuts the log there and later segments go', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const config = { segmentBytes: 400 };
+      const first = await openLog(dir, { fs: t.fs, config });
+      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
+      const bases = first.log.segmentBaseOffsets;
+      await first.log.close();
+      expect(bases.length).toBeGreaterThan(3);
+
+      const second = file(dir, bases[1]!, '.log');
+      const bytes = t.bytes(second)!;
+      const firstBatchSize = readBatchHeader(bytes, 0).batchLength + 12;
+      t.truncate(second, firstBatchSize + 20);
+
+      const clean = await openLog(dir, { fs: t.fs, config, clean: true });
+      // a clean open trusts non-last segments: nothing scanned, nothing cut
+      expect(clean.log.segmentBaseOffsets).toEqual(bases);
+      await clean.log.close();
+
+      const { log } = await openLog(dir, { fs: t.fs, config, clean: false });
+      expect(log.segmentBaseOffsets).toEqual(bases.slice(0, 2));
+      expect(log.logEndOffset).toBe(bases[1]! + 2);
+      expect(await readEverything(log)).toEqual(range(0, bases[1]! + 2));
+      expect((await log.append(batch(1), { leaderEpoch: 0 })).baseOffset).toBe(bases[1]! + 2);
+      await log.close();
+    });
+
+    it('rebuilds an index that fails its sanity check on a clean open', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const config = { segmentBytes: 400, indexIntervalBytes: 50 };
+      const first = await openLog(dir, { fs: t.fs, config });
+      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
+      await first.log.close();
+      const indexFile = file(dir, 0, '.index');
+      const good = t.bytes(indexFile)!;
+      expect(good.length).toBeGreaterThanOrEqual(16);
+      const bad = Buffer.from(good);
+      bad.writeInt32BE(1000, 0); // entry 0's offset now above entry 1's: not increasing
+      t.write(indexFile, bad);
+
+      const { log } = await openLog(dir, { fs: t.fs, config, clean: true });
+      expect(t.bytes(indexFile)).toEqual(good);
+      expect(await readEverything(log)).toEqual(range(0, 40));
+      await log.close();
+    });
+
+    /**
+     * The native engine writes whole blocks: after a crash every open segment ends in zeros up to its block
+     * boundary. That padding is not a torn write: treating it as a cut of a non-last segment would delete every
+     * later segment, acknowledged data included.
+     */
+    it('after an unclean shutdown, zero padding to a block boundary is not a cut: later segments survive', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const config = { segmentBytes: 400 };
+      const first = await openLog(dir, { fs: t.fs, config });
+      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
+      const bases = first.log.segmentBaseOffsets;
+      await first.log.close();
+      expect(bases.length).toBeGreaterThan(3);
+      const logical = bases.map((b) => t.size(file(dir, b, '.log')));
+      bases.forEach((b, i) => {
+        const block = i % 2 === 0 ? 512 : 4096; // both logical block sizes O_DIRECT meets
+        const pad = Math.ceil(logical[i]! / block) * block - logical[i]!;
+        t.append(file(dir, b, '.log'), Buffer.alloc(pad));
+      });
+      expect(bases.filter((b, i) => t.size(file(dir, b, '.log')) > logical[i]!).length, 'padding added').toBeGreaterThan(2);
+
+      const { log } = await openLog(dir, { fs: t.fs, config, clean: false });
+      expect(log.segmentBaseOffsets).toEqual(bases);
+      expect(log.logEndOffset).toBe(40);
+      expect(await readEverything(log)).toEqual(range(0, 40));
+      // the padding is cut back, and appends continue at the end
+      bases.forEach((b, i) => expect(t.size(file(dir, b, '.log')), `segment ${b}`).toBe(logical[i]));
+      expect((await log.append(batch(1), { leaderEpoch: 0 })).baseOffset).toBe(40);
+      await log.close();
+    });
+
+    it('padding that is not all zeros is a cut: later segments go (the control for the test above)', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const config = { segmentBytes: 400 };
+      const first = await openLog(dir, { fs: t.fs, config });
+      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
+      const bases = first.log.segmentBaseOffsets;
+      await first.log.close();
+      const seg1 = file(dir, bases[1]!, '.log');
+      const size = t.size(seg1);
+      const pad = Buffer.alloc(Math.ceil(size / 512) * 512 - size);
+      expect(pad.length).toBeGreaterThan(0);
+      pad[pad.length - 1] = 1;
+      t.append(seg1, pad);
+
+      const { log } = await openLog(dir, { fs: t.fs, config, clean: false });
+      expect(log.segmentBaseOffsets).toEqual(bases.slice(0, 2));
+      expect(log.logEndOffset).toBe(bases[2]);
+      expect(t.size(seg1)).toBe(size);
+      await log.close();
+    });
   });
+}
 
-  it('truncates at a batch whose CRC fails, even with intact batches after it', async () => {
+describe.skipIf(!nativeEngineAvailable())('recovery after the native engine stopped without closing its files', () => {
+  it('keeps every segment although each ends in the zero padding of its last block', async () => {
     const dir = tempDir();
-    const starts = await fill(dir, 6);
-    const bytes = readFileSync(file(dir, 0, '.log'));
-    bytes[starts[3]! + 70]! ^= 0x01; // flip a bit inside batch 3's records
-    writeFileSync(file(dir, 0, '.log'), bytes);
-    const { log } = await openLog(dir);
-    expect(log.logEndOffset).toBe(6);
-    expect(statSync(file(dir, 0, '.log')).size).toBe(starts[3]);
-    await log.close();
-  });
-
-  it('after an unclean shutdown, a damaged non-last segment cuts the log there and later segments go', async () => {
-    const dir = tempDir();
-    const config = { segmentBytes: 400 };
-    const first = await openLog(dir, { config });
+    const config = { segmentBytes: 600 };
+    const crashed = new NativeFileSystem();
+    const first = await openLog(dir, { fs: crashed, config });
     for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
     const bases = first.log.segmentBaseOffsets;
-    await first.log.close();
     expect(bases.length).toBeGreaterThan(3);
+    const segFile = (b: number) => file(dir, b, '.log');
+    const padded = bases.filter((b) => statSync(segFile(b)).size % 512 === 0 && statSync(segFile(b)).size > 0);
+    expect(padded.length, 'the open segments end in whole blocks on disk').toBe(bases.length);
+    // as a crash: nothing closes the files, so nothing cuts the padding
+    crashed.shutdown();
 
-    const second = file(dir, bases[1]!, '.log');
-    const bytes = readFileSync(second);
-    const firstBatchSize = readBatchHeader(bytes, 0).batchLength + 12;
-    truncateSync(second, firstBatchSize + 20);
-
-    const clean = await openLog(dir, { config, clean: true });
-    // a clean open trusts non-last segments: nothing scanned, nothing cut
-    expect(clean.log.segmentBaseOffsets).toEqual(bases);
-    await clean.log.close();
-
-    const { log } = await openLog(dir, { config, clean: false });
-    expect(log.segmentBaseOffsets).toEqual(bases.slice(0, 2));
-    expect(log.logEndOffset).toBe(bases[1]! + 2);
-    expect(await readEverything(log)).toEqual(range(0, bases[1]! + 2));
-    expect((await log.append(batch(1), { leaderEpoch: 0 })).baseOffset).toBe(bases[1]! + 2);
-    await log.close();
-  });
-
-  it('rebuilds an index that fails its sanity check on a clean open', async () => {
-    const dir = tempDir();
-    const config = { segmentBytes: 400, indexIntervalBytes: 50 };
-    const first = await openLog(dir, { config });
-    for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
-    await first.log.close();
-    const indexFile = file(dir, 0, '.index');
-    const good = readFileSync(indexFile);
-    expect(good.length).toBeGreaterThanOrEqual(16);
-    const bad = Buffer.from(good);
-    bad.writeInt32BE(1000, 0); // entry 0's offset now above entry 1's: not increasing
-    writeFileSync(indexFile, bad);
-
-    const { log } = await openLog(dir, { config, clean: true });
-    expect(readFileSync(indexFile)).toEqual(good);
+    const fs = new NativeFileSystem();
+    onTestFinished(() => fs.shutdown());
+    const { log } = await openLog(dir, { fs, config, clean: false });
+    expect(log.segmentBaseOffsets).toEqual(bases);
+    expect(log.logEndOffset).toBe(40);
     expect(await readEverything(log)).toEqual(range(0, 40));
+    expect((await log.append(batch(1), { leaderEpoch: 0 })).baseOffset).toBe(40);
     await log.close();
   });
 });
