@@ -6,9 +6,10 @@
  * never be served; the broker keeps serving Metadata and other partitions; after the "disk" is healthy again a
  * restart brings the partition back.
  *
- * Disk full: the data dir on a small filesystem (loop-mounted ext4, or tmpfs: fine for ENOSPC, not for
- * durability). Produce until full: errors come back, the broker does not crash, everything acknowledged is
- * readable, and a restart after space is freed serves it all.
+ * Disk full, on each log engine: the data dir on a small filesystem (loop-mounted ext4, or tmpfs: fine for
+ * ENOSPC, not for durability). Produce until full: KAFKA_STORAGE_ERROR comes back, the broker does not crash;
+ * then a ballast file is deleted and, without a restart, producing resumes within a bounded time (the partition
+ * is reopened every storageRetryMs); every acknowledged record, before and after, reads back at its offset.
  *
  * The partition directory is found, not assumed: a marker record is produced and the data dir searched for it.
  */
@@ -17,13 +18,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
-import { BrokerPool, TempDirs, type E2EBroker } from './lib/broker.js';
+import { BrokerPool, TempDirs, launch, type E2EBroker, type LaunchOptions } from './lib/broker.js';
 import { buildFailsync, failsyncEnv, filesContaining, FaultUnavailable, IN_CI, smallFs } from './lib/faultkit.js';
 import { requireTools, sleep } from './lib/proc.js';
 import { encodeBatch } from './lib/records.js';
 import { WireClient } from './lib/wire.js';
+import { nativeEngineAvailable } from '../../src/io/index.js';
 
 const KAFKA_STORAGE_ERROR = 56;
+/** The disk-full test runs on both log engines (about 3 s each). */
+const DISK_FULL_ENGINES = ['native', 'node'] as const;
 
 const temps = new TempDirs();
 const pool = new BrokerPool();
@@ -36,10 +40,19 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pool.killAll();
+  for (const b of extra.splice(0)) await b.kill().catch(() => undefined);
   temps.cleanup();
 });
 
 const start = (dataDir: string, env?: Record<string, string>): Promise<E2EBroker> => pool.start(dataDir, env);
+
+/** Brokers started with extra arguments (BrokerPool passes none), killed in afterAll too. */
+const extra: E2EBroker[] = [];
+async function launchTracked(opts: LaunchOptions): Promise<E2EBroker> {
+  const b = await launch(opts);
+  extra.push(b);
+  return b;
+}
 
 /** A fault that cannot be set up: skip on a developer machine, fail in CI. */
 function unavailable(ctx: TestContext, err: unknown): never {
@@ -230,69 +243,94 @@ describe('storage faults', () => {
     await expectRecoversAfterRestart(dataDir);
   }, 90_000);
 
-  it('disk full: produce until ENOSPC returns errors, no crash, acknowledged data stays readable', async (ctx) => {
-    let fs;
-    try {
-      fs = await smallFs(24);
-    } catch (err) {
-      unavailable(ctx, err);
-    }
-    try {
-      const dataDir = path.join(fs.dir, 'data');
-      // ballast, deleted after the disk filled, so the restart has room to recover
-      const ballast = path.join(fs.dir, 'ballast');
-      writeFileSync(ballast, Buffer.alloc(4 * 1024 * 1024, 1));
-      let b = await start(dataDir);
-      const c = await WireClient.connect(b.port);
-      const acked: { offset: number; values: string[] }[] = [];
-      const codes: number[] = [];
+  for (const engine of DISK_FULL_ENGINES) {
+  it.skipIf(engine === 'native' && !nativeEngineAvailable())(`disk full (${engine} engine): ENOSPC answers KAFKA_STORAGE_ERROR, no crash; once space returns producing resumes without a restart`, async (ctx) => {
+      let fs;
       try {
-        expect(await c.createTopic('fill', 1), `CreateTopics${b.diagnose()}`).toBe(0);
-        // 16 incompressible records of 16 KiB per request; the filesystem holds about 90 such requests
-        for (let i = 0; i < 400 && codes.length < 5; i++) {
-          const values = Array.from({ length: 16 }, (_, j) => `fill-${i}-${j}-${randomBytes(8 * 1024).toString('hex')}`);
-          const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
-          if (res.errorCode === 0) acked.push({ offset: res.baseOffset, values });
-          else codes.push(res.errorCode);
-        }
-        expect(codes.length, `${acked.length} requests acknowledged on a 24 MiB ${fs.kind} and no error: the disk never filled?${b.diagnose()}`).toBeGreaterThan(0);
-        expect(b.alive(), `broker died on ENOSPC${b.diagnose()}`).toBe(true);
-        console.info(`[e2e] disk full (${fs.kind}): ${acked.length} requests acknowledged, then error codes ${[...new Set(codes)]}`);
-        // still serving: ApiVersions, Metadata, and reads of everything acknowledged
-        expect((await c.apiVersions()).errorCode).toBe(0);
-        expect((await c.metadata(['fill'])).topics[0]!.errorCode).toBe(0);
-        // reads either serve exactly what was acknowledged, or (log marked failed, as Kafka takes a log dir
-        // offline) answer KAFKA_STORAGE_ERROR; never other data
-        const first = await c.fetch('fill', 0, 0);
-        if (first.errorCode === 0) {
+        fs = await smallFs(24);
+      } catch (err) {
+        unavailable(ctx, err);
+      }
+      try {
+        const dataDir = path.join(fs.dir, 'data');
+        // ballast, deleted once the disk is full: the space that "returns"
+        const ballast = path.join(fs.dir, 'ballast');
+        writeFileSync(ballast, Buffer.alloc(4 * 1024 * 1024, 1));
+        // the partition that hit ENOSPC is reopened every storageRetryMs (1 s by default) until that succeeds
+        const b = await launchTracked({ dataDir, args: ['--log-engine', engine] });
+        const c = await WireClient.connect(b.port);
+        const acked: { offset: number; values: string[] }[] = [];
+        const codes: number[] = [];
+        try {
+          expect(await c.createTopic('fill', 1), `CreateTopics${b.diagnose()}`).toBe(0);
+          // 16 incompressible records of 16 KiB per request; the filesystem holds about 90 such requests
+          for (let i = 0; i < 400 && codes.length < 5; i++) {
+            const values = Array.from({ length: 16 }, (_, j) => `fill-${i}-${j}-${randomBytes(8 * 1024).toString('hex')}`);
+            const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
+            if (res.errorCode === 0) acked.push({ offset: res.baseOffset, values });
+            else codes.push(res.errorCode);
+          }
+          expect(codes.length, `${acked.length} requests acknowledged on a 24 MiB ${fs.kind} and no error: the disk never filled?${b.diagnose()}`).toBeGreaterThan(0);
+          expect(acked.length, `nothing acknowledged before the disk filled${b.diagnose()}`).toBeGreaterThan(10);
+          console.info(`[e2e] disk full (${fs.kind}): ${acked.length} requests acknowledged, then error codes ${[...new Set(codes)]}`);
+          expect([...new Set(codes)], `a full disk must answer KAFKA_STORAGE_ERROR (56)${b.diagnose()}`).toEqual([KAFKA_STORAGE_ERROR]);
+          expect(b.alive(), `broker died on ENOSPC${b.diagnose()}`).toBe(true);
+          // still serving: ApiVersions and Metadata
+          expect((await c.apiVersions()).errorCode).toBe(0);
+          expect((await c.metadata(['fill'])).topics[0]!.errorCode).toBe(0);
+
+          // space returns: the same broker process takes writes again within a bounded time
+          rmSync(ballast, { force: true });
+          const deadline = Date.now() + 15_000;
+          const during: number[] = [];
+          let resumed: { offset: number; values: string[] } | null = null;
+          for (let i = 0; resumed === null && Date.now() < deadline; i++) {
+            const values = Array.from({ length: 4 }, (_, j) => `after-space-${i}-${j}`);
+            const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
+            if (res.errorCode === 0) resumed = { offset: res.baseOffset, values };
+            else {
+              during.push(res.errorCode);
+              await sleep(100);
+            }
+          }
+          expect(resumed, `no produce acknowledged within 15 s after space returned (errors ${[...new Set(during)]})${b.diagnose()}`).not.toBeNull();
+          acked.push(resumed!);
+          expect(new Set(during).size <= 1 && during.every((code) => code === KAFKA_STORAGE_ERROR), `errors while waiting: ${during}`).toBe(true);
+          console.info(`[e2e] disk full: producing resumed after ${during.length} retries, without a restart`);
+          for (let i = 0; i < 5; i++) {
+            const values = Array.from({ length: 8 }, (_, j) => `resumed-${i}-${j}-${randomBytes(512).toString('hex')}`);
+            const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
+            expect(res.errorCode, `produce after the partition came back${b.diagnose()}`).toBe(0);
+            acked.push({ offset: res.baseOffset, values });
+          }
+
+          // every acknowledged record, from before the disk filled and after, at its offset; nothing else in between
           const records = await c.fetchAll('fill', 0, 0, 60_000);
           const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
-          for (const a of acked) {
-            a.values.forEach((v, j) => expect(byOffset.get(a.offset + j) === v, `acknowledged record at ${a.offset + j} unreadable after ENOSPC`).toBe(true));
-          }
-        } else {
-          expect(first.errorCode, 'Fetch on a partition that hit ENOSPC').toBe(KAFKA_STORAGE_ERROR);
-          console.info('[e2e] disk full: the partition answers Fetch with KAFKA_STORAGE_ERROR until restart');
+          const all = acked.flatMap((a) => a.values.map((v, j) => [a.offset + j, v] as const));
+          const lost = all.filter(([o, v]) => byOffset.get(o) !== v);
+          expect(lost.length, `${lost.length} of ${all.length} acknowledged records unreadable or moved (first at offset ${lost[0]?.[0]})${b.diagnose()}`).toBe(0);
+          records.forEach((r, i) => expect(r.offset, 'offsets dense from 0').toBe(i));
+          expect(records.length, 'records beyond the acknowledged ones (an unacknowledged batch served)').toBe(all.length);
+          expect(b.alive()).toBe(true);
+        } finally {
+          c.close();
         }
+        await b.stop();
+        // and a restart finds exactly the same
+        const again = await launchTracked({ dataDir, args: ['--log-engine', engine] });
+        const c2 = await WireClient.connect(again.port);
+        try {
+          const records = await c2.fetchAll('fill', 0, 0, 60_000);
+          const want = acked.flatMap((a) => a.values.map((v, j) => [a.offset + j, v] as const));
+          expect(records.map((r) => [r.offset, r.value!.toString()] as const), `after a restart${again.diagnose()}`).toEqual(want);
+        } finally {
+          c2.close();
+        }
+        await again.stop();
       } finally {
-        c.close();
+        await fs.cleanup();
       }
-      // free space, restart: everything acknowledged is still there and the log takes writes again
-      await b.stop();
-      rmSync(ballast, { force: true });
-      b = await start(dataDir);
-      const c2 = await WireClient.connect(b.port);
-      try {
-        const records = await c2.fetchAll('fill', 0, 0, 60_000);
-        const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
-        const lost = acked.flatMap((a) => a.values.map((v, j) => [a.offset + j, v] as const)).filter(([o, v]) => byOffset.get(o) !== v);
-        expect(lost.length, `after restart, ${lost.length} acknowledged records are gone (first at offset ${lost[0]?.[0]})${b.diagnose()}`).toBe(0);
-      } finally {
-        c2.close();
-      }
-      await b.stop();
-    } finally {
-      await fs.cleanup();
-    }
-  }, 120_000);
+    }, 120_000);
+  }
 });
