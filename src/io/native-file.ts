@@ -332,7 +332,7 @@ export class NativeAppendFile implements AppendFile {
     }
     const busy =
       (flags & CLOSED) === 0 &&
-      (this.#written < this.#size || this.#syncWaiters.length > 0 || this.#truncateWaiter !== null || this.#closed);
+      ((this.#error === null && this.#written < this.#size) || this.#syncWaiters.length > 0 || this.#truncateWaiter !== null || this.#closed);
     if (!busy && this.#busy) {
       this.#busy = false;
       this.engine.setBusy(false);

@@ -145,6 +145,12 @@ function realFs(name: 'node' | 'native', fs: FileSystem): TestFs {
 
 let simDirs = 0;
 
+/**
+ * Shut-down engines stay referenced until the worker exits: native/engine.cc's environment cleanup hook points at
+ * the engine and is never removed, so one garbage-collected before exit makes the process abort or hang there.
+ */
+const retainedEngines: NativeFileSystem[] = [];
+
 export const fsCases: readonly FsCase[] = [
   {
     name: 'sim',
@@ -174,6 +180,7 @@ export const fsCases: readonly FsCase[] = [
     skip: nativeSkip,
     make(): TestFs {
       const fs = new NativeFileSystem();
+      retainedEngines.push(fs);
       onTestFinished(() => fs.shutdown());
       return realFs('native', fs);
     },

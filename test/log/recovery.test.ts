@@ -203,11 +203,14 @@ function tornTailTests(c: FsCase): void {
   });
 }
 
+const retained: NativeFileSystem[] = [];
+
 describe.skipIf(!nativeEngineAvailable())('recovery after the native engine stopped without closing its files', () => {
   it('keeps every segment although each ends in the zero padding of its last block', async () => {
     const dir = tempDir();
     const config = { segmentBytes: 600 };
     const crashed = new NativeFileSystem();
+    retained.push(crashed); // see retainedEngines in helpers.ts
     const first = await openLog(dir, { fs: crashed, config });
     for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
     const bases = first.log.segmentBaseOffsets;
@@ -219,6 +222,7 @@ describe.skipIf(!nativeEngineAvailable())('recovery after the native engine stop
     crashed.shutdown();
 
     const fs = new NativeFileSystem();
+    retained.push(fs);
     onTestFinished(() => fs.shutdown());
     const { log } = await openLog(dir, { fs, config, clean: false });
     expect(log.segmentBaseOffsets).toEqual(bases);
