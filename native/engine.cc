@@ -202,12 +202,21 @@ class Engine : public Napi::ObjectWrap<Engine> {
       pool_.emplace_back([this] { PoolLoop(); });
     }
     writer_ = std::thread([this] { WriterLoop(); });
-    env.AddCleanupHook([this] { Stop(); });
+    env_ = env;
+    napi_add_env_cleanup_hook(env, &Engine::OnEnvCleanup, this);
   }
 
   ~Engine() override {
+    // A collected engine must not leave its hook behind: it would run on freed memory at exit.
+    if (!envCleanedUp_) napi_remove_env_cleanup_hook(env_, &Engine::OnEnvCleanup, this);
     Stop();
     std::free(staging_);
+  }
+
+  static void OnEnvCleanup(void* arg) {
+    auto* self = static_cast<Engine*>(arg);
+    self->envCleanedUp_ = true;
+    self->Stop();
   }
 
  private:
@@ -764,6 +773,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     tsfn_.Abort();
   }
 
+  napi_env env_ = nullptr;
+  bool envCleanedUp_ = false;
   int64_t flushDelayUs_ = 0;
   uint64_t flushBytesMax_ = 8 << 20;
   bool directOff_ = false;

@@ -193,6 +193,8 @@ export class LogManager {
       if (this.#offline.get(k) !== err || this.#closing !== null) {
         this.#reopening.delete(k);
         await log.close();
+        // Deleted while reopening: the open may have recreated the directory the deletion moved away.
+        if (this.#closing === null && !this.#offline.has(k) && !this.#logs.has(k)) await this.#fs.remove(log.dir);
         return;
       }
       this.#reopening.delete(k);

@@ -644,3 +644,27 @@ describe.skipIf(!available)('native engine: seeded random appends against a mode
     });
   }
 });
+
+describe.skipIf(!available)('native engine: lifetime', () => {
+  it('engines shut down and garbage-collected leave nothing behind: the process exits cleanly', async () => {
+    const script = `
+      import { NativeEngine } from ${JSON.stringify(path.resolve('dist/src/io/native-file.js'))};
+      for (let i = 0; i < 50; i++) { let e = new NativeEngine(); e.shutdown(); e = null; }
+      for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
+      globalThis.kept = new NativeEngine(); // one alive at exit: its cleanup hook stops it
+      console.log('done');`;
+    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(out).toContain('done');
+    expect(code, out).toBe(0);
+  });
+});
