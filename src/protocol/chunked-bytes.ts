@@ -10,6 +10,8 @@
  * bytes (a batch header), counted by copy-meter.ts. Pure: no I/O; views only ever point into the given pieces.
  *
  * Ownership: the pieces belong to whoever produced them (the socket reads); a view or slice keeps them alive.
+ * Range checks are assertions (a caller's bug), written `if (!ok) assert.fail(message)` so that the message is
+ * only built on failure: these run per batch on the produce path.
  */
 import assert from 'node:assert/strict';
 import { countCopy, STRADDLE_TEMP_BYTES_MAX, type CopyReason } from './copy-meter.js';
@@ -92,7 +94,7 @@ export class ChunkedView {
 
   /** Bytes [start, end) as views: one Buffer when they lie in one piece, else the list of views. */
   slice(start: number, end: number): ChunkedBytes {
-    assert(0 <= start && start <= end && end <= this.length, `slice ${start}..${end} of ${this.length} bytes`);
+    if (!(0 <= start && start <= end && end <= this.length)) assert.fail(`slice ${start}..${end} of ${this.length} bytes`);
     if (start === end) return EMPTY;
     const first = this.pieceAt(start);
     const firstStart = this.#starts[first]!;
@@ -115,7 +117,7 @@ export class ChunkedView {
    * temp copy (n is at most STRADDLE_TEMP_BYTES_MAX; counted as `straddleTemp`).
    */
   window(pos: number, n: number): Buffer {
-    assert(0 <= pos && pos + n <= this.length && n <= STRADDLE_TEMP_BYTES_MAX, `window ${pos}+${n} of ${this.length} bytes`);
+    if (!(0 <= pos && pos + n <= this.length && n <= STRADDLE_TEMP_BYTES_MAX)) assert.fail(`window ${pos}+${n} of ${this.length} bytes`);
     if (this.pieces.length === 1) return this.pieces[0]!.subarray(pos, pos + n);
     const out = this.slice(pos, pos + n);
     if (Buffer.isBuffer(out)) return out;
@@ -145,7 +147,7 @@ export class ChunkedView {
    * in-place rewrite, byte by byte across a boundary (no temp, no copy of stored bytes).
    */
   write(pos: number, src: Uint8Array): void {
-    assert(0 <= pos && pos + src.length <= this.length, `write ${pos}+${src.length} of ${this.length} bytes`);
+    if (!(0 <= pos && pos + src.length <= this.length)) assert.fail(`write ${pos}+${src.length} of ${this.length} bytes`);
     let i = this.pieceAt(pos);
     let off = pos - this.#starts[i]!;
     for (let k = 0; k < src.length; k++) {
@@ -159,7 +161,7 @@ export class ChunkedView {
 
   /** CRC-32C of bytes [start, end), chained over the pieces (crc32c's seed). */
   crc32c(start: number, end: number): number {
-    assert(0 <= start && start <= end && end <= this.length, `crc ${start}..${end} of ${this.length} bytes`);
+    if (!(0 <= start && start <= end && end <= this.length)) assert.fail(`crc ${start}..${end} of ${this.length} bytes`);
     if (this.pieces.length === 1) return crc32c(this.pieces[0]!.subarray(start, end));
     let crc = 0;
     if (start === end) return crc;
@@ -211,7 +213,7 @@ export class PieceCursor implements Cursor {
       return;
     }
     const v = this.view;
-    assert(pos >= 0 && pos <= v.length, `seek to ${pos} of ${v.length} bytes`);
+    if (!(pos >= 0 && pos <= v.length)) assert.fail(`seek to ${pos} of ${v.length} bytes`);
     if (pos === v.length) {
       // the end: past the last piece
       this.#index = v.pieces.length;
