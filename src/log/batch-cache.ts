@@ -12,6 +12,8 @@
  * whose pieces pin more than twice its size (plus BACKING_SLACK_BYTES) of backing memory is copied once at
  * admission instead (a small batch in a large read), the one deliberate copy here, counted by copy-meter.ts as
  * `cacheCompact`. A batch of a request that arrived in reads of its own size pins about itself and stays a view.
+ * So is a batch cut into pieces averaging under PIECE_BYTES_MIN (a peer trickling bytes): every Fetch of it would
+ * pay one socket write per piece.
  * Visibility is the caller's job: `read` takes `upTo` (the high watermark) and never returns a batch at or
  * past it.
  */
@@ -21,6 +23,8 @@ import { lastAtOrBelow } from './offset-index.js';
 
 /** Backing-store bytes a cached view may pin beyond twice its own size before it is copied instead. */
 const BACKING_SLACK_BYTES = 4096;
+/** Average piece size below which a batch held as pieces is copied into one buffer when cached. */
+const PIECE_BYTES_MIN = 512;
 
 interface Entry {
   owner: PartitionBatchCache;
@@ -107,7 +111,9 @@ export class PartitionBatchCache {
     // chunk alive while cached, so the budget would undercount memory by up to chunk/batch. Such batches are
     // copied (the one documented copy); a batch that owns most of its buffers is kept as views.
     const bytes = chunkedLength(batch);
-    const owned = pinnedBytes(batch) > 2 * bytes + BACKING_SLACK_BYTES ? compact(batch, bytes) : batch;
+    const pieces = Buffer.isBuffer(batch) ? 1 : (batch as readonly Buffer[]).length;
+    const wasteful = pinnedBytes(batch) > 2 * bytes + BACKING_SLACK_BYTES || (pieces > 1 && bytes < pieces * PIECE_BYTES_MIN);
+    const owned = wasteful ? compact(batch, bytes) : batch;
     const entry: Entry = { owner: this, baseOffset, lastOffset, batch: owned, bytes, dead: false };
     if (!this.cache.admit(entry)) {
       // Too big to cache: the run must stay contiguous, so start over after it.

@@ -78,4 +78,16 @@ describe('BatchCache', () => {
     expect(out[1]!.buffer).toBe(owned.buffer);
     expect(copyCounts().cacheCompact).toEqual({ count: 2, bytes: 220 });
   });
+
+  it('copies a batch cut into many tiny pieces (a trickling peer), so Fetch does not write it piece by piece', () => {
+    const cache = new BatchCache(1 << 20);
+    const p = cache.forPartition();
+    const tiny = Array.from({ length: 100 }, (_, i) => bytes(100, i)); // 100 reads of 100 bytes
+    resetCopyCounts();
+    p.add(0, 0, tiny);
+    const out = p.read(0, 1 << 20, 100, true)!;
+    expect(out).toHaveLength(1);
+    expect(out[0]).toEqual(Buffer.concat(tiny));
+    expect(copyCounts().cacheCompact).toEqual({ count: 1, bytes: 10_000 });
+  });
 });

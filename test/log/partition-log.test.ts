@@ -125,7 +125,7 @@ describe('PartitionLog append and read', () => {
   it('appends records held as pieces (batches straddling socket reads) without joining them', async () => {
     const dir = tempDir();
     const { log, cache } = await openLog(dir, { cacheBytes: 1 << 20, config: { messageTimestampType: 'LogAppendTime' } });
-    const joined = Buffer.concat([batch(3, { valueBytes: 300 }), batch(5, { valueBytes: 50 })]);
+    const joined = Buffer.concat([batch(3, { valueBytes: 3000 }), batch(5, { valueBytes: 1000 })]);
     const sent = Buffer.alloc(joined.length); // memory of its own, as a socket read (not the small-buffer pool)
     joined.copy(sent);
     const first = sent.readInt32BE(8) + LOG_OVERHEAD;
