@@ -166,15 +166,23 @@ export class Reader implements Cursor {
   int8(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 1 > this.end) (b = this.#spill(1)), (o = 0);
-    else this.offset = o + 1;
+    if (o + 1 > this.end) {
+      b = this.#spill(1);
+      o = 0;
+    } else {
+      this.offset = o + 1;
+    }
     return b.readInt8(o);
   }
   uint8(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 1 > this.end) (b = this.#spill(1)), (o = 0);
-    else this.offset = o + 1;
+    if (o + 1 > this.end) {
+      b = this.#spill(1);
+      o = 0;
+    } else {
+      this.offset = o + 1;
+    }
     return b[o]!;
   }
   bool(): boolean {
@@ -183,43 +191,67 @@ export class Reader implements Cursor {
   int16(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 2 > this.end) (b = this.#spill(2)), (o = 0);
-    else this.offset = o + 2;
+    if (o + 2 > this.end) {
+      b = this.#spill(2);
+      o = 0;
+    } else {
+      this.offset = o + 2;
+    }
     return b.readInt16BE(o);
   }
   uint16(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 2 > this.end) (b = this.#spill(2)), (o = 0);
-    else this.offset = o + 2;
+    if (o + 2 > this.end) {
+      b = this.#spill(2);
+      o = 0;
+    } else {
+      this.offset = o + 2;
+    }
     return b.readUInt16BE(o);
   }
   int32(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 4 > this.end) (b = this.#spill(4)), (o = 0);
-    else this.offset = o + 4;
+    if (o + 4 > this.end) {
+      b = this.#spill(4);
+      o = 0;
+    } else {
+      this.offset = o + 4;
+    }
     return b.readInt32BE(o);
   }
   uint32(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 4 > this.end) (b = this.#spill(4)), (o = 0);
-    else this.offset = o + 4;
+    if (o + 4 > this.end) {
+      b = this.#spill(4);
+      o = 0;
+    } else {
+      this.offset = o + 4;
+    }
     return b.readUInt32BE(o);
   }
   int64(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 8 > this.end) (b = this.#spill(8)), (o = 0);
-    else this.offset = o + 8;
+    if (o + 8 > this.end) {
+      b = this.#spill(8);
+      o = 0;
+    } else {
+      this.offset = o + 8;
+    }
     return b.readInt32BE(o) * 4294967296 + b.readUInt32BE(o + 4);
   }
   float64(): number {
     let b = this.buf;
     let o = this.offset;
-    if (o + 8 > this.end) (b = this.#spill(8)), (o = 0);
-    else this.offset = o + 8;
+    if (o + 8 > this.end) {
+      b = this.#spill(8);
+      o = 0;
+    } else {
+      this.offset = o + 8;
+    }
     return b.readDoubleBE(o);
   }
   uvarint(): number {
@@ -250,8 +282,12 @@ export class Reader implements Cursor {
   uuid(): string {
     let b = this.buf;
     let o = this.offset;
-    if (o + 16 > this.end) (b = this.#spill(16)), (o = 0);
-    else this.offset = o + 16;
+    if (o + 16 > this.end) {
+      b = this.#spill(16);
+      o = 0;
+    } else {
+      this.offset = o + 16;
+    }
     return b.toString('hex', o, o + 16);
   }
 
