@@ -9,8 +9,7 @@
  * path), and out of `push` joined into one Buffer (one copy, counted as `frameJoin`: for callers that want a
  * Buffer). A size prefix split across chunks is read byte by byte from the held pieces, without a join.
  */
-import type { ChunkedBytes } from './chunked-bytes.js';
-import { joinChunks } from './chunked-bytes.js';
+import { joinChunks, type ChunkedBytes } from './chunked-bytes.js';
 
 export class FrameTooLargeError extends Error {
   readonly code = 'ERR_FRAME_TOO_LARGE';
