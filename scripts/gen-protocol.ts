@@ -252,7 +252,7 @@ class MessageGen {
       case 'bytes':
         return nullable === 'false' ? `${r}.bytes(${c})` : `(${nullable} ? ${r}.nullableBytes(${c}) : ${r}.bytes(${c}))`;
       case 'records':
-        return `${r}.nullableBytes(${c})`;
+        return `${r}.records(${c})`;
       default:
         return `read${t}(${r}, v)`;
     }

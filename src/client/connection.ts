@@ -242,7 +242,10 @@ export class Connection {
       this.releaseSlot();
       return;
     }
+    // One writev for the whole request: record batches are separate chunks (referenced, not copied).
+    this.socket.cork();
     for (const c of chunks) this.socket.write(c);
+    this.socket.uncork();
   }
 
   private onFrame(frame: Buffer): void {

@@ -14,12 +14,16 @@
  * a limit is reached wait in `backlog` (views of the chunk already read; the socket is paused, so at most one
  * chunk's worth) and are started one by one as responses leave.
  *
+ * Frames come from the parser as views of the socket reads, a list of views when a request spans reads
+ * (FrameParser.pushChunked): the record batches of a Produce request reach the log without being copied.
+ *
  * Bad input closes the connection (and only that connection): an unparseable header, an API Tern does not
  * serve, a version outside the advertised range (except ApiVersions, answered per KIP-511). Kafka does the same,
  * because such a request cannot be answered in a form the client could parse.
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
+import type { ChunkedBytes } from '../protocol/chunked-bytes.js';
 import { ProtocolError } from '../protocol/codec.js';
 import { encodeResponse, peekRequestPrefix, readRequest, type RequestPrefix } from '../protocol/frame.js';
 import { API_SPECS, ApiKey } from '../protocol/messages/index.js';
@@ -45,7 +49,7 @@ export class Connection {
   private partialBytesCharged = 0;
   private readonly pending: Slot[] = [];
   /** Frames read while paused, not started yet (bounded by the chunk that was being parsed when we paused). */
-  private readonly backlog: Buffer[] = [];
+  private readonly backlog: ChunkedBytes[] = [];
   private runningBacklog = false;
   private readonly abort = new AbortController();
   private closed = false;
@@ -86,7 +90,7 @@ export class Connection {
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining) return; // draining: requests that arrive now are not started
     try {
-      this.parser.push(chunk, (frame) => this.acceptFrame(frame));
+      this.parser.pushChunked(chunk, (frame) => this.acceptFrame(frame));
     } catch (err) {
       this.close(`bad frame: ${(err as Error).message}`);
       return;
@@ -105,7 +109,7 @@ export class Connection {
     this.maybePause();
   }
 
-  private acceptFrame(frame: Buffer): void {
+  private acceptFrame(frame: ChunkedBytes): void {
     if (this.paused || this.backlog.length > 0) {
       this.backlog.push(frame);
       return;
@@ -129,7 +133,7 @@ export class Connection {
     }
   }
 
-  private onFrame(frame: Buffer): void {
+  private onFrame(frame: ChunkedBytes): void {
     if (this.closed) return;
     let prefix: RequestPrefix;
     try {

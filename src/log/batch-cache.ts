@@ -6,21 +6,33 @@
  * eviction only removes the oldest), so an offset at or after the first cached one is either cached or not yet
  * written. Eviction is FIFO across partitions, oldest append first.
  *
- * Entries are views (`subarray`) of the produce request buffers, no copies. The budget counts batch bytes; a
- * view keeps its whole request buffer alive, so resident memory can exceed it by the rest of those requests.
+ * Entries are views of the produce request's socket reads, no copies: a Buffer, or the list of views of the
+ * reads a batch straddles (chunked-bytes.ts), served to Fetch as they are. The budget counts batch bytes; a view
+ * keeps its whole read buffer alive, so resident memory can exceed it by the rest of those reads. Bounded: a batch
+ * whose pieces pin more than twice its size (plus BACKING_SLACK_BYTES) of backing memory is copied once at
+ * admission instead (a small batch in a large read), the one deliberate copy here, counted by copy-meter.ts as
+ * `cacheCompact`. A batch of a request that arrived in reads of its own size pins about itself and stays a view.
+ * So is a batch cut into pieces averaging under PIECE_BYTES_MIN (a peer trickling bytes): every Fetch of it would
+ * pay one socket write per piece.
  * Visibility is the caller's job: `read` takes `upTo` (the high watermark) and never returns a batch at or
  * past it.
  */
+import { chunkedLength, piecesOf, type ChunkedBytes } from '../protocol/chunked-bytes.js';
+import { countCopy } from '../protocol/copy-meter.js';
 import { lastAtOrBelow } from './offset-index.js';
 
 /** Backing-store bytes a cached view may pin beyond twice its own size before it is copied instead. */
 const BACKING_SLACK_BYTES = 4096;
+/** Average piece size below which a batch held as pieces is copied into one buffer when cached. */
+const PIECE_BYTES_MIN = 512;
 
 interface Entry {
   owner: PartitionBatchCache;
   baseOffset: number;
   lastOffset: number;
-  batch: Buffer;
+  batch: ChunkedBytes;
+  /** chunkedLength(batch), 0 once released. */
+  bytes: number;
   dead: boolean;
 }
 
@@ -49,9 +61,9 @@ export class BatchCache {
 
   /** @internal */
   admit(entry: Entry): boolean {
-    if (entry.batch.length > this.bytesMax) return false;
+    if (entry.bytes > this.bytesMax) return false;
     this.#fifo.push(entry);
-    this.#bytes += entry.batch.length;
+    this.#bytes += entry.bytes;
     while (this.#bytes > this.bytesMax) {
       const oldest = this.#fifo[this.#head++]!;
       if (oldest.dead) {
@@ -79,8 +91,9 @@ export class BatchCache {
 
   #release(entry: Entry): void {
     entry.dead = true;
-    this.#bytes -= entry.batch.length;
+    this.#bytes -= entry.bytes;
     entry.batch = EMPTY; // let the request buffer go now, not when the slot is compacted
+    entry.bytes = 0;
   }
 }
 
@@ -92,13 +105,16 @@ export class PartitionBatchCache {
 
   constructor(private readonly cache: BatchCache) {}
 
-  /** Adds an appended batch; it must follow the previously added one. */
-  add(baseOffset: number, lastOffset: number, batch: Buffer): void {
+  /** Adds an appended batch (views, possibly over several pieces); it must follow the previously added one. */
+  add(baseOffset: number, lastOffset: number, batch: ChunkedBytes): void {
     // A view into a much larger buffer (a socket read chunk that also held other requests) would keep the whole
     // chunk alive while cached, so the budget would undercount memory by up to chunk/batch. Such batches are
-    // copied (the one documented copy); a batch that owns most of its buffer is kept as a view.
-    const owned = batch.buffer.byteLength > 2 * batch.length + BACKING_SLACK_BYTES ? Buffer.from(batch) : batch;
-    const entry: Entry = { owner: this, baseOffset, lastOffset, batch: owned, dead: false };
+    // copied (the one documented copy); a batch that owns most of its buffers is kept as views.
+    const bytes = chunkedLength(batch);
+    const pieces = Buffer.isBuffer(batch) ? 1 : (batch as readonly Buffer[]).length;
+    const wasteful = pinnedBytes(batch) > 2 * bytes + BACKING_SLACK_BYTES || (pieces > 1 && bytes < pieces * PIECE_BYTES_MIN);
+    const owned = wasteful ? compact(batch, bytes) : batch;
+    const entry: Entry = { owner: this, baseOffset, lastOffset, batch: owned, bytes, dead: false };
     if (!this.cache.admit(entry)) {
       // Too big to cache: the run must stay contiguous, so start over after it.
       this.clear();
@@ -110,7 +126,8 @@ export class PartitionBatchCache {
 
   /**
    * Whole batches from the one holding `fetchOffset`, each with lastOffset < `upTo`, within `maxBytes` (the
-   * first one regardless when `minOneBatch`). Null when `fetchOffset` is older than the cache.
+   * first one regardless when `minOneBatch`), back to back as views: a batch held as pieces gives its pieces.
+   * Null when `fetchOffset` is older than the cache.
    */
   read(fetchOffset: number, maxBytes: number, upTo: number, minOneBatch: boolean): Buffer[] | null {
     const first = this.#entries[this.#head];
@@ -123,9 +140,10 @@ export class PartitionBatchCache {
     for (; i < this.#entries.length; i++) {
       const e = this.#entries[i]!;
       if (e.lastOffset >= upTo) break;
-      if (bytes + e.batch.length > maxBytes && !(out.length === 0 && minOneBatch)) break;
-      out.push(e.batch);
-      bytes += e.batch.length;
+      if (bytes + e.bytes > maxBytes && !(out.length === 0 && minOneBatch)) break;
+      if (Buffer.isBuffer(e.batch)) out.push(e.batch);
+      else for (const p of e.batch as readonly Buffer[]) out.push(p);
+      bytes += e.bytes;
     }
     return out;
   }
@@ -147,4 +165,25 @@ export class PartitionBatchCache {
       this.#head = 0;
     }
   }
+}
+
+/** Backing memory the pieces of `batch` keep alive (a buffer shared by consecutive pieces counted once). */
+function pinnedBytes(batch: ChunkedBytes): number {
+  if (Buffer.isBuffer(batch)) return batch.buffer.byteLength;
+  let n = 0;
+  let last: ArrayBufferLike | null = null;
+  for (const p of batch as readonly Buffer[]) {
+    if (p.buffer !== last) n += p.buffer.byteLength;
+    last = p.buffer;
+  }
+  return n;
+}
+
+/** The batch copied into memory of its own (counted: `cacheCompact`). */
+function compact(batch: ChunkedBytes, bytes: number): Buffer {
+  const out = Buffer.allocUnsafe(bytes);
+  let off = 0;
+  for (const p of piecesOf(batch)) off += p.copy(out, off);
+  countCopy('cacheCompact', bytes);
+  return out;
 }

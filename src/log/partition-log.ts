@@ -18,6 +18,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { AppendFile, FileSystem } from '../io/index.js';
+import { ChunkedView, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import {
   LOG_OVERHEAD,
   MAGIC_OFFSET,
@@ -28,7 +29,7 @@ import {
   compressionOf,
   iterateRecords,
   batchPayload,
-  readBatchHeader,
+  readBatchHeaderAt,
   Compression,
   type BatchHeader,
 } from '../protocol/records.js';
@@ -56,6 +57,10 @@ export interface AppendResult {
   logStartOffset: number;
 }
 
+/**
+ * `records`: whole batches back to back, as views (cache or file read). A batch that arrived over several socket
+ * reads is served as the pieces it was stored from, so one batch may be several elements.
+ */
 export type ReadResult =
   | { ok: true; records: Buffer[]; highWatermark: number; logStartOffset: number }
   | { ok: false; error: 'OFFSET_OUT_OF_RANGE'; highWatermark: number; logStartOffset: number };
@@ -332,16 +337,19 @@ export class PartitionLog {
    * header walk. Offsets are assigned now, in call order, by rewriting baseOffset and partitionLeaderEpoch in
    * `records` (and maxTimestamp under LogAppendTime); otherwise the bytes are stored as received, without a copy,
    * and must not be changed by the caller afterwards. Resolves once the bytes are durable.
+   * `records` may be chunked (the views of the socket reads a request arrived in): batches that straddle pieces
+   * are rewritten, cached and written where they lie, never joined.
    */
-  append(records: Buffer, opts: { leaderEpoch: number; batches?: readonly AppendBatch[] }): Promise<AppendResult> {
+  append(records: ChunkedBytes, opts: { leaderEpoch: number; batches?: readonly AppendBatch[] }): Promise<AppendResult> {
     const unusable = this.#unusable();
     if (unusable !== null) return Promise.reject(unusable);
-    const batches = opts.batches ?? walkBatches(records);
+    const view = new ChunkedView(records);
+    const batches = opts.batches ?? walkBatches(view);
     assert(batches.length > 0, 'append needs at least one batch');
     const now = this.#clock();
     const appendTime = this.#config.messageTimestampType === 'LogAppendTime' ? now : undefined;
     const offsetCount = batches.reduce((n, b) => n + b.lastOffsetDelta + 1, 0);
-    this.#maybeRoll(now, records.length, offsetCount);
+    this.#maybeRoll(now, view.length, offsetCount);
 
     const segment = this.#segments.at(-1)!;
     const baseOffset = this.#logEndOffset;
@@ -351,8 +359,9 @@ export class PartitionLog {
     let offsetOfMaxTimestamp = -1;
     for (const b of batches) {
       const size = LOG_OVERHEAD + b.batchLength;
-      assert(b.position + size <= records.length, 'batch runs past the records buffer');
-      assignOffsets(records, b.position, offset, opts.leaderEpoch, appendTime);
+      assert(b.position + size <= view.length, 'batch runs past the records buffer');
+      const batch = view.slice(b.position, b.position + size);
+      assignOffsets(batch, 0, offset, opts.leaderEpoch, appendTime);
       const lastOffset = offset + b.lastOffsetDelta;
       const batchMaxTimestamp = appendTime ?? b.maxTimestamp;
       appended.push({ position: b.position, size, baseOffset: offset, lastOffset, maxTimestamp: batchMaxTimestamp });
@@ -360,7 +369,7 @@ export class PartitionLog {
         maxTimestamp = batchMaxTimestamp;
         offsetOfMaxTimestamp = offset;
       }
-      this.#cache.add(offset, lastOffset, records.subarray(b.position, b.position + size));
+      this.#cache.add(offset, lastOffset, batch);
       offset = lastOffset + 1;
     }
     const files = segment.append(records, appended, this.#config.indexIntervalBytes);
@@ -756,13 +765,13 @@ export class PartitionLog {
 }
 
 /** Finds the batches of already-validated records (the header walk `validateBatches` would have done). */
-function walkBatches(records: Buffer): AppendBatch[] {
+function walkBatches(records: ChunkedView): AppendBatch[] {
   const out: AppendBatch[] = [];
   let pos = 0;
   while (pos < records.length) {
     assert(pos + RECORD_BATCH_OVERHEAD <= records.length, 'records end inside a batch header');
     assert(records.readInt8(pos + MAGIC_OFFSET) === MAGIC_V2, 'records must be validated v2 batches');
-    const header = readBatchHeader(records, pos);
+    const header = readBatchHeaderAt(records, pos);
     const size = batchSize(header);
     assert(size >= RECORD_BATCH_OVERHEAD && pos + size <= records.length, 'records must be validated batches');
     const { batchLength, lastOffsetDelta, maxTimestamp } = header;

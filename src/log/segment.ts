@@ -16,6 +16,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import type { AppendFile, FileSystem } from '../io/index.js';
+import { piecesOf, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import {
   LOG_OVERHEAD,
   MAGIC_V2,
@@ -37,7 +38,7 @@ const directIoBlockBytesMax = 4096;
 
 /** What the owner knows about one batch it appends. */
 export interface AppendedBatch {
-  /** Position of the batch in the appended chunk. */
+  /** Position of the batch in the appended bytes. */
   position: number;
   size: number;
   baseOffset: number;
@@ -128,10 +129,11 @@ export class Segment {
   // --- appending ----------------------------------------------------------------------------------------------
 
   /**
-   * Appends `chunk` (whole batches with offsets already assigned) and indexes its batches.
+   * Appends `chunk` (whole batches with offsets already assigned; one Buffer or the pieces they arrived in, which
+   * go to the file as they are) and indexes its batches.
    * Returns the files written, which the owner must sync before the batches become visible.
    */
-  append(chunk: Buffer, batches: readonly AppendedBatch[], indexIntervalBytes: number): AppendFile[] {
+  append(chunk: ChunkedBytes, batches: readonly AppendedBatch[], indexIntervalBytes: number): AppendFile[] {
     const start = this.log.size;
     // Only the .log is synced per append. The indexes are derived data: after an unclean shutdown every
     // segment is rescanned and its indexes rebuilt (recover()), so syncing them here would double the
@@ -140,7 +142,7 @@ export class Segment {
     for (const b of batches) {
       this.#index(start + b.position, b.size, b.baseOffset, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
     }
-    this.log.append([chunk]);
+    this.log.append(piecesOf(chunk));
     return touched;
   }
 

@@ -5,6 +5,8 @@
  * count read from the wire is checked against the bytes left BEFORE anything is allocated, so a peer can never
  * make us allocate more than the frame it already sent. Violations throw `ProtocolError`; the connection layer
  * turns that into a closed connection (the request cannot be answered: its header may be unreadable).
+ * A frame may be a list of pieces (the socket reads it arrived in, chunked-bytes.ts): records then come back as
+ * views of the pieces, and only values that straddle two pieces are copied (copy-meter.ts counts them).
  *
  * Writer: a list of chunks. Small values go into a growable scratch buffer; large byte fields (records) are
  * appended by reference, so a Fetch response carries log batches to the socket without copying them.
@@ -12,6 +14,8 @@
  * int64 values are `number`: offsets, timestamps and producer ids stay below 2^53 in practice; a wire value
  * beyond that range loses precision rather than forcing `bigint` through every handler (style.md, point 8).
  */
+import { countCopy } from './copy-meter.js';
+import type { ChunkedBytes } from './chunked-bytes.js';
 import { readUVarint, sizeOfUVarint, writeUVarint, type Cursor } from './varint.js';
 
 export class ProtocolError extends Error {
@@ -23,92 +27,268 @@ export const ZERO_UUID = '00000000000000000000000000000000';
 /** Longest string the protocol carries, bytes (INT16 max). */
 export const STRING_BYTES_MAX = 0x7fff;
 
-/** Records (record batches) as written: one buffer or a list of batches sent back to back. */
-export type RecordsValue = Buffer | readonly Buffer[] | null;
+/**
+ * Records (record batches): one buffer, or a list of pieces sent back to back (chunked-bytes.ts). The Reader
+ * gives a list when the field spans socket reads; the Writer takes either.
+ */
+export type RecordsValue = ChunkedBytes | null;
+
+const EMPTY = Buffer.alloc(0);
 
 export class Reader implements Cursor {
+  /** The piece being read: the whole input for a Buffer, the current piece for a chunk list. */
+  buf: Buffer;
+  /** Position in `buf`. */
   offset: number;
-  readonly end: number;
+  /** End of the bytes to read in `buf`. */
+  end: number;
+  /** Chunk-list input: all pieces (null for a Buffer). */
+  #pieces: readonly Buffer[] | null = null;
+  /** Index of the piece after `buf`. */
+  #next = 0;
+  /** Bytes in the pieces after `buf` (0 for a Buffer). */
+  #rest = 0;
+  /** Bytes of the pieces before `buf`. */
+  #before = 0;
 
-  constructor(
-    readonly buf: Buffer,
-    start = 0,
-    end = buf.length,
-  ) {
-    this.offset = start;
-    this.end = end;
-  }
-
-  get remaining(): number {
-    return this.end - this.offset;
-  }
-
-  private need(n: number): void {
-    if (n < 0 || this.offset + n > this.end) {
-      throw new ProtocolError(`truncated message: need ${n} bytes at ${this.offset}, ${this.remaining} left`);
+  /**
+   * Reads `input[start, end)` of a Buffer, or all of a chunk list (`start`/`end` then do not apply). Every
+   * read has one branch for "the value lies in the current piece"; a value that straddles pieces takes the
+   * slow path: numbers and uuids through a temp of at most 16 bytes, strings and bytes fields joined, records
+   * as a list of views (never joined).
+   */
+  constructor(input: ChunkedBytes, start = 0, end = -1) {
+    if (Buffer.isBuffer(input)) {
+      this.buf = input;
+      this.offset = start;
+      this.end = end < 0 ? input.length : end;
+      return;
+    }
+    const list = input as readonly Buffer[];
+    if (start !== 0 || end !== -1) throw new RangeError('start and end apply to a Buffer input only');
+    this.buf = list.length > 0 ? list[0]! : EMPTY;
+    this.offset = 0;
+    this.end = this.buf.length;
+    if (list.length > 1) {
+      this.#pieces = list;
+      this.#next = 1;
+      for (let i = 1; i < list.length; i++) this.#rest += list[i]!.length;
     }
   }
 
+  get remaining(): number {
+    return this.end - this.offset + this.#rest;
+  }
+
+  /** Bytes consumed since the start of the input. */
+  get position(): number {
+    return this.#before + this.offset;
+  }
+
+  #truncated(n: number): ProtocolError {
+    return new ProtocolError(`truncated message: need ${n} bytes at ${this.position}, ${this.remaining} left`);
+  }
+
+  /** Makes the next piece current; the caller knows one is left. */
+  #advance(): void {
+    this.#before += this.end;
+    this.buf = this.#pieces![this.#next++]!;
+    this.offset = 0;
+    this.end = this.buf.length;
+    this.#rest -= this.end;
+  }
+
+  /**
+   * The next `n` (<= 16) bytes when they are not all in the current piece: a view when the current piece is
+   * used up and the next holds them, else a temp (counted as `straddleTemp`). Throws when too few bytes are left.
+   */
+  #spill(n: number): Buffer {
+    if (n > this.remaining) throw this.#truncated(n);
+    while (this.offset === this.end) this.#advance();
+    if (this.offset + n <= this.end) {
+      const view = this.buf.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      return view;
+    }
+    const temp = Buffer.allocUnsafe(n);
+    this.#fill(temp);
+    countCopy('straddleTemp', n);
+    return temp;
+  }
+
+  /** Copies the next `out.length` bytes (known to be left) into `out`, across pieces. */
+  #fill(out: Buffer): void {
+    let done = 0;
+    while (done < out.length) {
+      if (this.offset === this.end) this.#advance();
+      const take = Math.min(out.length - done, this.end - this.offset);
+      this.buf.copy(out, done, this.offset, this.offset + take);
+      this.offset += take;
+      done += take;
+    }
+  }
+
+  /** The next `n` bytes (known to be left) as views: one Buffer when they lie in one piece, else a list. */
+  #views(n: number): Buffer | Buffer[] {
+    if (this.offset + n <= this.end || n === 0) {
+      const view = this.buf.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      return view;
+    }
+    const out: Buffer[] = [];
+    let left = n;
+    while (left > 0) {
+      if (this.offset === this.end) this.#advance();
+      const take = Math.min(left, this.end - this.offset);
+      out.push(take === this.buf.length ? this.buf : this.buf.subarray(this.offset, this.offset + take));
+      this.offset += take;
+      left -= take;
+    }
+    return out.length === 1 ? out[0]! : out;
+  }
+
+  /** The next `n` bytes (checked) as one Buffer: a view, or a join when they straddle (a string or bytes field). */
+  #field(n: number): Buffer {
+    if (this.offset + n <= this.end) {
+      const view = this.buf.subarray(this.offset, this.offset + n);
+      this.offset += n;
+      return view;
+    }
+    if (n < 0 || n > this.remaining) throw this.#truncated(n);
+    while (this.offset === this.end && n > 0) this.#advance();
+    if (this.offset + n <= this.end) return this.#field(n);
+    const out = Buffer.allocUnsafe(n);
+    this.#fill(out);
+    countCopy('fieldJoin', n);
+    return out;
+  }
+
   int8(): number {
-    this.need(1);
-    return this.buf.readInt8(this.offset++);
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 1 > this.end) {
+      b = this.#spill(1);
+      o = 0;
+    } else {
+      this.offset = o + 1;
+    }
+    return b.readInt8(o);
   }
   uint8(): number {
-    this.need(1);
-    return this.buf[this.offset++]!;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 1 > this.end) {
+      b = this.#spill(1);
+      o = 0;
+    } else {
+      this.offset = o + 1;
+    }
+    return b[o]!;
   }
   bool(): boolean {
     return this.int8() !== 0;
   }
   int16(): number {
-    this.need(2);
-    const v = this.buf.readInt16BE(this.offset);
-    this.offset += 2;
-    return v;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 2 > this.end) {
+      b = this.#spill(2);
+      o = 0;
+    } else {
+      this.offset = o + 2;
+    }
+    return b.readInt16BE(o);
   }
   uint16(): number {
-    this.need(2);
-    const v = this.buf.readUInt16BE(this.offset);
-    this.offset += 2;
-    return v;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 2 > this.end) {
+      b = this.#spill(2);
+      o = 0;
+    } else {
+      this.offset = o + 2;
+    }
+    return b.readUInt16BE(o);
   }
   int32(): number {
-    this.need(4);
-    const v = this.buf.readInt32BE(this.offset);
-    this.offset += 4;
-    return v;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 4 > this.end) {
+      b = this.#spill(4);
+      o = 0;
+    } else {
+      this.offset = o + 4;
+    }
+    return b.readInt32BE(o);
   }
   uint32(): number {
-    this.need(4);
-    const v = this.buf.readUInt32BE(this.offset);
-    this.offset += 4;
-    return v;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 4 > this.end) {
+      b = this.#spill(4);
+      o = 0;
+    } else {
+      this.offset = o + 4;
+    }
+    return b.readUInt32BE(o);
   }
   int64(): number {
-    this.need(8);
-    const hi = this.buf.readInt32BE(this.offset);
-    const lo = this.buf.readUInt32BE(this.offset + 4);
-    this.offset += 8;
-    return hi * 4294967296 + lo;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 8 > this.end) {
+      b = this.#spill(8);
+      o = 0;
+    } else {
+      this.offset = o + 8;
+    }
+    return b.readInt32BE(o) * 4294967296 + b.readUInt32BE(o + 4);
   }
   float64(): number {
-    this.need(8);
-    const v = this.buf.readDoubleBE(this.offset);
-    this.offset += 8;
-    return v;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 8 > this.end) {
+      b = this.#spill(8);
+      o = 0;
+    } else {
+      this.offset = o + 8;
+    }
+    return b.readDoubleBE(o);
   }
   uvarint(): number {
+    // A varint is at most 5 bytes: with 5 left in this piece, or no piece after it, varint.ts reads it here.
+    if (this.offset + 5 > this.end && this.#rest > 0) return this.#uvarintAcross();
     try {
       return readUVarint(this.buf, this, this.end);
     } catch (err) {
       throw new ProtocolError((err as Error).message);
     }
   }
+  /** readUVarint a byte at a time across pieces, with its checks and messages. */
+  #uvarintAcross(): number {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      if (this.remaining === 0) throw new ProtocolError('varint runs past the end of the buffer');
+      const b = this.uint8();
+      if (shift === 28) {
+        if (b > 0x0f) throw new ProtocolError('varint longer than 32 bits');
+        return (value | (b << 28)) >>> 0;
+      }
+      value |= (b & 0x7f) << shift;
+      if ((b & 0x80) === 0) return value >>> 0;
+      shift += 7;
+    }
+  }
   uuid(): string {
-    this.need(16);
-    const s = this.buf.toString('hex', this.offset, this.offset + 16);
-    this.offset += 16;
-    return s;
+    let b = this.buf;
+    let o = this.offset;
+    if (o + 16 > this.end) {
+      b = this.#spill(16);
+      o = 0;
+    } else {
+      this.offset = o + 16;
+    }
+    return b.toString('hex', o, o + 16);
   }
 
   /** Length of a string/bytes/records field: -1 for null. Compact lengths are stored as length+1. */
@@ -131,10 +311,12 @@ export class Reader implements Cursor {
     // Kafka strings are at most INT16 max bytes in every encoding (compact ones too), as the Writer enforces:
     // a longer one read here could not be echoed back in a response.
     if (n > STRING_BYTES_MAX) throw new ProtocolError(`string of ${n} bytes exceeds ${STRING_BYTES_MAX}`);
-    this.need(n);
-    const s = this.buf.toString('utf8', this.offset, this.offset + n);
-    this.offset += n;
-    return s;
+    const o = this.offset;
+    if (o + n <= this.end) {
+      this.offset = o + n;
+      return this.buf.toString('utf8', o, o + n);
+    }
+    return this.#field(n).toString('utf8');
   }
   bytes(compact: boolean): Buffer {
     const b = this.nullableBytes(compact);
@@ -147,10 +329,20 @@ export class Reader implements Cursor {
       if (n === -1) return null;
       throw new ProtocolError(`invalid bytes length ${n}`);
     }
-    this.need(n);
-    const b = this.buf.subarray(this.offset, this.offset + n);
-    this.offset += n;
-    return b;
+    return this.#field(n);
+  }
+  /**
+   * A records field (record batches): a view when it lies in one piece, else the list of views of the pieces
+   * it spans, in order (zero-copy: record bytes are never joined here).
+   */
+  records(compact: boolean): RecordsValue {
+    const n = this.length(compact, true);
+    if (n < 0) {
+      if (n === -1) return null;
+      throw new ProtocolError(`invalid records length ${n}`);
+    }
+    if (n > this.remaining) throw this.#truncated(n);
+    return this.#views(n);
   }
 
   /**
@@ -173,10 +365,14 @@ export class Reader implements Cursor {
     for (let i = 0; i < count; i++) {
       const tag = this.uvarint();
       const size = this.uvarint();
-      this.need(size);
-      const sub = new Reader(this.buf, this.offset, this.offset + size);
-      onField(tag, sub);
-      this.offset += size;
+      if (size > this.remaining) throw this.#truncated(size);
+      const o = this.offset;
+      if (o + size <= this.end) {
+        this.offset = o + size;
+        onField(tag, new Reader(this.buf, o, o + size));
+      } else {
+        onField(tag, new Reader(this.#views(size)));
+      }
     }
   }
 }
@@ -287,14 +483,22 @@ export class Writer {
     this.writeLength(b.length, compact, true);
     this.raw(b);
   }
+  /**
+   * A records field: the batches are referenced whatever their size, never copied (the Fetch path sends cached
+   * and read batches to the socket as they are). Pieces that continue one another in memory are sent as one.
+   */
   records(v: RecordsValue, compact: boolean): void {
     if (v === null) return this.writeLength(-1, compact, true);
-    if (Buffer.isBuffer(v)) return this.nullableBytes(v, compact);
+    if (Buffer.isBuffer(v)) {
+      this.writeLength(v.length, compact, true);
+      this.reference(v);
+      return;
+    }
     const list = v as readonly Buffer[];
     let n = 0;
     for (const b of list) n += b.length;
     this.writeLength(n, compact, true);
-    for (const b of list) this.raw(b);
+    for (const b of list) this.reference(b);
   }
   arrayLength(n: number | null, compact: boolean): void {
     const v = n === null ? -1 : n;
@@ -305,20 +509,33 @@ export class Writer {
   /** Appends bytes: copied when small, referenced when large (zero-copy). */
   raw(b: Uint8Array): void {
     if (b.length >= ZERO_COPY_BYTES_MIN) {
-      if (this.pos > 0) {
-        this.chunks.push(this.buf.subarray(0, this.pos));
-        this.doneBytes += this.pos;
-        this.buf = this.buf.subarray(this.pos);
-        this.pos = 0;
-      }
-      const ref = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length);
-      this.chunks.push(ref);
-      this.doneBytes += ref.length;
+      this.reference(b);
       return;
     }
     this.ensure(b.length);
     this.buf.set(b, this.pos);
     this.pos += b.length;
+  }
+
+  /**
+   * Appends `b` by reference. A view that starts where the previous chunk ends in the same memory (batches
+   * read from one file read, pieces of one socket read) extends that chunk instead: fewer iovecs, still no copy.
+   */
+  private reference(b: Uint8Array): void {
+    if (b.length === 0) return;
+    if (this.pos > 0) {
+      this.chunks.push(this.buf.subarray(0, this.pos));
+      this.doneBytes += this.pos;
+      this.buf = this.buf.subarray(this.pos);
+      this.pos = 0;
+    }
+    const last = this.chunks.length > 0 ? this.chunks[this.chunks.length - 1]! : null;
+    if (last !== null && last.buffer === b.buffer && last.byteOffset + last.length === b.byteOffset) {
+      this.chunks[this.chunks.length - 1] = Buffer.from(b.buffer, last.byteOffset, last.length + b.length);
+    } else {
+      this.chunks.push(Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.length));
+    }
+    this.doneBytes += b.length;
   }
 
   /** The written bytes as a list of chunks (no copy). The writer must not be used afterwards. */

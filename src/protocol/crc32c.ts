@@ -42,8 +42,11 @@ export function crc32cJs(data: Uint8Array, seed = 0): number {
 const NATIVE_MIN_BYTES = 256;
 const native = nativeBinding();
 
-/** CRC-32C of `data` (unsigned 32-bit). */
-export function crc32c(data: Uint8Array): number {
-  if (native !== null && data.length >= NATIVE_MIN_BYTES) return native.crc32c(data) >>> 0;
-  return crc32cJs(data);
+/**
+ * CRC-32C of `data` (unsigned 32-bit). `seed` continues a CRC: crc32c(b, crc32c(a)) === crc32c(a ++ b), so bytes
+ * held as several pieces (chunked-bytes.ts) are checked without joining them.
+ */
+export function crc32c(data: Uint8Array, seed = 0): number {
+  if (native !== null && data.length >= NATIVE_MIN_BYTES) return native.crc32c(data, seed) >>> 0;
+  return crc32cJs(data, seed);
 }

@@ -8,6 +8,7 @@
  * - response header v1 (tagged fields) when flexible, else v0 — except ApiVersions, whose response header is
  *   always v0 so that a client that does not yet know the broker's versions can parse it (KIP-511).
  */
+import type { ChunkedBytes } from './chunked-bytes.js';
 import { Reader, Writer, ProtocolError } from './codec.js';
 import { API_SPECS, ApiKey } from './messages/index.js';
 import { readRequestHeader, writeRequestHeader, type RequestHeader } from './messages/RequestHeader.js';
@@ -36,17 +37,26 @@ export interface RequestPrefix {
   correlationId: number;
 }
 
-/** Reads apiKey, apiVersion and correlationId without consuming them (they lead every header version). */
-export function peekRequestPrefix(frame: Buffer): RequestPrefix {
+/**
+ * Reads apiKey, apiVersion and correlationId without consuming them (they lead every header version). The frame
+ * may be a chunk list (FrameParser.pushChunked).
+ */
+export function peekRequestPrefix(frame: ChunkedBytes): RequestPrefix {
+  if (!Buffer.isBuffer(frame)) {
+    const r = new Reader(frame);
+    if (r.remaining < 8) throw new ProtocolError(`request of ${r.remaining} bytes is shorter than a header`);
+    return { apiKey: r.int16(), apiVersion: r.int16(), correlationId: r.int32() };
+  }
   if (frame.length < 8) throw new ProtocolError(`request of ${frame.length} bytes is shorter than a header`);
   return { apiKey: frame.readInt16BE(0), apiVersion: frame.readInt16BE(2), correlationId: frame.readInt32BE(4) };
 }
 
 /**
  * Parses a request header for a known API and version. Returns the header and a reader positioned at the body.
- * For an unknown API key the caller must not call this (the header version is unknown).
+ * For an unknown API key the caller must not call this (the header version is unknown). The frame may be a
+ * chunk list: the body's records then come back as views of its pieces.
  */
-export function readRequest(frame: Buffer): { header: RequestHeader; body: Reader } {
+export function readRequest(frame: ChunkedBytes): { header: RequestHeader; body: Reader } {
   const prefix = peekRequestPrefix(frame);
   const r = new Reader(frame);
   const header = readRequestHeader(r, requestHeaderVersion(prefix.apiKey, prefix.apiVersion));

@@ -24,7 +24,14 @@
  * ```
  * Pure: bytes in, objects out. Parsers return views (`subarray`) into the caller's buffer, never copies.
  * int64 fields are read as `number`: offsets and timestamps stay below 2^53.
+ *
+ * The produce path (`validateBatches`, `assignOffsets`) takes the records as chunked bytes: a Buffer, or the
+ * list of views of the socket reads a large request arrived in (chunked-bytes.ts). A batch may straddle pieces;
+ * it is validated and rewritten where it lies, never joined: the CRC is chained over the pieces, the record walk
+ * reads varints across boundaries and skips payload, a straddling batch header is read from a 61-byte temp, and
+ * the broker's in-place rewrites land in whichever pieces hold those bytes.
  */
+import { ChunkedView, type ChunkedBytes, type PieceCursor } from './chunked-bytes.js';
 import { crc32c } from './crc32c.js';
 import {
   readVarint,
@@ -137,6 +144,11 @@ export function readBatchHeader(buf: Buffer, pos: number): BatchHeader {
   };
 }
 
+/** `readBatchHeader` over chunked bytes: through a 61-byte temp when the header straddles two pieces. */
+export function readBatchHeaderAt(view: ChunkedView, pos: number): BatchHeader {
+  return readBatchHeader(view.window(pos, RECORD_BATCH_OVERHEAD), 0);
+}
+
 export function batchSize(header: Pick<BatchHeader, 'batchLength'>): number {
   return LOG_OVERHEAD + header.batchLength;
 }
@@ -215,17 +227,18 @@ export interface ValidateOptions {
  * decoder repeats; the bytes are stored as received either way. A compressed batch whose inner records are
  * malformed but whose CRC is right is therefore accepted (the producer built it that way).
  */
-export function validateBatches(buf: Buffer, opts: ValidateOptions): ValidateResult {
+export function validateBatches(records: ChunkedBytes, opts: ValidateOptions): ValidateResult {
+  const v = new ChunkedView(records);
   const batches: ValidatedBatch[] = [];
   let recordCount = 0;
   let pos = 0;
-  if (buf.length === 0) return invalid('INVALID_RECORD', 'produce records hold no record batch');
-  while (pos < buf.length) {
-    const remaining = buf.length - pos;
+  if (v.length === 0) return invalid('INVALID_RECORD', 'produce records hold no record batch');
+  while (pos < v.length) {
+    const remaining = v.length - pos;
     if (remaining < LOG_OVERHEAD) return invalid('CORRUPT_MESSAGE', `trailing ${remaining} bytes are not a batch`);
-    const batchLength = buf.readInt32BE(pos + BATCH_LENGTH_OFFSET);
+    const batchLength = v.readInt32BE(pos + BATCH_LENGTH_OFFSET);
     if (remaining > MAGIC_OFFSET) {
-      const magic = buf.readInt8(pos + MAGIC_OFFSET);
+      const magic = v.readInt8(pos + MAGIC_OFFSET);
       if (magic !== MAGIC_V2) {
         return invalid('INVALID_RECORD', `record batches must have magic 2, batch at byte ${pos} has magic ${magic}`);
       }
@@ -243,8 +256,8 @@ export function validateBatches(buf: Buffer, opts: ValidateOptions): ValidateRes
     if (opts.exactlyOneBatch === true && pos > 0) {
       return invalid('INVALID_RECORD', 'produce requests may contain exactly one record batch per partition');
     }
-    const header = readBatchHeader(buf, pos);
-    const error = checkBatch(buf, pos, header, opts);
+    const header = readBatchHeaderAt(v, pos);
+    const error = checkBatch(v, pos, header, opts);
     if (error !== null) return error;
     batches.push({ ...header, position: pos });
     recordCount += header.recordCount;
@@ -253,9 +266,11 @@ export function validateBatches(buf: Buffer, opts: ValidateOptions): ValidateRes
   return { ok: true, batches, recordCount };
 }
 
-function checkBatch(buf: Buffer, pos: number, h: BatchHeader, opts: ValidateOptions): ValidateResult | null {
+function checkBatch(v: ChunkedView, pos: number, h: BatchHeader, opts: ValidateOptions): ValidateResult | null {
   if (h.baseOffset !== 0) return invalid('INVALID_RECORD', `batch baseOffset must be 0, got ${h.baseOffset}`);
-  if (!isBatchCrcValid(buf, pos, h)) return invalid('CORRUPT_MESSAGE', `batch at byte ${pos} fails its CRC`);
+  if (v.crc32c(pos + ATTRIBUTES_OFFSET, pos + batchSize(h)) !== h.crc) {
+    return invalid('CORRUPT_MESSAGE', `batch at byte ${pos} fails its CRC`);
+  }
   const compression = compressionOf(h.attributes);
   if (compression > COMPRESSION_ID_MAX) {
     return invalid('UNSUPPORTED_COMPRESSION_TYPE', `unknown compression id ${compression}`);
@@ -271,11 +286,20 @@ function checkBatch(buf: Buffer, pos: number, h: BatchHeader, opts: ValidateOpti
     return invalid('INVALID_RECORD', `producer id ${h.producerId} with negative base sequence ${h.baseSequence}`);
   }
   if (compression !== Compression.none) return null; // see the doc comment: not decompressed here
-  const problem = checkRecords(buf, pos + RECORDS_OFFSET, pos + batchSize(h), h.recordCount);
+  const start = pos + RECORDS_OFFSET;
+  const end = pos + batchSize(h);
+  // The records of a batch inside one piece (always, for a request in one socket read) take the walk over a
+  // Buffer; only a batch whose records straddle pieces takes the cursor, which is slower per varint.
+  const i = v.pieceAt(start);
+  const pieceStart = v.startOf(i);
+  const problem =
+    end <= pieceStart + v.pieces[i]!.length
+      ? checkRecords(v.pieces[i]!, start - pieceStart, end - pieceStart, h.recordCount)
+      : checkRecordsAcross(v, start, end, h.recordCount);
   return problem === null ? null : invalid('INVALID_RECORD', `batch at byte ${pos}: ${problem}`);
 }
 
-/** Walks every record of an uncompressed payload; returns what is wrong, or null. */
+/** Walks every record of an uncompressed payload buf[start, end); returns what is wrong, or null. */
 function checkRecords(buf: Buffer, start: number, end: number, count: number): string | null {
   const cur: Cursor = { offset: start };
   try {
@@ -315,6 +339,49 @@ function skipBytes(buf: Buffer, cur: Cursor, end: number, nullable: boolean): bo
   return true;
 }
 
+/**
+ * `checkRecords` over pieces: the same checks, step for step, with positions in the whole view. Reads only the
+ * varints (across boundaries where they straddle); keys, values and headers are skipped, never copied. The
+ * two walks must agree: test/protocol/records.test.ts compares them on seeded splits of corrupted batches.
+ */
+function checkRecordsAcross(v: ChunkedView, start: number, end: number, count: number): string | null {
+  const cur = v.cursor(start);
+  try {
+    for (let i = 0; i < count; i++) {
+      if (cur.position >= end) return `${count} records declared, payload ends after ${i}`;
+      const length = cur.varint(end);
+      const recordEnd = cur.position + length;
+      if (length < RECORD_BODY_BYTES_MIN || recordEnd > end) return `record ${i} has bad length ${length}`;
+      cur.seek(cur.position + 1); // attributes: unused in v2
+      cur.varlong(recordEnd);
+      const offsetDelta = cur.varint(recordEnd);
+      if (offsetDelta !== i) return `record ${i} has offsetDelta ${offsetDelta}`;
+      if (!skipBytesAcross(cur, recordEnd, true)) return `record ${i} key overruns the record`;
+      if (!skipBytesAcross(cur, recordEnd, true)) return `record ${i} value overruns the record`;
+      const headerCount = cur.varint(recordEnd);
+      if (headerCount < 0) return `record ${i} has header count ${headerCount}`;
+      for (let j = 0; j < headerCount; j++) {
+        if (!skipBytesAcross(cur, recordEnd, false)) return `record ${i} header ${j} key is bad`;
+        if (!skipBytesAcross(cur, recordEnd, true)) return `record ${i} header ${j} value is bad`;
+      }
+      if (cur.position !== recordEnd) return `record ${i} has ${recordEnd - cur.position} bytes beyond its fields`;
+    }
+  } catch (err) {
+    if (err instanceof RangeError) return `malformed varint: ${err.message}`;
+    throw err;
+  }
+  if (cur.position !== end) return `${end - cur.position} bytes after the last of ${count} records`;
+  return null;
+}
+
+function skipBytesAcross(cur: PieceCursor, end: number, nullable: boolean): boolean {
+  const len = cur.varint(end);
+  if (len === -1 && nullable) return true;
+  if (len < 0 || cur.position + len > end) return false;
+  cur.seek(cur.position + len);
+  return true;
+}
+
 function invalid(error: RecordsErrorCode, message: string): ValidateResult {
   return { ok: false, error, message };
 }
@@ -327,15 +394,21 @@ function invalid(error: RecordsErrorCode, message: string): ValidateResult {
  * Rewrites the broker-owned fields of the batch at `batchPos` in place: baseOffset and partitionLeaderEpoch,
  * both outside the CRC. With `logAppendTimeMs` (topic `message.timestamp.type=LogAppendTime`) it also sets the
  * timestampType attribute and maxTimestamp, as Kafka does; those are inside the CRC, so only then is the CRC
- * recomputed (one pass over the batch).
+ * recomputed (one pass over the batch). `records` may be chunked: each field is written into the piece, or the
+ * pieces, holding it.
  */
 export function assignOffsets(
-  buf: Buffer,
+  records: ChunkedBytes,
   batchPos: number,
   baseOffset: number,
   partitionLeaderEpoch: number,
   logAppendTimeMs?: number,
 ): void {
+  if (!Buffer.isBuffer(records)) {
+    assignOffsetsChunked(new ChunkedView(records), batchPos, baseOffset, partitionLeaderEpoch, logAppendTimeMs);
+    return;
+  }
+  const buf = records;
   writeInt64(buf, batchPos + BASE_OFFSET_OFFSET, baseOffset);
   buf.writeInt32BE(partitionLeaderEpoch, batchPos + PARTITION_LEADER_EPOCH_OFFSET);
   if (logAppendTimeMs === undefined) return;
@@ -344,6 +417,22 @@ export function assignOffsets(
   writeInt64(buf, batchPos + MAX_TIMESTAMP_OFFSET, logAppendTimeMs);
   const end = batchPos + LOG_OVERHEAD + buf.readInt32BE(batchPos + BATCH_LENGTH_OFFSET);
   buf.writeUInt32BE(crc32c(buf.subarray(batchPos + ATTRIBUTES_OFFSET, end)), batchPos + CRC_OFFSET);
+}
+
+function assignOffsetsChunked(v: ChunkedView, pos: number, baseOffset: number, epoch: number, logAppendTimeMs?: number): void {
+  const field = Buffer.allocUnsafe(8); // the new value of one field, written into the pieces
+  writeInt64(field, 0, baseOffset);
+  v.write(pos + BASE_OFFSET_OFFSET, field);
+  field.writeInt32BE(epoch, 0);
+  v.write(pos + PARTITION_LEADER_EPOCH_OFFSET, field.subarray(0, 4));
+  if (logAppendTimeMs === undefined) return;
+  field.writeInt16BE(v.window(pos + ATTRIBUTES_OFFSET, 2).readInt16BE(0) | TIMESTAMP_TYPE_MASK, 0);
+  v.write(pos + ATTRIBUTES_OFFSET, field.subarray(0, 2));
+  writeInt64(field, 0, logAppendTimeMs);
+  v.write(pos + MAX_TIMESTAMP_OFFSET, field);
+  const end = pos + LOG_OVERHEAD + v.readInt32BE(pos + BATCH_LENGTH_OFFSET);
+  field.writeUInt32BE(v.crc32c(pos + ATTRIBUTES_OFFSET, end), 0);
+  v.write(pos + CRC_OFFSET, field.subarray(0, 4));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BatchCache } from '../../src/log/index.js';
+import { copyCounts, resetCopyCounts } from '../../src/protocol/copy-meter.js';
 
 const bytes = (n: number, fill: number) => Buffer.alloc(n, fill);
 
@@ -37,5 +38,56 @@ describe('BatchCache', () => {
     p.add(2, 2, bytes(50, 3));
     expect(p.read(2, 1000, 10, true)?.map((x) => x[0])).toEqual([3]);
     expect(p.read(1, 1000, 10, true)).toBeNull();
+  });
+
+  it('serves a batch held as pieces (it straddled socket reads) as those pieces, views, no copy', () => {
+    const cache = new BatchCache(1 << 20);
+    const p = cache.forPartition();
+    const reads = [bytes(3000, 1), bytes(4000, 2), bytes(2500, 3)]; // each read holds only this batch
+    resetCopyCounts();
+    p.add(0, 9, reads);
+    p.add(10, 10, bytes(100, 4));
+    expect(cache.bytes).toBe(9600);
+    const out = p.read(0, 1 << 20, 100, true)!;
+    expect(out).toHaveLength(4);
+    expect(out.slice(0, 3).every((b, i) => b === reads[i])).toBe(true);
+    expect(copyCounts().cacheCompact.count).toBe(0);
+    // maxBytes counts a batch by its total size, whatever its pieces
+    expect(p.read(0, 9599, 100, false)).toHaveLength(3);
+    expect(p.read(0, 9599, 100, false)!.reduce((n, b) => n + b.length, 0)).toBe(9500);
+  });
+
+  it('copies a batch whose pieces pin far more memory than the batch (small batch in large reads), counted', () => {
+    const cache = new BatchCache(1 << 20);
+    const p = cache.forPartition();
+    const readA = bytes(64 * 1024, 1);
+    const readB = bytes(64 * 1024, 2);
+    resetCopyCounts();
+    p.add(0, 0, [readA.subarray(readA.length - 50), readB.subarray(0, 70)]);
+    const [copy] = p.read(0, 1 << 20, 100, true)!;
+    expect(copy!.length).toBe(120);
+    expect(copy!.buffer).not.toBe(readA.buffer);
+    expect(copy).toEqual(Buffer.concat([readA.subarray(readA.length - 50), readB.subarray(0, 70)]));
+    expect(copyCounts().cacheCompact).toEqual({ count: 1, bytes: 120 });
+    // A single view into a large read is copied too; one that owns most of its read is kept.
+    p.add(1, 1, readA.subarray(0, 100));
+    const owned = bytes(1000, 5);
+    p.add(2, 2, owned.subarray(0, 900));
+    const out = p.read(1, 1 << 20, 100, true)!;
+    expect(out[0]!.buffer).not.toBe(readA.buffer);
+    expect(out[1]!.buffer).toBe(owned.buffer);
+    expect(copyCounts().cacheCompact).toEqual({ count: 2, bytes: 220 });
+  });
+
+  it('copies a batch cut into many tiny pieces (a trickling peer), so Fetch does not write it piece by piece', () => {
+    const cache = new BatchCache(1 << 20);
+    const p = cache.forPartition();
+    const tiny = Array.from({ length: 100 }, (_, i) => bytes(100, i)); // 100 reads of 100 bytes
+    resetCopyCounts();
+    p.add(0, 0, tiny);
+    const out = p.read(0, 1 << 20, 100, true)!;
+    expect(out).toHaveLength(1);
+    expect(out[0]).toEqual(Buffer.concat(tiny));
+    expect(copyCounts().cacheCompact).toEqual({ count: 1, bytes: 10_000 });
   });
 });

@@ -83,13 +83,15 @@ export async function openLog(
   return { log, scheduler, cache };
 }
 
-/** Offsets of every record in the batches of a read. */
+/** Offsets of every record in the batches of a read (a batch may come as several pieces: joined here). */
 export function offsetsOf(result: ReadResult): number[] {
   if (!result.ok) throw new Error(result.error);
   const out: number[] = [];
-  for (const b of result.records) {
-    const h = readBatchHeader(b, 0);
-    for (const r of iterateRecords(batchPayload(b, 0, h), h)) out.push(r.offset);
+  const all = Buffer.concat(result.records);
+  for (let pos = 0; pos < all.length; ) {
+    const h = readBatchHeader(all, pos);
+    for (const r of iterateRecords(batchPayload(all, pos, h), h)) out.push(r.offset);
+    pos += 12 + h.batchLength;
   }
   return out;
 }

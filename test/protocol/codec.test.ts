@@ -18,6 +18,7 @@ import { readMetadataRequest, writeMetadataRequest } from '../../src/protocol/me
 import { writeMetadataResponse } from '../../src/protocol/messages/MetadataResponse.js';
 import { readProduceRequest, writeProduceRequest } from '../../src/protocol/messages/ProduceRequest.js';
 import { readRequestHeader } from '../../src/protocol/messages/RequestHeader.js';
+import { copyCounts, resetCopyCounts } from '../../src/protocol/copy-meter.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/[\s|]/g, ''), 'hex');
 const reader = (s: string): Reader => new Reader(hex(s));
@@ -135,6 +136,118 @@ describe('Reader bounds', () => {
     expect(() => new Reader(buf, 0, 4).string(false)).toThrow(ProtocolError);
     const r = new Reader(buf, 0, 5);
     expect(r.string(false)).toBe('abc');
+  });
+});
+
+describe('Reader over a chunk list (a frame split over socket reads)', () => {
+  // One of each primitive, written by the Writer; read back from every split of the bytes.
+  const records = Buffer.alloc(40, 0x5a);
+  const w = new Writer(16);
+  w.int8(-5);
+  w.int16(-300);
+  w.uint16(65000);
+  w.int32(-70000);
+  w.uint32(4000000000);
+  w.int64(-(2 ** 53 - 1));
+  w.float64(-1.25);
+  w.uvarint(4294967295);
+  w.uuid('0123456789abcdef0123456789abcdef');
+  w.string('héllo ✓ 😀', false);
+  w.string('compact ✓', true);
+  w.nullableString(null, true);
+  w.bytes(Buffer.from('bytes!'), true);
+  w.nullableBytes(null, false);
+  w.records(records, true);
+  w.bool(true);
+  const bytes = w.finish();
+  const readAll = (r: Reader): unknown[] => [
+    r.int8(), r.int16(), r.uint16(), r.int32(), r.uint32(), r.int64(), r.float64(), r.uvarint(), r.uuid(),
+    r.string(false), r.string(true), r.nullableString(true), r.bytes(true), r.nullableBytes(false),
+    Buffer.concat([...(((v) => (Buffer.isBuffer(v) ? [v] : v))(r.records(true)!))]), r.bool(),
+  ];
+  const expected = readAll(new Reader(bytes));
+
+  it('reads every primitive whatever the split: two pieces cut at every byte, and 1-byte pieces', () => {
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const r = new Reader([bytes.subarray(0, cut), bytes.subarray(cut)]);
+      expect(readAll(r), `cut at ${cut}`).toEqual(expected);
+      expect(r.remaining).toBe(0);
+    }
+    const ones = new Reader([...bytes.keys()].map((i) => bytes.subarray(i, i + 1)));
+    expect(readAll(ones)).toEqual(expected);
+    expect(ones.position).toBe(bytes.length);
+  });
+
+  it('gives records as views of the pieces: one view inside a piece, a list of views across pieces, never a copy', () => {
+    const frame = Buffer.concat([hex('00000010'), Buffer.alloc(16, 3)]);
+    const inOne = new Reader([frame.subarray(0, 2), frame.subarray(2)]).records(false);
+    expect(Buffer.isBuffer(inOne) && inOne.buffer === frame.buffer && inOne.byteOffset === frame.byteOffset + 4).toBe(true);
+    const pieces = [frame.subarray(0, 7), frame.subarray(7, 8), frame.subarray(8, 15), frame.subarray(15)];
+    resetCopyCounts();
+    const across = new Reader(pieces).records(false) as Buffer[];
+    expect(Array.isArray(across)).toBe(true);
+    expect(across.map((v) => [v.byteOffset - frame.byteOffset, v.length])).toEqual([[4, 3], [7, 1], [8, 7], [15, 5]]);
+    expect(across.every((v) => v.buffer === frame.buffer)).toBe(true);
+    expect(copyCounts().straddleTemp.bytes + copyCounts().fieldJoin.bytes).toBe(0);
+  });
+
+  it('copies only a straddling value: numbers through a temp of their size, strings and bytes joined', () => {
+    const b = Buffer.concat([hex('0102030405060708'), hex('0003'), Buffer.from('abc')]);
+    resetCopyCounts();
+    const r = new Reader([b.subarray(0, 3), b.subarray(3, 11), b.subarray(11)]);
+    expect(r.int64()).toBe(0x01020304 * 2 ** 32 + 0x05060708);
+    expect(r.string(false)).toBe('abc');
+    expect(copyCounts().straddleTemp).toEqual({ count: 1, bytes: 8 });
+    expect(copyCounts().fieldJoin).toEqual({ count: 1, bytes: 3 });
+    // A value that starts exactly at a piece boundary is read in place.
+    resetCopyCounts();
+    const aligned = new Reader([b.subarray(0, 4), b.subarray(4, 8), b.subarray(8)]);
+    expect([aligned.int32(), aligned.int32(), aligned.string(false)]).toEqual([0x01020304, 0x05060708, 'abc']);
+    expect(copyCounts().straddleTemp.count + copyCounts().fieldJoin.count).toBe(0);
+  });
+
+  it('throws ProtocolError on truncation across pieces, and skips empty pieces', () => {
+    expect(() => new Reader([hex('00'), hex('0000')]).int32()).toThrow(ProtocolError);
+    expect(() => new Reader([hex('80'), hex('80')]).uvarint()).toThrow(/runs past the end/);
+    expect(() => new Reader([hex('ffff'), hex('ffff'), hex('10')]).uvarint()).toThrow(/longer than 32 bits/);
+    expect(() => new Reader([hex('0005'), Buffer.from('ab'), Buffer.from('c')]).string(false)).toThrow(ProtocolError);
+    expect(() => new Reader([hex('00000009'), Buffer.alloc(4), Buffer.alloc(4)]).records(false)).toThrow(ProtocolError);
+    const r = new Reader([Buffer.alloc(0), hex('00'), Buffer.alloc(0), Buffer.alloc(0), hex('000007'), Buffer.alloc(0)]);
+    expect(r.int32()).toBe(7);
+    expect(r.remaining).toBe(0);
+    expect(() => r.int8()).toThrow(ProtocolError);
+    expect(() => new Reader([hex('01')], 1)).toThrow(RangeError);
+  });
+
+  it('bounds a tagged field that straddles pieces to its own bytes', () => {
+    // count 1, tag 3, size 6: int32 7 then int16 9; then int8 1 after the section.
+    const b = hex('01 03 06 00000007 0009 01');
+    for (let cut = 0; cut <= b.length; cut++) {
+      const r = new Reader([b.subarray(0, cut), b.subarray(cut)]);
+      const got: number[] = [];
+      r.taggedFields((tag, t) => {
+        got.push(tag, t.int32(), t.int16());
+        expect(() => t.int8()).toThrow(ProtocolError);
+      });
+      got.push(r.int8());
+      expect(got, `cut at ${cut}`).toEqual([3, 7, 9, 1]);
+    }
+  });
+
+  it('decodes a Produce request split into many pieces with its records as views of them', () => {
+    const batch = Buffer.alloc(5000, 9);
+    const fw = new Writer();
+    writeProduceRequest(fw, 9, { acks: -1, timeoutMs: 30000, topicData: [{ name: 't', partitionData: [{ index: 0, records: batch }] }] });
+    const frame = fw.finish();
+    const pieces: Buffer[] = [];
+    for (let p = 0; p < frame.length; p += 700) pieces.push(frame.subarray(p, p + 700));
+    resetCopyCounts();
+    const req = readProduceRequest(new Reader(pieces), 9);
+    const got = req.topicData[0]!.partitionData[0]!.records as Buffer[];
+    expect(Buffer.concat(got)).toEqual(batch);
+    expect(got.every((v) => v.buffer === frame.buffer)).toBe(true);
+    expect(copyCounts().fieldJoin.bytes).toBe(0);
+    expect(copyCounts().straddleTemp.bytes).toBeLessThanOrEqual(16);
   });
 });
 
@@ -261,6 +374,24 @@ describe('Writer', () => {
     expect(fchunks).toContain(b2);
     const back = readFetchResponse(new Reader(concat(fchunks)), 11);
     expect(back.responses[0]!.partitions[0]!.records).toEqual(Buffer.concat([b1, b2]));
+  });
+
+  it('references records of any size (never copies them) and sends adjacent views as one chunk', () => {
+    const small = Buffer.alloc(10, 1);
+    const w = new Writer();
+    w.records(small, false);
+    expect(w.finishChunks()).toContain(small);
+
+    const read = Buffer.alloc(300, 2); // e.g. one file read holding three small batches
+    const w2 = new Writer();
+    w2.int8(1);
+    w2.records([read.subarray(0, 100), read.subarray(100, 250), read.subarray(250)], true);
+    w2.int8(2);
+    const chunks = w2.finishChunks();
+    expect(chunks).toHaveLength(3);
+    expect(chunks[1]!.buffer).toBe(read.buffer);
+    expect(chunks[1]!.length).toBe(300);
+    expect(concat(chunks)).toEqual(Buffer.concat([hex('01 ad02'), read, hex('02')]));
   });
 
   it('keeps writing correctly after many small values and a referenced chunk', () => {

@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../src/protocol/crc32c.js';
+import { copyCounts, resetCopyCounts, STRADDLE_TEMP_BYTES_MAX } from '../../src/protocol/copy-meter.js';
+import { Rng } from './spec-model.js';
 import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
@@ -302,5 +304,122 @@ describe('iterateRecords', () => {
     const payload = Buffer.from(batchPayload(batch, 0, h));
     payload[0] = 0x7f; // first record claims 63 bytes
     expect(() => [...iterateRecords(payload, h)]).toThrow(RecordFormatError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Batches that straddle pieces (a Produce request over several socket reads): the produce path validates and
+// rewrites them where they lie. Every result must equal the one on the joined bytes, and nothing but a straddling
+// batch header (through a 61-byte temp) may be copied.
+
+/** `bytes` cut into views at seeded points: 1-byte pieces, short and empty pieces, or a few long ones. */
+function splitAt(bytes: Buffer, rng: Rng, mode: number): Buffer[] {
+  const max = [1, 9, 300, 5000][mode % 4]!;
+  const out: Buffer[] = [];
+  for (let p = 0; p < bytes.length; ) {
+    const n = max === 1 ? 1 : rng.int(0, max);
+    out.push(bytes.subarray(p, p + n));
+    p += n;
+  }
+  return out;
+}
+
+/** Several batches back to back: varied keys, values (some large), headers, nulls; one gzip batch. */
+function manyBatches(rng: Rng): Buffer {
+  const batches: Buffer[] = [];
+  for (let b = 0; b < 4; b++) {
+    const records = Array.from({ length: rng.int(1, 40) }, (_, i) => ({
+      key: rng.chance(0.2) ? null : rng.bytes(rng.int(0, 20)),
+      value: rng.chance(0.1) ? null : rng.bytes(rng.chance(0.1) ? rng.int(200, 3000) : rng.int(0, 60)),
+      headers: rng.chance(0.3) ? [{ key: `h${i}`, value: rng.chance(0.5) ? null : rng.bytes(rng.int(0, 10)) }] : [],
+      timestamp: T0 + rng.int(-1000, 1000),
+    }));
+    const gzip = b === 2;
+    batches.push(buildRecordBatch(records, gzip ? { compression: Compression.gzip, compress: (p) => gzipSync(p) } : {}));
+  }
+  return Buffer.concat(batches);
+}
+
+describe('batches that straddle pieces', () => {
+  it('validate exactly as joined, for every kind of split (property, seeded)', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const rng = new Rng(seed);
+      const bytes = manyBatches(rng);
+      const joined = validateBatches(bytes, opts);
+      expect(joined.ok).toBe(true);
+      const pieces = splitAt(bytes, rng, seed);
+      resetCopyCounts();
+      expect(validateBatches(pieces, opts), `seed ${seed}`).toEqual(joined);
+      // Only straddling 61-byte batch headers (and 4-byte length fields) are copied, never record bytes.
+      const temps = copyCounts().straddleTemp;
+      expect(temps.bytes).toBeLessThanOrEqual(4 * (STRADDLE_TEMP_BYTES_MAX + 4));
+      expect(copyCounts().fieldJoin.count + copyCounts().frameJoin.count).toBe(0);
+    }
+  });
+
+  it('give the same error as joined for every corruption, CRC corruption across pieces included (property, seeded)', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const rng = new Rng(seed * 7919);
+      const bytes = manyBatches(rng);
+      for (let j = rng.int(1, 3); j > 0; j--) bytes[rng.int(0, bytes.length - 1)] = rng.int(0, 255);
+      // Half re-sign the first batch so the damage reaches the record walk instead of the CRC check.
+      if (seed % 2 === 0) {
+        const len = bytes.readInt32BE(BATCH_LENGTH_OFFSET) + 12;
+        if (len >= RECORDS_OFFSET && len <= bytes.length) bytes.writeUInt32BE(crc32c(bytes.subarray(ATTRIBUTES_OFFSET, len)), CRC_OFFSET);
+      }
+      const cut = bytes.subarray(0, seed % 5 === 0 ? rng.int(0, bytes.length) : bytes.length);
+      const joined = validateBatches(cut, opts);
+      expect(validateBatches(splitAt(cut, rng, seed), opts), `seed ${seed}`).toEqual(joined);
+    }
+  });
+
+  it('detect a flipped payload bit in any piece as a CRC failure', () => {
+    const one = buildRecordBatch([{ value: Buffer.alloc(4000, 1), timestamp: T0 }, { value: 'x', timestamp: T0 }]);
+    for (const at of [ATTRIBUTES_OFFSET, 100, 1999, 2000, 2001, one.length - 1]) {
+      const b = Buffer.from(one);
+      b[at]! ^= 0x10;
+      const pieces = [b.subarray(0, 2000), b.subarray(2000, 2001), b.subarray(2001)];
+      expectError(validateBatches(pieces, opts), 'CORRUPT_MESSAGE', /fails its CRC/);
+    }
+    expect(validateBatches([one.subarray(0, 2000), one.subarray(2000)], opts).ok).toBe(true);
+  });
+
+  it('walk a record whose varints straddle pieces, and reject a key overrun across pieces', () => {
+    const batch = buildRecordBatch([{ key: 'abc', value: Buffer.alloc(300, 2), timestamp: T0 }]);
+    for (let cut = RECORDS_OFFSET; cut < RECORDS_OFFSET + 12; cut++) {
+      expect(validateBatches([batch.subarray(0, cut), batch.subarray(cut)], opts).ok, `cut at ${cut}`).toBe(true);
+    }
+    const bad = Buffer.from(batch);
+    const keyLengthAt = RECORDS_OFFSET + 2 + 1 + 1 + 1; // length (2 bytes), attributes, timestampDelta, offsetDelta
+    expect(bad[keyLengthAt]).toBe(3 << 1);
+    bad[keyLengthAt] = 0xfe; // zig-zag 127: 2-byte varint needs a continuation: 0xfe 0x01
+    resign(bad);
+    const joined = validateBatches(bad, opts);
+    expectError(joined, 'INVALID_RECORD');
+    for (let cut = keyLengthAt - 1; cut <= keyLengthAt + 2; cut++) {
+      expect(validateBatches([bad.subarray(0, cut), bad.subarray(cut)], opts)).toEqual(joined);
+    }
+  });
+
+  it('assignOffsets rewrites fields in the pieces that hold them, CRC included under LogAppendTime', () => {
+    for (let cut = 0; cut <= RECORDS_OFFSET + 2; cut++) {
+      for (const appendTime of [undefined, T0 + 5000]) {
+        const expected = sample();
+        assignOffsets(expected, 0, 2 ** 40 + 3, 77, appendTime);
+        const target = sample();
+        const pieces = [target.subarray(0, cut), target.subarray(cut, cut), target.subarray(cut)];
+        assignOffsets(pieces, 0, 2 ** 40 + 3, 77, appendTime);
+        expect(target, `cut at ${cut}, appendTime ${appendTime}`).toEqual(expected);
+        expect(isBatchCrcValid(target, 0, readBatchHeader(target, 0))).toBe(true);
+      }
+    }
+    // A batch at a position inside a piece list: only its bytes change.
+    const two = Buffer.concat([sample(), sample()]);
+    const second = sample().length;
+    const pieces = [two.subarray(0, second + 3), two.subarray(second + 3, second + 20), two.subarray(second + 20)];
+    assignOffsets(pieces, second, 500, 1);
+    expect(readBatchHeader(two, second).baseOffset).toBe(500);
+    expect(readBatchHeader(two, 0).baseOffset).toBe(0);
+    expect(two.subarray(second + 8, second + 12)).toEqual(sample().subarray(8, 12));
   });
 });

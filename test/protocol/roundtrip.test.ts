@@ -4,7 +4,10 @@
  *   1. the generated writer's bytes equal the reference encoder's bytes (same wire format, byte for byte);
  *   2. the generated reader reads those bytes completely and gives back the value, with every field absent in
  *      that version at its default;
- *   3. write(read(bytes)) == bytes.
+ *   3. write(read(bytes)) == bytes;
+ *   4. the same bytes split into pieces at seeded random points (as a frame arrives over several socket reads;
+ *      1-byte pieces, short pieces, empty pieces, a few large ones) read to the same value, every byte consumed:
+ *      every primitive straddling a boundary is covered; records come back as views of the pieces.
  * A failure names its seed: ROUNDTRIP_SEED=<seed> with `-t '<Message> v<N>'` reruns exactly that value first.
  */
 import fs from 'node:fs';
@@ -38,6 +41,34 @@ async function loadModule(name: string): Promise<GeneratedModule> {
     defaults: get(`default${name}`),
     versions: get(`${name}Versions`),
   };
+}
+
+/** Views of `bytes` cut at seeded points; with `everyByte` also the 1-byte split. */
+function splitsOf(bytes: Buffer, rng: Rng, everyByte: boolean): [string, Buffer[]][] {
+  const out: [string, Buffer[]][] = [];
+  if (everyByte) out.push(['1-byte pieces', [...bytes.keys()].map((i) => bytes.subarray(i, i + 1))]);
+  const short: Buffer[] = [];
+  for (let p = 0; p < bytes.length; ) {
+    const n = rng.int(0, 9); // 0: an empty piece
+    short.push(bytes.subarray(p, p + n));
+    p += n;
+  }
+  out.push(['short pieces', short]);
+  const cuts = [rng.int(0, bytes.length), rng.int(0, bytes.length), rng.int(0, bytes.length)].sort((a, b) => a - b);
+  out.push([`cuts at ${cuts.join(',')}`, [0, ...cuts].map((c, i, all) => bytes.subarray(c, all[i + 1] ?? bytes.length))]);
+  return out;
+}
+
+/** A records field read from pieces is a list of views; the model expects it joined. */
+function joinRecordLists(x: unknown): unknown {
+  if (Array.isArray(x)) {
+    if (x.length > 0 && x.every((e) => Buffer.isBuffer(e))) return Buffer.concat(x as Buffer[]);
+    return x.map(joinRecordLists);
+  }
+  if (x !== null && typeof x === 'object' && !Buffer.isBuffer(x)) {
+    return Object.fromEntries(Object.entries(x).map(([k, y]) => [k, joinRecordLists(y)]));
+  }
+  return x;
 }
 
 const generated = fs
@@ -114,6 +145,17 @@ describe.each(generated)('%s', (name) => {
       const w2 = new Writer(16);
       mod.write(w2, v, decoded);
       expect(firstDiff(w2.finish(), reference), `${where}: write(read(bytes))`).toBe('equal');
+
+      for (const [how, pieces] of splitsOf(reference, new Rng(seed ^ 0x5eed), seed === seeds[0])) {
+        const rs = new Reader(pieces);
+        const split = mod.read(rs, v);
+        expect(rs.remaining, `${where}, ${how}: reader must consume every byte`).toBe(0);
+        expect(rs.position, `${where}, ${how}: position`).toBe(reference.length);
+        expect(normalize(joinRecordLists(split)), `${where}, ${how}: decoded value`).toStrictEqual(normalize(expected));
+        const w3 = new Writer(16);
+        mod.write(w3, v, split);
+        expect(firstDiff(w3.finish(), reference), `${where}, ${how}: write(read(pieces))`).toBe('equal');
+      }
     }
   });
 });

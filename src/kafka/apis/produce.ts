@@ -8,12 +8,15 @@
  * advertising v3+; one that does gets UNSUPPORTED_FOR_MESSAGE_FORMAT for its legacy messages.
  *
  * Per partition: the batches are validated (records.ts: CRC32C, lengths, varint records, max.message.bytes),
- * offsets are assigned in request order, and the bytes are appended as received. The answer waits until the
+ * offsets are assigned in request order, and the bytes are appended as received: views of the socket reads the
+ * request arrived in, a list of them when it spanned several, never joined or copied. The answer waits until the
  * data is synced (group commit in src/log): acks=1 and acks=all both mean durable on this single node. acks=0
  * gets no response at all, as every client expects, though the write is still made durable.
  */
 import { ApiKey, type ProduceRequest, type ProduceResponseIn } from '../../protocol/messages/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
+import { ChunkedView, chunkedLength } from '../../protocol/chunked-bytes.js';
+import type { RecordsValue } from '../../protocol/codec.js';
 import { MAGIC_OFFSET, MAGIC_V2, validateBatches } from '../../protocol/records.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
 import { storageFailure } from './errors.js';
@@ -26,12 +29,13 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
 }
 
-async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: Buffer | null): Promise<PartitionOut> {
+async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: RecordsValue): Promise<PartitionOut> {
   const log = b.partitionLog(topic, index);
   if (!log) return failed(index, b.missingPartitionError(topic, index));
-  if (records === null || records.length === 0) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
+  const bytes = records === null ? 0 : chunkedLength(records);
+  if (records === null || bytes === 0) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
   // Only v0-2 may carry legacy messages; at v3+ Kafka answers any magic but 2 with INVALID_RECORD (validateBatches).
-  if (v < 3 && records.length > MAGIC_OFFSET && records[MAGIC_OFFSET]! < MAGIC_V2) {
+  if (v < 3 && bytes > MAGIC_OFFSET && (new ChunkedView(records).readInt8(MAGIC_OFFSET) & 0xff) < MAGIC_V2) {
     return failed(index, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'message format v0/v1 is not supported: send record batch v2 (Produce v3+)');
   }
   const checked = validateBatches(records, { maxBatchBytes: log.config.maxMessageBytes });
@@ -59,7 +63,7 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponseIn> = {
       partitions: td.partitionData.map((pd) => {
         if (!validAcks) return Promise.resolve(failed(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
         if (req.transactionalId !== null) return Promise.resolve(failed(pd.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet'));
-        return producePartition(b, ctx.apiVersion, td.name, pd.index, Buffer.isBuffer(pd.records) ? pd.records : null);
+        return producePartition(b, ctx.apiVersion, td.name, pd.index, pd.records);
       }),
     }));
     const responses = [];

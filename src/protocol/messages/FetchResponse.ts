@@ -184,7 +184,7 @@ function readPartitionData(r: Reader, v: number): PartitionData {
   if (v >= 5) o.logStartOffset = r.int64();
   if (v >= 4) o.abortedTransactions = readArray(r, flex, 1, v >= 4, () => readAbortedTransaction(r, v));
   if (v >= 11) o.preferredReadReplica = r.int32();
-  o.records = r.nullableBytes(flex);
+  o.records = r.records(flex);
   if (flex) {
     r.taggedFields((tag, t) => {
       switch (tag) {

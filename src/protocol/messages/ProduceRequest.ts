@@ -116,7 +116,7 @@ function readPartitionProduceData(r: Reader, v: number): PartitionProduceData {
   const flex = v >= 9;
   const o = defaultPartitionProduceData();
   o.index = r.int32();
-  o.records = r.nullableBytes(flex);
+  o.records = r.records(flex);
   if (flex) r.taggedFields(skipTaggedField);
   return o;
 }

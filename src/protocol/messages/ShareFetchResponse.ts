@@ -150,7 +150,7 @@ function readPartitionData(r: Reader, v: number): PartitionData {
   o.acknowledgeErrorCode = r.int16();
   o.acknowledgeErrorMessage = (true ? r.nullableString(flex) : r.string(flex));
   o.currentLeader = readLeaderIdAndEpoch(r, v);
-  o.records = r.nullableBytes(flex);
+  o.records = r.records(flex);
   o.acquiredRecords = readArray(r, flex, 1, false, () => readAcquiredRecords(r, v));
   if (flex) r.taggedFields(skipTaggedField);
   return o;
