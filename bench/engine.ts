@@ -1,0 +1,662 @@
+/**
+ * The log engine benchmark (issue #3): append MB/s and append-to-durable latency of the partition log over the
+ * native engine (src/io/native-file.ts: O_DIRECT, group commit in native threads) and over the TypeScript path
+ * (NodeFileSystem + the JS-side SyncScheduler), beside fio's limits for the same disk measured in the same run.
+ *
+ *   npm run build && node dist/bench/engine.js [--duration-s 3] [--quick] [--dir /path/on/real/disk]
+ *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0 ...] [--rate 5000] [--json out.json]
+ *       [--only <regex over cell names such as "log rate 1 KiB x 16 p">] [--outstanding N] [--no-fio] [--no-raw]
+ *       [--batch-cache-bytes N]   (diagnostic; default: the LogManager's own budget, as in the broker)
+ *
+ * What is measured (every figure is a real durable append: resolved only after fdatasync):
+ * - mode "log": through the real PartitionLog, wired as the broker wires it (LogManager.open({ dataDir, fs })),
+ *   appending valid Kafka v2 record batches built once (buildRecordBatch, validateBatches) and reused from a pool
+ *   of copies; the log rewrites base offset and leader epoch in place, as it does for produce. So these are the
+ *   numbers the broker's produce path gets from its log, minus the network and the protocol.
+ * - mode "raw": straight at one AppendFile (append + sync, the node path through a SyncScheduler as LogManager
+ *   builds it), to separate the engine from the log above it.
+ * - load "max": closed loop, a fixed number of appends outstanding, spread round-robin over the partitions; a
+ *   finished append is replaced at once. Latency there is mostly queueing (Little's law); the figure that
+ *   matters is MB/s.
+ * - load "rate": open loop at a fixed total rate spread round-robin over the partitions; latency is measured from
+ *   the time each append was due (coordinated omission corrected: a stall delays every append due meanwhile).
+ *   A worker thread paces (bench/engine-pacer.ts) so the schedule is not bound to Node's 1 ms timers.
+ * - per cell, the engine's counters over the measured window: group-commit rounds, fdatasyncs, completion
+ *   callbacks into JS and results per callback (native), or rounds and syncs of the SyncScheduler (node).
+ *
+ * Targets (issue #3): large-batch append MB/s >= 80% of fio's O_DIRECT sequential write; p99 at moderate load
+ * <= 2x fio's fdatasync p99; 1,000 partitions at the same total rate <= 2x the p99 of one partition.
+ * The data dir must be on a real disk (never tmpfs: fsync there is a no-op).
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker } from 'node:worker_threads';
+import hdr from 'hdr-histogram-js';
+import { NativeFileSystem, NodeFileSystem, nativeEngineAvailable, type AppendFile, type EngineOptions, type EngineStats, type FileSystem } from '../src/io/index.js';
+import { LogManager, SyncScheduler, defaultLogConfig, type PartitionLog } from '../src/log/index.js';
+import { buildRecordBatch, validateBatches, type ValidatedBatch } from '../src/protocol/records.js';
+import { fioAvailable, measureDisk, type FioResult } from './fio.js';
+import type { PacerData } from './engine-pacer.js';
+
+const KiB = 1024;
+const MiB = 1024 * 1024;
+
+interface Args {
+  durationS: number;
+  warmupS: number;
+  fioS: number;
+  quick: boolean;
+  dir: string;
+  json: string;
+  engines: ('native' | 'node')[];
+  nativeConfigs: EngineOptions[];
+  rate: number;
+  fio: boolean;
+  raw: boolean;
+  /** Runs only the cells whose name (`log rate 1 KiB x 16 p`) matches. */
+  only: RegExp | null;
+  /** Overrides the outstanding appends of every closed-loop cell. */
+  outstanding: number | null;
+  /** Diagnostic: the LogManager's batch cache budget (default: the LogManager default, as the broker). */
+  batchCacheBytes: number | null;
+}
+
+function parseArgs(argv: string[]): Args {
+  const all = (name: string): string[] => argv.flatMap((a, i) => (a === name && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
+  const get = (name: string): string | undefined => all(name).at(-1);
+  const quick = argv.includes('--quick');
+  const durationS = Number(get('--duration-s') ?? (quick ? 1 : 3));
+  if (!(durationS > 0)) throw new Error('--duration-s must be > 0');
+  const engines = (get('--engines') ?? 'native,node').split(',').map((e) => {
+    if (e !== 'native' && e !== 'node') throw new Error(`--engines: unknown engine ${e}`);
+    return e;
+  });
+  const nativeConfigs = all('--native-config').map(parseEngineOptions);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+  return {
+    durationS,
+    warmupS: Number(get('--warmup-s') ?? (quick ? 0.3 : 0.5)),
+    fioS: Number(get('--fio-s') ?? (quick ? 2 : 4)),
+    quick,
+    dir: get('--dir') ?? path.join(os.tmpdir(), `tern-bench-engine-${process.pid}`),
+    json: get('--json') ?? path.join(root, 'bench/results', `engine-${stamp}.json`),
+    engines,
+    nativeConfigs: nativeConfigs.length > 0 ? nativeConfigs : [{}],
+    rate: Number(get('--rate') ?? 5000),
+    fio: !argv.includes('--no-fio'),
+    raw: !argv.includes('--no-raw'),
+    only: get('--only') === undefined ? null : new RegExp(get('--only')!),
+    outstanding: get('--outstanding') === undefined ? null : Number(get('--outstanding')),
+    batchCacheBytes: get('--batch-cache-bytes') === undefined ? null : Number(get('--batch-cache-bytes')),
+  };
+}
+
+/** "ioThreads=2,flushDelayUs=100,flushBytesMax=8388608" */
+function parseEngineOptions(s: string): EngineOptions {
+  const o: Record<string, number> = {};
+  for (const kv of s.split(',').filter((x) => x !== '')) {
+    const [k, v] = kv.split('=');
+    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax') throw new Error(`--native-config: unknown key ${k}`);
+    o[k] = Number(v);
+  }
+  return o as EngineOptions;
+}
+
+// --- workload definitions --------------------------------------------------------------------------------------
+
+interface Cell {
+  mode: 'log' | 'raw';
+  load: 'max' | 'rate';
+  appendBytes: number;
+  partitions: number;
+  /** load 'max': appends outstanding. */
+  outstanding?: number;
+  /** load 'rate': appends per second, all partitions together. */
+  rate?: number;
+}
+
+/** Outstanding appends for the closed loop: enough bytes in flight for a round to fill while the previous syncs. */
+function outstandingFor(appendBytes: number, partitions: number): number {
+  const base = appendBytes <= KiB ? 1024 : appendBytes <= 16 * KiB ? 256 : 32;
+  return Math.max(base, partitions);
+}
+
+function cellsFor(args: Args): Cell[] {
+  const cells: Cell[] = [];
+  for (const appendBytes of [KiB, 16 * KiB]) {
+    for (const partitions of [1, 16, 1000]) {
+      cells.push({ mode: 'log', load: 'max', appendBytes, partitions, outstanding: outstandingFor(appendBytes, partitions) });
+    }
+  }
+  // Large batches: what the ">= 80% of fio's O_DIRECT limit" target is about.
+  cells.push({ mode: 'log', load: 'max', appendBytes: 256 * KiB, partitions: 16, outstanding: 128 });
+  cells.push({ mode: 'log', load: 'max', appendBytes: MiB, partitions: 1, outstanding: outstandingFor(MiB, 1) });
+  if (args.raw) cells.push({ mode: 'raw', load: 'max', appendBytes: MiB, partitions: 1, outstanding: outstandingFor(MiB, 1) });
+  for (const appendBytes of [KiB, 16 * KiB]) {
+    for (const partitions of [1, 16, 1000]) cells.push({ mode: 'log', load: 'rate', appendBytes, partitions, rate: args.rate });
+  }
+  // The engine alone at moderate load: what the log layer above it adds to the latency.
+  if (args.raw) cells.push({ mode: 'raw', load: 'rate', appendBytes: KiB, partitions: 1, rate: args.rate });
+  if (args.outstanding !== null) for (const c of cells) if (c.load === 'max') c.outstanding = args.outstanding;
+  return args.only === null ? cells : cells.filter((c) => args.only!.test(cellName(c)));
+}
+
+function cellName(c: Cell): string {
+  return `${c.mode} ${c.load} ${sizeName(c.appendBytes)} x ${c.partitions} p`;
+}
+
+// --- record batches --------------------------------------------------------------------------------------------
+
+interface Template {
+  bytes: Buffer;
+  batches: ValidatedBatch[];
+  records: number;
+}
+
+/** One valid v2 batch of exactly `size` bytes: ~1 KiB records, the first one's value sized to fit. */
+function templateOf(size: number): Template {
+  const count = Math.max(1, Math.round(size / (KiB + 16)));
+  const value = Buffer.alloc(KiB, 0x61);
+  let first = Math.max(1, KiB - 80);
+  for (let attempt = 0; attempt < 16; attempt++) {
+    const records = Array.from({ length: count }, (_, i) => ({ key: null, value: i === 0 ? Buffer.alloc(first, 0x62) : value, timestamp: 1_700_000_000_000 + i }));
+    const bytes = buildRecordBatch(records, {});
+    if (bytes.length === size) {
+      const v = validateBatches(bytes, { maxBatchBytes: 1 << 30 });
+      if (!v.ok) throw new Error(`template batch invalid: ${v.message}`);
+      return { bytes, batches: v.batches, records: count };
+    }
+    first += size - bytes.length;
+    if (first < 0) throw new Error(`cannot build a ${size} B batch of ${count} records`);
+  }
+  throw new Error(`cannot build a batch of exactly ${size} B`);
+}
+
+/**
+ * Copies of a template, reused once the append holding one has resolved. Each copy owns its memory
+ * (allocUnsafeSlow, not Node's shared 8 KiB pool): the batch cache keeps a batch that pins no more than its own
+ * memory as a view, so the log stores the bench's bytes as it stores a produce request's, without a copy.
+ */
+class BufferPool {
+  readonly #free: Buffer[] = [];
+  constructor(private readonly template: Buffer) {}
+  take(): Buffer {
+    const b = this.#free.pop();
+    if (b !== undefined) return b;
+    const copy = Buffer.allocUnsafeSlow(this.template.length);
+    this.template.copy(copy);
+    return copy;
+  }
+  give(b: Buffer): void {
+    this.#free.push(b);
+  }
+}
+
+// --- engines ---------------------------------------------------------------------------------------------------
+
+interface Variant {
+  label: string;
+  kind: 'native' | 'node';
+  options: EngineOptions;
+}
+
+interface Counters {
+  rounds: number;
+  syncs: number;
+  writes: number;
+  bytesWritten: number;
+  callbacks: number;
+  results: number;
+}
+
+interface Rig {
+  variant: Variant;
+  fs: FileSystem;
+  logs: LogManager;
+  counters(): Counters;
+  /** Partition logs of topic `p<n>` (created on first use). */
+  partitions(n: number): Promise<PartitionLog[]>;
+  close(): Promise<void>;
+}
+
+async function openRig(variant: Variant, dataDir: string, batchCacheBytes: number | null): Promise<Rig> {
+  const fsImpl: FileSystem & { shutdown?(): void } = variant.kind === 'native' ? new NativeFileSystem(variant.options) : new NodeFileSystem();
+  const logs = await LogManager.open({ dataDir, fs: fsImpl, ...(batchCacheBytes === null ? {} : { batchCacheBytesMax: batchCacheBytes }) });
+  const topics = new Map<number, PartitionLog[]>();
+  // retentionBytes 0: between cells the bench drops every sealed segment (so the disk does not fill up) and each
+  // cell starts on fresh segment files.
+  const config = { ...defaultLogConfig, retentionBytes: 0 };
+  return {
+    variant,
+    fs: fsImpl,
+    logs,
+    counters(): Counters {
+      if (fsImpl instanceof NativeFileSystem) {
+        const s: EngineStats = fsImpl.engine.stats();
+        return { rounds: s.rounds, syncs: s.syncs, writes: s.writes, bytesWritten: s.bytesWritten, callbacks: s.callbacks, results: s.results };
+      }
+      return { rounds: logs.scheduler.roundCount, syncs: logs.scheduler.syncCount, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN };
+    },
+    async partitions(n: number): Promise<PartitionLog[]> {
+      let ps = topics.get(n);
+      if (ps === undefined) {
+        ps = [];
+        for (let i = 0; i < n; i += 50) {
+          const chunk = await Promise.all(Array.from({ length: Math.min(50, n - i) }, (_, j) => logs.createPartition(`p${n}`, i + j, config)));
+          ps.push(...chunk);
+        }
+        topics.set(n, ps);
+      }
+      return ps;
+    },
+    async close(): Promise<void> {
+      await logs.close();
+      fsImpl.shutdown?.();
+    },
+  };
+}
+
+/** Drops every sealed segment of `logs` (retentionBytes 0), waits until the files are gone, and commits the journal. */
+async function cleanUp(logs: PartitionLog[], dir: string): Promise<void> {
+  for (let i = 0; i < logs.length; i += 100) await Promise.all(logs.slice(i, i + 100).map((l) => l.applyRetention(Date.now())));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    let extra = 0;
+    for (const l of logs) extra += fs.readdirSync(l.dir).filter((n) => n.endsWith('.log')).length - 1;
+    if (extra <= 0 || Date.now() > deadline) break;
+    await sleep(50);
+  }
+  // The mount may discard freed blocks at the next journal commit: do that commit now, not inside the next cell.
+  try {
+    execFileSync('sync', ['-f', dir]);
+  } catch {
+    /* best effort */
+  }
+}
+
+/** monitorEventLoopDelay reports the timer's whole interval (ns); lateness is what exceeds the 1 ms asked for. */
+function lateness(ns: number): number {
+  return Math.max(0, Math.round(ns / 1000 - 1000));
+}
+
+/** Event-loop lateness of this process while idle, as a baseline for the per-cell figures. */
+async function idleLateness(ms: number): Promise<{ p99Us: number; maxUs: number }> {
+  const h = monitorEventLoopDelay({ resolution: 1 });
+  h.enable();
+  await sleep(ms);
+  h.disable();
+  return { p99Us: lateness(h.percentile(99)), maxUs: lateness(h.max) };
+}
+
+// --- one cell --------------------------------------------------------------------------------------------------
+
+interface CellResult extends Cell {
+  engine: string;
+  appendsPerSec: number;
+  mbps: number;
+  p50Us: number;
+  p99Us: number;
+  p999Us: number;
+  maxUs: number;
+  /** load 'rate': latency from the actual issue time, without the pacer's lateness. */
+  serviceP99Us?: number;
+  seconds: number;
+  appends: number;
+  counters: Counters;
+  /** Event-loop lateness over the whole cell, µs: how late a 1 ms timer fired (GC pauses, CPU starvation). */
+  loopDelayP99Us: number;
+  loopDelayMaxUs: number;
+  /** CPU time of this process (JS thread + engine threads + libuv pool) per wall second, in cores. */
+  cpuCores: number;
+  loadAvg1: number;
+}
+
+interface Target {
+  append(buf: Buffer): Promise<unknown>;
+}
+
+function histogram(): hdr.Histogram {
+  return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 120_000_000, numberOfSignificantValueDigits: 3 });
+}
+
+function diff(a: Counters, b: Counters): Counters {
+  return { rounds: b.rounds - a.rounds, syncs: b.syncs - a.syncs, writes: b.writes - a.writes, bytesWritten: b.bytesWritten - a.bytesWritten, callbacks: b.callbacks - a.callbacks, results: b.results - a.results };
+}
+
+interface Window {
+  counters: Counters;
+  cpu: NodeJS.CpuUsage;
+}
+
+async function closedLoop(targets: Target[], pool: BufferPool, outstanding: number, warmupMs: number, durationMs: number, snap: () => Window): Promise<{ hist: hdr.Histogram; appends: number; seconds: number; start: Window; end: Window }> {
+  const hist = histogram();
+  const t0 = performance.now();
+  const measureStart = t0 + warmupMs;
+  const measureEnd = measureStart + durationMs;
+  let start: Window | null = null;
+  let end: Window | null = null;
+  const startTimer = setTimeout(() => (start = snap()), warmupMs);
+  const endTimer = setTimeout(() => (end = snap()), warmupMs + durationMs);
+  let next = 0;
+  let appends = 0;
+  let failure: unknown = null;
+  const slot = async (): Promise<void> => {
+    while (failure === null && performance.now() < measureEnd) {
+      const target = targets[next]!;
+      next = (next + 1) % targets.length;
+      const buf = pool.take();
+      const s = performance.now();
+      await target.append(buf);
+      const e = performance.now();
+      pool.give(buf);
+      if (s >= measureStart) hist.recordValue(Math.max(1, Math.round((e - s) * 1000)));
+      if (e >= measureStart && e <= measureEnd) appends++;
+    }
+  };
+  await Promise.all(Array.from({ length: outstanding }, () => slot().catch((err: unknown) => void (failure ??= err))));
+  clearTimeout(startTimer);
+  clearTimeout(endTimer);
+  if (failure !== null) throw failure;
+  return { hist, appends, seconds: durationMs / 1000, start: start ?? snap(), end: end ?? snap() };
+}
+
+async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmupMs: number, durationMs: number, snap: () => Window): Promise<{ hist: hdr.Histogram; service: hdr.Histogram; appends: number; seconds: number; start: Window; end: Window }> {
+  const hist = histogram();
+  const service = histogram();
+  const baseNs = process.hrtime.bigint();
+  const nowNs = (): number => Number(process.hrtime.bigint() - baseNs);
+  const intervalNs = 1e9 / rate;
+  const warmupCount = Math.round((rate * warmupMs) / 1000);
+  const total = warmupCount + Math.round((rate * durationMs) / 1000);
+  const startNs = 20e6; // let the worker start first
+  const data: PacerData = { baseNs: baseNs.toString(), startNs, intervalNs, total };
+  const worker = new Worker(new URL('./engine-pacer.js', import.meta.url), { workerData: data });
+  let start: Window | null = null;
+  let issued = 0;
+  let appends = 0;
+  let failure: unknown = null;
+  let lastCompletionNs = 0;
+  const inflight = new Set<Promise<void>>();
+  const issue = (i: number): void => {
+    if (i === warmupCount) start = snap();
+    const target = targets[i % targets.length]!;
+    const buf = pool.take();
+    const dueNs = startNs + i * intervalNs;
+    const sentNs = nowNs();
+    const p: Promise<void> = target.append(buf).then(
+      () => {
+        const doneNs = nowNs();
+        pool.give(buf);
+        if (i >= warmupCount) {
+          appends++;
+          lastCompletionNs = Math.max(lastCompletionNs, doneNs);
+          hist.recordValue(Math.max(1, Math.round((doneNs - dueNs) / 1000)));
+          service.recordValue(Math.max(1, Math.round((doneNs - sentNs) / 1000)));
+        }
+        inflight.delete(p);
+      },
+      (err: unknown) => {
+        failure ??= err;
+        inflight.delete(p);
+      },
+    );
+    inflight.add(p);
+  };
+  await new Promise<void>((resolve, reject) => {
+    worker.on('message', (m: number | 'done') => {
+      if (m === 'done') return resolve();
+      while (issued < m) issue(issued++);
+    });
+    worker.once('error', reject);
+  });
+  await worker.terminate();
+  await Promise.all(inflight);
+  if (failure !== null) throw failure;
+  const end = snap();
+  // The window: from the first measured append's due time to the last measured completion.
+  const seconds = (lastCompletionNs - (startNs + warmupCount * intervalNs)) / 1e9;
+  return { hist, service, appends, seconds, start: start ?? end, end };
+}
+
+async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<CellResult> {
+  const template = templateOf(cell.appendBytes);
+  const pool = new BufferPool(template.bytes);
+  let targets: Target[];
+  let cleanup: () => Promise<void>;
+  if (cell.mode === 'log') {
+    const logs = await rig.partitions(cell.partitions);
+    const opts = { leaderEpoch: 0, batches: template.batches };
+    targets = logs.map((log) => ({ append: (buf: Buffer) => log.append(buf, opts) }));
+    cleanup = () => cleanUp(logs, root);
+  } else {
+    // Raw: one AppendFile per partition, synced as LogManager would (the node path through a SyncScheduler).
+    const dir = path.join(root, `raw-${rig.variant.label}-${Date.now()}`);
+    await rig.fs.mkdirp(dir);
+    const scheduler = new SyncScheduler({ immediate: rig.fs.groupCommits === true });
+    const files: AppendFile[] = [];
+    for (let i = 0; i < cell.partitions; i++) files.push(await rig.fs.open(path.join(dir, `${i}.log`)));
+    targets = files.map((f) => ({
+      append: (buf: Buffer) => {
+        f.append([buf]);
+        return scheduler.sync(f);
+      },
+    }));
+    cleanup = async () => {
+      await Promise.all(files.map((f) => f.close()));
+      await rig.fs.remove(dir);
+      try {
+        execFileSync('sync', ['-f', root]);
+      } catch {
+        /* best effort */
+      }
+    };
+  }
+  const snap = (): Window => ({ counters: rig.counters(), cpu: process.cpuUsage() });
+  const warmupMs = args.warmupS * 1000;
+  const durationMs = args.durationS * 1000;
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  let r: { hist: hdr.Histogram; service?: hdr.Histogram; appends: number; seconds: number; start: Window; end: Window };
+  if (cell.load === 'max') r = await closedLoop(targets, pool, cell.outstanding!, warmupMs, durationMs, snap);
+  else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap);
+  loopDelay.disable();
+  const cpuSeconds = (r.end.cpu.user + r.end.cpu.system - r.start.cpu.user - r.start.cpu.system) / 1e6;
+  const result: CellResult = {
+    ...cell,
+    engine: rig.variant.label,
+    appendsPerSec: r.appends / r.seconds,
+    mbps: (r.appends * cell.appendBytes) / r.seconds / 1e6,
+    p50Us: r.hist.getValueAtPercentile(50),
+    p99Us: r.hist.getValueAtPercentile(99),
+    p999Us: r.hist.getValueAtPercentile(99.9),
+    maxUs: r.hist.maxValue,
+    ...(r.service ? { serviceP99Us: r.service.getValueAtPercentile(99) } : {}),
+    seconds: r.seconds,
+    appends: r.appends,
+    counters: diff(r.start.counters, r.end.counters),
+    loopDelayP99Us: lateness(loopDelay.percentile(99)),
+    loopDelayMaxUs: lateness(loopDelay.max),
+    cpuCores: cpuSeconds / r.seconds,
+    loadAvg1: os.loadavg()[0]!,
+  };
+  await cleanup();
+  return result;
+}
+
+// --- report ----------------------------------------------------------------------------------------------------
+
+function fmt(n: number, digits = 0): string {
+  if (!Number.isFinite(n)) return 'n/a';
+  return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+function sizeName(bytes: number): string {
+  return bytes >= MiB ? `${bytes / MiB} MiB` : `${bytes / KiB} KiB`;
+}
+
+interface TargetCheck {
+  target: string;
+  engine: string;
+  measured: string;
+  ratio: number;
+  threshold: string;
+  pass: boolean;
+}
+
+function checks(results: CellResult[], disk: FioResult | null): TargetCheck[] {
+  const out: TargetCheck[] = [];
+  const engines = [...new Set(results.map((r) => r.engine))];
+  for (const engine of engines) {
+    const mine = results.filter((r) => r.engine === engine);
+    if (disk) {
+      for (const r of mine.filter((x) => x.load === 'max' && x.appendBytes >= 256 * KiB)) {
+        const ratio = r.mbps / disk.seqWriteMBps;
+        out.push({ target: `large batches: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} MB/s >= 80% of fio`, engine, measured: `${fmt(r.mbps, 1)} MB/s`, ratio, threshold: '>= 0.80', pass: ratio >= 0.8 });
+      }
+      for (const r of mine.filter((x) => x.load === 'rate')) {
+        const ratio = r.p99Us / disk.fdatasyncP99Us;
+        out.push({ target: `moderate load: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} at ${fmt(r.rate!)}/s, p99 <= 2x fio fdatasync p99`, engine, measured: `${fmt(r.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
+      }
+    }
+    for (const size of [KiB, 16 * KiB]) {
+      const one = mine.find((x) => x.mode === 'log' && x.load === 'rate' && x.partitions === 1 && x.appendBytes === size);
+      const many = mine.find((x) => x.mode === 'log' && x.load === 'rate' && x.partitions === 1000 && x.appendBytes === size);
+      if (one && many) {
+        const ratio = many.p99Us / one.p99Us;
+        out.push({ target: `1,000 p vs 1 p, ${sizeName(size)} at ${fmt(one.rate!)}/s total: p99 ratio <= 2`, engine, measured: `${fmt(many.p99Us)} / ${fmt(one.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
+      }
+    }
+  }
+  return out;
+}
+
+interface Meta {
+  machine: string;
+  command: string;
+  loadStart: string;
+  loadEnd: string;
+  dir: string;
+  idleLoopLateness: { p99Us: number; maxUs: number };
+}
+
+function report(results: CellResult[], disk: FioResult | null, meta: Meta): string {
+  const lines: string[] = [];
+  lines.push(
+    `Machine: ${meta.machine}`,
+    `Command: \`${meta.command}\``,
+    `Data dir: ${meta.dir}`,
+    `Load average (1/5/15 min) at start: ${meta.loadStart}; at end: ${meta.loadEnd}`,
+    `Event-loop lateness of this process while idle (2 s): p99 ${fmt(meta.idleLoopLateness.p99Us)} µs, max ${fmt(meta.idleLoopLateness.maxUs)} µs`,
+    '',
+  );
+  if (disk) {
+    lines.push('| disk (fio, same run) | value |', '|---|---|');
+    lines.push(`| O_DIRECT sequential write, 1 MiB blocks, fdatasync every 16 MiB | ${fmt(disk.seqWriteMBps, 1)} MB/s |`);
+    lines.push(`| 4 KiB write + fdatasync: p50 / p99 / p99.9 | ${fmt(disk.fdatasyncP50Us)} / ${fmt(disk.fdatasyncP99Us)} / ${fmt(disk.fdatasyncP999Us)} µs (${fmt(disk.syncedWritesPerSec)} syncs/s) |`, '');
+  }
+  lines.push(
+    'Mode log = through PartitionLog (LogManager, as the broker), raw = straight at one AppendFile. Load max = closed loop with N appends outstanding; rate = open loop, latency from each append\'s due time ("p99 from issue": from when the pacer actually issued it). Latency = append call to durable (µs). Rounds, syncs, callbacks: over the measured window (node: SyncScheduler rounds and file syncs). Loop lateness = how late a 1 ms timer fired in the bench process during the cell (µs; GC pauses, CPU starvation). CPU = cores used by this process (2 vCPUs in all).',
+    '',
+    '| engine | mode | load | append | partitions | outstanding / rate | appends/s | MB/s | % of fio | p50 | p99 | p99.9 | max | p99 from issue | rounds/s | appends/round | syncs/round | results/callback | loop lateness p99 / max | CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+  );
+  for (const r of results) {
+    const c = r.counters;
+    const pct = disk ? `${fmt((100 * r.mbps) / disk.seqWriteMBps, 1)}%` : 'n/a';
+    const load = r.load === 'max' ? `${fmt(r.outstanding!)} out` : `${fmt(r.rate!)}/s`;
+    lines.push(
+      `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${load} | ${fmt(r.appendsPerSec)} | ${fmt(r.mbps, 1)} | ${pct} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.p999Us)} | ${fmt(r.maxUs)} | ${r.serviceP99Us === undefined ? '' : fmt(r.serviceP99Us)} | ${fmt(c.rounds / r.seconds)} | ${fmt(r.appends / c.rounds, 1)} | ${fmt(c.syncs / c.rounds, 1)} | ${fmt(c.results / c.callbacks, 1)} | ${fmt(r.loopDelayP99Us)} / ${fmt(r.loopDelayMaxUs)} | ${fmt(r.cpuCores, 2)} |`,
+    );
+  }
+  const cs = checks(results, disk);
+  if (cs.length > 0) {
+    lines.push('', '| target | engine | measured | ratio | threshold | result |', '|---|---|---|---|---|---|');
+    for (const c of cs) lines.push(`| ${c.target} | ${c.engine} | ${c.measured} | ${fmt(c.ratio, 2)} | ${c.threshold} | ${c.pass ? 'PASS' : 'FAIL'} |`);
+  }
+  return lines.join('\n');
+}
+
+// --- main ------------------------------------------------------------------------------------------------------
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function loadavg(): string {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
+}
+
+function variantsOf(args: Args): Variant[] {
+  const out: Variant[] = [];
+  for (const kind of args.engines) {
+    if (kind === 'node') {
+      out.push({ label: 'node', kind, options: {} });
+      continue;
+    }
+    if (!nativeEngineAvailable()) {
+      process.stderr.write('native engine not built (npm install builds it): skipping it\n');
+      continue;
+    }
+    for (const o of args.nativeConfigs) {
+      const parts = Object.entries(o).map(([k, v]) => `${k}=${v}`);
+      out.push({ label: parts.length === 0 ? 'native' : `native(${parts.join(',')})`, kind, options: o });
+    }
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const command = `node dist/bench/engine.js ${process.argv.slice(2).join(' ')}`.trim();
+  const cpus = os.cpus();
+  const machine = `${cpus.length} x ${cpus[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`;
+  const loadStart = loadavg();
+  fs.mkdirSync(args.dir, { recursive: true });
+  process.stderr.write(`machine: ${machine}\ndata dir: ${args.dir}\nload average: ${loadStart}\n`);
+  const started = Date.now();
+  const idleLoopLateness = await idleLateness(2000);
+  const results: CellResult[] = [];
+  let disk: FioResult | null = null;
+  try {
+    if (args.fio && fioAvailable()) {
+      process.stderr.write(`fio: O_DIRECT sequential write and fdatasync latency, ${args.fioS}s each...\n`);
+      disk = measureDisk(path.join(args.dir, 'fio'), args.fioS);
+    } else if (args.fio) {
+      process.stderr.write('fio not found (apt-get install fio): disk limits not measured\n');
+    }
+    const cells = cellsFor(args);
+    for (const variant of variantsOf(args)) {
+      const dataDir = path.join(args.dir, variant.label.replace(/[^a-zA-Z0-9=_-]/g, '_'));
+      const rig = await openRig(variant, dataDir, args.batchCacheBytes);
+      try {
+        for (const cell of cells) {
+          process.stderr.write(`${variant.label}: ${cellName(cell)}...`);
+          const r = await runCell(rig, cell, args, dataDir);
+          process.stderr.write(` ${fmt(r.mbps, 1)} MB/s, p50/p99 ${fmt(r.p50Us)}/${fmt(r.p99Us)} µs (load ${r.loadAvg1.toFixed(2)})\n`);
+          results.push(r);
+        }
+      } finally {
+        await rig.close();
+      }
+    }
+  } finally {
+    fs.rmSync(args.dir, { recursive: true, force: true });
+  }
+  const loadEnd = loadavg();
+  const meta: Meta = { machine, command, loadStart, loadEnd, dir: args.dir, idleLoopLateness };
+  process.stdout.write(`${report(results, disk, meta)}\n`);
+  process.stderr.write(`total ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  fs.mkdirSync(path.dirname(args.json), { recursive: true });
+  fs.writeFileSync(args.json, JSON.stringify({ ...meta, date: new Date().toISOString(), args, disk, results, targets: checks(results, disk) }, null, 2));
+  process.stderr.write(`json: ${args.json}\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
