@@ -52,6 +52,13 @@ export interface RunResult {
   drainTimedOut: boolean;
   errors: string[];
   startedAt: string;
+  /**
+   * CPU used from the common start to the end of the drain, in cores (CPU seconds per wall second): the
+   * server process, and this process (every load-generator thread). Their sum against the machine's core
+   * count says whether the run was CPU-bound.
+   */
+  serverCores: number | null;
+  loadGeneratorCores: number;
 }
 
 /** Splits the workload's producers and consumers into per-thread shares. */
@@ -91,6 +98,7 @@ export async function runOnce(server: TargetServer, targetId: TargetId, w: Workl
       ...plan.consumers.map((consumers) => ({ target: targetId, endpoint, workload: w, producers: [], consumers })),
     ];
     const producerWorkers = plan.producers.length;
+    let cpu: { serverCores: number | null; loadGeneratorCores: number } = { serverCores: null, loadGeneratorCores: NaN };
     const { results, drainTimedOut } = await new Promise<{ results: WorkerResult[]; drainTimedOut: boolean }>((resolve, reject) => {
       const out: WorkerResult[] = [];
       let ready = 0;
@@ -100,6 +108,7 @@ export async function runOnce(server: TargetServer, targetId: TargetId, w: Workl
       const acked = new Array<number>(setups.length).fill(0);
       const received = new Array<number>(setups.length).fill(0);
       let drainTimer: NodeJS.Timeout | null = null;
+      let cpuStart = { wallUs: 0, server: null as number | null, self: process.cpuUsage() };
       let drainTimedOut = false;
       const fail = (err: Error): void => {
         if (settled) return;
@@ -121,6 +130,13 @@ export async function runOnce(server: TargetServer, targetId: TargetId, w: Workl
             if (drainTimedOut) opts.log(`  drain: consumers received ${got} of ${expected} acknowledged messages in ${DRAIN_MS_MAX} ms`);
             clearInterval(drainTimer!);
             drainTimer = null;
+            const wallS = (nowUs() - cpuStart.wallUs) / 1e6;
+            const self = process.cpuUsage(cpuStart.self);
+            const serverNow = server.cpuSeconds();
+            cpu = {
+              serverCores: serverNow === null || cpuStart.server === null ? null : (serverNow - cpuStart.server) / wallS,
+              loadGeneratorCores: (self.user + self.system) / 1e6 / wallS,
+            };
             send({ type: 'stop' });
           }
         }, 100);
@@ -137,7 +153,9 @@ export async function runOnce(server: TargetServer, targetId: TargetId, w: Workl
             case 'ready':
               if (++ready === setups.length) {
                 clearTimeout(readyTimer);
-                send({ type: 'go', startUs: nowUs() + START_DELAY_US });
+                const startUs = nowUs() + START_DELAY_US;
+                send({ type: 'go', startUs });
+                cpuStart = { wallUs: nowUs(), server: server.cpuSeconds(), self: process.cpuUsage() };
               }
               break;
             case 'progress':
@@ -162,7 +180,7 @@ export async function runOnce(server: TargetServer, targetId: TargetId, w: Workl
         });
       });
     });
-    return merge(server.info(), w, results, drainTimedOut, startedAt);
+    return { ...merge(server.info(), w, results, drainTimedOut, startedAt), ...cpu };
   } finally {
     await Promise.all(workers.map((wk) => wk.terminate()));
     await server.stop();
@@ -170,7 +188,7 @@ export async function runOnce(server: TargetServer, targetId: TargetId, w: Workl
   }
 }
 
-function merge(target: TargetInfo, w: Workload, results: WorkerResult[], drainTimedOut: boolean, startedAt: string): RunResult {
+function merge(target: TargetInfo, w: Workload, results: WorkerResult[], drainTimedOut: boolean, startedAt: string): Omit<RunResult, 'serverCores' | 'loadGeneratorCores'> {
   const pub = new LatencyHistogram();
   const e2e = new LatencyHistogram();
   for (const r of results) {

@@ -4,10 +4,13 @@
  * after a grace period), by its pid: the suite never kills by name.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import net from 'node:net';
 
 export const HOST = '127.0.0.1';
 const STOP_GRACE_MS = 10_000;
+/** USER_HZ: Linux reports /proc CPU times in 1/100 s on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SEC = 100;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -60,6 +63,22 @@ export class ServerProcess {
       if (await canConnect(port)) return;
       if (Date.now() > deadline) throw new Error(`${this.name} did not listen on ${HOST}:${port} within ${timeoutMs} ms:\n${this.tail}`);
       await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
+   * CPU time (user + system, all threads, and reaped children) the server has used so far, in seconds, from
+   * /proc/<pid>/stat; null where /proc is not available.
+   */
+  cpuSeconds(): number | null {
+    try {
+      const stat = fs.readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8');
+      // Fields after the command name (which may contain spaces) start at field 3; utime is field 14.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+      return ticks / CLOCK_TICKS_PER_SEC;
+    } catch {
+      return null;
     }
   }
 

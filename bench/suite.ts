@@ -87,7 +87,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
         slot.runs.push(r);
         slot.info = r.target;
         const errs = r.errors.length > 0 ? `, errors: ${r.errors.slice(0, 3).join(' | ')}` : '';
-        opts.log(`  publish ${fmt(r.publishMsgsPerSec)} msg/s (${r.publishMBps.toFixed(1)} MB/s), p50/p99/p99.9 ${fmt(r.publishLatency.p50Us)}/${fmt(r.publishLatency.p99Us)}/${fmt(r.publishLatency.p999Us)} µs; consume ${fmt(r.consumeMsgsPerSec)} msg/s, e2e p50/p99 ${fmt(r.e2eLatency.p50Us)}/${fmt(r.e2eLatency.p99Us)} µs${errs}`);
+        opts.log(`  publish ${fmt(r.publishMsgsPerSec)} msg/s (${r.publishMBps.toFixed(1)} MB/s), p50/p99/p99.9 ${fmt(r.publishLatency.p50Us)}/${fmt(r.publishLatency.p99Us)}/${fmt(r.publishLatency.p999Us)} µs; consume ${fmt(r.consumeMsgsPerSec)} msg/s, e2e p50/p99 ${fmt(r.e2eLatency.p50Us)}/${fmt(r.e2eLatency.p99Us)} µs; CPU cores: server ${r.serverCores?.toFixed(2) ?? '?'}, load generator ${r.loadGeneratorCores.toFixed(2)}${errs}`);
       } catch (err) {
         const why = (err as Error).message.split('\n').slice(0, 6).join('\n');
         opts.log(`  run failed: ${why}`);

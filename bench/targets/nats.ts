@@ -67,6 +67,10 @@ export class NatsServer implements TargetServer {
     };
   }
 
+  cpuSeconds(): number | null {
+    return this.server?.cpuSeconds() ?? null;
+  }
+
   async stop(): Promise<void> {
     await this.server?.stop();
     this.server = null;

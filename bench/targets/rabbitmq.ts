@@ -14,6 +14,9 @@ export class RabbitServer implements TargetServer {
   info(): never {
     throw new TargetUnavailable(this.id, 'not implemented yet');
   }
+  cpuSeconds(): null {
+    return null;
+  }
   async stop(): Promise<void> {}
 }
 

@@ -72,6 +72,10 @@ export class RedisServer implements TargetServer {
     };
   }
 
+  cpuSeconds(): number | null {
+    return this.server?.cpuSeconds() ?? null;
+  }
+
   async stop(): Promise<void> {
     await this.server?.stop();
     this.server = null;

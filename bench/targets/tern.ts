@@ -70,6 +70,10 @@ export class TernServer implements TargetServer {
     };
   }
 
+  cpuSeconds(): number | null {
+    return this.server?.cpuSeconds() ?? null;
+  }
+
   async stop(): Promise<void> {
     await this.server?.stop();
     this.server = null;

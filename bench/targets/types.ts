@@ -30,6 +30,8 @@ export interface TargetServer {
   /** Creates the topics / streams of the workload. */
   prepare(workload: Workload): Promise<void>;
   info(): TargetInfo;
+  /** CPU seconds the server process has used since it started (null: unknown). */
+  cpuSeconds(): number | null;
   stop(): Promise<void>;
 }
 
