@@ -18,7 +18,7 @@ import type { MainMessage, ProducerSetup, WorkerMessage, WorkerResult, WorkerSet
 import { consumerAssignments, producerTopic, type PartitionRef, type Workload } from './workload.js';
 
 /** After the producers finish, consumers get this long to receive everything acknowledged. */
-export const DRAIN_MS_MAX = 15_000;
+export const DRAIN_MS_MAX = 10_000;
 /** Workers connect within this time, or the run fails. */
 const READY_MS_MAX = 60_000;
 /** The common start is this far after the last worker is ready, so every thread sees it in the future. */

@@ -25,9 +25,9 @@ interface BenchFlags {
 export function benchCommand(): Command {
   return new Command('bench')
     .summary('run benchmark workloads against Tern and peers')
-    .description('Run benchmark workloads (names from bench/workloads, or files; "standard" = the standard set) against Tern and peers (Redis Streams, NATS JetStream; installed with apt-get when missing), and print the results.')
+    .description('Run benchmark workloads (names from bench/workloads, or files; "standard" = the standard set) against Tern and peers (Redis Streams, NATS JetStream, RabbitMQ streams; installed with apt-get when missing), and print the results.')
     .argument('[workloads...]', 'workload names or files', ['standard'])
-    .option('-t, --target <ids>', 'comma-separated targets: tern, redis-always, redis-everysec, nats, rabbitmq, or all (default: tern,redis-always,redis-everysec,nats)')
+    .option('-t, --target <ids>', 'comma-separated targets: tern, redis-always, redis-everysec, nats, rabbitmq, or all (default: all)')
     .option('-r, --repeats <n>', 'runs per workload and target, targets alternating', intArg(1, 20), 2)
     .option('--duration-s <s>', 'override every workload\'s measured duration', intArg(1, 3600))
     .option('--warmup-s <s>', 'override every workload\'s warm-up', intArg(0, 3600))
