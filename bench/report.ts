@@ -56,7 +56,8 @@ export function renderCharts(w: WorkloadOutcome): { latency: string; throughput:
   const throughput = timeSeriesChart(
     `${w.workload.name}: messages acknowledged per second (median run)`,
     'msg/s',
-    withData.map((t) => ({ label: t.target.id, color: colorOf(t.target.id), values: medianRun(t.runs)?.ackedPerSec ?? [] })),
+    // Whole seconds of warm-up and measurement only: the second after them holds just the tail.
+    withData.map((t) => ({ label: t.target.id, color: colorOf(t.target.id), values: (medianRun(t.runs)?.ackedPerSec ?? []).slice(0, w.workload.warmupS + w.workload.durationS) })),
     w.workload.warmupS,
   );
   return { latency, throughput };
@@ -68,10 +69,12 @@ export function renderMarkdown(r: SuiteResult, opts: { command: string; chartsDi
   out.push(`- Command: \`${opts.command}\``);
   out.push(`- Date: ${r.date.slice(0, 10)}; the whole run took ${num(r.wallS / 60, 1)} min.`);
   out.push(`- Machine: ${r.machine.description}; data dirs on ${r.machine.filesystem}.`);
+  out.push(`- Other load on the machine: 1-minute load average ${r.loadAverage.map((l) => num(l, 1)).join(' at the start, ')} at the end of the run${Math.max(...r.loadAverage) > r.machine.cpus ? ` (above the ${r.machine.cpus} cores: other processes competed for the CPU during this run, so absolute figures are low and noisy; ratios between targets, run alternately, are the steadier reading)` : ''}.`);
   out.push(`- Load generator: ${r.loadGenerator.producerThreads} producer and ${r.loadGenerator.consumerThreads} consumer worker threads (Tern's own client and codec for Tern, ioredis and nats.js for the peers); ${r.loadGenerator.note}: every figure here includes the cost of generating and consuming the load on the same ${r.machine.cpus} cores.`);
   out.push(`- CPU cores: CPU seconds per wall second from the start to the end of the drain, of the server process and of the load generator (all its threads); their sum near ${r.machine.cpus} means the run was CPU-bound on this machine.`);
   out.push(`- Each workload ran ${r.repeats} times per target, targets alternating (A B C A B C ...), each run on a freshly started server with an empty data dir. Tables give the median over runs and, in parentheses, the range (min–max); ratios are medians over Tern's median.`);
   out.push('- Latencies: publish = from the message\'s stamp to its acknowledgement; end-to-end = from the stamp to the consumer\'s receipt. Fixed-rate workloads stamp each message with its *intended* send time (no coordinated omission); max-rate workloads stamp it when its request is built.');
+  out.push("- Reading the peers' max-rate rows: Kafka clients batch many records per request, while the peers' Node clients send one command per message (XADD, JetStream publish, basic.publish), pipelined. Where a peer's server used well under a core and the load generator more (CPU column), the Node client, not the server, set the rate: those rows bound the peer from below.");
   out.push('');
   if (r.limits !== null) {
     out.push('| this machine, same run | value |', '|---|---|');

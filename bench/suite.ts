@@ -41,6 +41,8 @@ export interface SuiteResult {
   date: string;
   wallS: number;
   machine: MachineInfo;
+  /** os.loadavg()[0] at the start and at the end: other work competing for the cores. */
+  loadAverage: [number, number];
   limits: MachineLimits | null;
   loadGenerator: { producerThreads: number; consumerThreads: number; note: string };
   repeats: number;
@@ -54,6 +56,7 @@ export function defaultBenchDir(): string {
 
 export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
   const t0 = performance.now();
+  const loadAtStart = os.loadavg()[0]!;
   const machine = describeMachine(opts.dir);
   opts.log(`machine: ${machine.description}; data on ${machine.filesystem}`);
   if (machine.filesystem.startsWith('tmpfs')) opts.log('WARNING: the data dir is on tmpfs: fsync is a no-op there; pass --dir on a real disk');
@@ -108,6 +111,7 @@ export async function runSuite(opts: SuiteOptions): Promise<SuiteResult> {
     date: new Date().toISOString(),
     wallS: (performance.now() - t0) / 1000,
     machine,
+    loadAverage: [loadAtStart, os.loadavg()[0]!],
     limits,
     loadGenerator: {
       producerThreads: opts.producerThreads,

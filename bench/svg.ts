@@ -14,9 +14,9 @@ function dash(s: Series): string {
   return s.dashed === true ? ' stroke-dasharray="6 4"' : '';
 }
 
-const WIDTH = 720;
+const WIDTH = 780;
 const HEIGHT = 360;
-const MARGIN = { left: 78, right: 190, top: 36, bottom: 48 };
+const MARGIN = { left: 78, right: 230, top: 36, bottom: 48 };
 const FONT = 'font-family="sans-serif" font-size="12"';
 
 /** Fixed colors per target, so a target looks the same in every chart. */

@@ -40,6 +40,7 @@ const suite: SuiteResult = {
   date: '2026-01-01T00:00:00Z',
   wallS: 600,
   machine: { description: '2 x CPU', cpus: 2, cpuModel: 'CPU', memoryGiB: 24, kernel: 'Linux', node: 'v20', filesystem: 'ext4 on /dev/vda' },
+  loadAverage: [5.1, 3],
   limits: { disk: { seqWriteMBps: 1000, fdatasyncP50Us: 150, fdatasyncP99Us: 400, fdatasyncP999Us: 1000, syncedWritesPerSec: 5000 }, loopbackMBps: 2000 },
   loadGenerator: { producerThreads: 2, consumerThreads: 2, note: 'shared cores' },
   repeats: 2,
@@ -66,6 +67,7 @@ describe('report', () => {
     expect(md).toContain('Tern publish p99 / fio fdatasync p99 = 0.3x');
     expect(md).toContain('1.20 + 0.70');
     expect(md).toContain('![w latency](bench/w-latency.svg)');
+    expect(md).toContain('load average 5.1 at the start, 3.0 at the end of the run (above the 2 cores');
   });
 
   it('replaces its own section and keeps the rest of the document', () => {
