@@ -7,6 +7,7 @@
  * stdout's reader went away): it sets process.exitCode, so pending stdout writes are flushed first.
  */
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './bench.js';
 import { clusterCommand } from './cluster.js';
 import { consumeCommand } from './consume.js';
 import { printError } from './output.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .addCommand(produceCommand())
     .addCommand(consumeCommand())
     .addCommand(clusterCommand())
+    .addCommand(benchCommand())
     .addHelpText('after', '\nCommands that talk to a cluster take --brokers HOST:PORT[,...] (default 127.0.0.1:9092, env TERN_BROKERS).');
   // Commander prints its own usage errors; make it throw instead of exiting so main decides the exit code.
   const override = (cmd: Command): void => {
