@@ -6,7 +6,7 @@
  *   npm run build && node dist/bench/engine.js [--duration-s 3] [--quick] [--dir /path/on/real/disk]
  *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0 ...] [--rate 5000] [--json out.json]
  *       [--only <regex over cell names such as "log rate 1 KiB x 16 p">] [--outstanding N] [--no-fio] [--no-raw]
- *       [--batch-cache-bytes N]   (diagnostic; default: the LogManager's own budget, as in the broker)
+ *       [--batch-cache-bytes N] [--index-interval-bytes N]   (diagnostics; defaults as in the broker)
  *
  * What is measured (every figure is a real durable append: resolved only after fdatasync):
  * - mode "log": through the real PartitionLog, wired as the broker wires it (LogManager.open({ dataDir, fs })),
@@ -22,7 +22,10 @@
  *   the time each append was due (coordinated omission corrected: a stall delays every append due meanwhile).
  *   A worker thread paces (bench/engine-pacer.ts) so the schedule is not bound to Node's 1 ms timers.
  * - per cell, the engine's counters over the measured window: group-commit rounds, fdatasyncs, completion
- *   callbacks into JS and results per callback (native), or rounds and syncs of the SyncScheduler (node).
+ *   callbacks into JS and results per callback (native), or rounds and syncs of the SyncScheduler (node); the
+ *   event-loop lateness of this process (GC pauses and CPU starvation show there, not in the engine's counters)
+ *   and its CPU use.
+ * Results: a Markdown table on stdout, every figure as JSON in bench/results/engine-<time>.json (or --json).
  *
  * Targets (issue #3): large-batch append MB/s >= 80% of fio's O_DIRECT sequential write; p99 at moderate load
  * <= 2x fio's fdatasync p99; 1,000 partitions at the same total rate <= 2x the p99 of one partition.
@@ -63,6 +66,8 @@ interface Args {
   outstanding: number | null;
   /** Diagnostic: the LogManager's batch cache budget (default: the LogManager default, as the broker). */
   batchCacheBytes: number | null;
+  /** Diagnostic: index.interval.bytes of the bench partitions (default: Kafka's 4096, as the broker). */
+  indexIntervalBytes: number | null;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -93,6 +98,7 @@ function parseArgs(argv: string[]): Args {
     only: get('--only') === undefined ? null : new RegExp(get('--only')!),
     outstanding: get('--outstanding') === undefined ? null : Number(get('--outstanding')),
     batchCacheBytes: get('--batch-cache-bytes') === undefined ? null : Number(get('--batch-cache-bytes')),
+    indexIntervalBytes: get('--index-interval-bytes') === undefined ? null : Number(get('--index-interval-bytes')),
   };
 }
 
@@ -212,6 +218,8 @@ interface Counters {
   bytesWritten: number;
   callbacks: number;
   results: number;
+  /** Direct writes the engine found misaligned: always 0 unless the engine has a bug. */
+  unalignedWrites: number;
 }
 
 interface Rig {
@@ -224,13 +232,13 @@ interface Rig {
   close(): Promise<void>;
 }
 
-async function openRig(variant: Variant, dataDir: string, batchCacheBytes: number | null): Promise<Rig> {
+async function openRig(variant: Variant, dataDir: string, batchCacheBytes: number | null, indexIntervalBytes: number | null): Promise<Rig> {
   const fsImpl: FileSystem & { shutdown?(): void } = variant.kind === 'native' ? new NativeFileSystem(variant.options) : new NodeFileSystem();
   const logs = await LogManager.open({ dataDir, fs: fsImpl, ...(batchCacheBytes === null ? {} : { batchCacheBytesMax: batchCacheBytes }) });
   const topics = new Map<number, PartitionLog[]>();
   // retentionBytes 0: between cells the bench drops every sealed segment (so the disk does not fill up) and each
   // cell starts on fresh segment files.
-  const config = { ...defaultLogConfig, retentionBytes: 0 };
+  const config = { ...defaultLogConfig, retentionBytes: 0, ...(indexIntervalBytes === null ? {} : { indexIntervalBytes }) };
   return {
     variant,
     fs: fsImpl,
@@ -238,9 +246,9 @@ async function openRig(variant: Variant, dataDir: string, batchCacheBytes: numbe
     counters(): Counters {
       if (fsImpl instanceof NativeFileSystem) {
         const s: EngineStats = fsImpl.engine.stats();
-        return { rounds: s.rounds, syncs: s.syncs, writes: s.writes, bytesWritten: s.bytesWritten, callbacks: s.callbacks, results: s.results };
+        return { rounds: s.rounds, syncs: s.syncs, writes: s.writes, bytesWritten: s.bytesWritten, callbacks: s.callbacks, results: s.results, unalignedWrites: s.unalignedWrites };
       }
-      return { rounds: logs.scheduler.roundCount, syncs: logs.scheduler.syncCount, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN };
+      return { rounds: logs.scheduler.roundCount, syncs: logs.scheduler.syncCount, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN };
     },
     async partitions(n: number): Promise<PartitionLog[]> {
       let ps = topics.get(n);
@@ -325,7 +333,15 @@ function histogram(): hdr.Histogram {
 }
 
 function diff(a: Counters, b: Counters): Counters {
-  return { rounds: b.rounds - a.rounds, syncs: b.syncs - a.syncs, writes: b.writes - a.writes, bytesWritten: b.bytesWritten - a.bytesWritten, callbacks: b.callbacks - a.callbacks, results: b.results - a.results };
+  return {
+    rounds: b.rounds - a.rounds,
+    syncs: b.syncs - a.syncs,
+    writes: b.writes - a.writes,
+    bytesWritten: b.bytesWritten - a.bytesWritten,
+    callbacks: b.callbacks - a.callbacks,
+    results: b.results - a.results,
+    unalignedWrites: b.unalignedWrites - a.unalignedWrites,
+  };
 }
 
 interface Window {
@@ -428,6 +444,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
   const pool = new BufferPool(template.bytes);
   let targets: Target[];
   let cleanup: () => Promise<void>;
+  let counters = (): Counters => rig.counters();
   if (cell.mode === 'log') {
     const logs = await rig.partitions(cell.partitions);
     const opts = { leaderEpoch: 0, batches: template.batches };
@@ -438,6 +455,9 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
     const dir = path.join(root, `raw-${rig.variant.label}-${Date.now()}`);
     await rig.fs.mkdirp(dir);
     const scheduler = new SyncScheduler({ immediate: rig.fs.groupCommits === true });
+    if (rig.fs.groupCommits !== true) {
+      counters = () => ({ rounds: scheduler.roundCount, syncs: scheduler.syncCount, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN });
+    }
     const files: AppendFile[] = [];
     for (let i = 0; i < cell.partitions; i++) files.push(await rig.fs.open(path.join(dir, `${i}.log`)));
     targets = files.map((f) => ({
@@ -456,7 +476,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
       }
     };
   }
-  const snap = (): Window => ({ counters: rig.counters(), cpu: process.cpuUsage() });
+  const snap = (): Window => ({ counters: counters(), cpu: process.cpuUsage() });
   const warmupMs = args.warmupS * 1000;
   const durationMs = args.durationS * 1000;
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -573,6 +593,8 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
       `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${load} | ${fmt(r.appendsPerSec)} | ${fmt(r.mbps, 1)} | ${pct} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.p999Us)} | ${fmt(r.maxUs)} | ${r.serviceP99Us === undefined ? '' : fmt(r.serviceP99Us)} | ${fmt(c.rounds / r.seconds)} | ${fmt(r.appends / c.rounds, 1)} | ${fmt(c.syncs / c.rounds, 1)} | ${fmt(c.results / c.callbacks, 1)} | ${fmt(r.loopDelayP99Us)} / ${fmt(r.loopDelayMaxUs)} | ${fmt(r.cpuCores, 2)} |`,
     );
   }
+  const unaligned = results.reduce((n, r) => n + (Number.isFinite(r.counters.unalignedWrites) ? r.counters.unalignedWrites : 0), 0);
+  lines.push('', `Misaligned direct writes reported by the engine over all cells: ${fmt(unaligned)} (must be 0).`);
   const cs = checks(results, disk);
   if (cs.length > 0) {
     lines.push('', '| target | engine | measured | ratio | threshold | result |', '|---|---|---|---|---|---|');
@@ -632,7 +654,7 @@ async function main(): Promise<void> {
     const cells = cellsFor(args);
     for (const variant of variantsOf(args)) {
       const dataDir = path.join(args.dir, variant.label.replace(/[^a-zA-Z0-9=_-]/g, '_'));
-      const rig = await openRig(variant, dataDir, args.batchCacheBytes);
+      const rig = await openRig(variant, dataDir, args.batchCacheBytes, args.indexIntervalBytes);
       try {
         for (const cell of cells) {
           process.stderr.write(`${variant.label}: ${cellName(cell)}...`);
