@@ -763,6 +763,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     cv_.notify_all();
     {
+      // Taking the pool's lock orders the stop flag with a pool thread that is between its predicate check and
+      // its wait, so the notify below cannot be lost.
       std::lock_guard<std::mutex> lock(poolMu_);
     }
     poolCv_.notify_all();

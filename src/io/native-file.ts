@@ -333,10 +333,8 @@ export class NativeAppendFile implements AppendFile {
     const busy =
       (flags & CLOSED) === 0 &&
       ((this.#error === null && this.#written < this.#size) || this.#syncWaiters.length > 0 || this.#truncateWaiter !== null || this.#closed);
+    // A closed result makes `busy` false, so this one branch also releases a file that closed.
     if (!busy && this.#busy) {
-      this.#busy = false;
-      this.engine.setBusy(false);
-    } else if ((flags & CLOSED) !== 0 && this.#busy) {
       this.#busy = false;
       this.engine.setBusy(false);
     }

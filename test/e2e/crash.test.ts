@@ -16,7 +16,7 @@ import { buildFailsync, dropUnsyncedTails, failsyncEnv } from './lib/faultkit.js
 import { kcatConsume } from './lib/kcat.js';
 import { requireTools, sleep } from './lib/proc.js';
 import { WireClient } from './lib/wire.js';
-import { AckedWorkload, prng, type Acked } from './lib/workload.js';
+import { AckedWorkload, expectAcknowledgedPresent, prng, type Acked } from './lib/workload.js';
 
 const SEED = Number(process.env.TERN_E2E_SEED ?? 20240611);
 const TOPIC = 'crash';
@@ -80,27 +80,7 @@ async function verify(b: E2EBroker, acked: Acked[], what: string): Promise<numbe
   try {
     for (let p = 0; p < PARTITIONS; p++) {
       const records = await c.fetchAll(TOPIC, p, 0);
-      const values = new Map<number, string>();
-      records.forEach((r, i) => {
-        expect(r.offset, `${what}: partition ${p} offsets must be dense from 0 (record ${i})`).toBe(i);
-        values.set(r.offset, r.value!.toString('utf8'));
-      });
-      const seen = new Set<string>();
-      for (const v of values.values()) {
-        expect(seen.has(v), `${what}: partition ${p} holds value ${v.slice(0, 40)} twice`).toBe(false);
-        seen.add(v);
-      }
-      const mine = acked.filter((a) => a.partition === p);
-      const missing = mine.filter((a) => values.get(a.offset) !== a.value);
-      expect(
-        missing.length,
-        `${what}: partition ${p}: ${missing.length} of ${mine.length} acknowledged records lost or moved, first: ` +
-          missing
-            .slice(0, 3)
-            .map((a) => `offset ${a.offset} want ${a.value.slice(0, 30)} got ${values.get(a.offset)?.slice(0, 30) ?? 'nothing'}`)
-            .join('; ') +
-          b.diagnose(),
-      ).toBe(0);
+      expectAcknowledgedPresent(what, p, records, acked, () => b.diagnose());
       ends.push(records.length);
     }
   } finally {

@@ -6,6 +6,7 @@
  * (error 0, base offset B) records each record of the batch at B+i. When the broker dies the outstanding
  * requests fail; those records are "unknown" (may or may not be stored) and are not held against the broker.
  */
+import { expect } from 'vitest';
 import { encodeBatch } from './records.js';
 import { WireClient } from './wire.js';
 import { mulberry32 } from '../../../src/io/index.js';
@@ -96,4 +97,34 @@ export class AckedWorkload {
     await Promise.allSettled(this.loops);
     for (const c of this.clients) c.close();
   }
+}
+
+/**
+ * Checks one partition read back after a crash: offsets dense from 0, no value twice, and every acknowledged
+ * record of `partition` at its acknowledged offset. `diagnose` adds the broker's recent output to failures.
+ */
+export function expectAcknowledgedPresent(
+  what: string,
+  partition: number,
+  records: readonly { offset: number; value: Buffer | null }[],
+  acked: readonly Acked[],
+  diagnose: () => string,
+): void {
+  const values = new Map<number, string>();
+  records.forEach((r, i) => {
+    expect(r.offset, `${what}: partition ${partition} offsets must be dense from 0 (record ${i})`).toBe(i);
+    values.set(r.offset, r.value!.toString('utf8'));
+  });
+  expect(new Set(values.values()).size, `${what}: partition ${partition} holds a value twice`).toBe(values.size);
+  const mine = acked.filter((a) => a.partition === partition);
+  const missing = mine.filter((a) => values.get(a.offset) !== a.value);
+  expect(
+    missing.length,
+    `${what}: partition ${partition}: ${missing.length} of ${mine.length} acknowledged records lost or moved, first: ` +
+      missing
+        .slice(0, 3)
+        .map((a) => `offset ${a.offset} want ${a.value.slice(0, 30)} got ${values.get(a.offset)?.slice(0, 30) ?? 'nothing'}`)
+        .join('; ') +
+      diagnose(),
+  ).toBe(0);
 }
