@@ -16,7 +16,7 @@ import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
-function logConfigOf(overrides: Record<string, string>): LogConfig {
+export function logConfigOf(overrides: Record<string, string>): LogConfig {
   const logPart: Record<string, string> = {};
   for (const [k, v] of Object.entries(overrides)) if (isLogConfigName(k)) logPart[k] = v;
   const res = logConfigFromKafka(logPart);
