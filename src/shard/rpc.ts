@@ -64,6 +64,8 @@ export class ShardLink {
   #assembling: { buf: Buffer; at: number } | null = null;
   /** Resolves when the receive loop ends. */
   readonly done: Promise<void>;
+  /** Counters: calls made to the peer, calls served for it, frames that had to be fragmented. */
+  readonly stats = { callsSent: 0, callsServed: 0, fragmented: 0 };
 
   constructor(readonly peer: number, tx: SharedArrayBuffer, rx: SharedArrayBuffer, serve: RpcServe, opts: { outboxBytesMax: number }) {
     this.#tx = new ChannelSender(tx);
@@ -82,6 +84,7 @@ export class ShardLink {
     if (this.#closed) return Promise.reject(new ShardUnavailableError(`shard ${this.peer} is unavailable: ${this.#closed.message}`));
     const id = this.#nextId;
     this.#nextId = (this.#nextId + 1) >>> 0 || 1;
+    this.stats.callsSent++;
     return new Promise<RpcMessage>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       if (!this.#send(encode(REQUEST, id, { op, args }, payloads))) {
@@ -117,6 +120,7 @@ export class ShardLink {
     if (length <= max) frames = [parts];
     else {
       // Rare (a frame over a quarter of the ring): join once, then cut.
+      this.stats.fragmented++;
       const whole = Buffer.concat(parts, length);
       const room = max - FRAGMENT_HEADER_BYTES;
       frames = [];
@@ -207,6 +211,7 @@ export class ShardLink {
       return;
     }
     const { op, args } = json as { op: string; args: unknown };
+    this.stats.callsServed++;
     this.#serve(op, args, payloads).then(
       (r) => this.#send(encode(RESPONSE, id, { ok: true, result: r.result }, r.payloads ?? []), true),
       (err: unknown) => this.#send(encode(RESPONSE, id, { ok: false, error: (err as Error).message }, []), true),

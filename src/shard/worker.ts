@@ -200,7 +200,13 @@ async function runShard(init: ShardInit): Promise<void> {
         setImmediate(stopped);
         return null;
       case 'stats':
-        return { shard: init.shardId, partitions: [...logs.partitions()].length, connections: server?.connectionCount ?? 0, heapUsed: process.memoryUsage().heapUsed };
+        return {
+          shard: init.shardId,
+          partitions: [...logs.partitions()].length,
+          connections: server?.connectionCount ?? 0,
+          heapUsed: process.memoryUsage().heapUsed,
+          links: [...partitions.links.values()].map((l) => ({ peer: l.peer, ...l.stats })),
+        };
       case 'crash':
         // Fault injection for tests: dies as an uncaught exception would.
         setImmediate(() => {
