@@ -25,6 +25,7 @@ import { batchCacheBytesMax, defaultLogConfig, retentionCheckIntervalMsDefault, 
 import { PartitionLog, silentLogger, type Logger } from './partition-log.js';
 import { SyncScheduler } from './sync-scheduler.js';
 import { KafkaStorageError } from './errors.js';
+import type { CpuOffload } from './offload.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.tern_cleanshutdown';
 /** Partition directories opened (recovered) concurrently at startup. */
@@ -57,6 +58,8 @@ export interface LogManagerOptions {
   owns?: (topic: string, partition: number) => boolean;
   /** Name of the clean-shutdown marker in the data dir (one per shard). */
   cleanShutdownFile?: string;
+  /** Where the logs' decompression and recovery CRC checks run (a shard's CPU pool; default inline). */
+  offload?: CpuOffload;
 }
 
 export interface PartitionId {
@@ -75,6 +78,7 @@ export class LogManager {
   readonly #clock: () => number;
   readonly #owns: (topic: string, partition: number) => boolean;
   readonly #cleanShutdownFile: string;
+  readonly #offload: CpuOffload | undefined;
   #logs = new Map<string, PartitionLog>();
   #offline = new Map<string, KafkaStorageError>();
   #creating = new Map<string, Promise<PartitionLog>>();
@@ -93,6 +97,7 @@ export class LogManager {
     this.#clock = opts.clock ?? Date.now;
     this.#owns = opts.owns ?? (() => true);
     this.#cleanShutdownFile = opts.cleanShutdownFile ?? CLEAN_SHUTDOWN_FILE;
+    this.#offload = opts.offload;
     this.scheduler = new SyncScheduler({ flushDelayUs: opts.flushDelayUs ?? 0, immediate: this.#fs.groupCommits === true });
     this.cache = new BatchCache(opts.batchCacheBytesMax ?? batchCacheBytesMax);
     this.retentionCheckIntervalMs = opts.retentionCheckIntervalMs ?? retentionCheckIntervalMsDefault;
@@ -170,6 +175,7 @@ export class LogManager {
       clock: this.#clock,
       logger: this.#logger,
       cleanShutdown,
+      ...(this.#offload ? { offload: this.#offload } : {}),
     });
   }
 

@@ -22,6 +22,7 @@ import { ControlPort, type LinkInit, type ShardInit } from './control.js';
 import { listenReusePort } from './listener.js';
 import { ShardPartitions, type Ownership } from './router.js';
 import { ShardLink } from './rpc.js';
+import { CpuPool } from './cpu-pool.js';
 
 /** The topics as this shard sees them, and who owns each partition. */
 export class TopicMirror implements TopicView, Ownership {
@@ -125,6 +126,7 @@ async function runShard(init: ShardInit): Promise<void> {
     ioThreads: config.ioThreads,
     logger,
   });
+  const cpu = new CpuPool();
   const owns = (topic: string, partition: number): boolean => mirror.ownerOf(topic, partition) === init.shardId;
   const logs = await LogManager.open({
     dataDir: config.dataDir,
@@ -135,6 +137,7 @@ async function runShard(init: ShardInit): Promise<void> {
     configFor: (topic) => logConfigOf(mirror.get(topic)?.configs ?? {}),
     owns,
     cleanShutdownFile: init.cleanShutdownFile,
+    offload: cpu,
   });
   // A partition in the table without a directory (a crash between the table write and its creation): create it.
   for (const t of mirror.list()) {
@@ -197,6 +200,7 @@ async function runShard(init: ShardInit): Promise<void> {
         for (const l of partitions.links.values()) l.close(new Error('shutting down'));
         await logs.close();
         fs.shutdown?.();
+        await cpu.close();
         setImmediate(stopped);
         return null;
       case 'stats':
@@ -205,6 +209,7 @@ async function runShard(init: ShardInit): Promise<void> {
           partitions: [...logs.partitions()].length,
           connections: server?.connectionCount ?? 0,
           heapUsed: process.memoryUsage().heapUsed,
+          cpuTasksOffloaded: cpu.offloaded,
           links: [...partitions.links.values()].map((l) => ({ peer: l.peer, ...l.stats })),
         };
       case 'crash':
