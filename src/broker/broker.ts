@@ -11,12 +11,12 @@ import type { Logger } from 'pino';
 import { TopicTable, type TopicRecord } from '../cluster/index.js';
 import { LogManager, isLogConfigName, logConfigFromKafka, type LogConfig, type PartitionLog } from '../log/index.js';
 import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { LocalPartitions } from '../kafka/partitions.js';
 import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
-function logConfigOf(overrides: Record<string, string>): LogConfig {
+export function logConfigOf(overrides: Record<string, string>): LogConfig {
   const logPart: Record<string, string> = {};
   for (const [k, v] of Object.entries(overrides)) if (isLogConfigName(k)) logPart[k] = v;
   const res = logConfigFromKafka(logPart);
@@ -36,6 +36,7 @@ export class Broker implements BrokerServices {
   private readonly creating = new Map<string, Promise<TopicRecord>>();
   /** Topics whose partitions are being removed: a new topic of that name must wait (Kafka: "marked for deletion"). */
   private readonly deleting = new Set<string>();
+  readonly partitions: LocalPartitions;
   private server: KafkaServer | null = null;
   private address: { host: string; port: number } | null = null;
 
@@ -45,7 +46,9 @@ export class Broker implements BrokerServices {
     readonly topics: TopicTable,
     private readonly logs: LogManager,
     private readonly fs: FileSystem & { shutdown?(): void },
-  ) {}
+  ) {
+    this.partitions = new LocalPartitions(logs, logger);
+  }
 
   static async start(given: BrokerConfig, logger: Logger): Promise<Broker> {
     // A copy: the advertised port is filled in below when listening on port 0.
@@ -104,12 +107,9 @@ export class Broker implements BrokerServices {
   }
 
 
+  /** This broker's log of the partition (tests and local services; handlers go through `partitions`). */
   partitionLog(topic: string, partition: number): PartitionLog | undefined {
     return this.logs.get(topic, partition);
-  }
-
-  missingPartitionError(topic: string, partition: number): number {
-    return this.logs.offline(topic, partition) ? ErrorCode.KAFKA_STORAGE_ERROR : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
   }
 
   validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null {

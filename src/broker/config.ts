@@ -55,6 +55,15 @@ export interface BrokerConfig {
   ioThreads: number;
   /** Retry period for bringing back a partition that went offline on a full disk. */
   storageRetryMs: number;
+
+  /** Shards (worker threads, one per core), as Redpanda's --smp; `tern start` runs them, in-process tests run one. */
+  smp: number;
+  /** Capacity of each one-way ring between two shards (a power of two); larger messages are sent in fragments. */
+  shardChannelBytes: number;
+  /** Bytes of cross-shard messages queued behind a full ring; beyond it a call fails (REQUEST_TIMED_OUT, retriable). */
+  shardOutboxBytesMax: number;
+  /** First delay before restarting a crashed shard; doubles per crash in a row, up to 30 s. */
+  shardRestartDelayMs: number;
 }
 
 export interface BrokerOptions {
@@ -74,11 +83,16 @@ export interface BrokerOptions {
   flushBytesMax?: number;
   ioThreads?: number;
   storageRetryMs?: number;
+  smp?: number;
+  shardChannelBytes?: number;
 }
 
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
 
+import { availableParallelism } from 'node:os';
 import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsMax, type LogEngine } from '../io/index.js';
+import { channelBytesMax } from '../shard/channel.js';
+import { shardsMax } from '../shard/assignment.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -101,6 +115,13 @@ function positiveInt(v: number, what: string, max = Number.MAX_SAFE_INTEGER): nu
 }
 
 const MiB = 1024 * 1024;
+
+function channelBytes(v: number): number {
+  if (!Number.isInteger(v) || v < 64 * 1024 || v > channelBytesMax || (v & (v - 1)) !== 0) {
+    throw new ConfigError(`shard-channel-bytes must be a power of two in ${64 * 1024}..${channelBytesMax}, got ${v}`);
+  }
+  return v;
+}
 
 export function resolveConfig(o: BrokerOptions): BrokerConfig {
   const listen = parseHostPort(o.listen ?? '127.0.0.1:9092', 'listen');
@@ -140,5 +161,9 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     flushBytesMax: positiveInt(o.flushBytesMax ?? 8 * MiB, 'flushBytesMax', engineFlushBytesMaxLimit),
     ioThreads: positiveInt(o.ioThreads ?? 4, 'ioThreads', engineIoThreadsMax),
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
+    smp: positiveInt(o.smp ?? availableParallelism(), 'smp', shardsMax),
+    shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),
+    shardOutboxBytesMax: 64 * MiB,
+    shardRestartDelayMs: 100,
   };
 }

@@ -4,17 +4,17 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { createLogger } from './logger.js';
 import { Broker } from './broker.js';
 import { resolveConfig, type BrokerOptions, type BrokerConfig } from './config.js';
+import { ShardedBroker } from '../shard/supervisor.js';
+import { reusePortAvailable } from '../shard/listener.js';
 
 export { Broker } from './broker.js';
 export { resolveConfig, ConfigError, type BrokerConfig, type BrokerOptions } from './config.js';
 
-export function createLogger(level: string): Logger {
-  // JSON lines on stderr (stdout stays free for tools); pino is asynchronous-safe and cheap when disabled.
-  return pino({ level, base: { svc: 'tern' } }, pino.destination({ fd: 2, sync: true }));
-}
+export { createLogger };
 
 export async function startBroker(opts: BrokerOptions, logger?: Logger): Promise<Broker> {
   const config: BrokerConfig = resolveConfig(opts);
@@ -28,7 +28,10 @@ export async function runBroker(opts: BrokerOptions): Promise<void> {
   const config = resolveConfig(opts);
   const logger = createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
-  const broker = await Broker.start(config, logger);
+  // Thread-per-core when the addon that makes SO_REUSEPORT listeners is built; else one in-process broker.
+  const sharded = reusePortAvailable();
+  if (!sharded) logger.warn('native addon not built: running one in-process shard (npm install builds it)');
+  const broker = sharded ? await ShardedBroker.start(config, logger) : await Broker.start(config, logger);
   const addr = broker.listenAddress;
   logger.info(
     {
@@ -36,6 +39,7 @@ export async function runBroker(opts: BrokerOptions): Promise<void> {
       advertised: `${broker.config.advertise.host}:${broker.config.advertise.port}`,
       dataDir: path.resolve(config.dataDir),
       nodeId: config.nodeId,
+      shards: sharded ? config.smp : 1,
       clusterId: broker.topics.clusterId,
       pid: process.pid,
     },

@@ -24,6 +24,8 @@ export interface StartOptions {
   logEngine?: string;
   /** Group-commit delay, µs. */
   flushDelayUs?: number;
+  /** Shards (worker threads); default: the number of cores. */
+  smp?: number;
 }
 
 export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
@@ -41,6 +43,7 @@ const KEYS = {
   defaultPartitions: 'num-partitions',
   logEngine: 'log-engine',
   flushDelayUs: 'flush-delay-us',
+  smp: 'smp',
 } as const;
 type Key = keyof typeof KEYS;
 
@@ -103,9 +106,15 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (flushDelayUs !== undefined && (String(delayRaw).trim() === '' || !Number.isInteger(flushDelayUs) || flushDelayUs < 0)) {
     throw new CliError(`flush-delay-us must be an integer >= 0, got '${delayRaw}'`);
   }
+  const smpRaw = pick('smp');
+  const smp = smpRaw === undefined ? undefined : Number(smpRaw);
+  if (smp !== undefined && (String(smpRaw).trim() === '' || !Number.isInteger(smp) || smp < 1 || smp > 256)) {
+    throw new CliError(`smp must be an integer in 1..256, got '${smpRaw}'`);
+  }
   return {
     listen,
     ...(advertise === undefined ? {} : { advertise }),
+    ...(smp === undefined ? {} : { smp }),
     ...(logEngine === undefined ? {} : { logEngine }),
     ...(flushDelayUs === undefined ? {} : { flushDelayUs }),
     dataDir: str('dataDir', START_DEFAULTS.dataDir)!,
@@ -132,6 +141,7 @@ export function startCommand(): Command {
     .option('--num-partitions <n>', 'partitions of auto-created topics, as Kafka num.partitions (default: 1)')
     .addOption(new Option('--log-engine <engine>', 'storage engine: native (O_DIRECT, group commit off the JS thread), node (node:fs), auto (native when built; default)').choices(LOG_ENGINES))
     .option('--flush-delay-us <us>', 'group commit: extra wait before a flush round, to gather more appends (default: 0)')
+    .option('--smp <n>', 'shards: worker threads, each with its own connections, partitions and log engine (default: the number of cores)')
     .option('--config <file>', `YAML or JSON file with the same settings (keys: ${Object.values(KEYS).join(', ')})`)
     .addHelpText(
       'after',
@@ -140,6 +150,7 @@ Examples:
   $ tern start
   $ tern start --listen 0.0.0.0:9092 --advertise broker1.example:9092 --data-dir /var/lib/tern
   $ tern start --config tern.yaml --log-level debug
+  $ tern start --smp 4
 
 Example tern.yaml:
   listen: 0.0.0.0:9092
@@ -150,7 +161,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -171,6 +182,7 @@ Example tern.yaml:
       if (opts.numPartitions !== undefined) flags.defaultPartitions = opts.numPartitions;
       if (opts.logEngine !== undefined) flags.logEngine = opts.logEngine;
       if (opts.flushDelayUs !== undefined) flags.flushDelayUs = opts.flushDelayUs;
+      if (opts.smp !== undefined) flags.smp = opts.smp;
       const merged = mergeStartOptions(file, flags);
       // Loaded only here: the other commands need none of the broker's modules.
       const { runBroker } = await import('../broker/index.js');

@@ -48,7 +48,15 @@ function newTopicId(): string {
   }
 }
 
-export class TopicTable {
+/** What request handlers read of the topic table. */
+export interface TopicView {
+  readonly clusterId: string;
+  get(name: string): TopicRecord | undefined;
+  getById(id: string): TopicRecord | undefined;
+  list(): TopicRecord[];
+}
+
+export class TopicTable implements TopicView {
   private readonly byName = new Map<string, TopicRecord>();
   private readonly byId = new Map<string, TopicRecord>();
   private writing: Promise<void> = Promise.resolve();

@@ -4,8 +4,8 @@
  */
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../broker/config.js';
-import type { TopicRecord, TopicTable } from '../cluster/index.js';
-import type { PartitionLog } from '../log/index.js';
+import type { TopicRecord, TopicView } from '../cluster/index.js';
+import type { PartitionOps } from './partitions.js';
 
 /** A Kafka error as data: code plus an optional message for the response's ErrorMessage field. */
 export interface KafkaFailure {
@@ -16,11 +16,10 @@ export interface KafkaFailure {
 export interface BrokerServices {
   readonly config: BrokerConfig;
   readonly logger: Logger;
-  readonly topics: TopicTable;
-  /** The partition's log, or undefined when the topic or partition does not exist. */
-  partitionLog(topic: string, partition: number): PartitionLog | undefined;
-  /** The Kafka error for a partition without a log: KAFKA_STORAGE_ERROR when it is offline, else UNKNOWN_TOPIC_OR_PARTITION. */
-  missingPartitionError(topic: string, partition: number): number;
+  /** The topics, as this thread sees them (the table itself, or a shard's mirror of it). */
+  readonly topics: TopicView;
+  /** Partition operations, wherever the partition lives (this thread or another shard). */
+  readonly partitions: PartitionOps;
   /** Creates a topic with validated configs; resolves once the topic table is durable. */
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord>;
   /** The creation in progress of a topic, if another request is creating it now. */

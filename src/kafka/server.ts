@@ -39,6 +39,11 @@ export class KafkaServer {
     });
   }
 
+  /** The listening socket's server, for listeners made elsewhere (a shard's SO_REUSEPORT socket). */
+  get netServer(): net.Server {
+    return this.server;
+  }
+
   get connectionCount(): number {
     return this.connections.size;
   }

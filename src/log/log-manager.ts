@@ -25,6 +25,7 @@ import { batchCacheBytesMax, defaultLogConfig, retentionCheckIntervalMsDefault, 
 import { PartitionLog, silentLogger, type Logger } from './partition-log.js';
 import { SyncScheduler } from './sync-scheduler.js';
 import { KafkaStorageError } from './errors.js';
+import type { CpuOffload } from './offload.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.tern_cleanshutdown';
 /** Partition directories opened (recovered) concurrently at startup. */
@@ -50,6 +51,15 @@ export interface LogManagerOptions {
   storageRetryMs?: number;
   /** Config of partitions found on disk at open (topic configs live in cluster metadata, not in the log dir). */
   configFor?: (topic: string, partition: number) => LogConfig;
+  /**
+   * The partitions this manager serves, of those found on disk (a shard opens only its own; others' directories,
+   * and their leftovers of deletions, are not touched). Default: all.
+   */
+  owns?: (topic: string, partition: number) => boolean;
+  /** Name of the clean-shutdown marker in the data dir (one per shard). */
+  cleanShutdownFile?: string;
+  /** Where the logs' decompression and recovery CRC checks run (a shard's CPU pool; default inline). */
+  offload?: CpuOffload;
 }
 
 export interface PartitionId {
@@ -66,6 +76,9 @@ export class LogManager {
   readonly #fs: FileSystem;
   readonly #logger: Logger;
   readonly #clock: () => number;
+  readonly #owns: (topic: string, partition: number) => boolean;
+  readonly #cleanShutdownFile: string;
+  readonly #offload: CpuOffload | undefined;
   #logs = new Map<string, PartitionLog>();
   #offline = new Map<string, KafkaStorageError>();
   #creating = new Map<string, Promise<PartitionLog>>();
@@ -82,6 +95,9 @@ export class LogManager {
     this.#fs = opts.fs ?? new NodeFileSystem();
     this.#logger = opts.logger ?? silentLogger;
     this.#clock = opts.clock ?? Date.now;
+    this.#owns = opts.owns ?? (() => true);
+    this.#cleanShutdownFile = opts.cleanShutdownFile ?? CLEAN_SHUTDOWN_FILE;
+    this.#offload = opts.offload;
     this.scheduler = new SyncScheduler({ flushDelayUs: opts.flushDelayUs ?? 0, immediate: this.#fs.groupCommits === true });
     this.cache = new BatchCache(opts.batchCacheBytesMax ?? batchCacheBytesMax);
     this.retentionCheckIntervalMs = opts.retentionCheckIntervalMs ?? retentionCheckIntervalMsDefault;
@@ -101,7 +117,7 @@ export class LogManager {
   async #load(configFor: (topic: string, partition: number) => LogConfig): Promise<void> {
     const fs = this.#fs;
     await fs.mkdirp(this.dataDir);
-    const marker = path.join(this.dataDir, CLEAN_SHUTDOWN_FILE);
+    const marker = path.join(this.dataDir, this.#cleanShutdownFile);
     const cleanShutdown = await fs.exists(marker);
     this.#cleanShutdown = cleanShutdown;
     // Removed before any write: from here on a crash must be treated as unclean.
@@ -113,7 +129,8 @@ export class LogManager {
       const full = path.join(this.dataDir, name);
       if (!(await fs.isDirectory(full))) continue;
       if (DELETE_DIR.test(name)) {
-        this.#removeInBackground(full);
+        const of = parsePartitionDir(name.slice(0, name.lastIndexOf('.')));
+        if (of === null || this.#owns(of.topic, of.partition)) this.#removeInBackground(full);
         continue;
       }
       const id = parsePartitionDir(name);
@@ -121,7 +138,7 @@ export class LogManager {
         this.#logger.warn({ dir: full }, 'ignoring directory that is not <topic>-<partition>');
         continue;
       }
-      found.push(id);
+      if (this.#owns(id.topic, id.partition)) found.push(id);
     }
     if (!cleanShutdown && found.length > 0) {
       this.#logger.warn({ dataDir: this.dataDir }, 'no clean shutdown marker: recovering all segments');
@@ -158,6 +175,7 @@ export class LogManager {
       clock: this.#clock,
       logger: this.#logger,
       cleanShutdown,
+      ...(this.#offload ? { offload: this.#offload } : {}),
     });
   }
 
@@ -331,7 +349,7 @@ export class LogManager {
     await Promise.allSettled([...this.#removals]);
     // An offline partition never finished recovery: the next open must scan it (and so every partition) again.
     const clean = this.#offline.size === 0 && logs.every((log) => !log.failed);
-    if (clean) await this.#fs.writeFileDurable(path.join(this.dataDir, CLEAN_SHUTDOWN_FILE), Buffer.alloc(0));
+    if (clean) await this.#fs.writeFileDurable(path.join(this.dataDir, this.#cleanShutdownFile), Buffer.alloc(0));
     else this.#logger.warn({ dataDir: this.dataDir }, 'a log failed or is offline: next open recovers every segment');
     this.#logs.clear();
   }

@@ -31,9 +31,10 @@ import {
   batchPayload,
   readBatchHeaderAt,
   Compression,
+  type CompressionId,
   type BatchHeader,
 } from '../protocol/records.js';
-import { decompress } from '../protocol/compression.js';
+import { inlineOffload, type CpuOffload } from './offload.js';
 import type { PartitionBatchCache } from './batch-cache.js';
 import { readBytesMax, relativeOffsetMax, validateLogConfig, type LogConfig } from './config.js';
 import { KafkaStorageError, LogClosedError } from './errors.js';
@@ -90,6 +91,8 @@ export interface PartitionLogOptions {
   cleanShutdown: boolean;
   /** Told once when the log fails (its owner may reopen it later: a full disk is not a broken one). */
   onFailure?: (err: KafkaStorageError) => void;
+  /** Where decompression and recovery CRC checks run (default: inline). */
+  offload?: CpuOffload;
 }
 
 interface PendingAppend {
@@ -124,6 +127,7 @@ export class PartitionLog {
   readonly #cache: PartitionBatchCache;
   readonly #clock: () => number;
   readonly #logger: Logger;
+  readonly #offload: CpuOffload;
   readonly #onFailure: ((err: KafkaStorageError) => void) | undefined;
 
   /**
@@ -152,6 +156,7 @@ export class PartitionLog {
     this.#cache = opts.cache;
     this.#clock = opts.clock;
     this.#logger = opts.logger;
+    this.#offload = opts.offload ?? inlineOffload;
     this.#onFailure = opts.onFailure;
   }
 
@@ -246,7 +251,7 @@ export class PartitionLog {
       }
       this.#logger.warn({ dir: this.dir, base, why }, 'rebuilding segment indexes');
     }
-    const result = await seg.recover(this.#config.indexIntervalBytes, last).catch(async (err: unknown) => {
+    const result = await seg.recover(this.#config.indexIntervalBytes, last, this.#offload).catch(async (err: unknown) => {
       await seg.close().catch(() => undefined);
       throw err;
     });
@@ -609,7 +614,7 @@ export class PartitionLog {
       // Kafka answers with the exact record, so the batch is decompressed (only here: never on produce or fetch).
       // A batch that does not decompress (its CRC was right, so the producer built it so) answers with its start.
       try {
-        payload = await decompress(codec, payload);
+        payload = await this.#offload.decompress(codec as CompressionId, payload);
       } catch {
         return { timestamp: h.maxTimestamp, offset: Math.max(h.baseOffset, minOffset) };
       }

@@ -30,6 +30,7 @@ import { headerScanWindowBytes } from './config.js';
 import { CorruptLogError } from './errors.js';
 import { OFFSET_INDEX_ENTRY_BYTES, OffsetIndex } from './offset-index.js';
 import { scanLog, type ScanResult } from './recovery.js';
+import type { CpuOffload } from './offload.js';
 import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
 
 /** O_DIRECT block sizes: logical block sizes are powers of two in [512, 4096]. */
@@ -184,7 +185,7 @@ export class Segment {
    * Rebuilds this segment from its .log: scans and CRC-checks every batch, truncates the file after the last
    * valid one, rewrites both indexes, and syncs all three files. `active` segments keep no final time entry.
    */
-  async recover(indexIntervalBytes: number, active: boolean): Promise<ScanResult & { truncatedBytes: number }> {
+  async recover(indexIntervalBytes: number, active: boolean, offload?: CpuOffload): Promise<ScanResult & { truncatedBytes: number }> {
     await Promise.all([this.indexFile.truncate(0), this.timeIndexFile.truncate(0)]);
     this.#offsetIndex = new OffsetIndex(this.baseOffset);
     this.#timeIndex = new TimeIndex(this.baseOffset);
@@ -195,7 +196,7 @@ export class Segment {
     const result = await scanLog(this.log, this.baseOffset, (position, h) => {
       if (position === 0) firstTimestamp = h.maxTimestamp;
       this.#index(position, batchSize(h), h.baseOffset, lastOffsetOf(h), h.maxTimestamp, indexIntervalBytes);
-    });
+    }, offload);
     // A reopened segment's creation time is unknown: its segment.ms clock starts at its first batch, if older.
     if (firstTimestamp >= 0) this.rollStartMs = Math.min(this.rollStartMs, firstTimestamp);
     let truncatedBytes = this.log.size - result.validBytes;

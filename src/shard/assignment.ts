@@ -74,6 +74,11 @@ export class ShardTable {
     return this.#owners.size;
   }
 
+  /** Every placed partition's key (`<topic>-<partition>`). */
+  keys(): string[] {
+    return [...this.#owners.keys()];
+  }
+
   owner(topic: string, partition: number): number | undefined {
     return this.#owners.get(partitionKey(topic, partition));
   }

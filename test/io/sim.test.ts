@@ -3,7 +3,7 @@
  * torn tail), EIO (explicit and seeded), ENOSPC (a capacity, global or for one path, with short writes), and
  * latency (seeded sync delays on a stream of their own).
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SimFileSystem, isOutOfSpace, type AppendFile } from '../../src/io/index.js';
 
 const fill = (n: number, v: number): Buffer => Buffer.alloc(n, v);
@@ -193,9 +193,21 @@ describe('SimFileSystem: latency', () => {
     return order;
   }
 
+  /** On fake timers: real ones fire two delays under 1 ms apart in either order on a loaded machine. */
+  async function onFakeTime<T>(run: () => Promise<T>): Promise<T> {
+    vi.useFakeTimers();
+    try {
+      const p = run();
+      await vi.runAllTimersAsync();
+      return await p;
+    } finally {
+      vi.useRealTimers();
+    }
+  }
+
   it('delays syncs by seeded amounts: same seed, same completion order', async () => {
-    const a = await completionOrder({ seed: 11, latencyMsMax: 25 });
-    expect(await completionOrder({ seed: 11, latencyMsMax: 25 })).toEqual(a);
+    const a = await onFakeTime(() => completionOrder({ seed: 11, latencyMsMax: 25 }));
+    expect(await onFakeTime(() => completionOrder({ seed: 11, latencyMsMax: 25 }))).toEqual(a);
     expect(a, 'syncs issued together complete out of issue order under latency').not.toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
     // without latency they complete in issue order
     expect(await completionOrder({ seed: 11, latencyMsMax: 0 })).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);

@@ -304,12 +304,12 @@ describe('back-pressure', () => {
     await createTopic(admin, 'big');
     await produceValues(admin, 'big', 0, ['v'.repeat(60 * 1024)]);
 
-    // Count the Fetch handler's partition lookups: one per Fetch served.
+    // Count the Fetch handler's partition reads: one per Fetch served.
     let served = 0;
-    const original = tb.broker.partitionLog.bind(tb.broker);
-    tb.broker.partitionLog = (topic: string, partition: number) => {
-      if (topic === 'big') served++;
-      return original(topic, partition);
+    const original = tb.broker.partitions.read.bind(tb.broker.partitions);
+    tb.broker.partitions.read = (specs, maxBytes) => {
+      if (specs.some((s) => s.topic === 'big')) served++;
+      return original(specs, maxBytes);
     };
 
     const greedy = await WireClient.connect(tb.port);

@@ -18,22 +18,16 @@ import { ApiKey, type FetchRequest, type FetchResponseIn } from '../../protocol/
 import type { FetchableTopicResponseIn, PartitionDataIn } from '../../protocol/messages/FetchResponse.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import { ZERO_UUID } from '../../protocol/codec.js';
-import type { PartitionLog } from '../../log/index.js';
+import { LEADER_EPOCH, type ReadOutcome, type ReadSpec } from '../partitions.js';
 import type { ApiHandler, BrokerServices, RequestContext } from '../context.js';
-import { storageFailure } from './errors.js';
 
 const EMPTY = Buffer.alloc(0);
 const READ_COMMITTED = 1;
-const LEADER_EPOCH = 0;
 
 interface Target {
   topicOut: FetchableTopicResponseIn;
-  partition: number;
-  fetchOffset: number;
-  partitionMaxBytes: number;
-  currentLeaderEpoch: number;
-  log: PartitionLog | undefined;
-  /** Error fixed before reading (unknown topic id...), else 0. */
+  spec: ReadSpec;
+  /** Error fixed before reading (unknown topic id, leader epoch...), else 0. */
   preError: number;
 }
 
@@ -46,110 +40,63 @@ function resolveTargets(b: BrokerServices, req: FetchRequest, v: number): { topi
     const topicOut: FetchableTopicResponseIn = byId ? { topicId: ft.topicId, partitions: [] } : { topic: ft.topic, partitions: [] };
     topics.push(topicOut);
     for (const fp of ft.partitions) {
-      const log = rec ? b.partitionLog(rec.name, fp.partition) : undefined;
       let preError = 0;
       if (!rec) preError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      else if (!log) preError = b.missingPartitionError(rec.name, fp.partition);
+      else if (fp.partition < 0 || fp.partition >= rec.partitions) preError = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
       else if (fp.currentLeaderEpoch > LEADER_EPOCH) preError = ErrorCode.UNKNOWN_LEADER_EPOCH;
       else if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch < LEADER_EPOCH) preError = ErrorCode.FENCED_LEADER_EPOCH;
-      targets.push({ topicOut, partition: fp.partition, fetchOffset: fp.fetchOffset, partitionMaxBytes: fp.partitionMaxBytes, currentLeaderEpoch: fp.currentLeaderEpoch, log, preError });
+      const spec: ReadSpec = { topic: rec?.name ?? '', partition: fp.partition, fetchOffset: fp.fetchOffset, partitionMaxBytes: fp.partitionMaxBytes };
+      targets.push({ topicOut, spec, preError });
     }
   }
   return { topics, targets };
 }
 
 interface Attempt {
-  partitions: PartitionDataIn[];
+  /** Per target, null where it failed before reading. */
+  outcomes: (ReadOutcome | null)[];
+  /** Per readable target, in order. */
+  read: ReadOutcome[];
   bytes: number;
   errors: boolean;
 }
 
-async function readAll(b: BrokerServices, targets: Target[], maxBytes: number, isolation: number): Promise<Attempt> {
+async function readAll(b: BrokerServices, targets: Target[], readable: Target[], maxBytes: number): Promise<Attempt> {
+  const read = readable.length === 0 ? [] : await b.partitions.read(readable.map((t) => t.spec), maxBytes);
+  const outcomes: (ReadOutcome | null)[] = [];
   let bytes = 0;
   let errors = false;
-  const partitions: PartitionDataIn[] = [];
-  const aborted = isolation === READ_COMMITTED ? [] : null;
+  let i = 0;
   for (const t of targets) {
-    const out: PartitionDataIn = { partitionIndex: t.partition, errorCode: 0, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: aborted, preferredReadReplica: -1, records: EMPTY };
-    partitions.push(out);
-    if (t.preError !== 0 || !t.log) {
-      out.errorCode = t.preError;
+    if (t.preError !== 0) {
+      outcomes.push(null);
       errors = true;
       continue;
     }
-    const log = t.log;
-    if (log.closed) {
-      // The topic was deleted while this Fetch waited: its log is gone, not empty.
-      out.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      errors = true;
-      continue;
-    }
-    const hw = log.highWatermark;
-    out.highWatermark = hw;
-    out.lastStableOffset = hw;
-    out.logStartOffset = log.logStartOffset;
-    // As in Kafka: out of range below the log start or beyond the log end; between the high watermark and
-    // the log end (appended, not yet synced) there is simply nothing to read yet.
-    if (t.fetchOffset < log.logStartOffset || t.fetchOffset > log.logEndOffset) {
-      out.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
-      errors = true;
-      continue;
-    }
-    if (t.fetchOffset >= hw) continue;
-    const budget = Math.min(t.partitionMaxBytes, maxBytes - bytes);
-    if (budget <= 0 && bytes > 0) continue;
-    try {
-      const res = await log.read(t.fetchOffset, Math.max(budget, 0), { minOneBatch: bytes === 0 });
-      if (!res.ok) {
-        // the log moved under us (retention or DeleteRecords between the check and the read)
-        out.errorCode = ErrorCode.OFFSET_OUT_OF_RANGE;
-        out.highWatermark = res.highWatermark;
-        out.logStartOffset = res.logStartOffset;
-        errors = true;
-        continue;
-      }
-      let n = 0;
-      for (const r of res.records) n += r.length;
-      out.records = res.records.length === 1 ? res.records[0]! : res.records;
-      out.highWatermark = res.highWatermark;
-      out.lastStableOffset = res.highWatermark;
-      out.logStartOffset = res.logStartOffset;
-      bytes += n;
-    } catch (err) {
-      const f = storageFailure(b, err, 'fetch');
-      out.errorCode = f.errorCode;
-      errors = true;
-    }
+    const o = read[i++]!;
+    outcomes.push(o);
+    bytes += o.bytes;
+    if (o.errorCode !== 0) errors = true;
   }
-  return { partitions, bytes, errors };
+  return { outcomes, read, bytes, errors };
 }
 
-/**
- * Resolves when any of the logs appends, the time is up, or the request is aborted. `seen` holds each log's high
- * watermark as of the last read: an append that landed while that read was in progress wakes us at once.
- */
-function waitForAppend(logs: PartitionLog[], seen: number[], ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const unsubs: (() => void)[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const done = (): void => {
-      for (const u of unsubs) u();
-      if (timer) clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    if (signal.aborted) return resolve();
-    timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done);
-    for (const log of logs) unsubs.push(log.onAppend(done));
-    if (logs.some((log, i) => log.highWatermark !== seen[i])) done();
-  });
-}
-
-function respond(topics: FetchableTopicResponseIn[], targets: Target[], attempt: Attempt, errorCode = 0): FetchResponseIn {
+function respond(topics: FetchableTopicResponseIn[], targets: Target[], attempt: Attempt, isolation: number): FetchResponseIn {
   for (const t of topics) t.partitions = [];
-  targets.forEach((t, i) => t.topicOut.partitions!.push(attempt.partitions[i]!));
-  return { throttleTimeMs: 0, errorCode, sessionId: 0, responses: topics };
+  const aborted = isolation === READ_COMMITTED ? [] : null;
+  targets.forEach((t, i) => {
+    const o = attempt.outcomes[i];
+    const out: PartitionDataIn = { partitionIndex: t.spec.partition, errorCode: t.preError, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: aborted, preferredReadReplica: -1, records: EMPTY };
+    if (o) {
+      out.errorCode = o.errorCode;
+      out.highWatermark = o.highWatermark;
+      out.lastStableOffset = o.lastStableOffset;
+      out.logStartOffset = o.logStartOffset;
+      out.records = o.records.length === 0 ? EMPTY : o.records.length === 1 ? o.records[0]! : o.records;
+    }
+    t.topicOut.partitions!.push(out);
+  });
+  return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses: topics };
 }
 
 export const fetchHandler: ApiHandler<FetchRequest, FetchResponseIn> = {
@@ -163,18 +110,18 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponseIn> = {
       return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
     }
     const { topics, targets } = resolveTargets(b, req, v);
+    const readable = targets.filter((t) => t.preError === 0);
     const maxBytes = Math.max(1, Math.min(req.maxBytes, b.config.fetchResponseBytesMax));
     const maxWaitMs = Math.max(0, Math.min(req.maxWaitMs, b.config.fetchWaitMsMax));
     const deadline = Date.now() + maxWaitMs;
-    const logs = [...new Set(targets.flatMap((t) => (t.log ? [t.log] : [])))];
     for (;;) {
-      const seen = logs.map((log) => log.highWatermark);
-      const attempt = await readAll(b, targets, maxBytes, req.isolationLevel);
+      const attempt = await readAll(b, targets, readable, maxBytes);
       const left = deadline - Date.now();
-      if (attempt.bytes >= req.minBytes || attempt.errors || left <= 0 || ctx.signal.aborted || logs.length === 0) {
-        return respond(topics, targets, attempt);
+      if (attempt.bytes >= req.minBytes || attempt.errors || left <= 0 || ctx.signal.aborted || readable.length === 0) {
+        return respond(topics, targets, attempt, req.isolationLevel);
       }
-      await waitForAppend(logs, seen, left, ctx.signal);
+      const waits = readable.map((t, i) => ({ topic: t.spec.topic, partition: t.spec.partition, seenHighWatermark: attempt.read[i]!.seenHighWatermark }));
+      await b.partitions.waitForAppend(waits, left, ctx.signal);
     }
   },
 };

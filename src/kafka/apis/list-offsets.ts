@@ -8,39 +8,20 @@
 import { ApiKey, type ListOffsetsRequest, type ListOffsetsResponseIn } from '../../protocol/messages/index.js';
 import type { ListOffsetsPartitionResponseIn } from '../../protocol/messages/ListOffsetsResponse.js';
 import { ErrorCode } from '../../protocol/errors.js';
+import { LEADER_EPOCH } from '../partitions.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
-import { storageFailure } from './errors.js';
-
-const LATEST = -1;
-const EARLIEST = -2;
-const MAX_TIMESTAMP = -3;
-const EARLIEST_LOCAL = -4;
-const LEADER_EPOCH = 0;
 
 async function lookup(b: BrokerServices, topic: string, partition: number, ts: number, epoch: number, v: number): Promise<ListOffsetsPartitionResponseIn> {
   const out: ListOffsetsPartitionResponseIn = { partitionIndex: partition, errorCode: 0, timestamp: -1, offset: -1, leaderEpoch: -1, oldStyleOffsets: [] };
-  const log = b.partitionLog(topic, partition);
-  if (!log) return { ...out, errorCode: b.missingPartitionError(topic, partition) };
+  const found = await b.partitions.listOffset(topic, partition, ts, v);
+  if (found.errorCode !== 0) return { ...out, errorCode: found.errorCode };
   if (epoch > LEADER_EPOCH) return { ...out, errorCode: ErrorCode.UNKNOWN_LEADER_EPOCH };
   if (epoch >= 0 && epoch < LEADER_EPOCH) return { ...out, errorCode: ErrorCode.FENCED_LEADER_EPOCH };
-  try {
-    let found: { offset: number; timestamp: number } | null;
-    if (ts === LATEST) found = { offset: log.highWatermark, timestamp: -1 };
-    else if (ts === EARLIEST || (ts === EARLIEST_LOCAL && v >= 8)) found = { offset: log.logStartOffset, timestamp: -1 };
-    else if (ts === MAX_TIMESTAMP && v >= 7) found = await log.maxTimestampOffset();
-    else if (ts >= 0) found = await log.offsetForTimestamp(ts);
-    else return { ...out, errorCode: ErrorCode.UNSUPPORTED_VERSION };
-    if (found) {
-      out.offset = found.offset;
-      out.timestamp = found.timestamp;
-      out.leaderEpoch = LEADER_EPOCH;
-    }
-    if (v === 0) out.oldStyleOffsets = found ? [found.offset] : [];
-    return out;
-  } catch (err) {
-    const f = storageFailure(b, err, 'list offsets');
-    return { ...out, errorCode: f.errorCode };
-  }
+  out.offset = found.offset;
+  out.timestamp = found.timestamp;
+  out.leaderEpoch = found.leaderEpoch;
+  if (v === 0) out.oldStyleOffsets = found.offset >= 0 ? [found.offset] : [];
+  return out;
 }
 
 export const listOffsetsHandler: ApiHandler<ListOffsetsRequest, ListOffsetsResponseIn> = {

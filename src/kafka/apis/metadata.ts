@@ -28,7 +28,7 @@ function describeTopic(b: BrokerServices, t: TopicRecord, includeOps: boolean): 
     // produce into UNKNOWN_TOPIC_OR_PARTITION. LEADER_NOT_AVAILABLE makes it refresh metadata and retry.
     // (An offline partition, whose storage failed at start-up, keeps its leader: requests to it answer
     // KAFKA_STORAGE_ERROR.)
-    if (b.partitionLog(t.name, p) === undefined && b.missingPartitionError(t.name, p) === ErrorCode.UNKNOWN_TOPIC_OR_PARTITION) {
+    if (b.partitions.state(t.name, p) === 'missing') {
       partitions.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, partitionIndex: p, leaderId: -1, leaderEpoch: -1, replicaNodes: [node], isrNodes: [], offlineReplicas: [] });
       continue;
     }

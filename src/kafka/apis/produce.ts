@@ -15,38 +15,20 @@
  */
 import { ApiKey, type ProduceRequest, type ProduceResponseIn } from '../../protocol/messages/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { ChunkedView, chunkedLength } from '../../protocol/chunked-bytes.js';
 import type { RecordsValue } from '../../protocol/codec.js';
-import { MAGIC_OFFSET, MAGIC_V2, validateBatches } from '../../protocol/records.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
-import { storageFailure } from './errors.js';
 
 type PartitionOut = NonNullable<NonNullable<ProduceResponseIn['responses']>[number]['partitionResponses']>[number];
-
-const LEADER_EPOCH = 0;
 
 function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionOut {
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
 }
 
 async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: RecordsValue): Promise<PartitionOut> {
-  const log = b.partitionLog(topic, index);
-  if (!log) return failed(index, b.missingPartitionError(topic, index));
-  const bytes = records === null ? 0 : chunkedLength(records);
-  if (records === null || bytes === 0) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
-  // Only v0-2 may carry legacy messages; at v3+ Kafka answers any magic but 2 with INVALID_RECORD (validateBatches).
-  if (v < 3 && bytes > MAGIC_OFFSET && (new ChunkedView(records).readInt8(MAGIC_OFFSET) & 0xff) < MAGIC_V2) {
-    return failed(index, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'message format v0/v1 is not supported: send record batch v2 (Produce v3+)');
-  }
-  const checked = validateBatches(records, { maxBatchBytes: log.config.maxMessageBytes });
-  if (!checked.ok) return failed(index, ErrorCode[checked.error], checked.message);
-  try {
-    const res = await log.append(records, { leaderEpoch: LEADER_EPOCH, batches: checked.batches });
-    return { index, errorCode: 0, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset, errorMessage: null };
-  } catch (err) {
-    const f = storageFailure(b, err, 'produce');
-    return failed(index, f.errorCode, f.errorMessage);
-  }
+  if (records === null) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
+  // Validation, offsets and the durable append happen where the partition lives (src/kafka/partitions.ts).
+  const res = await b.partitions.produce(topic, index, records, v);
+  return { index, ...res };
 }
 
 export const produceHandler: ApiHandler<ProduceRequest, ProduceResponseIn> = {

@@ -1,0 +1,416 @@
+/**
+ * The main thread of a sharded broker: it owns the topic table and the partition -> shard table, starts one
+ * shard (worker thread) per core, and never touches a record byte.
+ *
+ * - Start: open both tables, place every partition (a changed --smp moves partitions of shards that no longer
+ *   exist; then every shard recovers its partitions by full scans), remove directories of topics that no longer
+ *   exist, start the shards, then have them listen: shard 0 binds the port (port 0 picks one), the others bind
+ *   the same port through SO_REUSEPORT.
+ * - Topic admin, asked by any shard: place new partitions, have their owners create the logs, commit the table,
+ *   push the change to every shard, and only then answer (DeleteTopics: the reverse order).
+ * - A shard that dies (uncaught error, abort) is restarted with backoff: its peers drop their links to it (its
+ *   partitions answer NOT_LEADER_OR_FOLLOWER meanwhile), the new one recovers its partitions from the log,
+ *   gets fresh rings, and the peers are handed links to it. Its clients reconnect (to any shard).
+ * - Shutdown: every shard stops accepting and drains its connections (still serving its peers), then every shard
+ *   syncs and closes its logs.
+ */
+import { Worker } from 'node:worker_threads';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../broker/config.js';
+import { TopicTable, type TopicRecord } from '../cluster/index.js';
+import { NodeFileSystem } from '../io/index.js';
+import { parsePartitionDir } from '../log/index.js';
+import { createChannelBuffer } from './channel.js';
+import { ControlPort, type LinkInit, type ShardInit } from './control.js';
+import { ShardTable } from './assignment.js';
+
+const RESTART_DELAY_MS_MAX = 30_000;
+/** How long topic admin waits for a restarting shard before failing. */
+const ADMIN_WAIT_MS = 15_000;
+
+/** The compiled worker, also when this module runs from TypeScript sources (tests). */
+function workerUrl(): URL {
+  const here = fileURLToPath(import.meta.url);
+  if (!here.endsWith('.ts')) return new URL('./worker.js', import.meta.url);
+  return pathToFileURL(path.resolve(path.dirname(here), '../../dist/src/shard/worker.js'));
+}
+
+export class AdminError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+  }
+}
+
+interface Shard {
+  id: number;
+  worker: Worker | null;
+  control: ControlPort | null;
+  up: boolean;
+  /** Crashes in a row (reset once a restarted shard has run for a while). */
+  crashes: number;
+  startedAt: number;
+}
+
+export class ShardedBroker {
+  readonly #shards: Shard[] = [];
+  /** rings[a][b]: the ring shard a writes and shard b reads. */
+  readonly #rings: SharedArrayBuffer[][] = [];
+  readonly #deleting = new Set<string>();
+  readonly #creating = new Set<string>();
+  #upWaiters: (() => void)[] = [];
+  #stopping = false;
+  #address: { host: string; port: number } | null = null;
+  /** Serializes topic admin: one table change at a time. */
+  #admin: Promise<unknown> = Promise.resolve();
+  /** Restarts so far (tests and stats). */
+  restarts = 0;
+
+  private constructor(
+    readonly config: BrokerConfig,
+    readonly logger: Logger,
+    readonly topics: TopicTable,
+    readonly table: ShardTable,
+  ) {}
+
+  static async start(given: BrokerConfig, logger: Logger): Promise<ShardedBroker> {
+    const config: BrokerConfig = { ...given, listen: { ...given.listen }, advertise: { ...given.advertise } };
+    const nodeFs = new NodeFileSystem();
+    await nodeFs.mkdirp(config.dataDir);
+    const topics = await TopicTable.open(config.dataDir, nodeFs);
+    const { table, moves } = await ShardTable.open(nodeFs, config.dataDir, config.smp);
+    const b = new ShardedBroker(config, logger, topics, table);
+    // Every partition of the topic table has an owner; the table holds nothing else.
+    const live = new Set<string>();
+    for (const t of topics.list()) {
+      for (let p = 0; p < t.partitions; p++) {
+        table.assign(t.name, p);
+        live.add(`${t.name}-${p}`);
+      }
+    }
+    for (const key of table.keys()) {
+      if (!live.has(key)) {
+        const id = parsePartitionDir(key);
+        if (id) table.remove(id.topic, id.partition);
+      }
+    }
+    await table.commit(nodeFs, config.dataDir);
+    b.#removeOrphans(live);
+    // Partitions that changed shards must be recovered by full scans: their new shard's marker says nothing.
+    if (moves.length > 0) {
+      logger.warn({ moves: moves.length, shards: config.smp }, 'shard count changed: partitions moved, every shard recovers its logs');
+      b.#removeMarkers();
+    }
+    for (let a = 0; a < config.smp; a++) b.#rings.push(Array.from({ length: config.smp }, () => createChannelBuffer(config.shardChannelBytes)));
+    for (let id = 0; id < config.smp; id++) b.#shards.push({ id, worker: null, control: null, up: false, crashes: 0, startedAt: 0 });
+    try {
+      await Promise.all(b.#shards.map((s) => b.#spawn(s)));
+      await b.#listen();
+    } catch (err) {
+      await b.close().catch(() => undefined);
+      throw err;
+    }
+    logger.info({ shards: config.smp }, 'shards started');
+    return b;
+  }
+
+  get listenAddress(): { host: string; port: number } {
+    if (!this.#address) throw new Error('broker is not listening');
+    return this.#address;
+  }
+
+  get shardCount(): number {
+    return this.#shards.length;
+  }
+
+  #markerFile(id: number): string {
+    return `.tern_cleanshutdown-shard${id}`;
+  }
+
+  #removeMarkers(): void {
+    for (const name of fs.readdirSync(this.config.dataDir)) {
+      if (name.startsWith('.tern_cleanshutdown')) fs.rmSync(path.join(this.config.dataDir, name), { force: true });
+    }
+  }
+
+  /** Partition directories of topics that are no longer in the table (a crash between the two): removed. */
+  #removeOrphans(live: Set<string>): void {
+    for (const name of fs.readdirSync(this.config.dataDir)) {
+      if (name.startsWith('.') || name.endsWith('-delete') || live.has(name)) continue;
+      const full = path.join(this.config.dataDir, name);
+      if (!parsePartitionDir(name) || !fs.statSync(full).isDirectory()) continue;
+      this.logger.warn({ dir: full }, 'removing partition directory of a topic that no longer exists');
+      fs.rmSync(full, { recursive: true, force: true });
+    }
+  }
+
+  #ownersOf(t: TopicRecord): number[] {
+    return Array.from({ length: t.partitions }, (_, p) => this.table.owner(t.name, p) ?? 0);
+  }
+
+  #init(id: number): ShardInit {
+    const links: LinkInit[] = [];
+    for (let peer = 0; peer < this.config.smp; peer++) {
+      if (peer !== id) links.push({ peer, tx: this.#rings[id]![peer]!, rx: this.#rings[peer]![id]! });
+    }
+    const list = this.topics.list();
+    return {
+      shardId: id,
+      shards: this.config.smp,
+      config: this.config,
+      clusterId: this.topics.clusterId,
+      topics: list,
+      owners: Object.fromEntries(list.map((t) => [t.name, this.#ownersOf(t)])),
+      links,
+      cleanShutdownFile: this.#markerFile(id),
+    };
+  }
+
+  /** Starts a shard's worker; resolves when its logs are open and it is ready to listen. */
+  #spawn(s: Shard): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(workerUrl(), { workerData: { tern: this.#init(s.id) } });
+      s.worker = worker;
+      s.startedAt = Date.now();
+      let ready = false;
+      const control = new ControlPort(worker, (op, args) => this.#serve(s, op, args, () => {
+        ready = true;
+        resolve();
+      }));
+      s.control = control;
+      worker.on('error', (err) => this.logger.error({ shard: s.id, err }, 'shard failed'));
+      worker.on('exit', (code) => {
+        control.close(new Error(`shard ${s.id} exited (${code})`));
+        const wasUp = s.up;
+        s.up = false;
+        s.worker = null;
+        s.control = null;
+        if (!ready) {
+          reject(new Error(`shard ${s.id} exited during start-up (code ${code})`));
+          return;
+        }
+        if (this.#stopping) return;
+        this.logger.error({ shard: s.id, code }, 'shard died: restarting it');
+        if (wasUp) void this.#restart(s);
+      });
+    });
+  }
+
+  async #restart(s: Shard): Promise<void> {
+    for (const peer of this.#shards) if (peer.up) void peer.control!.call('peerDown', { peer: s.id }).catch(() => undefined);
+    // Fresh rings both ways: the old ones may hold half a message of the dead thread.
+    for (let p = 0; p < this.config.smp; p++) {
+      if (p === s.id) continue;
+      this.#rings[s.id]![p] = createChannelBuffer(this.config.shardChannelBytes);
+      this.#rings[p]![s.id] = createChannelBuffer(this.config.shardChannelBytes);
+    }
+    if (Date.now() - s.startedAt > 60_000) s.crashes = 0;
+    const delay = Math.min(RESTART_DELAY_MS_MAX, this.config.shardRestartDelayMs * 2 ** s.crashes);
+    s.crashes++;
+    await new Promise((r) => setTimeout(r, delay));
+    if (this.#stopping) return;
+    try {
+      await this.#spawn(s);
+      await s.control!.call('listen', { port: this.#address!.port, advertisePort: this.config.advertise.port });
+      for (const peer of this.#shards) {
+        if (peer.id !== s.id && peer.up) await peer.control!.call('link', { peer: s.id, tx: this.#rings[peer.id]![s.id], rx: this.#rings[s.id]![peer.id] });
+      }
+      this.restarts++;
+      this.#markUp(s);
+      this.logger.info({ shard: s.id, restarts: this.restarts }, 'shard restarted');
+    } catch (err) {
+      this.logger.error({ shard: s.id, err }, 'shard restart failed: retrying');
+      if (!this.#stopping && !s.worker) void this.#restart(s);
+    }
+  }
+
+  #markUp(s: Shard): void {
+    s.up = true;
+    if (this.#shards.every((x) => x.up)) {
+      const w = this.#upWaiters;
+      this.#upWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  async #listen(): Promise<void> {
+    const [first, ...rest] = this.#shards;
+    // Port 0: shard 0 binds a free port and advertises it (set before its first accept); the others join it.
+    const port = await first!.control!.call<number>('listen', { port: this.config.listen.port });
+    if (this.config.advertise.port === 0) this.config.advertise.port = port;
+    await Promise.all(rest.map((s) => s.control!.call('listen', { port, advertisePort: this.config.advertise.port })));
+    this.#address = { host: this.config.listen.host, port };
+    for (const s of this.#shards) this.#markUp(s);
+  }
+
+  #allUp(): Promise<void> {
+    if (this.#shards.every((s) => s.up)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new AdminError('a shard is restarting; try again', 'REQUEST_TIMED_OUT')), ADMIN_WAIT_MS);
+      this.#upWaiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Calls from shards. */
+  #serve(s: Shard, op: string, args: unknown, onReady: () => void): Promise<unknown> | unknown {
+    const a = args as Record<string, unknown>;
+    switch (op) {
+      case 'ready':
+        onReady();
+        return null;
+      case 'createTopic':
+        return this.createTopic(a.name as string, a.partitions as number, a.configs as Record<string, string>);
+      case 'deleteTopic':
+        return this.#serial(() => this.#deleteTopic(a.name as string));
+      case 'addPartitions':
+        return this.#serial(() => this.#addPartitions(a.name as string, a.total as number));
+      case 'setTopicConfigs':
+        return this.#serial(() => this.#setTopicConfigs(a.name as string, a.configs as Record<string, string>));
+      default:
+        throw new Error(`unknown call ${op} from shard ${s.id}`);
+    }
+  }
+
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.#admin.then(f, f);
+    this.#admin = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Pushes a topic's record and owners to every shard; resolves when all have it. */
+  async #publish(t: TopicRecord): Promise<void> {
+    await Promise.all(this.#shards.filter((s) => s.up).map((s) => s.control!.call('topic', { record: t, owners: this.#ownersOf(t) })));
+  }
+
+  /** Has each owning shard run `op` for its partitions of `topic`. */
+  async #onOwners(op: string, topic: string, partitions: number[], extra: Record<string, unknown> = {}): Promise<void> {
+    const by = new Map<number, number[]>();
+    for (const p of partitions) {
+      const owner = this.table.owner(topic, p)!;
+      by.set(owner, [...(by.get(owner) ?? []), p]);
+    }
+    await Promise.all([...by].map(([owner, ps]) => this.#shards[owner]!.control!.call(op, { topic, partitions: ps, ...extra })));
+  }
+
+  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
+    if (this.topics.get(name) || this.#creating.has(name)) return Promise.reject(new AdminError(`Topic '${name}' already exists.`, 'TOPIC_ALREADY_EXISTS'));
+    if (this.#deleting.has(name)) return Promise.reject(new AdminError(`Topic '${name}' is marked for deletion.`, 'TOPIC_ALREADY_EXISTS'));
+    this.#creating.add(name);
+    return this.#serial(async () => {
+      try {
+        await this.#allUp();
+        const ps = Array.from({ length: partitions }, (_, p) => p);
+        for (const p of ps) this.table.assign(name, p);
+        await this.table.commit(new NodeFileSystem(), this.config.dataDir);
+        await this.#onOwners('createPartitions', name, ps, { configs });
+        const t = this.topics.add(name, partitions, configs);
+        try {
+          await this.topics.commit();
+        } catch (err) {
+          this.topics.remove(name);
+          await this.#onOwners('deletePartitions', name, ps).catch(() => undefined);
+          for (const p of ps) this.table.remove(name, p);
+          throw err;
+        }
+        await this.#publish(t);
+        this.logger.info({ topic: name, partitions, id: t.id }, 'topic created');
+        return t;
+      } finally {
+        this.#creating.delete(name);
+      }
+    });
+  }
+
+  async #deleteTopic(name: string): Promise<void> {
+    const t = this.topics.get(name);
+    if (!t) return;
+    await this.#allUp();
+    this.topics.remove(name);
+    this.#deleting.add(name);
+    try {
+      await this.topics.commit();
+      await Promise.all(this.#shards.map((s) => s.control!.call('topicRemoved', { name })));
+      const ps = Array.from({ length: t.partitions }, (_, p) => p);
+      await this.#onOwners('deletePartitions', name, ps);
+      for (const p of ps) this.table.remove(name, p);
+      await this.table.commit(new NodeFileSystem(), this.config.dataDir);
+    } finally {
+      this.#deleting.delete(name);
+    }
+    this.logger.info({ topic: name }, 'topic deleted');
+  }
+
+  async #addPartitions(name: string, total: number): Promise<void> {
+    const t = this.topics.get(name);
+    if (!t) return;
+    await this.#allUp();
+    const ps: number[] = [];
+    for (let p = t.partitions; p < total; p++) {
+      this.table.assign(name, p);
+      ps.push(p);
+    }
+    await this.table.commit(new NodeFileSystem(), this.config.dataDir);
+    await this.#onOwners('createPartitions', name, ps, { configs: t.configs });
+    this.topics.setPartitions(name, total);
+    await this.topics.commit();
+    await this.#publish(this.topics.get(name)!);
+    this.logger.info({ topic: name, partitions: total }, 'partitions added');
+  }
+
+  async #setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    if (!this.topics.get(name)) return;
+    await this.#allUp();
+    this.topics.setConfigs(name, configs);
+    await this.topics.commit();
+    await this.#publish(this.topics.get(name)!);
+    this.logger.info({ topic: name, configs }, 'topic configs changed');
+  }
+
+  /** Per-shard counters (partitions, connections, heap). */
+  async stats(): Promise<unknown[]> {
+    return Promise.all(this.#shards.map((s) => (s.up ? s.control!.call('stats') : Promise.resolve({ shard: s.id, down: true }))));
+  }
+
+  /** Test hook: makes a shard die as an uncaught exception would; the supervisor restarts it. */
+  async crashShard(id: number): Promise<void> {
+    const s = this.#shards[id];
+    if (!s?.up) throw new Error(`shard ${id} is not up`);
+    const exited = new Promise((r) => s.worker!.once('exit', r));
+    await s.control!.call('crash').catch(() => undefined);
+    await exited;
+  }
+
+  /** Resolves once every shard is up (after restarts). */
+  whenAllUp(): Promise<void> {
+    return this.#allUp();
+  }
+
+  /** Stops accepting everywhere, drains connections, then syncs and closes every shard's logs. */
+  async close(): Promise<void> {
+    this.#stopping = true;
+    const live = this.#shards.filter((s) => s.control);
+    await Promise.allSettled(live.map((s) => s.control!.call('drain')));
+    await Promise.allSettled(live.map((s) => s.control!.call('close')));
+    await Promise.allSettled(
+      live.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            if (!s.worker) return resolve();
+            const timer = setTimeout(() => void s.worker?.terminate(), 5000);
+            s.worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * One shard: a worker thread with its own event loop, its own Kafka listener (SO_REUSEPORT: the kernel hands it
+ * its share of the connections), its own log engine, batch cache and partition logs (only the partitions the
+ * table gives it), and links to every other shard for the partitions it does not own.
+ *
+ * Topic metadata is a mirror of the main thread's table: admin requests (CreateTopics, DeleteTopics, ...) go to
+ * the main thread, which changes the table, has the owning shards create or delete the logs, pushes the change
+ * to every shard and only then answers, so a topic created through any connection is visible on every shard
+ * once the client hears back.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../broker/config.js';
+import { createLogger } from '../broker/logger.js';
+import { logConfigOf } from '../broker/broker.js';
+import type { TopicRecord, TopicView } from '../cluster/index.js';
+import { createFileSystem, type FileSystem } from '../io/index.js';
+import { LogManager } from '../log/index.js';
+import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
+import { LocalPartitions } from '../kafka/partitions.js';
+import { ControlPort, type LinkInit, type ShardInit } from './control.js';
+import { listenReusePort } from './listener.js';
+import { ShardPartitions, type Ownership } from './router.js';
+import { ShardLink } from './rpc.js';
+import { CpuPool } from './cpu-pool.js';
+
+/** The topics as this shard sees them, and who owns each partition. */
+export class TopicMirror implements TopicView, Ownership {
+  readonly #byName = new Map<string, TopicRecord>();
+  readonly #byId = new Map<string, TopicRecord>();
+  readonly #owners = new Map<string, number[]>();
+
+  constructor(
+    readonly clusterId: string,
+    topics: readonly TopicRecord[],
+    owners: Record<string, number[]>,
+  ) {
+    for (const t of topics) this.upsert(t, owners[t.name] ?? []);
+  }
+
+  get(name: string): TopicRecord | undefined {
+    return this.#byName.get(name);
+  }
+
+  getById(id: string): TopicRecord | undefined {
+    return this.#byId.get(id);
+  }
+
+  list(): TopicRecord[] {
+    return [...this.#byName.values()];
+  }
+
+  ownerOf(topic: string, partition: number): number | undefined {
+    return this.#owners.get(topic)?.[partition];
+  }
+
+  upsert(t: TopicRecord, owners: number[]): void {
+    const old = this.#byName.get(t.name);
+    if (old && old.id !== t.id) this.#byId.delete(old.id);
+    this.#byName.set(t.name, t);
+    this.#byId.set(t.id, t);
+    this.#owners.set(t.name, owners);
+  }
+
+  remove(name: string): void {
+    const t = this.#byName.get(name);
+    if (!t) return;
+    this.#byName.delete(name);
+    this.#byId.delete(t.id);
+    this.#owners.delete(name);
+  }
+}
+
+/** What the Kafka handlers of a shard see. */
+class ShardServices implements BrokerServices {
+  readonly #creating = new Map<string, Promise<TopicRecord>>();
+
+  constructor(
+    readonly config: BrokerConfig,
+    readonly logger: Logger,
+    readonly topics: TopicMirror,
+    readonly partitions: ShardPartitions,
+    private readonly control: ControlPort,
+  ) {}
+
+  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
+    const pending = this.#creating.get(name);
+    if (pending) return pending.then(() => Promise.reject(Object.assign(new Error(`Topic '${name}' already exists.`), { code: 'TOPIC_ALREADY_EXISTS' })));
+    const p = this.control.call<TopicRecord>('createTopic', { name, partitions, configs }).finally(() => this.#creating.delete(name));
+    this.#creating.set(name, p);
+    return p;
+  }
+
+  pendingTopic(name: string): Promise<TopicRecord> | undefined {
+    return this.#creating.get(name);
+  }
+
+  async deleteTopic(name: string): Promise<void> {
+    await this.control.call('deleteTopic', { name });
+  }
+
+  async addPartitions(name: string, total: number): Promise<void> {
+    await this.control.call('addPartitions', { name, total });
+  }
+
+  async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
+    await this.control.call('setTopicConfigs', { name, configs });
+  }
+
+  validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null {
+    return validateTopicConfigs(configs);
+  }
+}
+
+/** Runs a shard until the main thread tells it to stop. */
+async function runShard(init: ShardInit): Promise<void> {
+  const port = parentPort;
+  if (!port) throw new Error('src/shard/worker.js runs as a worker thread');
+  const config = init.config;
+  const logger = createLogger(config.logLevel).child({ shard: init.shardId });
+  const mirror = new TopicMirror(init.clusterId, init.topics, init.owners);
+  const fs: FileSystem & { shutdown?(): void } = createFileSystem({
+    engine: config.logEngine,
+    flushDelayUs: config.flushDelayUs,
+    flushBytesMax: config.flushBytesMax,
+    ioThreads: config.ioThreads,
+    logger,
+  });
+  const cpu = new CpuPool();
+  const owns = (topic: string, partition: number): boolean => mirror.ownerOf(topic, partition) === init.shardId;
+  const logs = await LogManager.open({
+    dataDir: config.dataDir,
+    fs,
+    storageRetryMs: config.storageRetryMs,
+    logger,
+    retentionCheckIntervalMs: config.retentionCheckIntervalMs,
+    configFor: (topic) => logConfigOf(mirror.get(topic)?.configs ?? {}),
+    owns,
+    cleanShutdownFile: init.cleanShutdownFile,
+    offload: cpu,
+  });
+  // A partition in the table without a directory (a crash between the table write and its creation): create it.
+  for (const t of mirror.list()) {
+    for (let p = 0; p < t.partitions; p++) {
+      if (owns(t.name, p) && !logs.get(t.name, p) && !logs.offline(t.name, p)) await logs.createPartition(t.name, p, logConfigOf(t.configs));
+    }
+  }
+  logs.start();
+
+  const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger), mirror, logger);
+  const addLink = (l: LinkInit): void => {
+    partitions.links.get(l.peer)?.close(new Error('replaced'));
+    partitions.links.set(l.peer, new ShardLink(l.peer, l.tx, l.rx, partitions.serve, { outboxBytesMax: config.shardOutboxBytesMax }));
+  };
+  for (const l of init.links) addLink(l);
+
+  let server: KafkaServer | null = null;
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const serve = async (op: string, args: unknown): Promise<unknown> => {
+    const a = args as Record<string, unknown>;
+    switch (op) {
+      case 'listen': {
+        // Before the listener accepts anything: the port clients are told (port 0: the one just bound).
+        if (typeof a.advertisePort === 'number') config.advertise.port = a.advertisePort;
+        const bound = await listenReusePort(server!.netServer, config.listen.host, a.port as number);
+        if (config.advertise.port === 0) config.advertise.port = bound;
+        return bound;
+      }
+      case 'topic': {
+        const t = a.record as TopicRecord;
+        mirror.upsert(t, a.owners as number[]);
+        const lc = logConfigOf(t.configs);
+        for (let p = 0; p < t.partitions; p++) logs.get(t.name, p)?.updateConfig(lc);
+        return null;
+      }
+      case 'topicRemoved':
+        mirror.remove(a.name as string);
+        return null;
+      case 'createPartitions': {
+        const lc = logConfigOf(a.configs as Record<string, string>);
+        for (const p of a.partitions as number[]) await logs.createPartition(a.topic as string, p, lc);
+        return null;
+      }
+      case 'deletePartitions':
+        for (const p of a.partitions as number[]) await logs.deletePartition(a.topic as string, p);
+        return null;
+      case 'link':
+        addLink(a as unknown as LinkInit);
+        return null;
+      case 'peerDown':
+        partitions.links.get(a.peer as number)?.close(new Error('crashed'));
+        partitions.links.delete(a.peer as number);
+        return null;
+      case 'drain':
+        // Stop accepting and finish what connections have read; peers' calls are still served.
+        if (server) await server.close(config.shutdownGraceMs);
+        return null;
+      case 'close':
+        for (const l of partitions.links.values()) l.close(new Error('shutting down'));
+        await logs.close();
+        fs.shutdown?.();
+        await cpu.close();
+        setImmediate(stopped);
+        return null;
+      case 'stats':
+        return {
+          shard: init.shardId,
+          partitions: [...logs.partitions()].length,
+          connections: server?.connectionCount ?? 0,
+          heapUsed: process.memoryUsage().heapUsed,
+          cpuTasksOffloaded: cpu.offloaded,
+          links: [...partitions.links.values()].map((l) => ({ peer: l.peer, ...l.stats })),
+        };
+      case 'crash':
+        // Fault injection for tests: dies as an uncaught exception would.
+        setImmediate(() => {
+          throw new Error('shard crash requested');
+        });
+        return null;
+      default:
+        throw new Error(`unknown control op ${op}`);
+    }
+  };
+  const control = new ControlPort(port, serve);
+  const services = new ShardServices(config, logger, mirror, partitions, control);
+  server = new KafkaServer(services, servedApis());
+  await control.call('ready', { shard: init.shardId });
+  await done;
+  control.close(new Error('stopped'));
+}
+
+if (parentPort && (workerData as { tern?: ShardInit } | null)?.tern) {
+  runShard((workerData as { tern: ShardInit }).tern).catch((err: unknown) => {
+    // Start-up failed (storage unreadable, port taken): the main thread sees the worker exit with this error.
+    throw err;
+  });
+}
