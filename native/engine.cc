@@ -428,6 +428,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
         std::free(base);
         Napi::MemoryManagement::AdjustExternalMemory(e, -external);
       });
+      if (out.IsEmpty()) {
+        std::free(base);  // the environment is shutting down: nothing can read it
+        return;
+      }
       deferred_.Resolve(out);
     }
 
@@ -742,6 +746,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     callbacks_++;
     resultsPosted_ += batch.size();
     auto arr = Napi::Float64Array::New(env, batch.size() * kResultFields);
+    // A worker thread being torn down (a shard that died) can no longer create JS values: drop the results.
+    if (arr.IsEmpty() || arr.Data() == nullptr) return;
     for (size_t i = 0; i < batch.size(); i++) {
       const Result& r = batch[i];
       double* d = arr.Data() + i * kResultFields;

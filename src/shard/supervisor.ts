@@ -28,6 +28,8 @@ import { ControlPort, type LinkInit, type ShardInit } from './control.js';
 import { ShardTable } from './assignment.js';
 
 const RESTART_DELAY_MS_MAX = 30_000;
+/** How often shards report per-partition append rates (the load new partitions are placed by). */
+const LOAD_SAMPLE_MS = 10_000;
 /** How long topic admin waits for a restarting shard before failing. */
 const ADMIN_WAIT_MS = 15_000;
 
@@ -66,6 +68,7 @@ export class ShardedBroker {
   #upWaiters: (() => void)[] = [];
   #stopping = false;
   #address: { host: string; port: number } | null = null;
+  #loadTimer: NodeJS.Timeout | null = null;
   /** Serializes topic admin: one table change at a time. */
   #admin: Promise<unknown> = Promise.resolve();
   /** Restarts so far (tests and stats). */
@@ -115,6 +118,8 @@ export class ShardedBroker {
       await b.close().catch(() => undefined);
       throw err;
     }
+    b.#loadTimer = setInterval(() => void b.sampleLoad(), LOAD_SAMPLE_MS);
+    b.#loadTimer.unref();
     logger.info({ shards: config.smp }, 'shards started');
     return b;
   }
@@ -374,6 +379,31 @@ export class ShardedBroker {
     this.logger.info({ topic: name, configs }, 'topic configs changed');
   }
 
+  /**
+   * Asks every shard for bytes appended per partition since the last sample and sets each partition's load
+   * (bytes/s, smoothed) in the table: new partitions go to the least loaded of the shards with the fewest.
+   */
+  async sampleLoad(): Promise<void> {
+    const now = Date.now();
+    const seconds = Math.max(0.001, (now - this.#lastLoadSample) / 1000);
+    this.#lastLoadSample = now;
+    const reports = await Promise.allSettled(this.#shards.filter((s) => s.up).map((s) => s.control!.call<Record<string, number>>('load')));
+    const rates = new Map<string, number>();
+    for (const r of reports) if (r.status === 'fulfilled') for (const [k, bytes] of Object.entries(r.value)) rates.set(k, bytes / seconds);
+    const loads = new Map<string, number>();
+    for (const key of this.table.keys()) {
+      const id = parsePartitionDir(key);
+      if (!id) continue;
+      const next = (this.#loads.get(key) ?? 0) * 0.5 + (rates.get(key) ?? 0) * 0.5;
+      loads.set(key, next);
+      this.table.setLoad(id.topic, id.partition, next);
+    }
+    this.#loads = loads;
+  }
+
+  #lastLoadSample = Date.now();
+  #loads = new Map<string, number>();
+
   /** Per-shard counters (partitions, connections, heap). */
   async stats(): Promise<unknown[]> {
     return Promise.all(this.#shards.map((s) => (s.up ? s.control!.call('stats') : Promise.resolve({ shard: s.id, down: true }))));
@@ -396,6 +426,7 @@ export class ShardedBroker {
   /** Stops accepting everywhere, drains connections, then syncs and closes every shard's logs. */
   async close(): Promise<void> {
     this.#stopping = true;
+    if (this.#loadTimer) clearInterval(this.#loadTimer);
     const live = this.#shards.filter((s) => s.control);
     await Promise.allSettled(live.map((s) => s.control!.call('drain')));
     await Promise.allSettled(live.map((s) => s.control!.call('close')));

@@ -212,6 +212,9 @@ async function runShard(init: ShardInit): Promise<void> {
           cpuTasksOffloaded: cpu.offloaded,
           links: [...partitions.links.values()].map((l) => ({ peer: l.peer, ...l.stats })),
         };
+      case 'load':
+        // Bytes appended per partition since the last ask: the main thread's placement weighs shards by it.
+        return Object.fromEntries(partitions.local.takeAppendedBytes());
       case 'crash':
         // Fault injection for tests: dies as an uncaught exception would.
         setImmediate(() => {

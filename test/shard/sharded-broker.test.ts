@@ -65,6 +65,23 @@ describe('sharded broker (3 shards in this process)', () => {
     expect(stats.map((s) => s.partitions)).toEqual(counts);
   });
 
+  it('places a new partition on the least loaded shard when partition counts tie', async () => {
+    const { b, port } = await start();
+    const c = await WireClient.connect(port);
+    await createTopic(c, 'hot', 3);
+    const idle = b.table.owner('hot', 2)!;
+    for (let p = 0; p < 3; p++) {
+      if (b.table.owner('hot', p) === idle) continue;
+      for (let i = 0; i < 20; i++) {
+        const r = await c.request(ApiKey.Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'hot', partitionData: [{ index: p, records: recordsOf(['x'.repeat(10_000)]) }] }] });
+        expect(r.responses[0].partitionResponses[0].errorCode).toBe(0);
+      }
+    }
+    await b.sampleLoad();
+    await createTopic(c, 'next', 1);
+    expect(b.table.owner('next', 0)).toBe(idle);
+  });
+
   it('serves a Produce and a Fetch that span every shard from the connection\'s shard', async () => {
     const { b, port } = await start();
     const admin = kafkaFor(port).admin();
