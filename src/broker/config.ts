@@ -32,6 +32,11 @@ export interface BrokerConfig {
   inflightRequestsPerConnectionMax: number;
   /** Response bytes queued on one socket; reading pauses above it (a client that does not read). */
   responseQueueBytesMax: number;
+  /**
+   * Bytes of requests read and not yet answered, over all connections of a listener (one per shard), as Kafka's
+   * queued.max.request.bytes: above it every connection stops reading until answers free some.
+   */
+  requestQueueBytesMax: number;
   /** Kafka `connections.max.idle.ms`: a connection silent this long is closed. */
   connectionIdleMs: number;
   /** Upper bound on a Fetch's MaxWaitMs. */
@@ -60,8 +65,6 @@ export interface BrokerConfig {
   smp: number;
   /** Capacity of each one-way ring between two shards (a power of two); larger messages are sent in fragments. */
   shardChannelBytes: number;
-  /** Bytes of cross-shard messages queued behind a full ring; beyond it a call fails (REQUEST_TIMED_OUT, retriable). */
-  shardOutboxBytesMax: number;
   /** First delay before restarting a crashed shard; doubles per crash in a row, up to 30 s. */
   shardRestartDelayMs: number;
 }
@@ -150,6 +153,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     partialFrameBytesMax: Math.max(512 * MiB, o.requestBytesMax ?? 100 * MiB),
     inflightRequestsPerConnectionMax: 128,
     responseQueueBytesMax: 64 * MiB,
+    requestQueueBytesMax: 64 * MiB,
     connectionIdleMs: positiveInt(o.connectionIdleMs ?? 600_000, 'connectionIdleMs'),
     fetchWaitMsMax: 60_000,
     fetchResponseBytesMax: 55 * MiB,
@@ -163,7 +167,6 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
     smp: positiveInt(o.smp ?? availableParallelism(), 'smp', shardsMax),
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),
-    shardOutboxBytesMax: 64 * MiB,
     shardRestartDelayMs: 100,
   };
 }

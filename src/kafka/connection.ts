@@ -23,7 +23,7 @@
  */
 import type net from 'node:net';
 import type { Logger } from 'pino';
-import type { ChunkedBytes } from '../protocol/chunked-bytes.js';
+import { chunkedLength, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import { ProtocolError } from '../protocol/codec.js';
 import { encodeResponse, peekRequestPrefix, readRequest, type RequestPrefix } from '../protocol/frame.js';
 import { API_SPECS, ApiKey } from '../protocol/messages/index.js';
@@ -31,13 +31,21 @@ import { ErrorCode } from '../protocol/errors.js';
 import { FrameParser } from '../protocol/frame-parser.js';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.js';
 
-/** Bytes of incomplete request frames held by all connections of a listener. */
+/**
+ * What all connections of a listener hold together: bytes of incomplete request frames (`bytes`), and bytes of
+ * requests read and not yet answered (`queuedBytes`, Kafka's queued.max.request.bytes): past
+ * `requestQueueBytesMax` every connection stops reading until answers free some (`waiters` are woken then).
+ */
 export interface PartialFrameBudget {
   bytes: number;
+  queuedBytes?: number;
+  waiters?: Set<() => void>;
 }
 
 interface Slot {
   done: boolean;
+  /** Request bytes charged to the listener's queue budget until this slot is answered. */
+  bytes: number;
   chunks: Buffer[] | null;
   /** Close the connection once everything before this slot is written (acks=0 produce failed). */
   closeReason: string | null;
@@ -168,8 +176,9 @@ export class Connection {
       }
       throw err;
     }
-    const slot: Slot = { done: false, chunks: null, closeReason: null };
+    const slot: Slot = { done: false, bytes: chunkedLength(frame), chunks: null, closeReason: null };
     this.pending.push(slot);
+    this.#charge(slot.bytes);
     const ctx: RequestContext = {
       broker: this.broker,
       apiVersion: prefix.apiVersion,
@@ -210,7 +219,7 @@ export class Connection {
         apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
       } as never),
     );
-    this.pending.push({ done: true, chunks, closeReason: null });
+    this.pending.push({ done: true, bytes: 0, chunks, closeReason: null });
     this.flush();
   }
 
@@ -224,6 +233,7 @@ export class Connection {
   private flush(): void {
     while (this.pending.length > 0 && this.pending[0]!.done) {
       const slot = this.pending.shift()!;
+      this.#charge(-slot.bytes);
       if (slot.closeReason !== null) {
         // Earlier answers are already queued on the socket; end() sends them, then closes.
         this.close(slot.closeReason, true);
@@ -242,17 +252,51 @@ export class Connection {
     this.maybeResume();
   }
 
+  /** Charges (or, negative, releases) request bytes against the listener's queue budget; wakes readers below it. */
+  #charge(bytes: number): void {
+    if (this.closed) return; // close() released this connection's whole charge
+    this.#adjustQueue(bytes);
+  }
+
+  #adjustQueue(bytes: number): void {
+    const b = this.partialBytes;
+    b.queuedBytes = (b.queuedBytes ?? 0) + bytes;
+    this.chargedBytes += bytes;
+    if (bytes < 0 && b.waiters && b.waiters.size > 0 && b.queuedBytes <= this.broker.config.requestQueueBytesMax) {
+      const wake = [...b.waiters];
+      b.waiters.clear();
+      for (const w of wake) w();
+    }
+  }
+
+  private chargedBytes = 0;
+  private readonly wake = (): void => this.maybeResume();
+
+  private overQueueBudget(): boolean {
+    return (this.partialBytes.queuedBytes ?? 0) > this.broker.config.requestQueueBytesMax;
+  }
+
   private maybePause(): void {
     const cfg = this.broker.config;
-    if (!this.paused && (this.pending.length >= cfg.inflightRequestsPerConnectionMax || this.socket.writableLength > cfg.responseQueueBytesMax)) {
+    const overBudget = this.overQueueBudget();
+    if (!this.paused && (this.pending.length >= cfg.inflightRequestsPerConnectionMax || this.socket.writableLength > cfg.responseQueueBytesMax || overBudget)) {
       this.paused = true;
       this.socket.pause();
     }
+    if (overBudget) (this.partialBytes.waiters ??= new Set()).add(this.wake);
   }
 
   private maybeResume(): void {
     const cfg = this.broker.config;
-    if (this.paused && !this.draining && !this.closed && this.pending.length < cfg.inflightRequestsPerConnectionMax && this.socket.writableLength <= cfg.responseQueueBytesMax) {
+    if (this.paused && !this.overQueueBudget()) this.partialBytes.waiters?.delete(this.wake);
+    if (
+      this.paused &&
+      !this.draining &&
+      !this.closed &&
+      this.pending.length < cfg.inflightRequestsPerConnectionMax &&
+      this.socket.writableLength <= cfg.responseQueueBytesMax &&
+      !this.overQueueBudget()
+    ) {
       this.paused = false;
       this.runBacklog();
       if (!this.paused && this.backlog.length === 0) this.socket.resume();
@@ -289,6 +333,8 @@ export class Connection {
     this.backlog.length = 0;
     this.partialBytes.bytes -= this.partialBytesCharged;
     this.partialBytesCharged = 0;
+    this.partialBytes.waiters?.delete(this.wake);
+    if (this.chargedBytes !== 0) this.#adjustQueue(-this.chargedBytes);
     if (gracefully) this.socket.end();
     else this.socket.destroy();
     this.onClose(this);

@@ -66,6 +66,7 @@ export class ShardPartitions implements PartitionOps {
       const m = await r.call('produce', { topic, partition, apiVersion }, piecesOf(records));
       return m.args as ProduceOutcome;
     } catch (err) {
+      this.logger.warn({ topic, partition, err }, 'cross-shard produce failed');
       return produceFailure(UNAVAILABLE, (err as Error).message);
     }
   }

@@ -3,15 +3,18 @@
  * request (operation name, JSON arguments, raw byte payloads) answered by a response with the same id.
  *
  * Frame (little-endian), one ring message:
- *   u8 kind | u8 0 | u16 0 | u32 id | u32 jsonBytes | u32 payloads | u32 payloadBytes[payloads] | json | payloads
- * A frame larger than the ring's message limit is cut into FRAGMENT messages (u8 kind | u32 total | bytes)
- * sent back to back; since one thread writes a ring through one ordered outbox, fragments never interleave.
+ *   u32 kind | u32 id | u32 jsonBytes | u32 payloads | u32 payloadBytes[payloads] | json | payloads
+ * A frame larger than the ring's message limit goes as FRAGMENT messages (u32 kind | u32 total | bytes), cut
+ * from the frame's pieces as they are sent (never joined); one ordered outbox per ring, so fragments of one frame
+ * are consecutive.
  *
  * Record bytes cross once: written into the ring by the sender, copied out into one buffer by the receiver (a
  * ring slot is reused as soon as it is read, and the log and the batch cache keep what they are given).
  *
- * Back-pressure: frames wait in an ordered outbox while the ring is full; past `outboxBytesMax` a call fails at
- * once (the caller answers a retriable error) instead of queueing without bound.
+ * Back-pressure: a frame that does not fit waits in the outbox, in order, until the peer frees ring space; the
+ * call's caller (a request handler) waits with it, so its connection keeps the request in flight and stops
+ * reading at its in-flight limit. The outbox holds references to bytes those requests already hold (no copy),
+ * so its memory is bounded by the connections' limits, not by the ring.
  */
 import { ChannelReceiver, ChannelSender } from './channel.js';
 
@@ -28,7 +31,7 @@ export interface RpcMessage {
 
 export type RpcServe = (op: string, args: unknown, payloads: Buffer[]) => Promise<{ result: unknown; payloads?: readonly Buffer[] }>;
 
-/** A call that could not be made or answered: the peer is down, restarting, or its outbox is full. */
+/** A call that could not be made or answered: the peer is down or restarting. */
 export class ShardUnavailableError extends Error {
   readonly code = 'SHARD_UNAVAILABLE';
 }
@@ -53,9 +56,9 @@ export class ShardLink {
   readonly #tx: ChannelSender;
   readonly #rx: ChannelReceiver;
   readonly #serve: RpcServe;
-  readonly #outboxBytesMax: number;
   readonly #pending = new Map<number, Pending>();
-  readonly #outbox: Buffer[][] = [];
+  /** Frames waiting for ring space; the head may be partly sent (`sent` bytes, in fragments). */
+  readonly #outbox: { parts: Buffer[]; length: number; sent: number }[] = [];
   #outboxBytes = 0;
   #pumping = false;
   #nextId = 1;
@@ -64,14 +67,24 @@ export class ShardLink {
   #assembling: { buf: Buffer; at: number } | null = null;
   /** Resolves when the receive loop ends. */
   readonly done: Promise<void>;
+  /** Bytes waiting for ring space. */
+  get queuedBytes(): number {
+    return this.#outboxBytes;
+  }
+
   /** Counters: calls made to the peer, calls served for it, frames that had to be fragmented. */
   readonly stats = { callsSent: 0, callsServed: 0, fragmented: 0 };
 
-  constructor(readonly peer: number, tx: SharedArrayBuffer, rx: SharedArrayBuffer, serve: RpcServe, opts: { outboxBytesMax: number }) {
+  constructor(
+    readonly peer: number,
+    tx: SharedArrayBuffer,
+    rx: SharedArrayBuffer,
+    serve: RpcServe,
+    private readonly opts: { onClose?: (why: Error) => void } = {},
+  ) {
     this.#tx = new ChannelSender(tx);
     this.#rx = new ChannelReceiver(rx);
     this.#serve = serve;
-    this.#outboxBytesMax = opts.outboxBytesMax;
     this.done = this.#rx.run((m) => this.#receive(m)).catch((err: unknown) => this.close(err as Error));
   }
 
@@ -87,10 +100,7 @@ export class ShardLink {
     this.stats.callsSent++;
     return new Promise<RpcMessage>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      if (!this.#send(encode(REQUEST, id, { op, args }, payloads))) {
-        this.#pending.delete(id);
-        reject(new ShardUnavailableError(`shard ${this.peer}: ${this.#outboxBytes} bytes queued for it, over ${this.#outboxBytesMax}`));
-      }
+      this.#send(encode(REQUEST, id, { op, args }, payloads));
     });
   }
 
@@ -98,6 +108,7 @@ export class ShardLink {
   close(why: Error = new Error('closed')): void {
     if (this.#closed) return;
     this.#closed = why;
+    this.opts.onClose?.(why);
     this.#tx.close();
     this.#rx.close();
     this.#outbox.length = 0;
@@ -107,51 +118,70 @@ export class ShardLink {
     this.#pending.clear();
   }
 
-  /**
-   * Queues a frame (fragmenting it when needed); false when the outbox is over its limit. Responses are always
-   * queued (`always`): they are bounded by the requests that asked for them, and dropping one would hang a call.
-   */
-  #send(parts: Buffer[], always = false): boolean {
-    if (this.#closed) return false;
+  /** Sends a frame now if the ring has room and nothing waits before it; else queues it behind the others. */
+  #send(parts: Buffer[]): void {
+    if (this.#closed) return;
     let length = 0;
     for (const p of parts) length += p.length;
-    const max = this.#tx.messageBytesMax;
-    let frames: Buffer[][];
-    if (length <= max) frames = [parts];
-    else {
-      // Rare (a frame over a quarter of the ring): join once, then cut.
-      this.stats.fragmented++;
-      const whole = Buffer.concat(parts, length);
-      const room = max - FRAGMENT_HEADER_BYTES;
-      frames = [];
-      for (let at = 0; at < length; at += room) {
-        const h = Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES);
-        h.writeUInt32LE(FRAGMENT, 0);
-        h.writeUInt32LE(length, 4);
-        frames.push([h, whole.subarray(at, Math.min(length, at + room))]);
-      }
-    }
-    if (this.#outbox.length === 0 && !this.#pumping) {
-      while (frames.length > 0 && this.#tx.trySend(frames[0]!)) frames.shift();
-      if (frames.length === 0) return true;
-    }
-    if (!always && this.#outboxBytes + length > this.#outboxBytesMax && this.#outbox.length > 0) return false;
-    for (const f of frames) {
-      this.#outbox.push(f);
-      for (const p of f) this.#outboxBytes += p.length;
-    }
-    if (!this.#pumping) void this.#pump();
-    return true;
+    if (length > this.#tx.messageBytesMax) this.stats.fragmented++;
+    this.#outbox.push({ parts, length, sent: 0 });
+    this.#outboxBytes += length;
+    if (!this.#pumping && this.#drain() !== null) void this.#pump();
   }
 
+  /** The next ring message of the head frame: the whole frame, or its next fragment (views, no copy). */
+  #next(): Buffer[] | null {
+    const f = this.#outbox[0];
+    if (!f) return null;
+    const max = this.#tx.messageBytesMax;
+    if (f.length <= max) return f.parts;
+    const n = Math.min(max - FRAGMENT_HEADER_BYTES, f.length - f.sent);
+    const h = Buffer.allocUnsafe(FRAGMENT_HEADER_BYTES);
+    h.writeUInt32LE(FRAGMENT, 0);
+    h.writeUInt32LE(f.length, 4);
+    const out: Buffer[] = [h];
+    let skip = f.sent;
+    let want = n;
+    for (const p of f.parts) {
+      if (want === 0) break;
+      if (skip >= p.length) {
+        skip -= p.length;
+        continue;
+      }
+      const take = Math.min(p.length - skip, want);
+      out.push(p.subarray(skip, skip + take));
+      want -= take;
+      skip = 0;
+    }
+    return out;
+  }
+
+  /** Marks the message `#next` gave as sent. */
+  #advance(message: Buffer[]): void {
+    const f = this.#outbox[0]!;
+    if (f.length <= this.#tx.messageBytesMax) f.sent = f.length;
+    else for (let i = 1; i < message.length; i++) f.sent += message[i]!.length;
+    if (f.sent < f.length) return;
+    this.#outbox.shift();
+    this.#outboxBytes -= f.length;
+  }
+
+  /** Sends what fits now; returns the message that did not fit, or null when the outbox is empty. */
+  #drain(): Buffer[] | null {
+    for (let m = this.#next(); m !== null; m = this.#next()) {
+      if (!this.#tx.trySend(m)) return m;
+      this.#advance(m);
+    }
+    return null;
+  }
+
+  /** Waits for ring space (the peer reading) and sends the rest, in order. */
   async #pump(): Promise<void> {
     this.#pumping = true;
     try {
-      while (this.#outbox.length > 0 && !this.#closed) {
-        const f = this.#outbox[0]!;
-        await this.#tx.send(f);
-        this.#outbox.shift();
-        for (const p of f) this.#outboxBytes -= p.length;
+      for (let m = this.#drain(); m !== null && !this.#closed; m = this.#drain()) {
+        await this.#tx.send(m);
+        this.#advance(m);
       }
     } catch (err) {
       this.close(err as Error);
@@ -213,8 +243,8 @@ export class ShardLink {
     const { op, args } = json as { op: string; args: unknown };
     this.stats.callsServed++;
     this.#serve(op, args, payloads).then(
-      (r) => this.#send(encode(RESPONSE, id, { ok: true, result: r.result }, r.payloads ?? []), true),
-      (err: unknown) => this.#send(encode(RESPONSE, id, { ok: false, error: (err as Error).message }, []), true),
+      (r) => this.#send(encode(RESPONSE, id, { ok: true, result: r.result }, r.payloads ?? [])),
+      (err: unknown) => this.#send(encode(RESPONSE, id, { ok: false, error: (err as Error).message }, [])),
     );
   }
 }

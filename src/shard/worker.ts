@@ -15,7 +15,7 @@ import { createLogger } from '../broker/logger.js';
 import { logConfigOf } from '../broker/broker.js';
 import type { TopicRecord, TopicView } from '../cluster/index.js';
 import { createFileSystem, type FileSystem } from '../io/index.js';
-import { LogManager } from '../log/index.js';
+import { LogManager, batchCacheBytesMax } from '../log/index.js';
 import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
 import { LocalPartitions } from '../kafka/partitions.js';
 import { ControlPort, type LinkInit, type ShardInit } from './control.js';
@@ -116,7 +116,8 @@ class ShardServices implements BrokerServices {
 async function runShard(init: ShardInit): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('src/shard/worker.js runs as a worker thread');
-  const config = init.config;
+  // Memory budgets are the broker's: each shard gets its share.
+  const config: BrokerConfig = { ...init.config, requestQueueBytesMax: Math.max(8 * 1024 * 1024, Math.floor(init.config.requestQueueBytesMax / init.shards)) };
   const logger = createLogger(config.logLevel).child({ shard: init.shardId });
   const mirror = new TopicMirror(init.clusterId, init.topics, init.owners);
   const fs: FileSystem & { shutdown?(): void } = createFileSystem({
@@ -138,6 +139,7 @@ async function runShard(init: ShardInit): Promise<void> {
     owns,
     cleanShutdownFile: init.cleanShutdownFile,
     offload: cpu,
+    batchCacheBytesMax: Math.max(8 * 1024 * 1024, Math.floor(batchCacheBytesMax / init.shards)),
   });
   // A partition in the table without a directory (a crash between the table write and its creation): create it.
   for (const t of mirror.list()) {
@@ -150,7 +152,10 @@ async function runShard(init: ShardInit): Promise<void> {
   const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger), mirror, logger);
   const addLink = (l: LinkInit): void => {
     partitions.links.get(l.peer)?.close(new Error('replaced'));
-    partitions.links.set(l.peer, new ShardLink(l.peer, l.tx, l.rx, partitions.serve, { outboxBytesMax: config.shardOutboxBytesMax }));
+    const onClose = (why: Error): void => {
+      if (!/replaced|crashed|shutting down/.test(why.message)) logger.error({ peer: l.peer, err: why }, 'link to shard closed');
+    };
+    partitions.links.set(l.peer, new ShardLink(l.peer, l.tx, l.rx, partitions.serve, { onClose }));
   };
   for (const l of init.links) addLink(l);
 

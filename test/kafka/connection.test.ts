@@ -298,6 +298,39 @@ describe('ordering and pipelining', () => {
 });
 
 describe('back-pressure', () => {
+  it('stops reading every connection while unanswered requests hold more than requestQueueBytesMax, and resumes', async () => {
+    const tb = await testBroker({}, { requestQueueBytesMax: 300 * 1024 });
+    const admin = await WireClient.connect(tb.port);
+    await createTopic(admin, 'queued');
+    let served = 0;
+    const original = tb.broker.partitions.read.bind(tb.broker.partitions);
+    tb.broker.partitions.read = (specs, maxBytes) => {
+      if (specs.some((s) => s.topic === 'queued')) served++;
+      return original(specs, maxBytes);
+    };
+    // 20 long polls of ~30 KiB each (a padded rack id), all in one write: 600 KiB of requests nobody answers yet.
+    const c = await WireClient.connect(tb.port);
+    const body = { ...fetchBody('queued', 0, 0, { maxWaitMs: 20_000, minBytes: 1 }), rackId: 'r'.repeat(30 * 1024) };
+    const frames = Array.from({ length: 20 }, (_, i) => c.encode(ApiKey.Fetch, FETCH_V, body, 5000 + i));
+    const answered: number[] = [];
+    c.socket.on('data', () => undefined);
+    const before = c.arrivals.length;
+    c.writeRaw(Buffer.concat(frames));
+    let last = -1;
+    for (let i = 0; i < 30 && served !== last; i++) {
+      last = served;
+      await sleep(200);
+    }
+    // ~300 KiB of them were taken in (the one that crossed the budget included), not all 600 KiB.
+    expect(served).toBeGreaterThanOrEqual(9);
+    expect(served).toBeLessThanOrEqual(12);
+    // A record arrives: the polls answer, the budget frees, the rest are read and answered too.
+    await produceValues(admin, 'queued', 0, ['wake']);
+    for (let i = 0; i < 100 && c.arrivals.length - before < 20; i++) await sleep(50);
+    for (const a of c.arrivals.slice(before)) answered.push(a.correlationId);
+    expect(answered.sort((x, y) => x - y)).toEqual(Array.from({ length: 20 }, (_, i) => 5000 + i));
+  });
+
   it('stops reading from a client that never reads its responses, and keeps serving others', async () => {
     const tb = await testBroker({}, { responseQueueBytesMax: 256 * 1024, inflightRequestsPerConnectionMax: 16 });
     const admin = await WireClient.connect(tb.port);

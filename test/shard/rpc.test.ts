@@ -1,17 +1,17 @@
 /**
  * Cross-shard calls (src/shard/rpc.ts) between two links in one thread: requests and responses with payloads,
- * frames larger than the ring (fragmented, reassembled byte-exact), ordering, back-pressure (the outbox limit
- * fails a call at once instead of queueing without bound) and a closed link failing its calls in flight.
+ * frames larger than the ring (fragmented without joining, reassembled byte-exact), ordering, back-pressure (a
+ * full ring makes calls wait, in order, until the peer reads) and a closed link failing its calls in flight.
  */
 import { describe, expect, it } from 'vitest';
 import { createChannelBuffer } from '../../src/shard/channel.js';
 import { ShardLink, ShardUnavailableError, type RpcServe } from '../../src/shard/rpc.js';
 
-function pair(serveA: RpcServe, serveB: RpcServe, ringBytes = 64 * 1024, outboxBytesMax = 8 * 1024 * 1024): [ShardLink, ShardLink] {
+function pair(serveA: RpcServe, serveB: RpcServe, ringBytes = 64 * 1024): [ShardLink, ShardLink] {
   const ab = createChannelBuffer(ringBytes);
   const ba = createChannelBuffer(ringBytes);
-  const a = new ShardLink(1, ab, ba, serveA, { outboxBytesMax });
-  const b = new ShardLink(0, ba, ab, serveB, { outboxBytesMax });
+  const a = new ShardLink(1, ab, ba, serveA);
+  const b = new ShardLink(0, ba, ab, serveB);
   return [a, b];
 }
 
@@ -59,34 +59,21 @@ describe('ShardLink', () => {
     b.close();
   });
 
-  it('applies back-pressure: a full ring queues in order, and past the outbox limit a call fails at once', async () => {
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    // The serving side does not answer until released.
-    const [a, b] = pair(none, async () => {
-      await gate;
-      return { result: 'ok' };
-    }, 64 * 1024, 256 * 1024);
+  it('applies back-pressure: calls wait for ring space, in order, and all complete once the peer reads', async () => {
+    const served: number[] = [];
+    const [a, b] = pair(none, async (_op, args, payloads) => {
+      served.push(args as number);
+      return { result: payloads[0]!.length };
+    }, 64 * 1024);
     const chunk = pattern(12 * 1024, 1);
-    const calls: Promise<unknown>[] = [];
-    let refused = 0;
-    // All in one synchronous run: the peer cannot drain meanwhile, so the ring (64 KiB) fills after ~5 frames and
-    // the rest wait in the outbox until its 256 KiB limit.
-    for (let i = 0; i < 60; i++) {
-      calls.push(
-        a.call('slow', i, [chunk]).then((m) => m.args, (err: unknown) => {
-          expect(err).toBeInstanceOf(ShardUnavailableError);
-          refused++;
-          return 'refused';
-        }),
-      );
-    }
-    await new Promise((r) => setImmediate(r));
-    expect(refused).toBeGreaterThan(30);
-    expect(refused).toBeLessThan(60);
-    release();
+    // All in one synchronous run: the peer cannot read meanwhile, so the 64 KiB ring holds ~5 of these frames
+    // and the rest wait in the outbox.
+    const calls = Array.from({ length: 60 }, (_, i) => a.call('slow', i, [chunk]));
+    expect(a.queuedBytes).toBeGreaterThan(50 * 12 * 1024);
     const res = await Promise.all(calls);
-    expect(res.filter((r) => r === 'ok').length).toBe(60 - refused);
+    expect(res.map((r) => r.args)).toEqual(Array.from({ length: 60 }, () => 12 * 1024));
+    expect(served).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    expect(a.queuedBytes).toBe(0);
     a.close();
     b.close();
   });
