@@ -24,6 +24,12 @@ export interface StartOptions {
   logEngine?: string;
   /** Group-commit delay, µs. */
   flushDelayUs?: number;
+  /** Kafka `offsets.topic.num.partitions`. */
+  offsetsTopicPartitions?: number;
+  /** Kafka `group.initial.rebalance.delay.ms`. */
+  groupInitialRebalanceDelayMs?: number;
+  /** Kafka `offsets.retention.minutes`. */
+  offsetsRetentionMinutes?: number;
 }
 
 export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
@@ -41,6 +47,9 @@ const KEYS = {
   defaultPartitions: 'num-partitions',
   logEngine: 'log-engine',
   flushDelayUs: 'flush-delay-us',
+  offsetsTopicPartitions: 'offsets-topic-partitions',
+  groupInitialRebalanceDelayMs: 'group-initial-rebalance-delay-ms',
+  offsetsRetentionMinutes: 'offsets-retention-minutes',
 } as const;
 type Key = keyof typeof KEYS;
 
@@ -103,7 +112,16 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (flushDelayUs !== undefined && (String(delayRaw).trim() === '' || !Number.isInteger(flushDelayUs) || flushDelayUs < 0)) {
     throw new CliError(`flush-delay-us must be an integer >= 0, got '${delayRaw}'`);
   }
+  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes', number>> = {};
+  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes'] as const) {
+    const raw = pick(k);
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (String(raw).trim() === '' || !Number.isInteger(n) || n < (k === 'groupInitialRebalanceDelayMs' ? 0 : 1)) throw new CliError(`${KEYS[k]} must be an integer >= ${k === 'groupInitialRebalanceDelayMs' ? 0 : 1}, got '${raw}'`);
+    groupInts[k] = n;
+  }
   return {
+    ...groupInts,
     listen,
     ...(advertise === undefined ? {} : { advertise }),
     ...(logEngine === undefined ? {} : { logEngine }),
@@ -132,6 +150,9 @@ export function startCommand(): Command {
     .option('--num-partitions <n>', 'partitions of auto-created topics, as Kafka num.partitions (default: 1)')
     .addOption(new Option('--log-engine <engine>', 'storage engine: native (O_DIRECT, group commit off the JS thread), node (node:fs), auto (native when built; default)').choices(LOG_ENGINES))
     .option('--flush-delay-us <us>', 'group commit: extra wait before a flush round, to gather more appends (default: 0)')
+    .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
+    .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
+    .option('--offsets-retention-minutes <n>', 'committed offsets retention, as Kafka offsets.retention.minutes (default: 10080, 7 days)')
     .option('--config <file>', `YAML or JSON file with the same settings (keys: ${Object.values(KEYS).join(', ')})`)
     .addHelpText(
       'after',
@@ -150,7 +171,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -171,6 +192,9 @@ Example tern.yaml:
       if (opts.numPartitions !== undefined) flags.defaultPartitions = opts.numPartitions;
       if (opts.logEngine !== undefined) flags.logEngine = opts.logEngine;
       if (opts.flushDelayUs !== undefined) flags.flushDelayUs = opts.flushDelayUs;
+      if (opts.offsetsTopicPartitions !== undefined) flags.offsetsTopicPartitions = opts.offsetsTopicPartitions;
+      if (opts.groupInitialRebalanceDelayMs !== undefined) flags.groupInitialRebalanceDelayMs = opts.groupInitialRebalanceDelayMs;
+      if (opts.offsetsRetentionMinutes !== undefined) flags.offsetsRetentionMinutes = opts.offsetsRetentionMinutes;
       const merged = mergeStartOptions(file, flags);
       // Loaded only here: the other commands need none of the broker's modules.
       const { runBroker } = await import('../broker/index.js');

@@ -123,9 +123,13 @@ export interface OffsetCommitEntry {
   offset: number;
   leaderEpoch: number;
   metadata: string | null;
-  /** The timestamp to store (OffsetCommit v1 may give one; else the broker's now). */
+  /** The commit timestamp to store; -1: now (OffsetCommit v1 may give one, later versions never). */
   commitTimestamp: number;
-  expireTimestamp: number | null;
+  /**
+   * OffsetCommit v2-4 RetentionTimeMs: the offset expires this long after now. -1: the broker's rule
+   * (offsets.retention.minutes, counted from when the group empties: KIP-211).
+   */
+  retentionMs: number;
 }
 
 export interface PartitionError {
@@ -337,7 +341,7 @@ export class GroupCoordinator {
       for (const m of g.members.values()) this.scheduleHeartbeat(g, m);
     }
     owned.loading = false;
-    this.logger.info({ partition, records, skipped, groups: owned.groups.size }, 'loaded __consumer_offsets partition');
+    if (records > 0) this.logger.info({ partition, records, skipped, groups: owned.groups.size }, 'loaded __consumer_offsets partition');
   }
 
   /** Drops a partition's groups (its ownership moved): waiting joins and syncs get NOT_COORDINATOR. */
@@ -810,7 +814,8 @@ export class GroupCoordinator {
     const route = await this.route(groupId, false);
     if (!route.ok) return { errorCode: route.errorCode, members: [] };
     const g = this.group(route.partition, groupId);
-    if (g === undefined) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, members: members.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
+    // As Kafka: no top-level error, every member unknown (LeaveGroup v0-2 report the member's error).
+    if (g === undefined) return { errorCode: ErrorCode.NONE, members: members.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
     const out = [];
     for (const req of members) {
       let errorCode: number = ErrorCode.NONE;
@@ -884,6 +889,7 @@ export class GroupCoordinator {
     }
     const member = g.members.get(ref.memberId);
     if (member) this.scheduleHeartbeat(g, member);
+    const now = this.timers.now();
     const results: PartitionError[] = [];
     const accepted: { entry: OffsetCommitEntry; value: CommittedOffset }[] = [];
     for (const e of entries) {
@@ -892,7 +898,9 @@ export class GroupCoordinator {
         results.push({ topic: e.topic, partition: e.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE });
         continue;
       }
-      accepted.push({ entry: e, value: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata, commitTimestamp: e.commitTimestamp, expireTimestamp: e.expireTimestamp } });
+      const commitTimestamp = e.commitTimestamp === -1 ? now : e.commitTimestamp;
+      const expireTimestamp = e.retentionMs === -1 ? null : now + e.retentionMs;
+      accepted.push({ entry: e, value: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata, commitTimestamp, expireTimestamp } });
     }
     if (accepted.length > 0) {
       const records: RecordInput[] = accepted.map((a) => ({ key: encodeOffsetKey(g.groupId, a.entry.topic, a.entry.partition), value: encodeOffsetValue(a.value) }));
@@ -1144,4 +1152,41 @@ function joinError(errorCode: number, memberId: string): JoinResult {
 
 function syncError(errorCode: number): SyncResult {
   return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+}
+
+/**
+ * What Kafka API handlers use (BrokerServices.groups). A GroupCoordinator on a single-process broker; once
+ * groups are spread over shards, a router with this face forwards each group's calls to its owning shard.
+ */
+export type GroupService = Pick<
+  GroupCoordinator,
+  | 'ensureOffsetsTopic'
+  | 'partitionFor'
+  | 'joinGroup'
+  | 'syncGroup'
+  | 'heartbeat'
+  | 'leaveGroup'
+  | 'commitOffsets'
+  | 'fetchOffsets'
+  | 'deleteOffsets'
+  | 'describeGroup'
+  | 'listGroups'
+  | 'deleteGroup'
+>;
+
+/** The coordinator's settings out of a broker config (which names them the same). */
+export function coordinatorConfigOf(c: GroupCoordinatorConfig): GroupCoordinatorConfig {
+  return {
+    offsetsTopicPartitions: c.offsetsTopicPartitions,
+    groupInitialRebalanceDelayMs: c.groupInitialRebalanceDelayMs,
+    groupMinSessionTimeoutMs: c.groupMinSessionTimeoutMs,
+    groupMaxSessionTimeoutMs: c.groupMaxSessionTimeoutMs,
+    groupMembersMax: c.groupMembersMax,
+    groupsMax: c.groupsMax,
+    groupMemberMetadataBytesMax: c.groupMemberMetadataBytesMax,
+    groupRecordBytesMax: c.groupRecordBytesMax,
+    offsetMetadataBytesMax: c.offsetMetadataBytesMax,
+    offsetsRetentionMs: c.offsetsRetentionMs,
+    offsetsRetentionCheckIntervalMs: c.offsetsRetentionCheckIntervalMs,
+  };
 }

@@ -1,5 +1,6 @@
 /** Consumer groups: the classic group coordinator and committed offsets in `__consumer_offsets`. */
-export { GroupCoordinator, groupCoordinatorDefaults } from './coordinator.js';
+export { GroupCoordinator, groupCoordinatorDefaults, coordinatorConfigOf } from './coordinator.js';
+export { brokerGroupCoordinator, OFFSETS_TOPIC_CONFIGS } from './broker-coordinator.js';
 export type {
   GroupCoordinatorConfig,
   GroupCoordinatorOptions,
@@ -11,6 +12,7 @@ export type {
   FetchedOffset,
   GroupDescription,
   GroupListing,
+  GroupService,
 } from './coordinator.js';
 export { GroupState, type GroupStateName, type JoinResult, type SyncResult, type Protocol } from './group.js';
 export { OFFSETS_TOPIC, javaStringHashCode, partitionForGroup } from './partitioning.js';

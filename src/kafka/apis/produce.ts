@@ -20,6 +20,7 @@ import type { RecordsValue } from '../../protocol/codec.js';
 import { MAGIC_OFFSET, MAGIC_V2, validateBatches } from '../../protocol/records.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
 import { storageFailure } from './errors.js';
+import { OFFSETS_TOPIC } from '../../groups/index.js';
 
 type PartitionOut = NonNullable<NonNullable<ProduceResponseIn['responses']>[number]['partitionResponses']>[number];
 
@@ -30,6 +31,8 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
 }
 
 async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: RecordsValue): Promise<PartitionOut> {
+  // Only the group coordinator writes the internal topic (Kafka: InvalidTopicException for clients).
+  if (topic === OFFSETS_TOPIC) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `${OFFSETS_TOPIC} is an internal topic`);
   const log = b.partitionLog(topic, index);
   if (!log) return failed(index, b.missingPartitionError(topic, index));
   const bytes = records === null ? 0 : chunkedLength(records);
