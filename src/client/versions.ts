@@ -26,6 +26,18 @@ import type {
   DescribeClusterResponse,
   DescribeConfigsRequestIn,
   DescribeConfigsResponse,
+  DeleteGroupsRequestIn,
+  DeleteGroupsResponse,
+  DescribeGroupsRequestIn,
+  DescribeGroupsResponse,
+  FindCoordinatorRequestIn,
+  FindCoordinatorResponse,
+  ListGroupsRequestIn,
+  ListGroupsResponse,
+  OffsetCommitRequestIn,
+  OffsetCommitResponse,
+  OffsetFetchRequestIn,
+  OffsetFetchResponse,
   FetchRequestIn,
   FetchResponse,
   IncrementalAlterConfigsRequestIn,
@@ -53,6 +65,12 @@ export interface ApiTypes {
   [ApiKey.CreatePartitions]: { request: CreatePartitionsRequestIn; response: CreatePartitionsResponse };
   [ApiKey.IncrementalAlterConfigs]: { request: IncrementalAlterConfigsRequestIn; response: IncrementalAlterConfigsResponse };
   [ApiKey.DescribeCluster]: { request: DescribeClusterRequestIn; response: DescribeClusterResponse };
+  [ApiKey.FindCoordinator]: { request: FindCoordinatorRequestIn; response: FindCoordinatorResponse };
+  [ApiKey.ListGroups]: { request: ListGroupsRequestIn; response: ListGroupsResponse };
+  [ApiKey.DescribeGroups]: { request: DescribeGroupsRequestIn; response: DescribeGroupsResponse };
+  [ApiKey.OffsetFetch]: { request: OffsetFetchRequestIn; response: OffsetFetchResponse };
+  [ApiKey.OffsetCommit]: { request: OffsetCommitRequestIn; response: OffsetCommitResponse };
+  [ApiKey.DeleteGroups]: { request: DeleteGroupsRequestIn; response: DeleteGroupsResponse };
 }
 
 export type ClientApiKey = keyof ApiTypes;
@@ -79,6 +97,14 @@ export const CLIENT_API_VERSIONS: ReadonlyMap<ClientApiKey, VersionRange> = new 
   [ApiKey.CreatePartitions, { min: 0, max: 3 }],
   [ApiKey.IncrementalAlterConfigs, { min: 0, max: 1 }],
   [ApiKey.DescribeCluster, { min: 0, max: 1 }],
+  // Group admin (tern group): FindCoordinator < 4 names one key; OffsetFetch 2-7 has one group with a
+  // top-level error; OffsetCommit 2+ has generation/member (simple commits use -1/'').
+  [ApiKey.FindCoordinator, { min: 1, max: 3 }],
+  [ApiKey.ListGroups, { min: 0, max: 4 }],
+  [ApiKey.DescribeGroups, { min: 0, max: 5 }],
+  [ApiKey.OffsetFetch, { min: 2, max: 7 }],
+  [ApiKey.OffsetCommit, { min: 2, max: 8 }],
+  [ApiKey.DeleteGroups, { min: 0, max: 2 }],
 ]);
 
 /**
