@@ -32,6 +32,14 @@ import type {
   DescribeGroupsResponse,
   FindCoordinatorRequestIn,
   FindCoordinatorResponse,
+  HeartbeatRequestIn,
+  HeartbeatResponse,
+  JoinGroupRequestIn,
+  JoinGroupResponse,
+  LeaveGroupRequestIn,
+  LeaveGroupResponse,
+  SyncGroupRequestIn,
+  SyncGroupResponse,
   ListGroupsRequestIn,
   ListGroupsResponse,
   OffsetCommitRequestIn,
@@ -71,6 +79,10 @@ export interface ApiTypes {
   [ApiKey.OffsetFetch]: { request: OffsetFetchRequestIn; response: OffsetFetchResponse };
   [ApiKey.OffsetCommit]: { request: OffsetCommitRequestIn; response: OffsetCommitResponse };
   [ApiKey.DeleteGroups]: { request: DeleteGroupsRequestIn; response: DeleteGroupsResponse };
+  [ApiKey.JoinGroup]: { request: JoinGroupRequestIn; response: JoinGroupResponse };
+  [ApiKey.SyncGroup]: { request: SyncGroupRequestIn; response: SyncGroupResponse };
+  [ApiKey.Heartbeat]: { request: HeartbeatRequestIn; response: HeartbeatResponse };
+  [ApiKey.LeaveGroup]: { request: LeaveGroupRequestIn; response: LeaveGroupResponse };
 }
 
 export type ClientApiKey = keyof ApiTypes;
@@ -105,6 +117,11 @@ export const CLIENT_API_VERSIONS: ReadonlyMap<ClientApiKey, VersionRange> = new 
   [ApiKey.OffsetFetch, { min: 2, max: 7 }],
   [ApiKey.OffsetCommit, { min: 2, max: 8 }],
   [ApiKey.DeleteGroups, { min: 0, max: 2 }],
+  // Group membership (bench/groups.ts drives the protocol directly; callers fill every field of v0-9).
+  [ApiKey.JoinGroup, { min: 0, max: 9 }],
+  [ApiKey.SyncGroup, { min: 0, max: 5 }],
+  [ApiKey.Heartbeat, { min: 0, max: 4 }],
+  [ApiKey.LeaveGroup, { min: 0, max: 5 }],
 ]);
 
 /**
