@@ -14,6 +14,8 @@ import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, typ
 import { LocalPartitions } from '../kafka/partitions.js';
 import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
+import { lockDataDir } from './lock.js';
+import { brokerGroupCoordinator, type GroupCoordinator } from '../groups/index.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
 export function logConfigOf(overrides: Record<string, string>): LogConfig {
@@ -48,11 +50,37 @@ export class Broker implements BrokerServices {
     private readonly fs: FileSystem & { shutdown?(): void },
   ) {
     this.partitions = new LocalPartitions(logs, logger);
+    // Consumer groups (issue 5): the coordinator of every __consumer_offsets partition, over these logs.
+    this.groups = brokerGroupCoordinator({
+      config,
+      logger,
+      partitionLog: (t, p) => logs.get(t, p),
+      topicExists: (name) => topics.get(name) !== undefined,
+      createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
+      pendingTopic: (name) => this.pendingTopic(name),
+    });
   }
+
+  readonly groups: GroupCoordinator;
 
   static async start(given: BrokerConfig, logger: Logger): Promise<Broker> {
     // A copy: the advertised port is filled in below when listening on port 0.
     const config: BrokerConfig = { ...given, listen: { ...given.listen }, advertise: { ...given.advertise } };
+    const unlock = lockDataDir(config.dataDir);
+    try {
+      const broker = await Broker.open(config, logger);
+      broker.unlock = unlock;
+      return broker;
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+  }
+
+  /** Releases the data dir lock (set by start). */
+  private unlock: () => void = () => undefined;
+
+  private static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
     const topics = await TopicTable.open(config.dataDir);
     const fs = createFileSystem({
       engine: config.logEngine,
@@ -72,6 +100,7 @@ export class Broker implements BrokerServices {
     const broker = new Broker(config, logger, topics, logs, fs);
     await broker.reconcile();
     logs.start();
+    broker.groups.start(); // loads __consumer_offsets in the background when it exists
     const server = new KafkaServer(broker, servedApis());
     const addr = await server.listen(config.listen.host, config.listen.port);
     // Port 0 binds a free port; clients must be told the real one (Metadata, DescribeCluster), not 0. This runs
@@ -183,7 +212,9 @@ export class Broker implements BrokerServices {
 
   async close(): Promise<void> {
     if (this.server) await this.server.close(this.config.shutdownGraceMs);
+    this.groups.close();
     await this.logs.close();
     this.fs.shutdown?.();
+    this.unlock();
   }
 }

@@ -67,6 +67,28 @@ export interface BrokerConfig {
   shardChannelBytes: number;
   /** First delay before restarting a crashed shard; doubles per crash in a row, up to 30 s. */
   shardRestartDelayMs: number;
+  // --- consumer groups (issue 5): Kafka's names in the comments ---
+  /** `offsets.topic.num.partitions`: partitions of `__consumer_offsets` (fixed once the topic exists). */
+  offsetsTopicPartitions: number;
+  /** `group.initial.rebalance.delay.ms`: how long a group that was empty waits for more members to join. */
+  groupInitialRebalanceDelayMs: number;
+  /** `group.min.session.timeout.ms` / `group.max.session.timeout.ms`. */
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  /** `group.max.size`: members (and pending joins) per group; more get GROUP_MAX_SIZE_REACHED. */
+  groupMembersMax: number;
+  /** Groups held by the coordinator; a new group beyond it gets COORDINATOR_NOT_AVAILABLE. */
+  groupsMax: number;
+  /** Protocol metadata bytes in one member's JoinGroup; more get INVALID_REQUEST. */
+  groupMemberMetadataBytesMax: number;
+  /** Encoded group metadata record (all members' subscriptions and assignments). */
+  groupRecordBytesMax: number;
+  /** `offset.metadata.max.bytes`: more get OFFSET_METADATA_TOO_LARGE. */
+  offsetMetadataBytesMax: number;
+  /** `offsets.retention.minutes`, in ms. */
+  offsetsRetentionMs: number;
+  /** `offsets.retention.check.interval.ms`. */
+  offsetsRetentionCheckIntervalMs: number;
 }
 
 export interface BrokerOptions {
@@ -88,6 +110,13 @@ export interface BrokerOptions {
   storageRetryMs?: number;
   smp?: number;
   shardChannelBytes?: number;
+  offsetsTopicPartitions?: number;
+  groupInitialRebalanceDelayMs?: number;
+  groupMinSessionTimeoutMs?: number;
+  groupMaxSessionTimeoutMs?: number;
+  groupMembersMax?: number;
+  offsetsRetentionMinutes?: number;
+  offsetsRetentionCheckIntervalMs?: number;
 }
 
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
@@ -168,5 +197,44 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     smp: positiveInt(o.smp ?? availableParallelism(), 'smp', shardsMax),
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),
     shardRestartDelayMs: 100,
+    ...groupConfig(o),
+  };
+}
+
+type GroupConfig = Pick<
+  BrokerConfig,
+  | 'offsetsTopicPartitions'
+  | 'groupInitialRebalanceDelayMs'
+  | 'groupMinSessionTimeoutMs'
+  | 'groupMaxSessionTimeoutMs'
+  | 'groupMembersMax'
+  | 'groupsMax'
+  | 'groupMemberMetadataBytesMax'
+  | 'groupRecordBytesMax'
+  | 'offsetMetadataBytesMax'
+  | 'offsetsRetentionMs'
+  | 'offsetsRetentionCheckIntervalMs'
+>;
+
+/** The consumer-group settings, Kafka's defaults (group.max.size bounded: Kafka's default is unbounded). */
+function groupConfig(o: BrokerOptions): GroupConfig {
+  const delay = o.groupInitialRebalanceDelayMs ?? 3000;
+  if (!Number.isInteger(delay) || delay < 0 || delay > 300_000) throw new ConfigError(`group-initial-rebalance-delay-ms must be an integer in 0..300000, got ${delay}`);
+  const minSession = positiveInt(o.groupMinSessionTimeoutMs ?? 6000, 'group.min.session.timeout.ms');
+  const maxSession = positiveInt(o.groupMaxSessionTimeoutMs ?? 1_800_000, 'group.max.session.timeout.ms', 0x7fffffff);
+  if (maxSession < minSession) throw new ConfigError(`group.max.session.timeout.ms (${maxSession}) is below group.min.session.timeout.ms (${minSession})`);
+  const retentionMinutes = positiveInt(o.offsetsRetentionMinutes ?? 7 * 24 * 60, 'offsets-retention-minutes', 0x7fffffff);
+  return {
+    offsetsTopicPartitions: positiveInt(o.offsetsTopicPartitions ?? 50, 'offsets-topic-partitions', 1000),
+    groupInitialRebalanceDelayMs: delay,
+    groupMinSessionTimeoutMs: minSession,
+    groupMaxSessionTimeoutMs: maxSession,
+    groupMembersMax: positiveInt(o.groupMembersMax ?? 1000, 'group.max.size', 100_000),
+    groupsMax: 100_000,
+    groupMemberMetadataBytesMax: 1 * MiB,
+    groupRecordBytesMax: 8 * MiB,
+    offsetMetadataBytesMax: 4096,
+    offsetsRetentionMs: retentionMinutes * 60_000,
+    offsetsRetentionCheckIntervalMs: positiveInt(o.offsetsRetentionCheckIntervalMs ?? 600_000, 'offsets.retention.check.interval.ms'),
   };
 }

@@ -31,6 +31,19 @@ export async function runBroker(opts: BrokerOptions): Promise<void> {
   // Thread-per-core when the addon that makes SO_REUSEPORT listeners is built; else one in-process broker.
   const sharded = reusePortAvailable();
   if (!sharded) logger.warn('native addon not built: running one in-process shard (npm install builds it)');
+  // Signals are handled from the start: one that arrives while the shards start up stops the broker right after.
+  let signalled: string | null = null;
+  let onSignal: ((signal: string) => void) | null = null;
+  const handle = (signal: string): void => {
+    if (onSignal) return onSignal(signal);
+    if (signalled !== null) {
+      logger.warn({ signal }, 'second signal during start-up: exiting now');
+      process.exit(1);
+    }
+    signalled = signal;
+  };
+  process.on('SIGTERM', () => handle('SIGTERM'));
+  process.on('SIGINT', () => handle('SIGINT'));
   const broker = sharded ? await ShardedBroker.start(config, logger) : await Broker.start(config, logger);
   const addr = broker.listenAddress;
   logger.info(
@@ -66,7 +79,7 @@ export async function runBroker(opts: BrokerOptions): Promise<void> {
         },
       );
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (signalled !== null) stop(signalled);
   });
 }

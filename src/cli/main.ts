@@ -10,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { benchCommand } from './bench.js';
 import { clusterCommand } from './cluster.js';
 import { consumeCommand } from './consume.js';
+import { groupCommand } from './group.js';
 import { printError } from './output.js';
 import { produceCommand } from './produce.js';
 import { startCommand } from './start.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .addCommand(topicCommand())
     .addCommand(produceCommand())
     .addCommand(consumeCommand())
+    .addCommand(groupCommand())
     .addCommand(clusterCommand())
     .addCommand(benchCommand())
     .addHelpText('after', '\nCommands that talk to a cluster take --brokers HOST:PORT[,...] (default 127.0.0.1:9092, env TERN_BROKERS).');

@@ -26,6 +26,12 @@ export interface StartOptions {
   flushDelayUs?: number;
   /** Shards (worker threads); default: the number of cores. */
   smp?: number;
+  /** Kafka `offsets.topic.num.partitions`. */
+  offsetsTopicPartitions?: number;
+  /** Kafka `group.initial.rebalance.delay.ms`. */
+  groupInitialRebalanceDelayMs?: number;
+  /** Kafka `offsets.retention.minutes`. */
+  offsetsRetentionMinutes?: number;
 }
 
 export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
@@ -44,6 +50,9 @@ const KEYS = {
   logEngine: 'log-engine',
   flushDelayUs: 'flush-delay-us',
   smp: 'smp',
+  offsetsTopicPartitions: 'offsets-topic-partitions',
+  groupInitialRebalanceDelayMs: 'group-initial-rebalance-delay-ms',
+  offsetsRetentionMinutes: 'offsets-retention-minutes',
 } as const;
 type Key = keyof typeof KEYS;
 
@@ -111,7 +120,16 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (smp !== undefined && (String(smpRaw).trim() === '' || !Number.isInteger(smp) || smp < 1 || smp > 256)) {
     throw new CliError(`smp must be an integer in 1..256, got '${smpRaw}'`);
   }
+  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes', number>> = {};
+  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes'] as const) {
+    const raw = pick(k);
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (String(raw).trim() === '' || !Number.isInteger(n) || n < (k === 'groupInitialRebalanceDelayMs' ? 0 : 1)) throw new CliError(`${KEYS[k]} must be an integer >= ${k === 'groupInitialRebalanceDelayMs' ? 0 : 1}, got '${raw}'`);
+    groupInts[k] = n;
+  }
   return {
+    ...groupInts,
     listen,
     ...(advertise === undefined ? {} : { advertise }),
     ...(smp === undefined ? {} : { smp }),
@@ -142,6 +160,9 @@ export function startCommand(): Command {
     .addOption(new Option('--log-engine <engine>', 'storage engine: native (O_DIRECT, group commit off the JS thread), node (node:fs), auto (native when built; default)').choices(LOG_ENGINES))
     .option('--flush-delay-us <us>', 'group commit: extra wait before a flush round, to gather more appends (default: 0)')
     .option('--smp <n>', 'shards: worker threads, each with its own connections, partitions and log engine (default: the number of cores)')
+    .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
+    .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
+    .option('--offsets-retention-minutes <n>', 'committed offsets retention, as Kafka offsets.retention.minutes (default: 10080, 7 days)')
     .option('--config <file>', `YAML or JSON file with the same settings (keys: ${Object.values(KEYS).join(', ')})`)
     .addHelpText(
       'after',
@@ -161,7 +182,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -183,6 +204,9 @@ Example tern.yaml:
       if (opts.logEngine !== undefined) flags.logEngine = opts.logEngine;
       if (opts.flushDelayUs !== undefined) flags.flushDelayUs = opts.flushDelayUs;
       if (opts.smp !== undefined) flags.smp = opts.smp;
+      if (opts.offsetsTopicPartitions !== undefined) flags.offsetsTopicPartitions = opts.offsetsTopicPartitions;
+      if (opts.groupInitialRebalanceDelayMs !== undefined) flags.groupInitialRebalanceDelayMs = opts.groupInitialRebalanceDelayMs;
+      if (opts.offsetsRetentionMinutes !== undefined) flags.offsetsRetentionMinutes = opts.offsetsRetentionMinutes;
       const merged = mergeStartOptions(file, flags);
       // Loaded only here: the other commands need none of the broker's modules.
       const { runBroker } = await import('../broker/index.js');

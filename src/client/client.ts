@@ -13,6 +13,7 @@
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/messages/index.js';
 import * as admin from './admin.js';
+import * as groups from './groups.js';
 import { ConnectionError, KafkaError, kafkaError } from './errors.js';
 import { decodeRecords, type ConsumedRecord } from './decode-records.js';
 import { parseBroker, Router } from './router.js';
@@ -193,6 +194,29 @@ export class KafkaClient {
       }
     }
     return out.sort((a, b) => a.partition - b.partition);
+  }
+
+  // ----- consumer groups (admin) -----------------------------------------------------------------------
+
+  listGroups(states: readonly string[] = []): Promise<groups.GroupListing[]> {
+    return this.retrying(null, true, () => groups.listGroups(this.router, states));
+  }
+
+  describeGroup(groupId: string): Promise<groups.GroupInfo> {
+    return this.retrying(null, true, () => groups.describeGroup(this.router, groupId));
+  }
+
+  fetchGroupOffsets(groupId: string): Promise<groups.CommittedOffsetInfo[]> {
+    return this.retrying(null, true, () => groups.fetchOffsets(this.router, groupId));
+  }
+
+  /** A standalone commit (generation -1): refused with UNKNOWN_MEMBER_ID while the group has members. */
+  commitGroupOffsets(groupId: string, offsets: readonly { topic: string; partition: number; offset: number }[]): Promise<{ topic: string; partition: number; error: KafkaError | null }[]> {
+    return this.retrying(null, false, () => groups.commitOffsets(this.router, groupId, offsets));
+  }
+
+  deleteGroups(groupIds: readonly string[]): Promise<{ name: string; error: KafkaError | null }[]> {
+    return this.retrying(null, false, () => groups.deleteGroups(this.router, groupIds));
   }
 
   // ----- data ---------------------------------------------------------------------------------------------

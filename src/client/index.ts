@@ -20,3 +20,4 @@ export { CLIENT_API_VERSIONS, negotiateVersions, type ApiRequest, type ApiRespon
 export type { AdminOptions } from './admin.js';
 export * from './types.js';
 export { murmur2, partitionForKey } from './partitioner.js';
+export type { GroupListing, GroupInfo, GroupMemberInfo, CommittedOffsetInfo } from './groups.js';

@@ -26,6 +26,26 @@ import type {
   DescribeClusterResponse,
   DescribeConfigsRequestIn,
   DescribeConfigsResponse,
+  DeleteGroupsRequestIn,
+  DeleteGroupsResponse,
+  DescribeGroupsRequestIn,
+  DescribeGroupsResponse,
+  FindCoordinatorRequestIn,
+  FindCoordinatorResponse,
+  HeartbeatRequestIn,
+  HeartbeatResponse,
+  JoinGroupRequestIn,
+  JoinGroupResponse,
+  LeaveGroupRequestIn,
+  LeaveGroupResponse,
+  SyncGroupRequestIn,
+  SyncGroupResponse,
+  ListGroupsRequestIn,
+  ListGroupsResponse,
+  OffsetCommitRequestIn,
+  OffsetCommitResponse,
+  OffsetFetchRequestIn,
+  OffsetFetchResponse,
   FetchRequestIn,
   FetchResponse,
   IncrementalAlterConfigsRequestIn,
@@ -53,6 +73,16 @@ export interface ApiTypes {
   [ApiKey.CreatePartitions]: { request: CreatePartitionsRequestIn; response: CreatePartitionsResponse };
   [ApiKey.IncrementalAlterConfigs]: { request: IncrementalAlterConfigsRequestIn; response: IncrementalAlterConfigsResponse };
   [ApiKey.DescribeCluster]: { request: DescribeClusterRequestIn; response: DescribeClusterResponse };
+  [ApiKey.FindCoordinator]: { request: FindCoordinatorRequestIn; response: FindCoordinatorResponse };
+  [ApiKey.ListGroups]: { request: ListGroupsRequestIn; response: ListGroupsResponse };
+  [ApiKey.DescribeGroups]: { request: DescribeGroupsRequestIn; response: DescribeGroupsResponse };
+  [ApiKey.OffsetFetch]: { request: OffsetFetchRequestIn; response: OffsetFetchResponse };
+  [ApiKey.OffsetCommit]: { request: OffsetCommitRequestIn; response: OffsetCommitResponse };
+  [ApiKey.DeleteGroups]: { request: DeleteGroupsRequestIn; response: DeleteGroupsResponse };
+  [ApiKey.JoinGroup]: { request: JoinGroupRequestIn; response: JoinGroupResponse };
+  [ApiKey.SyncGroup]: { request: SyncGroupRequestIn; response: SyncGroupResponse };
+  [ApiKey.Heartbeat]: { request: HeartbeatRequestIn; response: HeartbeatResponse };
+  [ApiKey.LeaveGroup]: { request: LeaveGroupRequestIn; response: LeaveGroupResponse };
 }
 
 export type ClientApiKey = keyof ApiTypes;
@@ -79,6 +109,19 @@ export const CLIENT_API_VERSIONS: ReadonlyMap<ClientApiKey, VersionRange> = new 
   [ApiKey.CreatePartitions, { min: 0, max: 3 }],
   [ApiKey.IncrementalAlterConfigs, { min: 0, max: 1 }],
   [ApiKey.DescribeCluster, { min: 0, max: 1 }],
+  // Group admin (tern group): FindCoordinator < 4 names one key; OffsetFetch 2-7 has one group with a
+  // top-level error; OffsetCommit 2+ has generation/member (simple commits use -1/'').
+  [ApiKey.FindCoordinator, { min: 1, max: 3 }],
+  [ApiKey.ListGroups, { min: 0, max: 4 }],
+  [ApiKey.DescribeGroups, { min: 0, max: 5 }],
+  [ApiKey.OffsetFetch, { min: 2, max: 7 }],
+  [ApiKey.OffsetCommit, { min: 2, max: 8 }],
+  [ApiKey.DeleteGroups, { min: 0, max: 2 }],
+  // Group membership (bench/groups.ts drives the protocol directly; callers fill every field of v0-9).
+  [ApiKey.JoinGroup, { min: 0, max: 9 }],
+  [ApiKey.SyncGroup, { min: 0, max: 5 }],
+  [ApiKey.Heartbeat, { min: 0, max: 4 }],
+  [ApiKey.LeaveGroup, { min: 0, max: 5 }],
 ]);
 
 /**

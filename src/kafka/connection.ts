@@ -184,6 +184,7 @@ export class Connection {
       apiVersion: prefix.apiVersion,
       clientId,
       connectionId: this.id,
+      clientHost: `/${this.socket.remoteAddress ?? ''}`,
       signal: this.abort.signal,
       closeAfterEarlierResponses: (reason: string) => {
         slot.closeReason = reason;

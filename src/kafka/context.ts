@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { BrokerConfig } from '../broker/config.js';
 import type { TopicRecord, TopicView } from '../cluster/index.js';
 import type { PartitionOps } from './partitions.js';
+import type { GroupService } from '../groups/index.js';
 
 /** A Kafka error as data: code plus an optional message for the response's ErrorMessage field. */
 export interface KafkaFailure {
@@ -30,12 +31,16 @@ export interface BrokerServices {
   setTopicConfigs(name: string, configs: Record<string, string>): Promise<void>;
   /** Validates topic config overrides; returns a failure for unknown names or bad values. */
   validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null;
+  /** Consumer groups and committed offsets (issue 5). */
+  readonly groups: GroupService;
 }
 
 export interface RequestContext {
   readonly broker: BrokerServices;
   readonly apiVersion: number;
   readonly clientId: string | null;
+  /** The client's address as Kafka reports it in group descriptions ("/127.0.0.1"). */
+  readonly clientHost?: string;
   readonly connectionId: number;
   /** Aborted when the connection closes or the broker shuts down (ends Fetch long polls early). */
   readonly signal: AbortSignal;

@@ -26,8 +26,11 @@ import { parsePartitionDir } from '../log/index.js';
 import { createChannelBuffer } from './channel.js';
 import { ControlPort, type LinkInit, type ShardInit } from './control.js';
 import { ShardTable } from './assignment.js';
+import { lockDataDir } from '../broker/lock.js';
 
 const RESTART_DELAY_MS_MAX = 30_000;
+/** Placeholder for the diagonal of the ring matrix. */
+const EMPTY_RING = new SharedArrayBuffer(0);
 /** How often shards report per-partition append rates (the load new partitions are placed by). */
 const LOAD_SAMPLE_MS = 10_000;
 /** How long topic admin waits for a restarting shard before failing. */
@@ -83,6 +86,20 @@ export class ShardedBroker {
 
   static async start(given: BrokerConfig, logger: Logger): Promise<ShardedBroker> {
     const config: BrokerConfig = { ...given, listen: { ...given.listen }, advertise: { ...given.advertise } };
+    const unlock = lockDataDir(config.dataDir);
+    try {
+      const b = await ShardedBroker.open(config, logger);
+      b.#unlock = unlock;
+      return b;
+    } catch (err) {
+      unlock();
+      throw err;
+    }
+  }
+
+  #unlock: () => void = () => undefined;
+
+  private static async open(config: BrokerConfig, logger: Logger): Promise<ShardedBroker> {
     const nodeFs = new NodeFileSystem();
     await nodeFs.mkdirp(config.dataDir);
     const topics = await TopicTable.open(config.dataDir, nodeFs);
@@ -109,13 +126,14 @@ export class ShardedBroker {
       logger.warn({ moves: moves.length, shards: config.smp }, 'shard count changed: partitions moved, every shard recovers its logs');
       b.#removeMarkers();
     }
-    for (let a = 0; a < config.smp; a++) b.#rings.push(Array.from({ length: config.smp }, () => createChannelBuffer(config.shardChannelBytes)));
+    // One ring per ordered pair of distinct shards (a shard never writes to itself).
+    for (let a = 0; a < config.smp; a++) b.#rings.push(Array.from({ length: config.smp }, (_, c) => (a === c ? EMPTY_RING : createChannelBuffer(config.shardChannelBytes))));
     for (let id = 0; id < config.smp; id++) b.#shards.push({ id, worker: null, control: null, up: false, crashes: 0, startedAt: 0 });
     try {
       await Promise.all(b.#shards.map((s) => b.#spawn(s)));
       await b.#listen();
     } catch (err) {
-      await b.close().catch(() => undefined);
+      await b.#stop().catch(() => undefined);
       throw err;
     }
     b.#loadTimer = setInterval(() => void b.sampleLoad(), LOAD_SAMPLE_MS);
@@ -425,6 +443,11 @@ export class ShardedBroker {
 
   /** Stops accepting everywhere, drains connections, then syncs and closes every shard's logs. */
   async close(): Promise<void> {
+    await this.#stop();
+    this.#unlock();
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true;
     if (this.#loadTimer) clearInterval(this.#loadTimer);
     const live = this.#shards.filter((s) => s.control);

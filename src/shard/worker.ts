@@ -21,7 +21,9 @@ import { LocalPartitions } from '../kafka/partitions.js';
 import { ControlPort, type LinkInit, type ShardInit } from './control.js';
 import { listenReusePort } from './listener.js';
 import { ShardPartitions, type Ownership } from './router.js';
-import { ShardLink } from './rpc.js';
+import { ShardLink, type RpcServe } from './rpc.js';
+import { ShardGroups } from './groups.js';
+import { OFFSETS_TOPIC, brokerGroupCoordinator } from '../groups/index.js';
 import { CpuPool } from './cpu-pool.js';
 
 /** The topics as this shard sees them, and who owns each partition. */
@@ -74,6 +76,8 @@ export class TopicMirror implements TopicView, Ownership {
 /** What the Kafka handlers of a shard see. */
 class ShardServices implements BrokerServices {
   readonly #creating = new Map<string, Promise<TopicRecord>>();
+
+  groups!: ShardGroups;
 
   constructor(
     readonly config: BrokerConfig,
@@ -150,12 +154,32 @@ async function runShard(init: ShardInit): Promise<void> {
   logs.start();
 
   const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger), mirror, logger);
+  // Consumer groups: this shard coordinates the groups of its own __consumer_offsets partitions.
+  let services: ShardServices | null = null;
+  const coordinator = brokerGroupCoordinator({
+    config,
+    logger,
+    partitionLog: (t, p) => logs.get(t, p),
+    topicExists: (name) => mirror.get(name) !== undefined,
+    createTopic: (name, n, configs) => services!.createTopic(name, n, configs),
+    pendingTopic: (name) => services!.pendingTopic(name),
+    ownedPartitions: () => {
+      const t = mirror.get(OFFSETS_TOPIC);
+      return t ? Array.from({ length: t.partitions }, (_, p) => p).filter((p) => owns(OFFSETS_TOPIC, p)) : [];
+    },
+  });
+  const groups = new ShardGroups(init.shardId, coordinator, mirror, partitions.links, logger);
+  const serveLink: RpcServe = async (op, args, payloads) => {
+    if (op === 'group') return { result: null, payloads: [await groups.serve((args as { method: string }).method, payloads[0]!)] };
+    if (op === 'groupList') return { result: null, payloads: [groups.serveList((args as { states: string[] }).states)] };
+    return partitions.serve(op, args, payloads);
+  };
   const addLink = (l: LinkInit): void => {
     partitions.links.get(l.peer)?.close(new Error('replaced'));
     const onClose = (why: Error): void => {
       if (!/replaced|crashed|shutting down/.test(why.message)) logger.error({ peer: l.peer, err: why }, 'link to shard closed');
     };
-    partitions.links.set(l.peer, new ShardLink(l.peer, l.tx, l.rx, partitions.serve, { onClose }));
+    partitions.links.set(l.peer, new ShardLink(l.peer, l.tx, l.rx, serveLink, { onClose }));
   };
   for (const l of init.links) addLink(l);
 
@@ -177,6 +201,8 @@ async function runShard(init: ShardInit): Promise<void> {
         mirror.upsert(t, a.owners as number[]);
         const lc = logConfigOf(t.configs);
         for (let p = 0; p < t.partitions; p++) logs.get(t.name, p)?.updateConfig(lc);
+        // The internal topic appeared (created through some shard): load this shard's share of it.
+        if (t.name === OFFSETS_TOPIC) void coordinator.ensureOffsetsTopic();
         return null;
       }
       case 'topicRemoved':
@@ -202,6 +228,7 @@ async function runShard(init: ShardInit): Promise<void> {
         if (server) await server.close(config.shutdownGraceMs);
         return null;
       case 'close':
+        coordinator.close();
         for (const l of partitions.links.values()) l.close(new Error('shutting down'));
         await logs.close();
         fs.shutdown?.();
@@ -231,7 +258,9 @@ async function runShard(init: ShardInit): Promise<void> {
     }
   };
   const control = new ControlPort(port, serve);
-  const services = new ShardServices(config, logger, mirror, partitions, control);
+  services = new ShardServices(config, logger, mirror, partitions, control);
+  services.groups = groups;
+  coordinator.start();
   server = new KafkaServer(services, servedApis());
   await control.call('ready', { shard: init.shardId });
   await done;

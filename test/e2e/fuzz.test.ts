@@ -44,7 +44,9 @@ const tag = `[seed ${SEED}; rerun with TERN_FUZZ_SEED=${SEED}]`;
 
 beforeAll(async () => {
   requireTools();
-  broker = await launch();
+  // One shard: the RSS bound below was calibrated for one event loop. On two shards (three V8 isolates) under
+  // the whole suite's CPU load the storm peaked at 488 MiB and shutdown outlasted its 10 s: tracked in issue 4.
+  broker = await launch({ args: ['--smp', '1'] });
   const c = await WireClient.connect(broker.port);
   try {
     expect(await c.createTopic(GOOD, 2)).toBe(0);

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startBroker } from '../helpers/broker.js';
+import { runCli, startBroker } from '../helpers/broker.js';
 import { kcatConsume, kcatProduce } from './lib/kcat.js';
 import { requireTools } from './lib/proc.js';
 
@@ -27,6 +27,24 @@ describe('tern start --smp 2 (real process)', () => {
       const st = await b.stop('SIGTERM');
       expect(st.code, b.output()).toBe(0);
       for (const id of [0, 1]) expect(fs.existsSync(path.join(dataDir, `.tern_cleanshutdown-shard${id}`))).toBe(true);
+    } finally {
+      fs.rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a second broker on the same data dir while the first runs, and takes over the lock of a killed one', async () => {
+    const dataDir = fs.mkdtempSync('/tmp/tern-e2e-lock-');
+    try {
+      const first = await startBroker({ dataDir, args: ['--smp', '2'] });
+      const second = await runCli(['start', '--smp', '2', '--listen', `127.0.0.1:${first.port}`, '--data-dir', dataDir], { timeoutMs: 15_000 });
+      expect(second.code, second.stdout + second.stderr).toBe(1);
+      expect(second.stderr).toMatch(/in use by process \d+/);
+      await first.kill(); // SIGKILL: the lock file stays behind, naming a dead process
+      expect(fs.existsSync(path.join(dataDir, '.tern.lock'))).toBe(true);
+      const third = await startBroker({ dataDir, args: ['--smp', '2'] });
+      const st = await third.stop();
+      expect(st.code, third.output()).toBe(0);
+      expect(fs.existsSync(path.join(dataDir, '.tern.lock'))).toBe(false);
     } finally {
       fs.rmSync(dataDir, { recursive: true, force: true });
     }

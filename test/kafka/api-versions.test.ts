@@ -56,12 +56,21 @@ describe('advertised ranges', () => {
     expectContains(ApiKey.AlterConfigs, 0, 1);
     expectContains(ApiKey.DeleteRecords, 0, 1);
     expectContains(ApiKey.FindCoordinator, 0, 2); // kafka-python 0 (and rdk <= 2.11 LZ4), rdk/kafkajs 2
+    // Consumer groups (client-compat rows 8-16, 42, 47): kafka-python's fixed versions, rdk 2.0.2, kafkajs.
+    expectContains(ApiKey.JoinGroup, 0, 2, 5); // 0: rdk 2.0.2 GSSAPI flag; 2: kafka-python
+    expectContains(ApiKey.SyncGroup, 1, 3);
+    expectContains(ApiKey.Heartbeat, 1, 3);
+    expectContains(ApiKey.LeaveGroup, 1, 3);
+    expectContains(ApiKey.OffsetCommit, 2, 5, 7); // 2: kafka-python (retention_time)
+    expectContains(ApiKey.OffsetFetch, 1, 4, 7, 8);
+    expectContains(ApiKey.DescribeGroups, 0, 2, 3);
+    expectContains(ApiKey.ListGroups, 0, 1, 2);
+    expectContains(ApiKey.DeleteGroups, 1);
+    expectContains(ApiKey.OffsetDelete, 0);
   });
 
-  it('do not include group membership/offsets, transactions, KIP-848, telemetry, SASL or share-group keys (not served)', () => {
+  it('do not include transactions, KIP-848, telemetry, SASL or share-group keys (not served)', () => {
     const forbidden = [
-      ApiKey.OffsetCommit, ApiKey.OffsetFetch, ApiKey.JoinGroup, ApiKey.Heartbeat, ApiKey.LeaveGroup,
-      ApiKey.SyncGroup, ApiKey.DescribeGroups, ApiKey.ListGroups, ApiKey.DeleteGroups, ApiKey.OffsetDelete,
       ApiKey.InitProducerId, ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.TxnOffsetCommit, ApiKey.WriteTxnMarkers,
       ApiKey.ConsumerGroupHeartbeat, ApiKey.ConsumerGroupDescribe, ApiKey.GetTelemetrySubscriptions, ApiKey.PushTelemetry,
       ApiKey.ShareGroupHeartbeat, ApiKey.ShareGroupDescribe, ApiKey.ShareFetch, ApiKey.ShareAcknowledge,

@@ -161,6 +161,56 @@ describe('sharded broker (3 shards in this process)', () => {
     expect(b.table.size).toBe(0);
   });
 
+  it('coordinates each group on the shard owning its __consumer_offsets partition, reachable from any connection', async () => {
+    const { b, port } = await start();
+    const admin = kafkaFor(port).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'g-data', numPartitions: 3 }] });
+    const ids = Array.from({ length: 8 }, (_, i) => `group-${i}`);
+    // Simple commits (generation -1, as a standalone consumer makes them), through one connection.
+    const c = await WireClient.connect(port);
+    const fc = await c.request(ApiKey.FindCoordinator, 2, { key: ids[0], keyType: 0 });
+    expect(fc.errorCode).toBe(0);
+    for (const [i, groupId] of ids.entries()) {
+      const res = await c.request(ApiKey.OffsetCommit, 2, {
+        groupId,
+        generationIdOrMemberEpoch: -1,
+        memberId: '',
+        retentionTimeMs: -1,
+        topics: [{ name: 'g-data', partitions: [0, 1, 2].map((partitionIndex) => ({ partitionIndex, committedOffset: 10 * i + partitionIndex, committedLeaderEpoch: -1, committedMetadata: null })) }],
+      });
+      expect(res.topics[0].partitions.map((p: { errorCode: number }) => p.errorCode)).toEqual([0, 0, 0]);
+    }
+    const owners = new Set<number>();
+    for (const p of [...Array(b.table.counts().length).keys()]) owners.add(p);
+    // the groups' coordinator partitions are spread over every shard
+    const offsetsOwners = new Set(Array.from({ length: 50 }, (_, p) => b.table.owner('__consumer_offsets', p)));
+    expect(offsetsOwners).toEqual(owners);
+    // read back through several connections (every shard)
+    for (let round = 0; round < 3; round++) {
+      const other = kafkaFor(port).admin();
+      await other.connect();
+      for (const [i, groupId] of ids.entries()) {
+        const got = await other.fetchOffsets({ groupId, topics: ['g-data'] });
+        expect(got[0]!.partitions.map((p) => [p.partition, p.offset]).sort()).toEqual([0, 1, 2].map((p) => [p, String(10 * i + p)]).sort());
+      }
+      const listed = await other.listGroups();
+      expect(listed.groups.map((g) => g.groupId).sort()).toEqual([...ids].sort());
+      await other.disconnect();
+    }
+    await admin.disconnect();
+    // From a connection on every shard: each group's offsets, wherever its coordinator is.
+    const before = ((await b.stats()) as Stats[]).reduce((n, s) => n + s.links.reduce((m, l) => m + l.callsServed, 0), 0);
+    for (const conn of await connectionsOnEveryShard(b, port)) {
+      for (const [i, groupId] of ids.entries()) {
+        const r = await conn.request(ApiKey.OffsetFetch, 1, { groupId, topics: [{ name: 'g-data', partitionIndexes: [0, 1, 2] }] });
+        expect(r.topics[0].partitions.map((p: { committedOffset: number | bigint }) => Number(p.committedOffset))).toEqual([0, 1, 2].map((p) => 10 * i + p));
+      }
+    }
+    const after = ((await b.stats()) as Stats[]).reduce((n, s) => n + s.links.reduce((m, l) => m + l.callsServed, 0), 0);
+    expect(after - before, 'group calls forwarded to their coordinator shards').toBeGreaterThan(0);
+  });
+
   it('restarts a crashed shard under acks=all load without losing an acknowledged record', async () => {
     const { b, port, dataDir } = await start();
     const kafka = kafkaFor(port);

@@ -19,3 +19,6 @@ const bits = (ops: number[]): number => ops.reduce((acc, op) => acc | (1 << op),
 export const NO_AUTHORIZED_OPERATIONS = -2147483648;
 export const TOPIC_OPERATIONS = bits([READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS]);
 export const CLUSTER_OPERATIONS = bits([CREATE, ALTER, DESCRIBE, CLUSTER_ACTION, DESCRIBE_CONFIGS, ALTER_CONFIGS, IDEMPOTENT_WRITE]);
+
+/** Operations on a consumer group (KIP-430): READ, DELETE, DESCRIBE. */
+export const GROUP_OPERATIONS = bits([READ, DELETE, DESCRIBE]);

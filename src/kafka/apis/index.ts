@@ -13,6 +13,16 @@ import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-con
 import { deleteRecordsHandler } from './delete-records.js';
 import { describeClusterHandler } from './describe-cluster.js';
 import { findCoordinatorHandler } from './find-coordinator.js';
+import { joinGroupHandler } from './join-group.js';
+import { syncGroupHandler } from './sync-group.js';
+import { heartbeatHandler } from './heartbeat.js';
+import { leaveGroupHandler } from './leave-group.js';
+import { offsetCommitHandler } from './offset-commit.js';
+import { offsetFetchHandler } from './offset-fetch.js';
+import { describeGroupsHandler } from './describe-groups.js';
+import { listGroupsHandler } from './list-groups.js';
+import { deleteGroupsHandler } from './delete-groups.js';
+import { offsetDeleteHandler } from './offset-delete.js';
 
 export { validateTopicConfigs } from './config-catalog.js';
 
@@ -32,6 +42,17 @@ export function servedApis(): ReadonlyMap<number, ApiHandler> {
     deleteRecordsHandler,
     describeClusterHandler,
     findCoordinatorHandler,
+    // Consumer groups (issue 5). ConsumerGroupHeartbeat/ConsumerGroupDescribe (KIP-848) are deliberately absent.
+    joinGroupHandler,
+    syncGroupHandler,
+    heartbeatHandler,
+    leaveGroupHandler,
+    offsetCommitHandler,
+    offsetFetchHandler,
+    describeGroupsHandler,
+    listGroupsHandler,
+    deleteGroupsHandler,
+    offsetDeleteHandler,
   ];
   for (const h of all) map.set(h.key, h as ApiHandler);
   const versions = apiVersionsHandler(() => map.values());

@@ -1,0 +1,1199 @@
+/**
+ * GroupCoordinator: Kafka's classic group protocol (JoinGroup / SyncGroup / Heartbeat / LeaveGroup) and the
+ * committed offsets of the groups whose `__consumer_offsets` partition it owns.
+ *
+ * Ownership: a group lives in partition `partitionForGroup(groupId, offsetsTopicPartitions)`. The coordinator
+ * is given the partitions it owns (all of them on a single-process broker; one shard's share once groups are
+ * spread over shards) and answers NOT_COORDINATOR for any other group, COORDINATOR_LOAD_IN_PROGRESS while the
+ * group's partition is being replayed. Every bit of group state is inside this instance, keyed by partition:
+ * two coordinators never share anything but the store.
+ *
+ * Thread and lifecycle: runs on one JS thread (the shard owning its partitions); `start()` loads the owned
+ * partitions when the internal topic exists, otherwise the first group request creates it (Kafka creates
+ * `__consumer_offsets` lazily too); `close()` cancels every timer and answers waiting joins/syncs with
+ * NOT_COORDINATOR (the clients find the coordinator again).
+ *
+ * Durability: an offset commit is answered after its records are durable in the store, and only then
+ * visible to OffsetFetch; a group's metadata (generation, members, assignment) is stored when the leader's
+ * SyncGroup completes a generation, when a generation completes empty, when a static member is replaced, and
+ * tombstoned when the group is deleted or expires. A restart restores exactly what was stored: groups with
+ * members come back Stable, and members that do not heartbeat within their session timeout are removed.
+ *
+ * Limits (GroupCoordinatorConfig): members per group (GROUP_MAX_SIZE_REACHED), pending MEMBER_ID_REQUIRED
+ * joins per group (counted with the members), groups per coordinator (COORDINATOR_NOT_AVAILABLE for a new
+ * group beyond it), protocol metadata bytes per member (INVALID_REQUEST... see join), group record bytes,
+ * offset metadata bytes (OFFSET_METADATA_TOO_LARGE). Offsets per group are bounded by the partitions that
+ * exist (commits for unknown partitions are refused by the handler).
+ */
+import { randomUUID } from 'node:crypto';
+import { ErrorCode } from '../protocol/errors.js';
+import { buildRecordBatch, batchPayload, compressionOf, isControl, iterateRecords, readBatchHeader, Compression, type RecordInput } from '../protocol/records.js';
+import { decompress } from '../protocol/compression.js';
+import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.js';
+import { Group, GroupState, Member, offsetKey, parseOffsetKey, type CommittedOffset, type GroupStateName, type JoinResult, type Protocol, type SyncResult } from './group.js';
+import { partitionForGroup } from './partitioning.js';
+import { decodeGroupValue, decodeKey, decodeOffsetValue, encodeGroupKey, encodeGroupValue, encodeOffsetKey, encodeOffsetValue, type GroupValue, type OffsetValue } from './records.js';
+import type { OffsetsStore } from './store.js';
+import type { TimerHandle, Timers } from './timers.js';
+
+export interface GroupCoordinatorConfig {
+  /** Kafka `offsets.topic.num.partitions`. */
+  offsetsTopicPartitions: number;
+  /** Kafka `group.initial.rebalance.delay.ms`: how long a group that was Empty waits for more members. */
+  groupInitialRebalanceDelayMs: number;
+  /** Kafka `group.min.session.timeout.ms` / `group.max.session.timeout.ms`. */
+  groupMinSessionTimeoutMs: number;
+  groupMaxSessionTimeoutMs: number;
+  /** Kafka `group.max.size`: members (and pending joins) per group. */
+  groupMembersMax: number;
+  /** Groups one coordinator holds (Empty ones with offsets included). */
+  groupsMax: number;
+  /** Sum of one member's JoinGroup protocol metadata bytes. */
+  groupMemberMetadataBytesMax: number;
+  /** Encoded group metadata record (members' subscriptions and assignments): Kafka's max.message.bytes of the offsets topic. */
+  groupRecordBytesMax: number;
+  /** Kafka `offset.metadata.max.bytes`. */
+  offsetMetadataBytesMax: number;
+  /** Kafka `offsets.retention.minutes`, in ms. */
+  offsetsRetentionMs: number;
+  /** Kafka `offsets.retention.check.interval.ms`. */
+  offsetsRetentionCheckIntervalMs: number;
+}
+
+export const groupCoordinatorDefaults: GroupCoordinatorConfig = {
+  offsetsTopicPartitions: 50,
+  groupInitialRebalanceDelayMs: 3000,
+  groupMinSessionTimeoutMs: 6000,
+  groupMaxSessionTimeoutMs: 1_800_000,
+  groupMembersMax: 1000,
+  groupsMax: 100_000,
+  groupMemberMetadataBytesMax: 1024 * 1024,
+  groupRecordBytesMax: 8 * 1024 * 1024,
+  offsetMetadataBytesMax: 4096,
+  offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
+  offsetsRetentionCheckIntervalMs: 600_000,
+};
+
+/** Kafka's NewMemberJoinTimeoutMs: a new member that does not rejoin within it is dropped from the rebalance. */
+const NEW_MEMBER_JOIN_TIMEOUT_MS = 300_000;
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface JoinGroupInput {
+  groupId: string;
+  memberId: string;
+  groupInstanceId: string | null;
+  /** JoinGroup v4+: a member without an id first gets MEMBER_ID_REQUIRED with one (KIP-394). */
+  requireKnownMemberId: boolean;
+  /** JoinGroup v9+: a rejoining static leader may skip computing the assignment. */
+  supportsSkipAssignment: boolean;
+  clientId: string;
+  clientHost: string;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: Protocol[];
+}
+
+export interface SyncGroupInput {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  /** v5+: must match the group's when given. */
+  protocolType: string | null;
+  protocolName: string | null;
+  assignments: { memberId: string; assignment: Buffer }[];
+}
+
+export interface MemberRef {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+export interface OffsetCommitEntry {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+  /** The commit timestamp to store; -1: now (OffsetCommit v1 may give one, later versions never). */
+  commitTimestamp: number;
+  /**
+   * OffsetCommit v2-4 RetentionTimeMs: the offset expires this long after now. -1: the broker's rule
+   * (offsets.retention.minutes, counted from when the group empties: KIP-211).
+   */
+  retentionMs: number;
+}
+
+export interface PartitionError {
+  topic: string;
+  partition: number;
+  errorCode: number;
+}
+
+export interface FetchedOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string;
+  errorCode: number;
+}
+
+export interface GroupDescription {
+  errorCode: number;
+  groupId: string;
+  state: string;
+  protocolType: string;
+  protocolData: string;
+  members: { memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; metadata: Buffer; assignment: Buffer }[];
+}
+
+export interface GroupListing {
+  groupId: string;
+  protocolType: string;
+  state: string;
+}
+
+type Route = { ok: true; partition: number } | { ok: false; errorCode: number };
+
+interface OwnedPartition {
+  loading: boolean;
+  groups: Map<string, Group>;
+}
+
+export interface GroupCoordinatorOptions {
+  config: GroupCoordinatorConfig;
+  store: OffsetsStore;
+  timers: Timers;
+  logger: Logger;
+  /** `__consumer_offsets` partitions this coordinator owns (default: all). */
+  ownedPartitions?: readonly number[] | (() => readonly number[]);
+  /** The internal topic: whether it exists, and how to create it (called at most once at a time). */
+  offsetsTopic: { exists(): boolean; create(): Promise<void> };
+}
+
+export class GroupCoordinator {
+  readonly config: GroupCoordinatorConfig;
+  private readonly store: OffsetsStore;
+  private readonly timers: Timers;
+  private readonly logger: Logger;
+  private readonly ownedOf: () => readonly number[];
+  /** The owned partitions (on a shard: those of `__consumer_offsets` the shard table gives it, once it exists). */
+  private get owned(): readonly number[] {
+    return this.ownedOf();
+  }
+  private readonly offsetsTopic: { exists(): boolean; create(): Promise<void> };
+  /** Invariant: only owned partitions are keys; a loaded partition's map holds every live group of it. */
+  private readonly partitions = new Map<number, OwnedPartition>();
+  private topicReady = false;
+  private creating: Promise<boolean> | null = null;
+  private loading: Promise<void> = Promise.resolve();
+  private expiryTimer: TimerHandle | null = null;
+  private closed = false;
+  private groupCount = 0;
+
+  constructor(opts: GroupCoordinatorOptions) {
+    this.config = opts.config;
+    this.store = opts.store;
+    this.timers = opts.timers;
+    this.logger = opts.logger;
+    this.offsetsTopic = opts.offsetsTopic;
+    const all = Array.from({ length: opts.config.offsetsTopicPartitions }, (_, i) => i);
+    const given = opts.ownedPartitions ?? all;
+    this.ownedOf = typeof given === 'function' ? given : () => given;
+  }
+
+  /**
+   * Starts the expiry pass and, when the internal topic exists (a restart), loading the owned partitions in
+   * the background: their groups answer COORDINATOR_LOAD_IN_PROGRESS until `loaded()` resolves.
+   */
+  start(): void {
+    this.scheduleExpiry();
+    if (this.offsetsTopic.exists()) {
+      this.topicReady = true;
+      this.loading = this.loadAll();
+    }
+  }
+
+  /** Resolves when every owned partition is loaded (or failed to load). */
+  async loaded(): Promise<void> {
+    await this.creating;
+    await this.loading;
+  }
+
+  /**
+   * Creates the internal topic if needed and loads it (FindCoordinator calls this, as Kafka creates
+   * `__consumer_offsets` on the first FindCoordinator for a group); false when the creation failed.
+   */
+  ensureOffsetsTopic(): Promise<boolean> {
+    if (this.topicReady) return Promise.resolve(true);
+    if (this.creating !== null) return this.creating;
+    const creating = (async () => {
+      try {
+        if (!this.offsetsTopic.exists()) await this.offsetsTopic.create();
+      } catch (err) {
+        this.logger.warn({ err }, 'creating __consumer_offsets failed');
+        this.creating = null;
+        return false;
+      }
+      this.topicReady = true;
+      // An empty new topic loads at once; a topic that existed (created by another path) replays.
+      this.loading = this.loadAll();
+      await this.loading;
+      return true;
+    })();
+    this.creating = creating;
+    return creating;
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.expiryTimer) this.timers.clearTimeout(this.expiryTimer);
+    for (const [p] of this.partitions) this.unloadPartition(p);
+  }
+
+  partitionFor(groupId: string): number {
+    return partitionForGroup(groupId, this.config.offsetsTopicPartitions);
+  }
+
+  // --- loading ----------------------------------------------------------------------------------------------
+
+  private async loadAll(): Promise<void> {
+    await Promise.all(
+      this.owned
+        .filter((p) => !this.partitions.has(p))
+        .map((p) =>
+          this.loadPartition(p).catch((err: unknown) => {
+            // Its groups answer NOT_COORDINATOR; a restart (or the lead's reassignment) tries again.
+            this.logger.error({ err, partition: p }, 'loading __consumer_offsets partition failed');
+            this.partitions.delete(p);
+          }),
+        ),
+    );
+  }
+
+  /** Replays one partition of the internal topic; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile. */
+  async loadPartition(partition: number): Promise<void> {
+    if (this.partitions.has(partition)) return;
+    const owned: OwnedPartition = { loading: true, groups: new Map() };
+    this.partitions.set(partition, owned);
+    const groupValues = new Map<string, GroupValue | null>();
+    const offsets = new Map<string, Map<string, OffsetValue>>();
+    let records = 0;
+    let skipped = 0;
+    for await (const batch of this.store.read(partition)) {
+      const header = readBatchHeader(batch, 0);
+      if (isControl(header.attributes)) continue;
+      let payload = batchPayload(batch, 0, header);
+      const codec = compressionOf(header.attributes);
+      if (codec !== Compression.none) payload = await decompress(codec, payload);
+      for (const r of iterateRecords(payload, header)) {
+        records++;
+        if (r.key === null) {
+          skipped++;
+          continue;
+        }
+        try {
+          const key = decodeKey(r.key);
+          if (key.type === 'offset') {
+            const byTp = offsets.get(key.group) ?? new Map<string, OffsetValue>();
+            offsets.set(key.group, byTp);
+            if (r.value === null) byTp.delete(offsetKey(key.topic, key.partition));
+            else byTp.set(offsetKey(key.topic, key.partition), decodeOffsetValue(r.value));
+          } else if (key.type === 'group') {
+            groupValues.set(key.group, r.value === null ? null : decodeGroupValue(r.value));
+          } else {
+            skipped++;
+          }
+        } catch (err) {
+          skipped++;
+          this.logger.warn({ err, partition, offset: r.offset }, 'skipping an unreadable __consumer_offsets record');
+        }
+      }
+    }
+    if (this.partitions.get(partition) !== owned) return; // unloaded meanwhile
+    const now = this.timers.now();
+    const ids = new Set([...groupValues.keys(), ...offsets.keys()]);
+    for (const id of ids) {
+      const value = groupValues.get(id) ?? null;
+      const committed = offsets.get(id);
+      if (value === null && (committed === undefined || committed.size === 0)) continue;
+      const g = new Group(id, partition, now);
+      if (value !== null) {
+        g.generationId = value.generation;
+        g.protocolType = value.protocolType === '' ? null : value.protocolType;
+        g.protocolName = value.protocol;
+        g.stateTimestampMs = value.currentStateTimestamp >= 0 ? value.currentStateTimestamp : now;
+        for (const m of value.members) {
+          const member = new Member(m.memberId, m.groupInstanceId, m.clientId, m.clientHost, m.rebalanceTimeoutMs, m.sessionTimeoutMs, value.protocol === null ? [] : [{ name: value.protocol, metadata: m.subscription }], now);
+          member.assignment = m.assignment;
+          g.add(member);
+        }
+        g.leaderId = value.leader !== null && g.members.has(value.leader) ? value.leader : g.leaderId;
+        if (g.size > 0) g.state = GroupState.Stable;
+      }
+      for (const [k, v] of committed ?? []) g.offsets.set(k, { ...v });
+      owned.groups.set(id, g);
+      this.groupCount++;
+      for (const m of g.members.values()) this.scheduleHeartbeat(g, m);
+    }
+    owned.loading = false;
+    if (records > 0) this.logger.info({ partition, records, skipped, groups: owned.groups.size }, 'loaded __consumer_offsets partition');
+  }
+
+  /** Drops a partition's groups (its ownership moved): waiting joins and syncs get NOT_COORDINATOR. */
+  unloadPartition(partition: number): void {
+    const owned = this.partitions.get(partition);
+    if (!owned) return;
+    this.partitions.delete(partition);
+    for (const g of owned.groups.values()) {
+      this.groupCount--;
+      this.clearGroupTimers(g);
+      for (const m of g.members.values()) {
+        m.joinWaiter?.(joinError(ErrorCode.NOT_COORDINATOR, m.memberId));
+        m.joinWaiter = null;
+        m.syncWaiter?.(syncError(ErrorCode.NOT_COORDINATOR));
+        m.syncWaiter = null;
+      }
+      g.transition(GroupState.Dead, this.timers.now());
+    }
+  }
+
+  // --- routing ----------------------------------------------------------------------------------------------
+
+  private async route(groupId: string, allowEmptyId: boolean): Promise<Route> {
+    if (!allowEmptyId && groupId === '') return { ok: false, errorCode: ErrorCode.INVALID_GROUP_ID };
+    if (this.closed) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
+    const partition = this.partitionFor(groupId);
+    if (!this.owned.includes(partition)) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
+    // A group request before any FindCoordinator (or while it creates the topic) waits for the creation.
+    if (!this.topicReady && !(await this.ensureOffsetsTopic())) return { ok: false, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
+    if (this.closed) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
+    const owned = this.partitions.get(partition);
+    if (!owned) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
+    if (owned.loading) return { ok: false, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS };
+    return { ok: true, partition };
+  }
+
+  private group(partition: number, groupId: string): Group | undefined {
+    const g = this.partitions.get(partition)?.groups.get(groupId);
+    return g === undefined || g.is(GroupState.Dead) ? undefined : g;
+  }
+
+  private addGroup(partition: number, groupId: string): Group | null {
+    if (this.groupCount >= this.config.groupsMax) return null;
+    const g = new Group(groupId, partition, this.timers.now());
+    this.partitions.get(partition)!.groups.set(groupId, g);
+    this.groupCount++;
+    return g;
+  }
+
+  private removeGroup(g: Group): void {
+    const owned = this.partitions.get(g.partition);
+    if (owned?.groups.get(g.groupId) === g) {
+      owned.groups.delete(g.groupId);
+      this.groupCount--;
+    }
+    this.clearGroupTimers(g);
+    g.transition(GroupState.Dead, this.timers.now());
+  }
+
+  private clearGroupTimers(g: Group): void {
+    if (g.rebalanceTimer) this.timers.clearTimeout(g.rebalanceTimer);
+    g.rebalanceTimer = null;
+    for (const m of g.members.values()) if (m.heartbeatTimer) this.timers.clearTimeout(m.heartbeatTimer);
+    for (const t of g.pendingMembers.values()) this.timers.clearTimeout(t);
+  }
+
+  // --- JoinGroup --------------------------------------------------------------------------------------------
+
+  async joinGroup(req: JoinGroupInput): Promise<JoinResult> {
+    const route = await this.route(req.groupId, false);
+    if (!route.ok) return joinError(route.errorCode, req.memberId);
+    const { groupMinSessionTimeoutMs: min, groupMaxSessionTimeoutMs: max } = this.config;
+    if (req.sessionTimeoutMs < min || req.sessionTimeoutMs > max) return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId);
+    let metadataBytes = 0;
+    for (const p of req.protocols) metadataBytes += p.metadata.length + Buffer.byteLength(p.name);
+    // No Kafka error names "subscription too big"; Kafka itself fails such a group when storing it.
+    if (metadataBytes > this.config.groupMemberMetadataBytesMax) return joinError(ErrorCode.INVALID_REQUEST, req.memberId);
+    let g = this.group(route.partition, req.groupId);
+    if (g === undefined) {
+      if (req.memberId !== '') return joinError(ErrorCode.UNKNOWN_MEMBER_ID, req.memberId);
+      g = this.addGroup(route.partition, req.groupId) ?? undefined;
+      if (g === undefined) return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId);
+    }
+    const known = req.memberId !== '' && (g.members.has(req.memberId) || g.pendingMembers.has(req.memberId));
+    const knownStatic = g.staticMemberId(req.groupInstanceId) !== undefined;
+    if (!known && !knownStatic && g.size + g.pendingMembers.size >= this.config.groupMembersMax) {
+      return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, req.memberId);
+    }
+    const result = req.memberId === '' ? this.joinUnknownMember(g, req) : this.joinKnownMember(g, req);
+    // A group created by this join that ended up with nobody in it (the join was refused) is not kept.
+    if (g.is(GroupState.Empty) && g.size === 0 && g.pendingMembers.size === 0 && g.offsets.size === 0 && g.generationId === 0) this.removeGroup(g);
+    return result;
+  }
+
+  private joinUnknownMember(g: Group, req: JoinGroupInput): Promise<JoinResult> | JoinResult {
+    if (!g.supportsProtocols(req.protocolType, req.protocols)) return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, '');
+    const newMemberId = `${req.groupInstanceId ?? req.clientId}-${randomUUID()}`;
+    if (req.groupInstanceId !== null) {
+      const oldMemberId = g.staticMemberId(req.groupInstanceId);
+      if (oldMemberId !== undefined) return this.replaceStaticMember(g, req, oldMemberId, newMemberId);
+      return this.addMemberAndRebalance(g, req, newMemberId);
+    }
+    if (req.requireKnownMemberId) {
+      // KIP-394: hand out the id first; the member is counted as pending (the rebalance waits for it) until
+      // it rejoins with it, or for its session timeout.
+      const timer = this.timers.setTimeout(() => {
+        if (g.pendingMembers.delete(newMemberId) && g.is(GroupState.PreparingRebalance)) this.tryCompleteJoin(g);
+      }, req.sessionTimeoutMs);
+      g.pendingMembers.set(newMemberId, timer);
+      return joinError(ErrorCode.MEMBER_ID_REQUIRED, newMemberId);
+    }
+    return this.addMemberAndRebalance(g, req, newMemberId);
+  }
+
+  private joinKnownMember(g: Group, req: JoinGroupInput): Promise<JoinResult> | JoinResult {
+    const memberId = req.memberId;
+    if (g.isStaticMemberFenced(memberId, req.groupInstanceId)) return joinError(ErrorCode.FENCED_INSTANCE_ID, memberId);
+    const pending = g.pendingMembers.get(memberId);
+    if (pending !== undefined) {
+      this.timers.clearTimeout(pending);
+      g.pendingMembers.delete(memberId);
+      if (!g.supportsProtocols(req.protocolType, req.protocols)) {
+        if (g.is(GroupState.PreparingRebalance)) this.tryCompleteJoin(g);
+        return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId);
+      }
+      return this.addMemberAndRebalance(g, req, memberId);
+    }
+    const member = g.members.get(memberId);
+    if (!member) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId);
+    // A known member may change its protocols, but they must still fit the group's type and candidates.
+    if (g.protocolType !== req.protocolType || !req.protocols.some((p) => g.size === 1 || g.candidateProtocols(member).has(p.name))) {
+      return joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId);
+    }
+    switch (g.state) {
+      case GroupState.PreparingRebalance:
+        return this.updateMemberAndRebalance(g, member, req);
+      case GroupState.CompletingRebalance:
+        if (member.matches(req.protocols)) {
+          // Its JoinGroup response was lost: answer again with the current generation.
+          return this.joinResponse(g, member, false);
+        }
+        return this.updateMemberAndRebalance(g, member, req);
+      case GroupState.Stable:
+        if (memberId === g.leaderId || !member.matches(req.protocols)) return this.updateMemberAndRebalance(g, member, req);
+        this.scheduleHeartbeat(g, member);
+        return this.joinResponse(g, member, false);
+      default:
+        return joinError(ErrorCode.UNKNOWN_MEMBER_ID, memberId);
+    }
+  }
+
+  private joinResponse(g: Group, member: Member, skipAssignment: boolean): JoinResult {
+    const isLeader = member.memberId === g.leaderId;
+    return {
+      errorCode: ErrorCode.NONE,
+      memberId: member.memberId,
+      generationId: g.generationId,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      leader: g.leaderId ?? '',
+      skipAssignment,
+      members: isLeader ? this.memberMetadata(g) : [],
+    };
+  }
+
+  private memberMetadata(g: Group): JoinResult['members'] {
+    const protocol = g.protocolName ?? '';
+    return [...g.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: m.metadataFor(protocol) }));
+  }
+
+  private addMemberAndRebalance(g: Group, req: JoinGroupInput, memberId: string): Promise<JoinResult> {
+    const now = this.timers.now();
+    const member = new Member(memberId, req.groupInstanceId, req.clientId, req.clientHost, req.rebalanceTimeoutMs, req.sessionTimeoutMs, req.protocols, now);
+    member.isNew = true;
+    if (g.size === 0) g.protocolType = req.protocolType;
+    const done = new Promise<JoinResult>((resolve) => {
+      member.joinWaiter = resolve;
+    });
+    g.add(member);
+    // Kafka: during the initial delay, every new member extends the wait (up to the rebalance timeout).
+    if (g.is(GroupState.PreparingRebalance) && g.initialDelay !== null) g.newMemberAdded = true;
+    // A new member that never completes its join is dropped (Kafka's NewMemberJoinTimeoutMs).
+    this.scheduleHeartbeatAt(g, member, NEW_MEMBER_JOIN_TIMEOUT_MS);
+    this.maybePrepareRebalance(g, `member ${memberId} joined`);
+    if (g.is(GroupState.PreparingRebalance)) this.tryCompleteJoin(g);
+    return done;
+  }
+
+  private updateMemberAndRebalance(g: Group, member: Member, req: JoinGroupInput): Promise<JoinResult> {
+    const done = this.awaitJoin(member, req);
+    this.maybePrepareRebalance(g, `member ${member.memberId} rejoined`);
+    if (g.is(GroupState.PreparingRebalance)) this.tryCompleteJoin(g);
+    return done;
+  }
+
+  private awaitJoin(member: Member, req: JoinGroupInput): Promise<JoinResult> {
+    member.protocols = req.protocols;
+    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+    member.sessionTimeoutMs = req.sessionTimeoutMs;
+    member.clientId = req.clientId;
+    member.clientHost = req.clientHost;
+    // A second JoinGroup from a member replaces the first (whose client gave up on it).
+    member.joinWaiter?.(joinError(ErrorCode.REBALANCE_IN_PROGRESS, member.memberId));
+    return new Promise<JoinResult>((resolve) => {
+      member.joinWaiter = resolve;
+    });
+  }
+
+  /**
+   * A static member (known group.instance.id) rejoining with a new member id: the old id is fenced. In a
+   * Stable group whose protocol would not change, this is not a rebalance: the group is stored with the new
+   * id and the member gets the current generation back, then its old assignment through SyncGroup (KIP-345).
+   */
+  private async replaceStaticMember(g: Group, req: JoinGroupInput, oldMemberId: string, newMemberId: string): Promise<JoinResult> {
+    const oldLeader = g.leaderId;
+    const old = g.members.get(oldMemberId)!;
+    const saved = { protocols: old.protocols, rebalance: old.rebalanceTimeoutMs, session: old.sessionTimeoutMs, clientId: old.clientId, clientHost: old.clientHost };
+    // The old member's pending join or sync (if any) is fenced.
+    old.joinWaiter?.(joinError(ErrorCode.FENCED_INSTANCE_ID, oldMemberId));
+    old.joinWaiter = null;
+    old.syncWaiter?.(syncError(ErrorCode.FENCED_INSTANCE_ID));
+    old.syncWaiter = null;
+    const member = g.replaceStatic(req.groupInstanceId!, oldMemberId, newMemberId);
+    this.scheduleHeartbeat(g, member);
+    switch (g.state) {
+      case GroupState.Stable: {
+        member.protocols = req.protocols;
+        member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+        member.sessionTimeoutMs = req.sessionTimeoutMs;
+        member.clientId = req.clientId;
+        member.clientHost = req.clientHost;
+        if (g.selectProtocol() !== g.protocolName) {
+          const done = this.awaitJoin(member, req);
+          this.prepareRebalance(g, `static member ${req.groupInstanceId} rejoined with other protocols`);
+          return done;
+        }
+        const generation = g.generationId;
+        const error = await this.storeGroup(g);
+        if (error !== ErrorCode.NONE) {
+          // Undo, unless the group moved on meanwhile.
+          if (g.members.get(newMemberId) === member && g.generationId === generation) {
+            g.replaceStatic(req.groupInstanceId!, newMemberId, oldMemberId);
+            member.protocols = saved.protocols;
+            member.rebalanceTimeoutMs = saved.rebalance;
+            member.sessionTimeoutMs = saved.session;
+            member.clientId = saved.clientId;
+            member.clientHost = saved.clientHost;
+          }
+          return joinError(error, '');
+        }
+        const isLeader = g.leaderId === newMemberId;
+        // The rejoined leader is told the old leader id (so it acts as a follower and keeps the stored
+        // assignment), or, from v9, that it may skip the assignment.
+        return {
+          errorCode: ErrorCode.NONE,
+          memberId: newMemberId,
+          generationId: g.generationId,
+          protocolType: g.protocolType,
+          protocolName: g.protocolName,
+          leader: isLeader && req.supportsSkipAssignment ? newMemberId : (oldLeader ?? ''),
+          skipAssignment: isLeader && req.supportsSkipAssignment,
+          members: isLeader && req.supportsSkipAssignment ? this.memberMetadata(g) : [],
+        };
+      }
+      case GroupState.CompletingRebalance: {
+        const done = this.awaitJoin(member, req);
+        this.prepareRebalance(g, `static member ${req.groupInstanceId} rejoined during CompletingRebalance`);
+        return done;
+      }
+      default: {
+        const done = this.awaitJoin(member, req);
+        this.tryCompleteJoin(g);
+        return done;
+      }
+    }
+  }
+
+  private maybePrepareRebalance(g: Group, reason: string): void {
+    if (g.is(GroupState.Stable) || g.is(GroupState.CompletingRebalance) || g.is(GroupState.Empty)) this.prepareRebalance(g, reason);
+  }
+
+  private prepareRebalance(g: Group, reason: string): void {
+    if (g.is(GroupState.CompletingRebalance)) this.resetAndPropagateAssignmentError(g, ErrorCode.REBALANCE_IN_PROGRESS);
+    const wasEmpty = g.is(GroupState.Empty);
+    g.transition(GroupState.PreparingRebalance, this.timers.now());
+    if (g.rebalanceTimer) this.timers.clearTimeout(g.rebalanceTimer);
+    this.logger.info({ group: g.groupId, generation: g.generationId, reason }, 'preparing to rebalance group');
+    if (wasEmpty) {
+      const delay = Math.min(this.config.groupInitialRebalanceDelayMs, g.rebalanceTimeoutMs);
+      g.initialDelay = { remainingMs: Math.max(g.rebalanceTimeoutMs - delay, 0) };
+      g.newMemberAdded = false;
+      g.rebalanceTimer = this.timers.setTimeout(() => this.onInitialDelay(g), delay);
+    } else {
+      g.initialDelay = null;
+      g.rebalanceTimer = this.timers.setTimeout(() => this.completeJoin(g), g.rebalanceTimeoutMs);
+    }
+  }
+
+  private onInitialDelay(g: Group): void {
+    g.rebalanceTimer = null;
+    const d = g.initialDelay;
+    if (d === null || !g.is(GroupState.PreparingRebalance)) return;
+    if (g.newMemberAdded && d.remainingMs > 0) {
+      g.newMemberAdded = false;
+      const delay = Math.min(this.config.groupInitialRebalanceDelayMs, d.remainingMs);
+      d.remainingMs = Math.max(d.remainingMs - this.config.groupInitialRebalanceDelayMs, 0);
+      g.rebalanceTimer = this.timers.setTimeout(() => this.onInitialDelay(g), delay);
+      return;
+    }
+    this.completeJoin(g);
+  }
+
+  /** Completes the join phase early once every member has rejoined (not during the initial delay). */
+  private tryCompleteJoin(g: Group): void {
+    if (g.is(GroupState.PreparingRebalance) && g.initialDelay === null && g.hasAllMembersJoined()) this.completeJoin(g);
+  }
+
+  private completeJoin(g: Group): void {
+    if (!g.is(GroupState.PreparingRebalance)) return;
+    if (g.rebalanceTimer) this.timers.clearTimeout(g.rebalanceTimer);
+    g.rebalanceTimer = null;
+    g.initialDelay = null;
+    const now = this.timers.now();
+    // Dynamic members that did not rejoin in time are out; static ones keep their place (KIP-345).
+    for (const m of [...g.members.values()]) {
+      if (m.joinWaiter === null && !m.isStatic) this.removeMember(g, m, 'did not rejoin in time');
+    }
+    if (g.size === 0) {
+      g.generationId++;
+      g.protocolName = null;
+      g.leaderId = null;
+      g.transition(GroupState.Empty, now);
+      this.logger.info({ group: g.groupId, generation: g.generationId }, 'group is empty');
+      void this.storeGroup(g);
+      return;
+    }
+    // The leader must be a member that rejoined; if none did (only absent static members), wait again.
+    const leader = g.leaderId !== null ? g.members.get(g.leaderId) : undefined;
+    if (leader === undefined || leader.joinWaiter === null) {
+      const joined = [...g.members.values()].find((m) => m.joinWaiter !== null);
+      if (joined === undefined) {
+        g.rebalanceTimer = this.timers.setTimeout(() => this.completeJoin(g), g.rebalanceTimeoutMs);
+        return;
+      }
+      g.leaderId = joined.memberId;
+    }
+    g.generationId++;
+    g.protocolName = g.selectProtocol();
+    g.transition(GroupState.CompletingRebalance, now);
+    this.logger.info({ group: g.groupId, generation: g.generationId, protocol: g.protocolName, members: g.size }, 'group joined');
+    for (const m of g.members.values()) {
+      const waiter = m.joinWaiter;
+      m.isNew = false;
+      if (waiter === null) continue;
+      m.joinWaiter = null;
+      this.scheduleHeartbeat(g, m);
+      waiter(this.joinResponse(g, m, false));
+    }
+  }
+
+  // --- SyncGroup --------------------------------------------------------------------------------------------
+
+  async syncGroup(req: SyncGroupInput): Promise<SyncResult> {
+    const route = await this.route(req.groupId, false);
+    if (!route.ok) return syncError(route.errorCode);
+    const g = this.group(route.partition, req.groupId);
+    if (g === undefined) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (g.isStaticMemberFenced(req.memberId, req.groupInstanceId)) return syncError(ErrorCode.FENCED_INSTANCE_ID);
+    const member = g.members.get(req.memberId);
+    if (!member) return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (req.generationId !== g.generationId) return syncError(ErrorCode.ILLEGAL_GENERATION);
+    if ((req.protocolType !== null && req.protocolType !== g.protocolType) || (req.protocolName !== null && req.protocolName !== g.protocolName)) {
+      return syncError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    switch (g.state) {
+      case GroupState.Empty:
+        return syncError(ErrorCode.UNKNOWN_MEMBER_ID);
+      case GroupState.PreparingRebalance:
+        return syncError(ErrorCode.REBALANCE_IN_PROGRESS);
+      case GroupState.Stable:
+        this.scheduleHeartbeat(g, member);
+        return { errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment: member.assignment };
+      case GroupState.CompletingRebalance:
+        break;
+      default:
+        return syncError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    member.syncWaiter?.(syncError(ErrorCode.REBALANCE_IN_PROGRESS));
+    const done = new Promise<SyncResult>((resolve) => {
+      member.syncWaiter = resolve;
+    });
+    this.scheduleHeartbeat(g, member);
+    if (member.memberId === g.leaderId) {
+      const assignments = new Map<string, Buffer>();
+      for (const a of req.assignments) if (g.members.has(a.memberId)) assignments.set(a.memberId, a.assignment);
+      const generation = g.generationId;
+      const error = await this.storeGroup(g, assignments);
+      if (g.is(GroupState.CompletingRebalance) && g.generationId === generation) {
+        if (error !== ErrorCode.NONE) {
+          this.resetAndPropagateAssignmentError(g, error);
+          this.maybePrepareRebalance(g, 'storing the group failed');
+        } else {
+          for (const m of g.members.values()) m.assignment = assignments.get(m.memberId) ?? Buffer.alloc(0);
+          g.transition(GroupState.Stable, this.timers.now());
+          this.logger.info({ group: g.groupId, generation }, 'group stabilized');
+          for (const m of g.members.values()) {
+            const waiter = m.syncWaiter;
+            if (waiter === null) continue;
+            m.syncWaiter = null;
+            this.scheduleHeartbeat(g, m);
+            waiter({ errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment: m.assignment });
+          }
+        }
+      }
+    }
+    return done;
+  }
+
+  private resetAndPropagateAssignmentError(g: Group, errorCode: number): void {
+    for (const m of g.members.values()) {
+      m.assignment = Buffer.alloc(0);
+      const waiter = m.syncWaiter;
+      if (waiter === null) continue;
+      m.syncWaiter = null;
+      waiter(syncError(errorCode));
+    }
+  }
+
+  // --- Heartbeat and session expiry -------------------------------------------------------------------------
+
+  async heartbeat(req: MemberRef): Promise<number> {
+    const route = await this.route(req.groupId, false);
+    if (!route.ok) return route.errorCode;
+    const g = this.group(route.partition, req.groupId);
+    if (g === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (g.isStaticMemberFenced(req.memberId, req.groupInstanceId)) return ErrorCode.FENCED_INSTANCE_ID;
+    const member = g.members.get(req.memberId);
+    if (!member || g.is(GroupState.Empty)) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (req.generationId !== g.generationId) return ErrorCode.ILLEGAL_GENERATION;
+    this.scheduleHeartbeat(g, member);
+    return g.is(GroupState.PreparingRebalance) ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
+  }
+
+  private scheduleHeartbeat(g: Group, m: Member): void {
+    this.scheduleHeartbeatAt(g, m, m.sessionTimeoutMs);
+  }
+
+  private scheduleHeartbeatAt(g: Group, m: Member, timeoutMs: number): void {
+    m.lastHeartbeatMs = this.timers.now();
+    if (m.heartbeatTimer) this.timers.clearTimeout(m.heartbeatTimer);
+    m.heartbeatTimer = this.timers.setTimeout(() => this.onHeartbeatExpired(g, m), timeoutMs);
+  }
+
+  private onHeartbeatExpired(g: Group, m: Member): void {
+    m.heartbeatTimer = null;
+    if (g.members.get(m.memberId) !== m || g.is(GroupState.Dead)) return;
+    // Members waiting in a rebalance are kept: the rebalance timeout decides for them (new members: 5 min).
+    const waitingJoin = m.joinWaiter !== null && !m.isNew;
+    if (waitingJoin || m.syncWaiter !== null) {
+      this.scheduleHeartbeat(g, m);
+      return;
+    }
+    this.removeMemberAndUpdateGroup(g, m, 'session timeout expired');
+  }
+
+  // --- LeaveGroup -------------------------------------------------------------------------------------------
+
+  /** Removes members (LeaveGroup v3+ batches them); a per-member error for unknown or fenced ones. */
+  async leaveGroup(groupId: string, members: readonly { memberId: string; groupInstanceId: string | null }[]): Promise<{ errorCode: number; members: { memberId: string; groupInstanceId: string | null; errorCode: number }[] }> {
+    const route = await this.route(groupId, false);
+    if (!route.ok) return { errorCode: route.errorCode, members: [] };
+    const g = this.group(route.partition, groupId);
+    // As Kafka: no top-level error, every member unknown (LeaveGroup v0-2 report the member's error).
+    if (g === undefined) return { errorCode: ErrorCode.NONE, members: members.map((m) => ({ ...m, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
+    const out = [];
+    for (const req of members) {
+      let errorCode: number = ErrorCode.NONE;
+      if (req.groupInstanceId !== null) {
+        const current = g.staticMemberId(req.groupInstanceId);
+        if (current === undefined) errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
+        else if (req.memberId !== '' && req.memberId !== current) errorCode = ErrorCode.FENCED_INSTANCE_ID;
+        else this.removeMemberAndUpdateGroup(g, g.members.get(current)!, 'left the group');
+      } else {
+        const pending = g.pendingMembers.get(req.memberId);
+        const member = g.members.get(req.memberId);
+        if (pending !== undefined) {
+          this.timers.clearTimeout(pending);
+          g.pendingMembers.delete(req.memberId);
+          this.tryCompleteJoin(g);
+        } else if (member !== undefined) {
+          this.removeMemberAndUpdateGroup(g, member, 'left the group');
+        } else {
+          errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
+        }
+      }
+      out.push({ memberId: req.memberId, groupInstanceId: req.groupInstanceId, errorCode });
+    }
+    return { errorCode: ErrorCode.NONE, members: out };
+  }
+
+  private removeMember(g: Group, m: Member, reason: string): void {
+    if (m.heartbeatTimer) this.timers.clearTimeout(m.heartbeatTimer);
+    m.heartbeatTimer = null;
+    m.joinWaiter?.(joinError(ErrorCode.UNKNOWN_MEMBER_ID, m.memberId));
+    m.joinWaiter = null;
+    m.syncWaiter?.(syncError(ErrorCode.UNKNOWN_MEMBER_ID));
+    m.syncWaiter = null;
+    g.remove(m.memberId);
+    this.logger.info({ group: g.groupId, member: m.memberId, reason }, 'member removed from group');
+  }
+
+  private removeMemberAndUpdateGroup(g: Group, m: Member, reason: string): void {
+    this.removeMember(g, m, reason);
+    if (g.is(GroupState.Stable) || g.is(GroupState.CompletingRebalance)) this.prepareRebalance(g, `member ${m.memberId} ${reason}`);
+    else if (g.is(GroupState.PreparingRebalance)) this.tryCompleteJoin(g);
+  }
+
+  // --- offsets ----------------------------------------------------------------------------------------------
+
+  /**
+   * OffsetCommit. Generation -1 with an empty member id is a "simple" commit (a consumer that assigns its
+   * partitions itself), allowed only while the group has no members; otherwise the member and generation must
+   * match, and a group completing a rebalance answers REBALANCE_IN_PROGRESS (commits are allowed while
+   * PreparingRebalance: consumers commit what they processed before rejoining).
+   */
+  async commitOffsets(ref: MemberRef, entries: readonly OffsetCommitEntry[]): Promise<PartitionError[]> {
+    const all = (errorCode: number): PartitionError[] => entries.map((e) => ({ topic: e.topic, partition: e.partition, errorCode }));
+    const route = await this.route(ref.groupId, true);
+    if (!route.ok) return all(route.errorCode);
+    let g = this.group(route.partition, ref.groupId);
+    if (g === undefined) {
+      if (ref.generationId >= 0) return all(ErrorCode.ILLEGAL_GENERATION);
+      g = this.addGroup(route.partition, ref.groupId) ?? undefined;
+      if (g === undefined) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    let errorCode: number = ErrorCode.NONE;
+    if (g.isStaticMemberFenced(ref.memberId, ref.groupInstanceId)) errorCode = ErrorCode.FENCED_INSTANCE_ID;
+    else if (ref.generationId < 0 && g.is(GroupState.Empty)) errorCode = ErrorCode.NONE;
+    else if (g.is(GroupState.CompletingRebalance)) errorCode = ErrorCode.REBALANCE_IN_PROGRESS;
+    else if (!g.members.has(ref.memberId)) errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
+    else if (ref.generationId !== g.generationId) errorCode = ErrorCode.ILLEGAL_GENERATION;
+    if (errorCode !== ErrorCode.NONE) {
+      if (g.is(GroupState.Empty) && g.size === 0 && g.offsets.size === 0 && g.generationId === 0) this.removeGroup(g);
+      return all(errorCode);
+    }
+    const member = g.members.get(ref.memberId);
+    if (member) this.scheduleHeartbeat(g, member);
+    const now = this.timers.now();
+    const results: PartitionError[] = [];
+    const accepted: { entry: OffsetCommitEntry; value: CommittedOffset }[] = [];
+    for (const e of entries) {
+      const metadata = e.metadata ?? '';
+      if (Buffer.byteLength(metadata) > this.config.offsetMetadataBytesMax) {
+        results.push({ topic: e.topic, partition: e.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE });
+        continue;
+      }
+      const commitTimestamp = e.commitTimestamp === -1 ? now : e.commitTimestamp;
+      const expireTimestamp = e.retentionMs === -1 ? null : now + e.retentionMs;
+      accepted.push({ entry: e, value: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata, commitTimestamp, expireTimestamp } });
+    }
+    if (accepted.length > 0) {
+      const records: RecordInput[] = accepted.map((a) => ({ key: encodeOffsetKey(g.groupId, a.entry.topic, a.entry.partition), value: encodeOffsetValue(a.value) }));
+      const error = await this.append(g.partition, records);
+      if (error === ErrorCode.NONE && !g.is(GroupState.Dead)) {
+        for (const a of accepted) g.offsets.set(offsetKey(a.entry.topic, a.entry.partition), a.value);
+      }
+      for (const a of accepted) results.push({ topic: a.entry.topic, partition: a.entry.partition, errorCode: error });
+    }
+    if (g.is(GroupState.Empty) && g.size === 0 && g.offsets.size === 0 && g.generationId === 0) this.removeGroup(g);
+    return results;
+  }
+
+  /** OffsetFetch of one group: `topics` null means every committed offset. Unknown partitions: offset -1. */
+  async fetchOffsets(groupId: string, topics: readonly { topic: string; partitions: readonly number[] }[] | null): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
+    const route = await this.route(groupId, true);
+    if (!route.ok) return { errorCode: route.errorCode, offsets: [] };
+    const g = this.group(route.partition, groupId);
+    const out: FetchedOffset[] = [];
+    if (topics === null) {
+      for (const [k, v] of g?.offsets ?? []) {
+        const { topic, partition } = parseOffsetKey(k);
+        out.push({ topic, partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE });
+      }
+      out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+      return { errorCode: ErrorCode.NONE, offsets: out };
+    }
+    for (const t of topics) {
+      for (const p of t.partitions) {
+        const v = g?.offsets.get(offsetKey(t.topic, p));
+        out.push(v ? { topic: t.topic, partition: p, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE } : { topic: t.topic, partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
+      }
+    }
+    return { errorCode: ErrorCode.NONE, offsets: out };
+  }
+
+  /**
+   * OffsetDelete: removes a group's offsets, except those of topics its consumers subscribe to
+   * (GROUP_SUBSCRIBED_TO_TOPIC). A non-empty group that is not a consumer group: NON_EMPTY_GROUP.
+   */
+  async deleteOffsets(groupId: string, partitions: readonly { topic: string; partition: number }[]): Promise<{ errorCode: number; partitions: PartitionError[] }> {
+    const route = await this.route(groupId, false);
+    if (!route.ok) return { errorCode: route.errorCode, partitions: [] };
+    const g = this.group(route.partition, groupId);
+    if (g === undefined) return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, partitions: [] };
+    let subscribed: Set<string> = new Set();
+    if (!g.is(GroupState.Empty)) {
+      const topics = g.subscribedTopics();
+      if (topics === null) return { errorCode: ErrorCode.NON_EMPTY_GROUP, partitions: [] };
+      subscribed = topics;
+    }
+    const out: PartitionError[] = [];
+    const deleting: { topic: string; partition: number }[] = [];
+    for (const p of partitions) {
+      if (subscribed.has(p.topic)) out.push({ ...p, errorCode: ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC });
+      else deleting.push(p);
+    }
+    const present = deleting.filter((p) => g.offsets.has(offsetKey(p.topic, p.partition)));
+    let error: number = ErrorCode.NONE;
+    if (present.length > 0) {
+      error = await this.append(g.partition, present.map((p) => ({ key: encodeOffsetKey(groupId, p.topic, p.partition), value: null })));
+      if (error === ErrorCode.NONE) for (const p of present) g.offsets.delete(offsetKey(p.topic, p.partition));
+    }
+    for (const p of deleting) out.push({ ...p, errorCode: error });
+    return { errorCode: ErrorCode.NONE, partitions: out };
+  }
+
+  // --- describe, list, delete -------------------------------------------------------------------------------
+
+  async describeGroup(groupId: string): Promise<GroupDescription> {
+    const empty = { groupId, state: GroupState.Dead as string, protocolType: '', protocolData: '', members: [] };
+    const route = await this.route(groupId, true);
+    if (!route.ok) return { errorCode: route.errorCode, ...empty };
+    const g = this.group(route.partition, groupId);
+    if (g === undefined) return { errorCode: ErrorCode.NONE, ...empty };
+    const stable = g.is(GroupState.Stable);
+    return {
+      errorCode: ErrorCode.NONE,
+      groupId,
+      state: g.state,
+      protocolType: g.protocolType ?? '',
+      protocolData: stable ? (g.protocolName ?? '') : '',
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        metadata: stable ? m.metadataFor(g.protocolName ?? '') : Buffer.alloc(0),
+        assignment: stable ? m.assignment : Buffer.alloc(0),
+      })),
+    };
+  }
+
+  /** Every live group of the loaded owned partitions; COORDINATOR_LOAD_IN_PROGRESS while any is loading. */
+  listGroups(states: readonly string[]): { errorCode: number; groups: GroupListing[] } {
+    const wanted = new Set(states.map((s) => s.toLowerCase()));
+    const groups: GroupListing[] = [];
+    let errorCode: number = ErrorCode.NONE;
+    for (const owned of this.partitions.values()) {
+      if (owned.loading) errorCode = ErrorCode.COORDINATOR_LOAD_IN_PROGRESS;
+      for (const g of owned.groups.values()) {
+        if (g.is(GroupState.Dead)) continue;
+        if (wanted.size > 0 && !wanted.has(g.state.toLowerCase())) continue;
+        groups.push({ groupId: g.groupId, protocolType: g.protocolType ?? '', state: g.state });
+      }
+    }
+    groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
+    return { errorCode, groups };
+  }
+
+  /** DeleteGroups: only an Empty group (NON_EMPTY_GROUP otherwise); its offsets and metadata are tombstoned. */
+  async deleteGroup(groupId: string): Promise<number> {
+    const route = await this.route(groupId, true);
+    if (!route.ok) return route.errorCode;
+    const g = this.group(route.partition, groupId);
+    if (g === undefined) return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (!g.is(GroupState.Empty)) return ErrorCode.NON_EMPTY_GROUP;
+    return this.tombstoneGroup(g);
+  }
+
+  private async tombstoneGroup(g: Group): Promise<number> {
+    const records: RecordInput[] = [...g.offsets.keys()].map((k) => {
+      const { topic, partition } = parseOffsetKey(k);
+      return { key: encodeOffsetKey(g.groupId, topic, partition), value: null };
+    });
+    records.push({ key: encodeGroupKey(g.groupId), value: null });
+    // Gone for every request from now on; if the tombstones cannot be stored, a restart brings it back.
+    this.removeGroup(g);
+    return this.append(g.partition, records);
+  }
+
+  // --- offset expiry ----------------------------------------------------------------------------------------
+
+  private scheduleExpiry(): void {
+    if (this.closed) return;
+    this.expiryTimer = this.timers.setTimeout(() => {
+      void this.expireOffsets().finally(() => this.scheduleExpiry());
+    }, this.config.offsetsRetentionCheckIntervalMs);
+  }
+
+  /**
+   * Kafka's expiry rules (offsets.retention.minutes, KIP-211): an offset with an explicit expire timestamp
+   * (OffsetCommit v1-4 with a retention) expires then; otherwise, in an Empty group, `retention` after the
+   * group became empty (or after the commit, if later... Kafka uses the state timestamp when known); in a
+   * group without a protocol (simple commits only), `retention` after the commit; in a Stable consumer group,
+   * only offsets of topics no member subscribes to, `retention` after the commit. A group left Empty with no
+   * offsets is removed. Returns how many offsets expired.
+   */
+  async expireOffsets(): Promise<number> {
+    const now = this.timers.now();
+    const retention = this.config.offsetsRetentionMs;
+    let expired = 0;
+    for (const owned of [...this.partitions.values()]) {
+      if (owned.loading) continue;
+      for (const g of [...owned.groups.values()]) {
+        let base: ((o: CommittedOffset) => number) | null = null;
+        let keep: Set<string> = new Set();
+        if (g.protocolType === null) base = (o) => o.commitTimestamp;
+        else if (g.is(GroupState.Empty)) base = () => g.stateTimestampMs;
+        else if (g.protocolType === CONSUMER_PROTOCOL_TYPE && g.is(GroupState.Stable)) {
+          const topics = g.subscribedTopics();
+          if (topics !== null) {
+            keep = topics;
+            base = (o) => o.commitTimestamp;
+          }
+        }
+        if (base === null) continue;
+        const gone: string[] = [];
+        for (const [k, o] of g.offsets) {
+          if (keep.has(parseOffsetKey(k).topic)) continue;
+          const due = o.expireTimestamp !== null ? now >= o.expireTimestamp : now - base(o) >= retention;
+          if (due) gone.push(k);
+        }
+        if (gone.length === 0 && !(g.is(GroupState.Empty) && g.offsets.size === 0)) continue;
+        const records: RecordInput[] = gone.map((k) => {
+          const { topic, partition } = parseOffsetKey(k);
+          return { key: encodeOffsetKey(g.groupId, topic, partition), value: null };
+        });
+        for (const k of gone) g.offsets.delete(k);
+        expired += gone.length;
+        if (g.is(GroupState.Empty) && g.offsets.size === 0 && g.size === 0) {
+          records.push({ key: encodeGroupKey(g.groupId), value: null });
+          this.removeGroup(g);
+        }
+        if (records.length > 0) {
+          const error = await this.append(g.partition, records);
+          if (error !== ErrorCode.NONE) this.logger.warn({ group: g.groupId, errorCode: error }, 'storing expired offsets tombstones failed');
+        }
+      }
+    }
+    if (expired > 0) this.logger.info({ expired }, 'expired committed offsets');
+    return expired;
+  }
+
+  // --- storage ----------------------------------------------------------------------------------------------
+
+  /** Stores the group's metadata (with `assignments`, or the members' current ones). Kafka error code. */
+  private async storeGroup(g: Group, assignments?: Map<string, Buffer>): Promise<number> {
+    const value = encodeGroupValue({
+      protocolType: g.protocolType ?? '',
+      generation: g.generationId,
+      protocol: g.protocolName,
+      leader: g.leaderId,
+      currentStateTimestamp: g.stateTimestampMs,
+      members: [...g.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        subscription: m.metadataFor(g.protocolName ?? ''),
+        assignment: assignments ? (assignments.get(m.memberId) ?? Buffer.alloc(0)) : m.assignment,
+      })),
+    });
+    // Kafka answers a group record over max.message.bytes with UNKNOWN_SERVER_ERROR too.
+    if (value.length > this.config.groupRecordBytesMax) return ErrorCode.UNKNOWN_SERVER_ERROR;
+    return this.append(g.partition, [{ key: encodeGroupKey(g.groupId), value }]);
+  }
+
+  /** Appends records as one batch; maps a storage failure the way Kafka does (the client finds the coordinator again). */
+  private async append(partition: number, records: RecordInput[]): Promise<number> {
+    if (!this.partitions.has(partition)) return ErrorCode.NOT_COORDINATOR;
+    const batch = buildRecordBatch(records, { nowMs: this.timers.now() });
+    try {
+      await this.store.append(partition, batch);
+      return ErrorCode.NONE;
+    } catch (err) {
+      this.logger.warn({ err, partition }, 'appending to __consumer_offsets failed');
+      const code = (err as { code?: unknown }).code;
+      if (code === 'KAFKA_STORAGE_ERROR' || code === 'LOG_CLOSED') return ErrorCode.NOT_COORDINATOR;
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
+  }
+
+  // --- introspection for tests and tools ------------------------------------------------------------------
+
+  /** The group's state name, or undefined when it does not exist (tests, admin tools). */
+  stateOf(groupId: string): { state: GroupStateName; generationId: number; leaderId: string | null; protocolName: string | null; members: string[] } | undefined {
+    const g = this.group(this.partitionFor(groupId), groupId);
+    if (g === undefined) return undefined;
+    return { state: g.state, generationId: g.generationId, leaderId: g.leaderId, protocolName: g.protocolName, members: [...g.members.keys()] };
+  }
+}
+
+function joinError(errorCode: number, memberId: string): JoinResult {
+  return { errorCode, memberId, generationId: -1, protocolType: null, protocolName: null, leader: '', skipAssignment: false, members: [] };
+}
+
+function syncError(errorCode: number): SyncResult {
+  return { errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) };
+}
+
+/**
+ * What Kafka API handlers use (BrokerServices.groups). A GroupCoordinator on a single-process broker; once
+ * groups are spread over shards, a router with this face forwards each group's calls to its owning shard.
+ */
+export type GroupService = Pick<
+  GroupCoordinator,
+  | 'ensureOffsetsTopic'
+  | 'partitionFor'
+  | 'joinGroup'
+  | 'syncGroup'
+  | 'heartbeat'
+  | 'leaveGroup'
+  | 'commitOffsets'
+  | 'fetchOffsets'
+  | 'deleteOffsets'
+  | 'describeGroup'
+  | 'deleteGroup'
+> & {
+  /** Every group of every coordinator (on shards: all of them, asked in parallel). */
+  listGroups(states: readonly string[]): { errorCode: number; groups: GroupListing[] } | Promise<{ errorCode: number; groups: GroupListing[] }>;
+};
+
+/** The coordinator's settings out of a broker config (which names them the same). */
+export function coordinatorConfigOf(c: GroupCoordinatorConfig): GroupCoordinatorConfig {
+  return {
+    offsetsTopicPartitions: c.offsetsTopicPartitions,
+    groupInitialRebalanceDelayMs: c.groupInitialRebalanceDelayMs,
+    groupMinSessionTimeoutMs: c.groupMinSessionTimeoutMs,
+    groupMaxSessionTimeoutMs: c.groupMaxSessionTimeoutMs,
+    groupMembersMax: c.groupMembersMax,
+    groupsMax: c.groupsMax,
+    groupMemberMetadataBytesMax: c.groupMemberMetadataBytesMax,
+    groupRecordBytesMax: c.groupRecordBytesMax,
+    offsetMetadataBytesMax: c.offsetMetadataBytesMax,
+    offsetsRetentionMs: c.offsetsRetentionMs,
+    offsetsRetentionCheckIntervalMs: c.offsetsRetentionCheckIntervalMs,
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * OffsetsStore: where a coordinator keeps the records of the `__consumer_offsets` partitions it owns. The
+ * coordinator builds whole record batches (v2, uncompressed) and appends them; on load it replays a partition's
+ * batches in offset order. The broker's adapter (LogOffsetsStore) stores them in the partition logs of the
+ * internal topic; tests use MemoryOffsetsStore.
+ *
+ * Durability: `append` resolves only when the batch is durable (the log's acks=all rule); the coordinator
+ * answers a commit or applies a group change only after that.
+ */
+import { LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, batchSize, readBatchHeader } from '../protocol/records.js';
+
+export interface OffsetsStore {
+  /** Appends one record batch to `partition`; resolves once it is durable. Rejects on a storage failure. */
+  append(partition: number, batch: Buffer): Promise<void>;
+  /** The partition's batches from its start, in offset order, each as one Buffer holding one whole batch. */
+  read(partition: number): AsyncIterable<Buffer>;
+}
+
+/** An in-memory store for tests: appends can be held back (`hold`) or made to fail (`failNext`). */
+export class MemoryOffsetsStore implements OffsetsStore {
+  readonly partitions = new Map<number, Buffer[]>();
+  private held: (() => void)[] | null = null;
+  private failures = 0;
+
+  append(partition: number, batch: Buffer): Promise<void> {
+    if (this.failures > 0) {
+      this.failures--;
+      return Promise.reject(Object.assign(new Error('injected storage failure'), { code: 'KAFKA_STORAGE_ERROR' }));
+    }
+    const list = this.partitions.get(partition) ?? [];
+    this.partitions.set(partition, list);
+    list.push(Buffer.from(batch));
+    if (this.held === null) return Promise.resolve();
+    const held = this.held;
+    return new Promise((resolve) => held.push(resolve));
+  }
+
+  async *read(partition: number): AsyncIterable<Buffer> {
+    for (const b of this.partitions.get(partition) ?? []) yield b;
+  }
+
+  /** Appends stay pending until `release()`. */
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const r of held) r();
+  }
+
+  failNext(count = 1): void {
+    this.failures += count;
+  }
+
+  batchCount(): number {
+    let n = 0;
+    for (const l of this.partitions.values()) n += l.length;
+    return n;
+  }
+}
+
+/** Splits the bytes of consecutive whole batches into one Buffer per batch (views). */
+export function splitBatches(bytes: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let pos = 0;
+  while (pos + RECORD_BATCH_OVERHEAD <= bytes.length) {
+    const size = batchSize(readBatchHeader(bytes, pos));
+    if (size < LOG_OVERHEAD || pos + size > bytes.length) break;
+    out.push(bytes.subarray(pos, pos + size));
+    pos += size;
+  }
+  return out;
+}
