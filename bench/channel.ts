@@ -8,7 +8,10 @@
  *   state of a shard that is not saturated: the figure includes the wake-up.
  * - streaming: messages sent back to back one way, the consumer draining in batches (messages/s).
  *
- * `node dist/bench/channel.js [--messages N] [--bytes 64,1024]`; bench/shards.ts runs the same functions.
+ * - idle: ping-pongs 1 ms apart (`--idle-gap-ms`), so both threads are asleep when a message comes, as a shard
+ *   between requests is: the wake-up (futex, scheduler) is then most of the hop.
+ *
+ * `node dist/bench/channel.js [--messages N] [--bytes 64,1024] [--idle-gap-ms 1]`; bench/shards.ts runs the same functions.
  */
 import { Worker } from 'node:worker_threads';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -56,9 +59,10 @@ function hist(): hdr.Histogram {
   return hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 10_000_000_000, numberOfSignificantValueDigits: 3, useWebAssembly: false });
 }
 
+const pause = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const hopNs = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 2;
 
-async function ringPingPong(pings: number, bytes: number): Promise<hdr.Histogram> {
+async function ringPingPong(pings: number, bytes: number, gapMs = 0): Promise<hdr.Histogram> {
   const a = createChannelBuffer(RING_BYTES);
   const b = createChannelBuffer(RING_BYTES);
   const w = new Worker(workerCode, { eval: true, workerData: { mode: 'ring-echo', in: a, out: b, count: pings } });
@@ -67,6 +71,7 @@ async function ringPingPong(pings: number, bytes: number): Promise<hdr.Histogram
   const h = hist();
   const msg = new Uint8Array(bytes);
   for (let i = 0; i < pings; i++) {
+    if (gapMs > 0) await pause(gapMs);
     const t0 = process.hrtime.bigint();
     tx.trySend(msg);
     await rx.ready();
@@ -77,12 +82,13 @@ async function ringPingPong(pings: number, bytes: number): Promise<hdr.Histogram
   return h;
 }
 
-async function postPingPong(pings: number, bytes: number): Promise<hdr.Histogram> {
+async function postPingPong(pings: number, bytes: number, gapMs = 0): Promise<hdr.Histogram> {
   const w = new Worker(workerCode, { eval: true, workerData: { mode: 'post-echo' } });
   const h = hist();
   const msg = new Uint8Array(bytes);
   await new Promise((r) => setTimeout(r, 50));
   for (let i = 0; i < pings; i++) {
+    if (gapMs > 0) await pause(gapMs);
     const t0 = process.hrtime.bigint();
     const back = new Promise((r) => w.once('message', r));
     w.postMessage(msg);
@@ -94,7 +100,7 @@ async function postPingPong(pings: number, bytes: number): Promise<hdr.Histogram
   return h;
 }
 
-async function rpcPingPong(pings: number, bytes: number): Promise<hdr.Histogram> {
+async function rpcPingPong(pings: number, bytes: number, gapMs = 0): Promise<hdr.Histogram> {
   const a = createChannelBuffer(RING_BYTES);
   const b = createChannelBuffer(RING_BYTES);
   const w = new Worker(workerCode, { eval: true, workerData: { mode: 'rpc-echo', in: a, out: b } });
@@ -104,6 +110,7 @@ async function rpcPingPong(pings: number, bytes: number): Promise<hdr.Histogram>
   const payload = Buffer.alloc(bytes, 0x5a);
   const args = { topic: 'bench-t0', partition: 0, apiVersion: 9 };
   for (let i = 0; i < pings; i++) {
+    if (gapMs > 0) await pause(gapMs);
     const t0 = process.hrtime.bigint();
     await link.call('produce', args, [payload]);
     h.recordValue(hopNs(t0));
@@ -146,6 +153,8 @@ export interface HopRow {
   channel: HopChannel;
   bytes: number;
   pings: number;
+  /** Idle time before each ping, ms (0: back to back); both threads go to sleep in the gap, as between requests. */
+  gapMs: number;
   /** One hop (half a round trip), µs. */
   p50Us: number;
   p99Us: number;
@@ -155,24 +164,35 @@ export interface HopRow {
 }
 
 const us = (h: hdr.Histogram, p: number): number => h.getValueAtPercentile(p) / 1000;
-const row = (channel: HopChannel, bytes: number, pings: number, h: hdr.Histogram, rate: number | null): HopRow => ({
+const row = (channel: HopChannel, bytes: number, pings: number, gapMs: number, h: hdr.Histogram, rate: number | null): HopRow => ({
   channel,
   bytes,
   pings,
+  gapMs,
   p50Us: us(h, 50),
   p99Us: us(h, 99),
   p999Us: us(h, 99.9),
   streamMsgsPerSec: rate,
 });
 
-/** Every channel at every size: ping-pong hops and (ring, postMessage) one-way streaming. */
-export async function measureHops(opts: { messages: number; sizes: readonly number[] }): Promise<HopRow[]> {
+/**
+ * Every channel at every size: ping-pong hops back to back and (ring, postMessage) one-way streaming; then, with
+ * `idleGapMs`, `idlePings` ping-pongs of 1 KiB with that idle time before each (a shard between requests).
+ */
+export async function measureHops(opts: { messages: number; sizes: readonly number[]; idleGapMs?: number; idlePings?: number }): Promise<HopRow[]> {
   const pings = Math.min(opts.messages, 50_000);
   const out: HopRow[] = [];
   for (const bytes of opts.sizes) {
-    out.push(row('ring', bytes, pings, await ringPingPong(pings, bytes), await ringStream(opts.messages, bytes)));
-    out.push(row('postMessage', bytes, pings, await postPingPong(pings, bytes), await postStream(opts.messages, bytes)));
-    out.push(row('shardLink', bytes, pings, await rpcPingPong(pings, bytes), null));
+    out.push(row('ring', bytes, pings, 0, await ringPingPong(pings, bytes), await ringStream(opts.messages, bytes)));
+    out.push(row('postMessage', bytes, pings, 0, await postPingPong(pings, bytes), await postStream(opts.messages, bytes)));
+    out.push(row('shardLink', bytes, pings, 0, await rpcPingPong(pings, bytes), null));
+  }
+  const gap = opts.idleGapMs ?? 0;
+  if (gap > 0) {
+    const n = opts.idlePings ?? 2000;
+    out.push(row('ring', 1024, n, gap, await ringPingPong(n, 1024, gap), null));
+    out.push(row('postMessage', 1024, n, gap, await postPingPong(n, 1024, gap), null));
+    out.push(row('shardLink', 1024, n, gap, await rpcPingPong(n, 1024, gap), null));
   }
   return out;
 }
@@ -184,10 +204,10 @@ export const HOP_LABELS: Record<HopChannel, string> = {
 };
 
 export function hopTable(rows: readonly HopRow[]): string {
-  const lines = ['| channel | message bytes | hop p50 µs | hop p99 µs | hop p99.9 µs | one-way stream msg/s |', '|---|---|---|---|---|---|'];
+  const lines = ['| channel | message bytes | idle before each ping | hop p50 µs | hop p99 µs | hop p99.9 µs | one-way stream msg/s |', '|---|---|---|---|---|---|---|'];
   for (const r of rows) {
     const rate = r.streamMsgsPerSec === null ? 'n/a' : Math.round(r.streamMsgsPerSec).toLocaleString('en-US');
-    lines.push(`| ${HOP_LABELS[r.channel]} | ${r.bytes} | ${r.p50Us.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.p999Us.toFixed(1)} | ${rate} |`);
+    lines.push(`| ${HOP_LABELS[r.channel]} | ${r.bytes} | ${r.gapMs > 0 ? `${r.gapMs} ms` : 'none'} | ${r.p50Us.toFixed(1)} | ${r.p99Us.toFixed(1)} | ${r.p999Us.toFixed(1)} | ${rate} |`);
   }
   return lines.join('\n');
 }
@@ -199,7 +219,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   };
   const messages = Number(arg('--messages', '200000'));
   const sizes = arg('--bytes', '64').split(',').map(Number);
-  const rows = await measureHops({ messages, sizes });
+  const rows = await measureHops({ messages, sizes, idleGapMs: Number(arg('--idle-gap-ms', '1')) });
   console.log(`cross-shard hop, ${Math.min(messages, 50_000)} ping-pongs / ${messages} streamed per size (node ${process.version})`);
   console.log(hopTable(rows));
 }

@@ -54,6 +54,7 @@ const { values: flags } = parseArgs({
     topics: { type: 'string', default: '100' },
     'partitions-per-topic': { type: 'string', default: '100' },
     'memory-smp': { type: 'string', default: '2' },
+    'fill-records': { type: 'string', default: '16' },
   },
 });
 
@@ -250,17 +251,43 @@ async function hop(): Promise<void> {
   const runs: { load: string; rows: HopRow[] }[] = [];
   for (let i = 1; i <= repeats; i++) {
     const l = load();
-    const rows = await measureHops({ messages: num('hop-messages'), sizes: [64, 1024] });
+    const rows = await measureHops({ messages: num('hop-messages'), sizes: [64, 1024], idleGapMs: 1, idlePings: 2000 });
     log(`  #${i} load ${l}\n${hopTable(rows)}`);
     runs.push({ load: l, rows });
   }
-  const lines = ['| channel | bytes | hop p50 µs | hop p99 µs | hop p99.9 µs | one-way stream msg/s |', '|---|---|---|---|---|---|'];
+  const lines = ['| channel | bytes | idle before each ping | hop p50 µs | hop p99 µs | hop p99.9 µs | one-way stream msg/s |', '|---|---|---|---|---|---|---|'];
   for (const [k, r0] of runs[0]!.rows.entries()) {
     const rs = runs.map((r) => r.rows[k]!);
-    lines.push(`| ${r0.channel} | ${r0.bytes} | ${cell(rs.map((r) => r.p50Us), 1)} | ${cell(rs.map((r) => r.p99Us), 1)} | ${cell(rs.map((r) => r.p999Us), 1)} | ${cell(rs.map((r) => r.streamMsgsPerSec ?? NaN))} |`);
+    lines.push(`| ${r0.channel} | ${r0.bytes} | ${r0.gapMs > 0 ? `${r0.gapMs} ms` : 'none'} | ${cell(rs.map((r) => r.p50Us), 1)} | ${cell(rs.map((r) => r.p99Us), 1)} | ${cell(rs.map((r) => r.p999Us), 1)} | ${cell(rs.map((r) => r.streamMsgsPerSec ?? NaN))} |`);
   }
   log(`median (min–max) over ${repeats} runs; load avg (1m) at each start: ${runs.map((r) => r.load.split(' ')[0]).join(', ')}\n${lines.join('\n')}`);
   report.hop = runs;
+}
+
+/** Writes `records` 1 KiB records (one batch) into every partition: one Produce per topic, acks=all. */
+async function fillPartitions(server: ShardedTernServer, topics: number, perTopic: number, records: number): Promise<void> {
+  const conn = await server.connect('tern-bench-fill', 4);
+  const template = payloadTemplate(1024, 0.5, 7);
+  try {
+    await Promise.all(
+      Array.from({ length: topics }, async (_, t) => {
+        const stamps = Array.from({ length: records }, () => nowUs());
+        const res = await conn.request(
+          ApiKey.Produce,
+          {
+            transactionalId: null,
+            acks: -1,
+            timeoutMs: 120_000,
+            topicData: [{ name: `idle-t${t}`, partitionData: Array.from({ length: perTopic }, (_, index) => ({ index, records: encodeBatch(template, stamps.map(() => null), stamps, Date.now()) })) }],
+          },
+          { brokerWaitMs: 120_000 },
+        );
+        for (const p of res.responses[0]?.partitionResponses ?? []) if (p.errorCode !== 0) throw new Error(`fill idle-t${t}/${p.index}: error ${p.errorCode}`);
+      }),
+    );
+  } finally {
+    conn.close();
+  }
 }
 
 const FDS_PER_PARTITION = 3;
@@ -334,6 +361,8 @@ async function memory(): Promise<void> {
       out.failure = { error: (err as Error).message, afterMs: performance.now() - t0, topics: m?.topics, partitionsWithLeader: m?.partitionsWithLeader, fds: s.fds, rssBytes: s.rssBytes };
       log(`  FAILED after ${((performance.now() - t0) / 1000).toFixed(1)} s: ${(err as Error).message}`);
       log(`  the broker then shows ${m?.topics} topics, ${m?.partitionsWithLeader} partitions with a leader; ${s.fds} fds open, RSS ${(s.rssBytes / 2 ** 20).toFixed(1)} MiB`);
+      const tail = (server.server?.output ?? '').trim().split('\n').slice(-3).map((l) => l.slice(0, 400));
+      if (tail.length > 0 && tail[0] !== '') log(`  broker log (last lines):\n    ${tail.join('\n    ')}`);
       report.memory = out;
       return;
     }
@@ -348,6 +377,16 @@ async function memory(): Promise<void> {
     log(`  created ${total} partitions in ${(createMs / 1000).toFixed(1)} s (${Math.round(total / (createMs / 1000))} partitions/s); per shard ${perShard.join('/')}`);
     log(`  with ${total} idle partitions: RSS ${(after.rssBytes / 2 ** 20).toFixed(1)} MiB, ${after.fds} fds, ${after.threads} threads; on disk ${(disk.bytes / 2 ** 20).toFixed(1)} MiB in ${disk.files} files`);
     log(`  RSS per partition: ${(per / 1024).toFixed(1)} KiB (goal: under 64 KiB); fds per partition ${((after.fds - before.fds) / total).toFixed(2)}`);
+    // Then data in every partition, so the restarts (and the unclean one's full recovery scan) have records to
+    // read: --fill-records 1 KiB records per partition, in one batch, one Produce per topic (acks=all).
+    const fill = num('fill-records');
+    if (fill > 0) {
+      const tf = performance.now();
+      await fillPartitions(server, topics, perTopic, fill);
+      const d = diskBytes(server.dataDir);
+      out.fill = { records: fill, ms: performance.now() - tf, disk: d };
+      log(`  filled every partition with ${fill} records of 1 KiB in ${((performance.now() - tf) / 1000).toFixed(1)} s; on disk ${(d.bytes / 2 ** 20).toFixed(1)} MiB`);
+    }
     const restarts: Record<string, unknown>[] = [];
     for (const kind of ['clean', 'unclean'] as const) {
       for (let i = 1; i <= repeats; i++) {
