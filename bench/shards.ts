@@ -171,6 +171,8 @@ interface CrossingRun {
   load: string;
   local: LatencyHistogram;
   cross: LatencyHistogram;
+  /** Per connection: p50 of the crossing partition minus p50 of the local one (smp=1: |p0 - p1|, the noise floor), µs. */
+  p50DiffsUs: number[];
 }
 
 /** One record per request, waited for before the next: service time, not throughput. */
@@ -182,12 +184,14 @@ async function crossingRun(smp: number, repeat: number): Promise<CrossingRun> {
   await server.start(runDir);
   const local = new LatencyHistogram();
   const cross = new LatencyHistogram();
+  const p50DiffsUs: number[] = [];
   try {
     await server.createTopics(['crossing'], 2);
     const owners = [server.owners()['crossing-0'], server.owners()['crossing-1']];
     if (smp > 1 && owners[0] === owners[1]) throw new Error(`both partitions on shard ${owners[0]}: the crossing comparison needs them apart`);
     const template = payloadTemplate(1024, 0.5, 42);
     const perConnection: string[] = [];
+    const diffs: number[] = [];
     for (let c = 0; c < num('crossing-connections'); c++) {
       const conn = await server.connect(`tern-bench-crossing-${c}`, 1);
       const hs = [new LatencyHistogram(), new LatencyHistogram()] as const;
@@ -218,13 +222,15 @@ async function crossingRun(smp: number, repeat: number): Promise<CrossingRun> {
         cross.add(hs[x]);
       }
       perConnection.push(`p0 ${p50[0]} µs / p1 ${p50[1]} µs`);
+      diffs.push(Math.abs(p50[0] - p50[1]));
     }
+    p50DiffsUs.push(...diffs);
     log(`  smp=${smp} #${repeat}: owners p0->${owners[0]} p1->${owners[1]}; per connection p50: ${perConnection.join('; ')}; load ${loadBefore}`);
   } finally {
     await server.stop();
     fs.rmSync(runDir, { recursive: true, force: true });
   }
-  return { smp, repeat, load: loadBefore, local, cross };
+  return { smp, repeat, load: loadBefore, local, cross, p50DiffsUs };
 }
 
 async function crossing(): Promise<void> {
@@ -243,7 +249,11 @@ async function crossing(): Promise<void> {
     if (smp > 1) rowOf(smp, 'on the other shard (crosses)', (r) => r.cross);
   }
   log(lines.join('\n'));
-  report.crossing = runs.map((r) => ({ smp: r.smp, repeat: r.repeat, load: r.load, local: r.local.summary(), cross: r.cross.summary() }));
+  for (const smp of smps) {
+    const d = runs.filter((r) => r.smp === smp).flatMap((r) => r.p50DiffsUs);
+    log(`  smp=${smp}: per-connection p50 difference between its two partitions (${smp === 1 ? 'both local: the noise floor' : 'crossing minus local'}): ${cell(d)} µs over ${d.length} connections`);
+  }
+  report.crossing = runs.map((r) => ({ smp: r.smp, repeat: r.repeat, load: r.load, local: r.local.summary(), cross: r.cross.summary(), p50DiffsUs: r.p50DiffsUs }));
 }
 
 async function hop(): Promise<void> {
