@@ -29,6 +29,8 @@ export interface ThreadCpu {
   name: string;
   /** CPU seconds per wall second over the interval. */
   cores: number;
+  /** Seconds runnable but waiting for a CPU, per wall second (CPU starvation: other threads, other tenants). */
+  waitCores: number;
 }
 
 /**
@@ -36,16 +38,18 @@ export interface ThreadCpu {
  * threads under `minCores` are left out. A thread born during the interval counts from zero.
  */
 export function threadCpuDelta(
-  before: ReadonlyMap<number, { name: string; seconds: number }>,
-  after: ReadonlyMap<number, { name: string; seconds: number }>,
+  before: ReadonlyMap<number, { name: string; seconds: number; waitSeconds?: number }>,
+  after: ReadonlyMap<number, { name: string; seconds: number; waitSeconds?: number }>,
   wallS: number,
   minCores = 0.02,
 ): ThreadCpu[] {
   if (!(wallS > 0)) throw new RangeError(`wall time ${wallS} must be positive`);
   const out: ThreadCpu[] = [];
   for (const [tid, a] of after) {
-    const cores = (a.seconds - (before.get(tid)?.seconds ?? 0)) / wallS;
-    if (cores >= minCores) out.push({ tid, name: a.name, cores });
+    const b = before.get(tid);
+    const cores = (a.seconds - (b?.seconds ?? 0)) / wallS;
+    const waitCores = ((a.waitSeconds ?? 0) - (b?.waitSeconds ?? 0)) / wallS;
+    if (cores >= minCores) out.push({ tid, name: a.name, cores, waitCores });
   }
   return out.sort((x, y) => y.cores - x.cores || x.tid - y.tid);
 }

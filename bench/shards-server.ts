@@ -34,15 +34,24 @@ export function procSample(pid: number): ProcSample {
   return { rssBytes: field('VmRSS') * 1024, fds: fs.readdirSync(`/proc/${pid}/fd`).length, threads: field('Threads') };
 }
 
-/** CPU seconds (user + system) of each thread of a process, by thread id, with the thread's name. */
-export function threadCpuSeconds(pid: number): Map<number, { name: string; seconds: number }> {
-  const out = new Map<number, { name: string; seconds: number }>();
+/**
+ * CPU seconds (user + system) of each thread of a process, by thread id, with the thread's name, and the seconds it
+ * spent runnable but waiting for a CPU (schedstat's run-queue delay; 0 where the kernel has no schedstats).
+ */
+export function threadCpuSeconds(pid: number): Map<number, { name: string; seconds: number; waitSeconds: number }> {
+  const out = new Map<number, { name: string; seconds: number; waitSeconds: number }>();
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(tid), { name, seconds: (Number(f[11]) + Number(f[12])) / 100 });
+      let waitSeconds = 0;
+      try {
+        waitSeconds = Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9 || 0;
+      } catch {
+        // no schedstats in this kernel
+      }
+      out.set(Number(tid), { name, seconds: (Number(f[11]) + Number(f[12])) / 100, waitSeconds });
     } catch {
       // the thread ended between the listing and the read
     }

@@ -91,7 +91,7 @@ function workload(name: string, rate: number | null, partitions: number): Worklo
 
 /** A server that also snapshots its threads' CPU whenever the driver reads its CPU (start and end of the window). */
 class MeasuredServer extends ShardedTernServer {
-  snapshots: { atMs: number; threads: Map<number, { name: string; seconds: number }> }[] = [];
+  snapshots: { atMs: number; threads: ReturnType<typeof threadCpuSeconds> }[] = [];
   rss: ProcSample | null = null;
   override cpuSeconds(): number | null {
     if (this.server) {
@@ -120,20 +120,20 @@ async function loadRun(smp: number, w: Workload, repeat: number): Promise<LoadRu
   const r: LoadRun = { smp, repeat, load: loadBefore, result, threads, rssBytes: server.rss?.rssBytes ?? null };
   const p = result.publishLatency;
   log(
-    `  smp=${smp} #${repeat} ${w.name}: ${Math.round(result.publishMsgsPerSec)} msg/s ${result.publishMBps.toFixed(1)} MB/s p50 ${(p.p50Us / 1000).toFixed(2)} ms p99 ${(p.p99Us / 1000).toFixed(2)} ms p99.9 ${(p.p999Us / 1000).toFixed(2)} ms; broker ${result.serverCores?.toFixed(2)} cores [${threads.map((t) => `${t.name}:${t.cores.toFixed(2)}`).join(' ')}], client ${result.loadGeneratorCores.toFixed(2)} cores; failed ${result.failedMessages}${result.errors.length ? ` errors: ${result.errors[0]}` : ''}; load ${loadBefore}`,
+    `  smp=${smp} #${repeat} ${w.name}: ${Math.round(result.publishMsgsPerSec)} msg/s ${result.publishMBps.toFixed(1)} MB/s p50 ${(p.p50Us / 1000).toFixed(2)} ms p99 ${(p.p99Us / 1000).toFixed(2)} ms p99.9 ${(p.p999Us / 1000).toFixed(2)} ms; broker ${result.serverCores?.toFixed(2)} cores [${threads.map((t) => `${t.name}:${t.cores.toFixed(2)}+wait ${t.waitCores.toFixed(2)}`).join(' ')}], client ${result.loadGeneratorCores.toFixed(2)} cores; failed ${result.failedMessages}${result.errors.length ? ` errors: ${result.errors[0]}` : ''}; load ${loadBefore}`,
   );
   return r;
 }
 
 function loadTable(runs: readonly LoadRun[]): string {
   const lines = [
-    '| shards | msg/s | MB/s | p50 ms | p99 ms | p99.9 ms | broker cores | busiest broker threads (cores) | client cores | load avg (1m) at start |',
+    '| shards | msg/s | MB/s | p50 ms | p99 ms | p99.9 ms | broker cores | busiest broker threads: cores (run-queue wait) | client cores | load avg (1m) at start |',
     '|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const smp of [...new Set(runs.map((r) => r.smp))]) {
     const rs = runs.filter((r) => r.smp === smp);
     const f = (g: (r: LoadRun) => number, d = 0): string => cell(rs.map(g), d);
-    const threads = rs.map((r) => r.threads.slice(0, smp + 1).map((t) => t.cores.toFixed(2)).join('/')).join('; ');
+    const threads = rs.map((r) => r.threads.slice(0, smp).map((t) => `${t.cores.toFixed(2)} (${t.waitCores.toFixed(2)})`).join(' / ')).join('; ');
     lines.push(
       `| ${smp} | ${f((r) => r.result.publishMsgsPerSec)} | ${f((r) => r.result.publishMBps, 1)} | ${f((r) => r.result.publishLatency.p50Us / 1000, 2)} | ${f((r) => r.result.publishLatency.p99Us / 1000, 2)} | ${f((r) => r.result.publishLatency.p999Us / 1000, 2)} | ${f((r) => r.result.serverCores ?? NaN, 2)} | ${threads} | ${f((r) => r.result.loadGeneratorCores, 2)} | ${rs.map((r) => r.load.split(' ')[0]).join(', ')} |`,
     );

@@ -43,14 +43,20 @@ describe('threadCpuDelta', () => {
       [13, 'libuv-worker', 0.51],
     ]);
     expect(threadCpuDelta(before, after, 10, 0.005)).toEqual([
-      { tid: 11, name: 'shard0', cores: 0.8 },
-      { tid: 12, name: 'shard1', cores: 0.4 },
-      { tid: 10, name: 'node', cores: expect.closeTo(0.01, 6) as number },
+      { tid: 11, name: 'shard0', cores: 0.8, waitCores: 0 },
+      { tid: 12, name: 'shard1', cores: 0.4, waitCores: 0 },
+      { tid: 10, name: 'node', cores: expect.closeTo(0.01, 6) as number, waitCores: 0 },
     ]);
   });
 
+  it('gives the run-queue wait per wall second beside the CPU', () => {
+    const before = new Map([[11, { name: 'shard0', seconds: 1, waitSeconds: 2 }]]);
+    const after = new Map([[11, { name: 'shard0', seconds: 3, waitSeconds: 5 }]]);
+    expect(threadCpuDelta(before, after, 4)).toEqual([{ tid: 11, name: 'shard0', cores: 0.5, waitCores: 0.75 }]);
+  });
+
   it('counts a thread born during the interval from zero, and refuses a zero interval', () => {
-    expect(threadCpuDelta(snap([]), snap([[20, 'new', 3]]), 2)).toEqual([{ tid: 20, name: 'new', cores: 1.5 }]);
+    expect(threadCpuDelta(snap([]), snap([[20, 'new', 3]]), 2)).toEqual([{ tid: 20, name: 'new', cores: 1.5, waitCores: 0 }]);
     expect(() => threadCpuDelta(snap([]), snap([]), 0)).toThrow(RangeError);
   });
 });
