@@ -39,7 +39,7 @@ Promise.all([import(${JSON.stringify(channelModule)}), import(${JSON.stringify(r
   }
   if (workerData.mode === 'rpc-echo') {
     // The peer shard's side of a ShardLink: answers every call with its payloads (a copy out of the ring).
-    new ShardLink(0, workerData.out, workerData.in, async (op, args, payloads) => ({ result: null, payloads }), { outboxBytesMax: 64 << 20 });
+    new ShardLink(0, workerData.out, workerData.in, async (op, args, payloads) => ({ result: null, payloads }));
     parentPort.postMessage('ready');
     return;
   }
@@ -105,7 +105,7 @@ async function rpcPingPong(pings: number, bytes: number, gapMs = 0): Promise<hdr
   const b = createChannelBuffer(RING_BYTES);
   const w = new Worker(workerCode, { eval: true, workerData: { mode: 'rpc-echo', in: a, out: b } });
   await new Promise((r) => w.once('message', r));
-  const link = new ShardLink(1, a, b, () => Promise.reject(new Error('not served here')), { outboxBytesMax: 64 << 20 });
+  const link = new ShardLink(1, a, b, () => Promise.reject(new Error('not served here')));
   const h = hist();
   const payload = Buffer.alloc(bytes, 0x5a);
   const args = { topic: 'bench-t0', partition: 0, apiVersion: 9 };
