@@ -78,7 +78,7 @@ export interface BrokerOptions {
 
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
 
-import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsMax, type LogEngine } from '../io/index.js';
+import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsDefault, engineIoThreadsMax, type LogEngine } from '../io/index.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -138,7 +138,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     logEngine: logEngine as LogEngine,
     flushDelayUs,
     flushBytesMax: positiveInt(o.flushBytesMax ?? 8 * MiB, 'flushBytesMax', engineFlushBytesMaxLimit),
-    ioThreads: positiveInt(o.ioThreads ?? 4, 'ioThreads', engineIoThreadsMax),
+    ioThreads: positiveInt(o.ioThreads ?? engineIoThreadsDefault, 'ioThreads', engineIoThreadsMax),
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
   };
 }
