@@ -15,6 +15,8 @@
  *   numbers the broker's produce path gets from its log, minus the network and the protocol.
  * - mode "raw": straight at one AppendFile (append + sync, the node path through a SyncScheduler as LogManager
  *   builds it), to separate the engine from the log above it.
+ * - mode "null": the open-loop generator against a target that resolves at once (nothing written), to show what
+ *   the generator itself costs (CPU, GC, pacer lateness).
  * - load "max": closed loop, a fixed number of appends outstanding, spread round-robin over the partitions; a
  *   finished append is replaced at once. Latency there is mostly queueing (Little's law); the figure that
  *   matters is MB/s.
@@ -135,7 +137,7 @@ function parseEngineOptions(s: string): EngineOptions {
 // --- workload definitions --------------------------------------------------------------------------------------
 
 interface Cell {
-  mode: 'log' | 'raw';
+  mode: 'log' | 'raw' | 'null';
   load: 'max' | 'rate';
   appendBytes: number;
   partitions: number;
@@ -167,6 +169,8 @@ function cellsFor(args: Args): Cell[] {
   }
   // The engine alone at moderate load: what the log layer above it adds to the latency.
   if (args.raw) cells.push({ mode: 'raw', load: 'rate', appendBytes: KiB, partitions: 1, rate: args.rate });
+  // The load generator alone (appends resolve at once, nothing is written): its own CPU, GC and loop lateness.
+  if (args.raw) cells.push({ mode: 'null', load: 'rate', appendBytes: KiB, partitions: 1, rate: args.rate });
   if (args.outstanding !== null) for (const c of cells) if (c.load === 'max') c.outstanding = args.outstanding;
   return args.only === null ? cells : cells.filter((c) => args.only!.test(cellName(c)));
 }
@@ -565,7 +569,10 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
   let targets: Target[];
   let cleanup: () => Promise<void>;
   let counters = (): Counters => rig.counters();
-  if (cell.mode === 'log') {
+  if (cell.mode === 'null') {
+    targets = [{ append: () => Promise.resolve() }];
+    cleanup = () => Promise.resolve();
+  } else if (cell.mode === 'log') {
     const logs = await rig.partitions(cell.partitions);
     const opts = { leaderEpoch: 0, batches: template.batches };
     targets = logs.map((log) => ({ append: (buf: Buffer) => log.append(buf, opts) }));
@@ -612,7 +619,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
   gcObserver.observe({ entryTypes: ['gc'] });
   let r: { hist: hdr.Histogram; service?: hdr.Histogram; pacerLate?: hdr.Histogram; afterCallback?: hdr.Histogram | null; appends: number; seconds: number; start: Window; end: Window };
   if (cell.load === 'max') r = await closedLoop(targets, pool, cell.outstanding!, warmupMs, durationMs, snap);
-  else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap, engineOf(rig.fs));
+  else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap, cell.mode === 'null' ? null : engineOf(rig.fs));
   loopDelay.disable();
   await sleep(1); // let the observer's last entries arrive
   gcObserver.disconnect();
@@ -677,7 +684,7 @@ function checks(results: CellResult[], disk: FioResult | null): TargetCheck[] {
         const ratio = r.mbps / disk.seqWriteMBps;
         out.push({ target: `large batches: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} MB/s >= 80% of fio`, engine, measured: `${fmt(r.mbps, 1)} MB/s`, ratio, threshold: '>= 0.80', pass: ratio >= 0.8 });
       }
-      for (const r of mine.filter((x) => x.load === 'rate')) {
+      for (const r of mine.filter((x) => x.load === 'rate' && x.mode !== 'null')) {
         const ratio = r.p99Us / disk.fdatasyncP99Us;
         out.push({ target: `moderate load: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} at ${fmt(r.rate!)}/s, p99 <= 2x fio fdatasync p99`, engine, measured: `${fmt(r.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
       }

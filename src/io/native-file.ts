@@ -259,11 +259,14 @@ export class NativeEngine {
   kick(): void {
     if (this.#kickScheduled) return;
     this.#kickScheduled = true;
-    queueMicrotask(() => {
-      this.#kickScheduled = false;
-      if (!this.#closed) this.#handle.kick();
-    });
+    queueMicrotask(this.#kickNow);
   }
+
+  /** Allocated once: the append path allocates no closure for its kick. */
+  readonly #kickNow = (): void => {
+    this.#kickScheduled = false;
+    if (!this.#closed) this.#handle.kick();
+  };
 
   /** A file has work in the engine (ref the event loop) or has none left. */
   setBusy(busy: boolean): void {
@@ -410,7 +413,10 @@ export class NativeAppendFile implements AppendFile {
   complete(written: number, synced: number, errno: number, flags: number): void {
     this.#written = written;
     while (this.#heldHead < this.#held.length && this.#held[this.#heldHead]!.end <= written) this.#heldHead++;
-    if (this.#heldHead > 1024 || this.#heldHead === this.#held.length) {
+    if (this.#heldHead === this.#held.length) {
+      this.#held.length = 0; // the common case under steady load: no new array per completion
+      this.#heldHead = 0;
+    } else if (this.#heldHead > 1024) {
       this.#held = this.#held.slice(this.#heldHead);
       this.#heldHead = 0;
     }
@@ -435,7 +441,8 @@ export class NativeAppendFile implements AppendFile {
     } else if (this.#syncWaiters.length > 0 && (flags & SYNCED) !== 0) {
       let n = 0;
       while (n < this.#syncWaiters.length && this.#syncWaiters[n]!.target <= this.#syncedSize) this.#syncWaiters[n++]!.resolve();
-      if (n > 0) this.#syncWaiters = this.#syncWaiters.slice(n);
+      if (n === this.#syncWaiters.length) this.#syncWaiters.length = 0;
+      else if (n > 0) this.#syncWaiters = this.#syncWaiters.slice(n);
     }
     if ((flags & CLOSED) !== 0) {
       this.#held = [];
