@@ -6,9 +6,13 @@
 //
 //   1. wait for work; then up to flushDelayUs more while fewer than flushBytesMax bytes are queued;
 //   2. take every dirty file's queue and requests (truncate, sync, close) as one round;
-//   3. run one job per file, in parallel on ioThreads threads: copy the queued bytes behind the file's partly
-//      filled tail block into an aligned staging buffer, pwrite it at the aligned position (the tail block is
-//      rewritten, its padding is zeros past the logical end), then fdatasync if a sync was asked for;
+//   3. write stage: one job per file, in parallel on up to ioThreads threads: copy the queued bytes behind the
+//      file's partly filled tail block into an aligned staging buffer, pwrite it at the aligned position (the
+//      tail block is rewritten, its padding is zeros past the logical end); hand the round to the sync stage and
+//      go back to 1, so the next round's writes overlap this round's fdatasyncs;
+//   3b. sync stage (its own thread): every written round queued meanwhile at once, one fdatasync per file asked
+//      to sync (in parallel), then 4. A round with a truncate or close waits for the sync stage to be idle and
+//      runs whole on the writer (see WriterLoop);
 //      A job larger than one staging buffer is cut into staging-sized pieces at aligned file positions; idle
 //      pool threads copy and write pieces in parallel (the copy of one piece overlaps the direct write of
 //      another: one partition's large batches are not held to memcpy-then-write at queue depth 1);
@@ -23,7 +27,8 @@
 // round duration, per-file write and fdatasync time, completion hand-off (posted -> JS callback runs) and of
 // files per round and results per callback, so each latency target can be explained by where time went.
 //
-// Rounds are serialized, so a file's writer-side state is touched by one job at a time. Any failed syscall
+// A file's write-side state (written, tail) is touched only by the write stage, its sync-side state (synced) only by
+// the sync stage, one job at a time each. Any failed syscall
 // latches the file into an error state (no retry: after a failed write or fsync the file's contents are
 // unknown); JS decides what that means for the partition. Writes and syncs go through libc's pwrite/pwritev/
 // fdatasync so an LD_PRELOAD fault shim (../shared/fault-kit/failsync.c) can reach them.
@@ -157,7 +162,8 @@ struct File {
   std::vector<uint8_t> tail;  // direct: bytes [written - written % align, written)
   bool tailLoaded = false;
   bool dirSynced = false;
-  int error = 0;
+  // Latched by the write stage or the sync stage (they run concurrently); once set, neither touches the file again.
+  std::atomic<int> error{0};
 
   // Read side (direct files), guarded by raMu: the current read-ahead block and the last read, to tell a
   // sequential reader. raGen changes on truncate: a block read before it is never installed after it.
@@ -178,6 +184,14 @@ struct Job {
   int64_t truncateTo = -1;
   bool sync = false;
   bool close = false;
+  uint64_t writtenAfter = 0;  // the file's logical size once this job's writes are done
+};
+
+// A round whose writes are done, waiting for the sync stage.
+struct WrittenRound {
+  std::vector<Job> jobs;
+  uint64_t startNs;
+  uint64_t writtenNs;
 };
 
 struct Result {
@@ -289,6 +303,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       pool_.emplace_back([this] { PoolLoop(); });
     }
     writer_ = std::thread([this] { WriterLoop(); });
+    syncer_ = std::thread([this] { SyncLoop(); });
     prefetcher_ = std::thread([this] { PrefetchLoop(); });
     env_ = env;
     napi_add_env_cleanup_hook(env, &Engine::OnEnvCleanup, this);
@@ -742,6 +757,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     n("callbacks", callbacks_);
     n("results", resultsPosted_);
     n("unalignedWrites", unaligned_);
+    n("syncBatches", syncBatches_);
     n("splitJobs", splitJobs_);
     n("splitPieces", splitPieces_);
     n("piecesByHelpers", piecesByHelpers_);
@@ -754,6 +770,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     n("readAheadOverBudget", readAheadOverBudget_);
     auto h = Napi::Object::New(env);
     h.Set("queueWaitUs", queueWaitUs_.ToJs(env));
+    h.Set("syncWaitUs", syncWaitUs_.ToJs(env));
     h.Set("roundUs", roundUs_.ToJs(env));
     h.Set("writeUs", writeUs_.ToJs(env));
     h.Set("syncUs", syncUs_.ToJs(env));
@@ -772,10 +789,21 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   // ---- writer thread ----------------------------------------------------------------------------------------
 
+  // Two stages, so the writes of round N+1 overlap the fdatasyncs of round N (an append arriving while a sync
+  // runs is written at once and waits only for that sync to end, then for its own):
+  //   write stage (this thread): take everything queued as one round, write each file (in parallel on the pool),
+  //     hand the round to the sync stage, take the next;
+  //   sync stage (syncer_): take every written round queued, one fdatasync per file asked to sync (in parallel),
+  //     post all their results in order.
+  // Per file, writes stay serial (one write stage) and so do syncs (one sync stage); a file's write may run
+  // while its previous fdatasync is in flight: the sync covers what was written before it began, and a rewritten
+  // tail block carries the same bytes below the old end. A round with a truncate or a close is exclusive: it
+  // waits until the sync stage is idle and then runs write, sync and close itself (rare: recovery, roll, close).
   void WriterLoop() {
     for (;;) {
       std::vector<Job> jobs;
       uint64_t roundStartNs = 0;
+      bool exclusive = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
         cv_.wait(lock, [this] { return stop_.load() || !dirty_.empty(); });
@@ -793,6 +821,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
           j.truncateTo = f->truncateTo;
           j.sync = f->wantSync;
           j.close = f->wantClose;
+          exclusive = exclusive || j.truncateTo >= 0 || j.close;
           f->queuedBytes = 0;
           f->truncateTo = -1;
           f->wantSync = f->wantClose = false;
@@ -806,46 +835,147 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
       rounds_++;
       filesPerRound_.Record(jobs.size());
-      std::vector<Result> results(jobs.size());
-      RunAll(jobs, results);
-      roundUs_.Record(MicrosSince(roundStartNs));
-      Post(results);
+      if (exclusive) {
+        {
+          std::unique_lock<std::mutex> lock(syncMu_);
+          syncIdleCv_.wait(lock, [this] { return stop_.load() || (syncQueue_.empty() && !syncBusy_); });
+          if (stop_) return;
+        }
+        std::vector<Result> results(jobs.size());
+        ForEach(jobs.size(), staging_, [&](size_t i, uint8_t* staging) { results[i] = RunJob(jobs[i], staging); });
+        roundUs_.Record(MicrosSince(roundStartNs));
+        Post(results);
+        continue;
+      }
+      ForEach(jobs.size(), staging_, [&](size_t i, uint8_t* staging) { WritePhase(jobs[i], staging); });
+      {
+        std::lock_guard<std::mutex> lock(syncMu_);
+        syncQueue_.push_back(WrittenRound{std::move(jobs), roundStartNs, NowNs()});
+      }
+      syncCv_.notify_one();
     }
   }
 
-  // Runs every job of a round: the writer takes a share itself, pool threads the rest. Tasks handed to the pool
-  // hold the round's state by shared_ptr: one that starts after the round finds nothing left to claim and never
-  // touches `jobs` or `results` (which live on this stack).
-  struct RoundState {
-    std::vector<Job>* jobs;
-    std::vector<Result>* results;
+  void WritePhase(Job& j, uint8_t* staging) {
+    File& f = *j.file;
+    if (f.error == 0 && !j.chunks.empty()) {
+      uint64_t t0 = NowNs();
+      int e = f.direct ? WriteDirect(f, j.chunks, staging) : WriteBuffered(f, j.chunks);
+      writeUs_.Record(MicrosSince(t0));
+      if (e != 0) f.error = e;
+    }
+    j.writtenAfter = f.written;
+  }
+
+  // One file's share of a sync batch (one or more written rounds merged).
+  struct SyncJob {
+    std::shared_ptr<File> file;
+    bool sync = false;
+    uint64_t writtenAfter = 0;
+  };
+
+  void SyncLoop() {
+    for (;;) {
+      std::deque<WrittenRound> batch;
+      {
+        std::unique_lock<std::mutex> lock(syncMu_);
+        syncCv_.wait(lock, [this] { return stop_.load() || !syncQueue_.empty(); });
+        if (stop_) return;
+        batch.swap(syncQueue_);
+        syncBusy_ = true;
+      }
+      uint64_t t0 = NowNs();
+      // Every written round queued meanwhile shares this batch: one fdatasync per file covers all of them.
+      std::vector<SyncJob> jobs;
+      std::unordered_map<File*, size_t> index;
+      for (auto& w : batch) {
+        syncWaitUs_.Record(t0 > w.writtenNs ? (t0 - w.writtenNs) / 1000 : 0);
+        for (auto& j : w.jobs) {
+          auto it = index.find(j.file.get());
+          size_t k;
+          if (it == index.end()) {
+            k = jobs.size();
+            index.emplace(j.file.get(), k);
+            jobs.push_back(SyncJob{j.file, false, 0});
+          } else {
+            k = it->second;
+          }
+          jobs[k].sync = jobs[k].sync || j.sync;
+          jobs[k].writtenAfter = j.writtenAfter;  // later rounds wrote more
+        }
+      }
+      syncBatches_++;
+      std::vector<Result> results(jobs.size());
+      ForEach(jobs.size(), nullptr, [&](size_t i, uint8_t*) { results[i] = SyncPhase(jobs[i]); });
+      uint64_t now = NowNs();
+      for (auto& w : batch) roundUs_.Record(now > w.startNs ? (now - w.startNs) / 1000 : 0);
+      batch.clear();  // the chunks' owned copies go before JS hears the bytes are written
+      Post(results);
+      {
+        std::lock_guard<std::mutex> lock(syncMu_);
+        syncBusy_ = false;
+      }
+      syncIdleCv_.notify_all();
+    }
+  }
+
+  Result SyncPhase(SyncJob& j) {
+    File& f = *j.file;
+    uint32_t flags = 0;
+    if (f.error == 0 && j.sync) {
+      uint64_t t0 = NowNs();
+      int rc = ::fdatasync(f.fd);
+      syncUs_.Record(MicrosSince(t0));
+      if (rc != 0) {
+        f.error = errno;
+      } else {
+        syncs_++;
+        if (f.created && !f.dirSynced) {
+          int e = SyncParentDir(f.path);
+          if (e != 0) f.error = e;
+        }
+        if (f.error == 0) {
+          f.dirSynced = true;
+          f.synced = j.writtenAfter;
+          flags |= kSynced;
+        }
+      }
+    }
+    return Result{f.id, j.writtenAfter, f.synced, f.error, flags};
+  }
+
+  // Runs fn(i, staging) for every i < n: the calling thread takes a share, pool threads the rest (as many as
+  // there are items, up to the pool: ioThreads is a maximum, the round sizes it). Helpers hold the state by
+  // shared_ptr: one that starts after the work is done claims nothing and never calls `fn` (whose captures live
+  // on the caller's stack).
+  struct ForEachState {
+    std::function<void(size_t, uint8_t*)> fn;
+    size_t n = 0;
     std::atomic<size_t> next{0};
     std::mutex mu;
     std::condition_variable cv;
     size_t done = 0;
   };
 
-  void RunAll(std::vector<Job>& jobs, std::vector<Result>& results) {
-    if (jobs.size() == 1 || pool_.empty()) {
-      for (size_t i = 0; i < jobs.size(); i++) results[i] = RunJob(jobs[i], staging_);
+  void ForEach(size_t n, uint8_t* staging, const std::function<void(size_t, uint8_t*)>& fn) {
+    if (n == 1 || pool_.empty()) {
+      for (size_t i = 0; i < n; i++) fn(i, staging);
       return;
     }
-    auto st = std::make_shared<RoundState>();
-    st->jobs = &jobs;
-    st->results = &results;
-    auto work = [this, st](uint8_t* staging) {
-      const size_t n = st->jobs->size();
-      for (size_t i; (i = st->next.fetch_add(1)) < n;) {
-        (*st->results)[i] = RunJob((*st->jobs)[i], staging);
+    auto st = std::make_shared<ForEachState>();
+    st->fn = fn;
+    st->n = n;
+    auto work = [st](uint8_t* own) {
+      for (size_t i; (i = st->next.fetch_add(1)) < st->n;) {
+        st->fn(i, own);
         std::lock_guard<std::mutex> lock(st->mu);
-        if (++st->done == n) st->cv.notify_all();
+        if (++st->done == st->n) st->cv.notify_all();
       }
     };
-    // As many helpers as the round has files (up to the pool): ioThreads is a maximum, the round sizes it.
-    Help(std::min(pool_.size(), jobs.size() - 1), work);
-    work(staging_);
+    Help(std::min(pool_.size(), n - 1), work);
+    work(staging);
     std::unique_lock<std::mutex> lock(st->mu);
-    st->cv.wait(lock, [&] { return st->done == jobs.size(); });
+    st->cv.wait(lock, [&] { return st->done == n; });
   }
 
   void Help(size_t helpers, const std::function<void(uint8_t*)>& task) {
@@ -1174,6 +1304,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     cv_.notify_all();
     {
+      std::lock_guard<std::mutex> lock(syncMu_);
+    }
+    syncCv_.notify_all();
+    syncIdleCv_.notify_all();
+    {
       std::lock_guard<std::mutex> lock(prefetchMu_);
     }
     prefetchCv_.notify_all();
@@ -1185,6 +1320,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     poolCv_.notify_all();
     if (writer_.joinable()) writer_.join();
+    if (syncer_.joinable()) syncer_.join();
     for (auto& t : pool_) {
       if (t.joinable()) t.join();
     }
@@ -1223,6 +1359,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
   uint64_t firstQueuedNs_ = 0;  // guarded by mu_: when the first request not yet taken by a round was queued
   uint64_t postedNs_ = 0;       // guarded by resMu_: when the first undelivered result was posted
 
+  std::thread syncer_;
+  std::mutex syncMu_;
+  std::condition_variable syncCv_;      // the sync stage: written rounds queued
+  std::condition_variable syncIdleCv_;  // the write stage: the sync stage went idle (for exclusive rounds)
+  std::deque<WrittenRound> syncQueue_;
+  bool syncBusy_ = false;
+
   uint64_t readAheadBytes_ = kReadAheadBytesDefault;
   std::shared_ptr<std::atomic<int64_t>> readAheadBudget_ = std::make_shared<std::atomic<int64_t>>(0);
   std::thread prefetcher_;
@@ -1233,8 +1376,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::atomic<uint64_t> rounds_{0}, writes_{0}, bytesWritten_{0}, syncs_{0}, callbacks_{0}, resultsPosted_{0},
       unaligned_{0}, splitJobs_{0}, splitPieces_{0}, piecesByHelpers_{0}, diskReads_{0}, readAheadHits_{0},
       readAheadWaits_{0}, readAheadMisses_{0}, readAheadBytesRead_{0}, readAheadCopiedBytes_{0},
-      readAheadOverBudget_{0};
-  Histogram queueWaitUs_, roundUs_, writeUs_, syncUs_, deliverUs_, callbackUs_, filesPerRound_, resultsPerCallback_;
+      readAheadOverBudget_{0}, syncBatches_{0};
+  Histogram queueWaitUs_, syncWaitUs_, roundUs_, writeUs_, syncUs_, deliverUs_, callbackUs_, filesPerRound_, resultsPerCallback_;
 };
 
 }  // namespace

@@ -1,8 +1,9 @@
 /**
  * `FileSystem` over the native log engine (native/engine.cc): O_DIRECT appends from aligned staging with the
  * partly filled tail block kept in memory and rewritten on the next flush, group commit across every file of
- * the engine (one round = one write per dirty file + one fdatasync per file asked to sync, all files of a round
- * in parallel on the engine's I/O threads), off the JS thread, many completions per callback; cold reads are
+ * the engine (one round = one write per dirty file, then one fdatasync per file asked to sync, all files of a
+ * round in parallel on the engine's I/O threads; the next round's writes overlap this round's syncs), off the
+ * JS thread, many completions per callback; cold reads are
  * native preads into aligned buffers handed to JS as views (zero-copy). A direct file read sequentially (a
  * consumer catching up: nothing of it is in the page cache) gets read-ahead: the engine's prefetch thread reads
  * the next `readAheadBytes` in 2 MiB blocks, and reads they hold are copied out of them in native code.
@@ -67,7 +68,9 @@ export const engineReadAheadBudgetBytesMax = 4 * 1024 * 1024 * 1024;
 export interface EngineHistograms {
   /** First request queued (append/sync/...) -> the round that takes it starts: includes waiting for the round before. */
   queueWaitUs: Float64Array;
-  /** A round, start to results posted (every file's write and fdatasync, in parallel). */
+  /** A round's writes done -> the sync stage starts on it (waiting for the previous round's fdatasyncs). */
+  syncWaitUs: Float64Array;
+  /** A round, start of its writes to its results posted (write, wait for the sync stage, fdatasync). */
   roundUs: Float64Array;
   /** One file's write in a round (copy into staging + pwrite; all pieces of a split write). */
   writeUs: Float64Array;
@@ -119,8 +122,10 @@ function bucketHigh(i: number): number {
 }
 
 export interface EngineStats {
-  /** Group-commit rounds run. */
+  /** Group-commit rounds run (write stage). */
   rounds: number;
+  /** Sync-stage batches: each takes every round written meanwhile, one fdatasync per file. */
+  syncBatches: number;
   /** pwrite/pwritev calls. */
   writes: number;
   /** Bytes handed to the kernel, padding and rewritten tail blocks included. */
