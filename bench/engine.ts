@@ -381,6 +381,8 @@ interface CellResult extends Cell {
 }
 
 interface EngineTiming {
+  fileP50Us: number;
+  fileP99Us: number;
   queueWaitP50Us: number;
   queueWaitP99Us: number;
   syncWaitP50Us: number;
@@ -405,6 +407,8 @@ function engineTiming(c: Counters): EngineTiming | undefined {
   const h = c.hist;
   if (h === null) return undefined;
   return {
+    fileP50Us: histogramPercentile(h.fileLatencyUs, 50),
+    fileP99Us: histogramPercentile(h.fileLatencyUs, 99),
     queueWaitP50Us: histogramPercentile(h.queueWaitUs, 50),
     queueWaitP99Us: histogramPercentile(h.queueWaitUs, 99),
     syncWaitP50Us: histogramPercentile(h.syncWaitUs, 50),
@@ -747,16 +751,16 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
   if (timed.length > 0) {
     lines.push(
       '',
-      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads).',
+      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: in engine = per file and result, its oldest request queued -> result posted (all of the engine time, weighted like appends); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads).',
       '',
-      '| mode | load | append | partitions | queue wait | sync wait | round | write | fdatasync | hand-off | callback p99 | pacer late p99 | after callback | files/round mean (max) | results/callback | GC n / total / max ms | split pieces (helpers) |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| mode | load | append | partitions | in engine | queue wait | sync wait | round | write | fdatasync | hand-off | callback p99 | pacer late p99 | after callback | files/round mean (max) | results/callback | GC n / total / max ms | split pieces (helpers) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of timed) {
       const t = r.engineTiming!;
       const pp = (a: number, b: number): string => `${fmt(a)} / ${fmt(b)}`;
       lines.push(
-        `| ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} | ${pp(t.writeP50Us, t.writeP99Us)} | ${pp(t.syncP50Us, t.syncP99Us)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) |`,
+        `| ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.fileP50Us, t.fileP99Us)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} | ${pp(t.writeP50Us, t.writeP99Us)} | ${pp(t.syncP50Us, t.syncP99Us)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) |`,
       );
     }
   }

@@ -155,6 +155,7 @@ struct File {
   bool wantClose = false;
   int64_t truncateTo = -1;
   bool dirty = false;
+  uint64_t queuedNs = 0;  // when this file's oldest request not yet taken by a round was queued
 
   // Writer side: touched only by the job running this file (rounds are serialized).
   uint64_t written = 0;   // logical bytes handed to the kernel
@@ -185,6 +186,7 @@ struct Job {
   bool sync = false;
   bool close = false;
   uint64_t writtenAfter = 0;  // the file's logical size once this job's writes are done
+  uint64_t queuedNs = 0;
 };
 
 // A round whose writes are done, waiting for the sync stage.
@@ -413,7 +415,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   void MarkDirty(const std::shared_ptr<File>& f) {
     if (!f->dirty) {
-      if (dirty_.empty()) firstQueuedNs_ = NowNs();  // the queue wait of the round that takes it starts here
+      uint64_t now = NowNs();
+      if (dirty_.empty()) firstQueuedNs_ = now;  // the queue wait of the round that takes it starts here
+      f->queuedNs = now;
       f->dirty = true;
       dirty_.push_back(f);
     }
@@ -769,6 +773,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     n("readAheadCopiedBytes", readAheadCopiedBytes_);
     n("readAheadOverBudget", readAheadOverBudget_);
     auto h = Napi::Object::New(env);
+    h.Set("fileLatencyUs", fileLatencyUs_.ToJs(env));
     h.Set("queueWaitUs", queueWaitUs_.ToJs(env));
     h.Set("syncWaitUs", syncWaitUs_.ToJs(env));
     h.Set("roundUs", roundUs_.ToJs(env));
@@ -821,6 +826,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
           j.truncateTo = f->truncateTo;
           j.sync = f->wantSync;
           j.close = f->wantClose;
+          j.queuedNs = f->queuedNs;
           exclusive = exclusive || j.truncateTo >= 0 || j.close;
           f->queuedBytes = 0;
           f->truncateTo = -1;
@@ -844,6 +850,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
         std::vector<Result> results(jobs.size());
         ForEach(jobs.size(), staging_, [&](size_t i, uint8_t* staging) { results[i] = RunJob(jobs[i], staging); });
         roundUs_.Record(MicrosSince(roundStartNs));
+        uint64_t now = NowNs();
+        for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
         Post(results);
         continue;
       }
@@ -872,6 +880,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     std::shared_ptr<File> file;
     bool sync = false;
     uint64_t writtenAfter = 0;
+    uint64_t queuedNs = 0;  // the oldest request among the merged rounds
   };
 
   void SyncLoop() {
@@ -896,7 +905,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
           if (it == index.end()) {
             k = jobs.size();
             index.emplace(j.file.get(), k);
-            jobs.push_back(SyncJob{j.file, false, 0});
+            jobs.push_back(SyncJob{j.file, false, 0, j.queuedNs});
           } else {
             k = it->second;
           }
@@ -909,6 +918,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       ForEach(jobs.size(), nullptr, [&](size_t i, uint8_t*) { results[i] = SyncPhase(jobs[i]); });
       uint64_t now = NowNs();
       for (auto& w : batch) roundUs_.Record(now > w.startNs ? (now - w.startNs) / 1000 : 0);
+      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
       batch.clear();  // the chunks' owned copies go before JS hears the bytes are written
       Post(results);
       {
@@ -1377,7 +1387,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       unaligned_{0}, splitJobs_{0}, splitPieces_{0}, piecesByHelpers_{0}, diskReads_{0}, readAheadHits_{0},
       readAheadWaits_{0}, readAheadMisses_{0}, readAheadBytesRead_{0}, readAheadCopiedBytes_{0},
       readAheadOverBudget_{0}, syncBatches_{0};
-  Histogram queueWaitUs_, syncWaitUs_, roundUs_, writeUs_, syncUs_, deliverUs_, callbackUs_, filesPerRound_, resultsPerCallback_;
+  Histogram fileLatencyUs_, queueWaitUs_, syncWaitUs_, roundUs_, writeUs_, syncUs_, deliverUs_, callbackUs_, filesPerRound_, resultsPerCallback_;
 };
 
 }  // namespace

@@ -66,6 +66,11 @@ export const engineReadAheadBudgetBytesMax = 4 * 1024 * 1024 * 1024;
  * `resultsPerCallback`). Diff two snapshots with `histogramDiff`, read them with `histogramPercentile`.
  */
 export interface EngineHistograms {
+  /**
+   * Per file and result: the file's oldest request queued -> its result posted. The engine's whole share of an
+   * append's latency, weighted per file (so rounds carrying many files count once per file, as appends do).
+   */
+  fileLatencyUs: Float64Array;
   /** First request queued (append/sync/...) -> the round that takes it starts: includes waiting for the round before. */
   queueWaitUs: Float64Array;
   /** A round's writes done -> the sync stage starts on it (waiting for the previous round's fdatasyncs). */
