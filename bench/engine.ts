@@ -15,6 +15,9 @@
  *   numbers the broker's produce path gets from its log, minus the network and the protocol.
  * - mode "raw": straight at one AppendFile (append + sync, the node path through a SyncScheduler as LogManager
  *   builds it), to separate the engine from the log above it.
+ * - mode "read": cold sequential reads (256 MiB written through one AppendFile, then read back in 1 MiB reads,
+ *   each starting a little before the previous one's end as a fetch does after cutting at a batch boundary; one
+ *   read outstanding); MB/s is the read rate, latency per read. Compare `--native-config readAheadBytes=0`.
  * - mode "null": the open-loop generator against a target that resolves at once (nothing written), to show what
  *   the generator itself costs (CPU, GC, pacer lateness).
  * - load "max": closed loop, a fixed number of appends outstanding, spread round-robin over the partitions; a
@@ -137,7 +140,7 @@ function parseEngineOptions(s: string): EngineOptions {
 // --- workload definitions --------------------------------------------------------------------------------------
 
 interface Cell {
-  mode: 'log' | 'raw' | 'null';
+  mode: 'log' | 'raw' | 'null' | 'read';
   load: 'max' | 'rate';
   appendBytes: number;
   partitions: number;
@@ -169,6 +172,8 @@ function cellsFor(args: Args): Cell[] {
   }
   // The engine alone at moderate load: what the log layer above it adds to the latency.
   if (args.raw) cells.push({ mode: 'raw', load: 'rate', appendBytes: KiB, partitions: 1, rate: args.rate });
+  // Cold sequential reads of a file just written (direct: nothing in the page cache), as a consumer catching up.
+  if (args.raw) cells.push({ mode: 'read', load: 'max', appendBytes: MiB, partitions: 1, outstanding: 1 });
   // The load generator alone (appends resolve at once, nothing is written): its own CPU, GC and loop lateness.
   if (args.raw) cells.push({ mode: 'null', load: 'rate', appendBytes: KiB, partitions: 1, rate: args.rate });
   if (args.outstanding !== null) for (const c of cells) if (c.load === 'max') c.outstanding = args.outstanding;
@@ -571,12 +576,72 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
   return { hist, service, pacerLate, afterCallback, appends, seconds, start: start ?? end, end };
 }
 
+const readFileBytes = 256 * MiB;
+
+/** Mode "read": write one file, then read it back sequentially, one read outstanding. */
+async function readCell(rig: Rig, cell: Cell, args: Args, root: string, counters: () => Counters): Promise<CellResult> {
+  const dir = path.join(root, `read-${rig.variant.label}-${Date.now()}`);
+  await rig.fs.mkdirp(dir);
+  const f = await rig.fs.open(path.join(dir, '0.log'));
+  const chunk = Buffer.alloc(cell.appendBytes, 0x5a);
+  for (let i = 0; i < readFileBytes / cell.appendBytes; i++) {
+    f.append([chunk]);
+    if (i % 16 === 15) await f.sync();
+  }
+  await f.sync();
+  const hist = histogram();
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const start: Window = { counters: counters(), cpu: process.cpuUsage() };
+  const t0 = performance.now();
+  let pos = 0;
+  let reads = 0;
+  let bytes = 0;
+  while (pos < readFileBytes) {
+    const s = performance.now();
+    const buf = await f.read(pos, cell.appendBytes);
+    hist.recordValue(Math.max(1, Math.round((performance.now() - s) * 1000)));
+    if (buf.length === 0) throw new Error(`read at ${pos} returned nothing`);
+    bytes += buf.length;
+    reads++;
+    // the next fetch starts at the last whole batch's end: a little before this read's end
+    pos += buf.length - (pos + buf.length < readFileBytes ? 1000 + (reads % 7) * 1000 : 0);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const end: Window = { counters: counters(), cpu: process.cpuUsage() };
+  loopDelay.disable();
+  await f.close();
+  await rig.fs.remove(dir);
+  const c = diff(start.counters, end.counters);
+  return {
+    ...cell,
+    engine: rig.variant.label,
+    appendsPerSec: reads / seconds,
+    mbps: bytes / seconds / 1e6,
+    p50Us: hist.getValueAtPercentile(50),
+    p99Us: hist.getValueAtPercentile(99),
+    p999Us: hist.getValueAtPercentile(99.9),
+    maxUs: hist.maxValue,
+    seconds,
+    appends: reads,
+    counters: { ...c, hist: null },
+    loopDelayP99Us: lateness(loopDelay.percentile(99)),
+    loopDelayMaxUs: lateness(loopDelay.max),
+    cpuCores: (end.cpu.user + end.cpu.system - start.cpu.user - start.cpu.system) / 1e6 / seconds,
+    loadAvg1: os.loadavg()[0]!,
+    gcCount: 0,
+    gcTotalMs: 0,
+    gcMaxMs: 0,
+  };
+}
+
 async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<CellResult> {
   const template = templateOf(cell.appendBytes);
   const pool = new BufferPool(template.bytes);
   let targets: Target[];
   let cleanup: () => Promise<void>;
   let counters = (): Counters => rig.counters();
+  if (cell.mode === 'read') return readCell(rig, cell, args, root, counters);
   if (cell.mode === 'null') {
     targets = [{ append: () => Promise.resolve() }];
     cleanup = () => Promise.resolve();
@@ -688,7 +753,7 @@ function checks(results: CellResult[], disk: FioResult | null): TargetCheck[] {
   for (const engine of engines) {
     const mine = results.filter((r) => r.engine === engine);
     if (disk) {
-      for (const r of mine.filter((x) => x.load === 'max' && x.appendBytes >= 256 * KiB)) {
+      for (const r of mine.filter((x) => x.load === 'max' && x.mode !== 'read' && x.appendBytes >= 256 * KiB)) {
         const ratio = r.mbps / disk.seqWriteMBps;
         out.push({ target: `large batches: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} MB/s >= 80% of fio`, engine, measured: `${fmt(r.mbps, 1)} MB/s`, ratio, threshold: '>= 0.80', pass: ratio >= 0.8 });
       }

@@ -2,17 +2,15 @@
 //
 // Files are opened with O_DIRECT where the file system allows it (buffered I/O + fdatasync otherwise). Appends
 // are queued from the JS thread as pointers into the caller's buffers (the caller keeps them alive until the
-// bytes are reported written); a writer thread runs group-commit rounds:
+// bytes are reported written); two runner threads run group-commit rounds:
 //
 //   1. wait for work; then up to flushDelayUs more while fewer than flushBytesMax bytes are queued;
 //   2. take every dirty file's queue and requests (truncate, sync, close) as one round;
 //   3. write stage: one job per file, in parallel on up to ioThreads threads: copy the queued bytes behind the
 //      file's partly filled tail block into an aligned staging buffer, pwrite it at the aligned position (the
-//      tail block is rewritten, its padding is zeros past the logical end); hand the round to the sync stage and
-//      go back to 1, so the next round's writes overlap this round's fdatasyncs;
-//   3b. sync stage (its own thread): every written round queued meanwhile at once, one fdatasync per file asked
-//      to sync (in parallel), then 4. A round with a truncate or close waits for the sync stage to be idle and
-//      runs whole on the writer (see WriterLoop);
+//      tail block is rewritten, its padding is zeros past the logical end);
+//   3b. sync stage, rounds in order: one fdatasync per file asked to sync (in parallel), then 4. Two runner
+//      threads take rounds in turn, so the next round's writes overlap this round's fdatasyncs (see RunnerLoop);
 //      A job larger than one staging buffer is cut into staging-sized pieces at aligned file positions; idle
 //      pool threads copy and write pieces in parallel (the copy of one piece overlaps the direct write of
 //      another: one partition's large batches are not held to memcpy-then-write at queue depth 1);
@@ -27,8 +25,8 @@
 // round duration, per-file write and fdatasync time, completion hand-off (posted -> JS callback runs) and of
 // files per round and results per callback, so each latency target can be explained by where time went.
 //
-// A file's write-side state (written, tail) is touched only by the write stage, its sync-side state (synced) only by
-// the sync stage, one job at a time each. Any failed syscall
+// A file's write-side state (written, tail) is touched only in the write stage, its sync-side state (synced) only
+// in the sync stage, one round at a time each. Any failed syscall
 // latches the file into an error state (no retry: after a failed write or fsync the file's contents are
 // unknown); JS decides what that means for the partition. Writes and syncs go through libc's pwrite/pwritev/
 // fdatasync so an LD_PRELOAD fault shim (../shared/fault-kit/failsync.c) can reach them.
@@ -189,12 +187,7 @@ struct Job {
   uint64_t queuedNs = 0;
 };
 
-// A round whose writes are done, waiting for the sync stage.
-struct WrittenRound {
-  std::vector<Job> jobs;
-  uint64_t startNs;
-  uint64_t writtenNs;
-};
+
 
 struct Result {
   uint32_t id;
@@ -300,12 +293,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "tern-engine", 0, 1);
     tsfn_.Unref(env);
-    staging_ = static_cast<uint8_t*>(AlignedAlloc(kStagingBytes));
+    for (auto& st : runnerStaging_) st = static_cast<uint8_t*>(AlignedAlloc(kStagingBytes));
     for (int i = 0; i < std::max(0, ioThreads - 1); i++) {
       pool_.emplace_back([this] { PoolLoop(); });
     }
-    writer_ = std::thread([this] { WriterLoop(); });
-    syncer_ = std::thread([this] { SyncLoop(); });
+    for (int r = 0; r < kRunners; r++) runners_[r] = std::thread([this, r] { RunnerLoop(runnerStaging_[r]); });
     prefetcher_ = std::thread([this] { PrefetchLoop(); });
     env_ = env;
     napi_add_env_cleanup_hook(env, &Engine::OnEnvCleanup, this);
@@ -315,7 +307,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     // A collected engine must not leave its hook behind: it would run on freed memory at exit.
     if (!envCleanedUp_) napi_remove_env_cleanup_hook(env_, &Engine::OnEnvCleanup, this);
     Stop();
-    std::free(staging_);
+    for (auto* st : runnerStaging_) std::free(st);
   }
 
   static void OnEnvCleanup(void* arg) {
@@ -426,7 +418,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // kick(): starts a round for everything queued. Requests only queue; JS kicks once per turn of its event loop,
   // so the appends and syncs of one turn (a produce request over many partitions) share a round.
   Napi::Value Kick(const Napi::CallbackInfo& info) {
-    cv_.notify_one();
+    // One runner suffices: the other is busy or, if idle, not needed. With a flush delay a runner waiting out the
+    // delay must hear it, so both.
+    if (flushDelayUs_ > 0) cv_.notify_all();
+    else cv_.notify_one();
     return info.Env().Undefined();
   }
 
@@ -792,27 +787,31 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return info.Env().Undefined();
   }
 
-  // ---- writer thread ----------------------------------------------------------------------------------------
+  // ---- runner threads ---------------------------------------------------------------------------------------
 
-  // Two stages, so the writes of round N+1 overlap the fdatasyncs of round N (an append arriving while a sync
-  // runs is written at once and waits only for that sync to end, then for its own):
-  //   write stage (this thread): take everything queued as one round, write each file (in parallel on the pool),
-  //     hand the round to the sync stage, take the next;
-  //   sync stage (syncer_): take every written round queued, one fdatasync per file asked to sync (in parallel),
-  //     post all their results in order.
-  // Per file, writes stay serial (one write stage) and so do syncs (one sync stage); a file's write may run
-  // while its previous fdatasync is in flight: the sync covers what was written before it began, and a rewritten
-  // tail block carries the same bytes below the old end. A round with a truncate or a close is exclusive: it
-  // waits until the sync stage is idle and then runs write, sync and close itself (rare: recovery, roll, close).
-  void WriterLoop() {
+  // Two runner threads, each taking a whole round through both stages, so the writes of round N+1 overlap the
+  // fdatasyncs of round N without handing a round from thread to thread (an append arriving while a sync runs is
+  // written at once and waits only for that sync to end, then for its own; at low load one runner does all, with
+  // no more thread hops than one):
+  //   write stage (one runner at a time, `writing_`): take everything queued as one round (a ticket), write each
+  //     file (in parallel on the pool), let the other runner take the next round;
+  //   sync stage (rounds in ticket order, `syncTurn_`): one fdatasync per file asked to sync (in parallel), post
+  //     the round's results.
+  // Per file, writes stay serial and so do syncs; a file's write may run while its previous fdatasync is in
+  // flight: that sync covers what was written before it began, and a rewritten tail block carries the same bytes
+  // below the old end. A round with a truncate or a close is exclusive: it keeps the write stage and waits for
+  // its sync turn before it runs write, sync and close (rare: recovery, roll, close).
+  void RunnerLoop(uint8_t* staging) {
     for (;;) {
       std::vector<Job> jobs;
       uint64_t roundStartNs = 0;
+      uint64_t ticket = 0;
       bool exclusive = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_.load() || !dirty_.empty(); });
+        cv_.wait(lock, [this] { return stop_.load() || (!dirty_.empty() && !writing_); });
         if (stop_) return;
+        writing_ = true;
         if (flushDelayUs_ > 0 && queuedBytes_ < flushBytesMax_) {
           auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(flushDelayUs_);
           cv_.wait_until(lock, until, [this] { return stop_.load() || queuedBytes_ >= flushBytesMax_; });
@@ -836,32 +835,52 @@ class Engine : public Napi::ObjectWrap<Engine> {
         }
         dirty_.clear();
         queuedBytes_ = 0;
+        ticket = nextTicket_++;
         roundStartNs = NowNs();
         queueWaitUs_.Record(roundStartNs > firstQueuedNs_ ? (roundStartNs - firstQueuedNs_) / 1000 : 0);
       }
       rounds_++;
       filesPerRound_.Record(jobs.size());
-      if (exclusive) {
-        {
-          std::unique_lock<std::mutex> lock(syncMu_);
-          syncIdleCv_.wait(lock, [this] { return stop_.load() || (syncQueue_.empty() && !syncBusy_); });
-          if (stop_) return;
-        }
-        std::vector<Result> results(jobs.size());
-        ForEach(jobs.size(), staging_, [&](size_t i, uint8_t* staging) { results[i] = RunJob(jobs[i], staging); });
-        roundUs_.Record(MicrosSince(roundStartNs));
-        uint64_t now = NowNs();
-        for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
-        Post(results);
-        continue;
+      std::vector<Result> results(jobs.size());
+      if (!exclusive) {
+        ForEach(jobs.size(), staging, [&](size_t i, uint8_t* st) { WritePhase(jobs[i], st); });
+        ReleaseWriteStage();
       }
-      ForEach(jobs.size(), staging_, [&](size_t i, uint8_t* staging) { WritePhase(jobs[i], staging); });
+      uint64_t writtenNs = NowNs();
+      if (!WaitSyncTurn(ticket)) return;
+      syncWaitUs_.Record(MicrosSince(writtenNs));
+      if (exclusive) {
+        ForEach(jobs.size(), staging, [&](size_t i, uint8_t* st) { results[i] = RunJob(jobs[i], st); });
+      } else {
+        syncBatches_++;
+        ForEach(jobs.size(), nullptr, [&](size_t i, uint8_t*) { results[i] = SyncPhase(jobs[i]); });
+      }
+      uint64_t now = NowNs();
+      roundUs_.Record(now > roundStartNs ? (now - roundStartNs) / 1000 : 0);
+      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
+      jobs.clear();  // the chunks' owned copies go before JS hears the bytes are written
+      Post(results);
+      if (exclusive) ReleaseWriteStage();
       {
         std::lock_guard<std::mutex> lock(syncMu_);
-        syncQueue_.push_back(WrittenRound{std::move(jobs), roundStartNs, NowNs()});
+        syncTurn_++;
       }
-      syncCv_.notify_one();
+      syncTurnCv_.notify_all();
     }
+  }
+
+  void ReleaseWriteStage() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+    }
+    cv_.notify_all();  // the other runner, if it waits for the write stage
+  }
+
+  bool WaitSyncTurn(uint64_t ticket) {
+    std::unique_lock<std::mutex> lock(syncMu_);
+    syncTurnCv_.wait(lock, [&] { return stop_.load() || syncTurn_ == ticket; });
+    return !stop_.load();
   }
 
   void WritePhase(Job& j, uint8_t* staging) {
@@ -875,61 +894,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     j.writtenAfter = f.written;
   }
 
-  // One file's share of a sync batch (one or more written rounds merged).
-  struct SyncJob {
-    std::shared_ptr<File> file;
-    bool sync = false;
-    uint64_t writtenAfter = 0;
-    uint64_t queuedNs = 0;  // the oldest request among the merged rounds
-  };
-
-  void SyncLoop() {
-    for (;;) {
-      std::deque<WrittenRound> batch;
-      {
-        std::unique_lock<std::mutex> lock(syncMu_);
-        syncCv_.wait(lock, [this] { return stop_.load() || !syncQueue_.empty(); });
-        if (stop_) return;
-        batch.swap(syncQueue_);
-        syncBusy_ = true;
-      }
-      uint64_t t0 = NowNs();
-      // Every written round queued meanwhile shares this batch: one fdatasync per file covers all of them.
-      std::vector<SyncJob> jobs;
-      std::unordered_map<File*, size_t> index;
-      for (auto& w : batch) {
-        syncWaitUs_.Record(t0 > w.writtenNs ? (t0 - w.writtenNs) / 1000 : 0);
-        for (auto& j : w.jobs) {
-          auto it = index.find(j.file.get());
-          size_t k;
-          if (it == index.end()) {
-            k = jobs.size();
-            index.emplace(j.file.get(), k);
-            jobs.push_back(SyncJob{j.file, false, 0, j.queuedNs});
-          } else {
-            k = it->second;
-          }
-          jobs[k].sync = jobs[k].sync || j.sync;
-          jobs[k].writtenAfter = j.writtenAfter;  // later rounds wrote more
-        }
-      }
-      syncBatches_++;
-      std::vector<Result> results(jobs.size());
-      ForEach(jobs.size(), nullptr, [&](size_t i, uint8_t*) { results[i] = SyncPhase(jobs[i]); });
-      uint64_t now = NowNs();
-      for (auto& w : batch) roundUs_.Record(now > w.startNs ? (now - w.startNs) / 1000 : 0);
-      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
-      batch.clear();  // the chunks' owned copies go before JS hears the bytes are written
-      Post(results);
-      {
-        std::lock_guard<std::mutex> lock(syncMu_);
-        syncBusy_ = false;
-      }
-      syncIdleCv_.notify_all();
-    }
-  }
-
-  Result SyncPhase(SyncJob& j) {
+  Result SyncPhase(Job& j) {
     File& f = *j.file;
     uint32_t flags = 0;
     if (f.error == 0 && j.sync) {
@@ -1316,8 +1281,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     {
       std::lock_guard<std::mutex> lock(syncMu_);
     }
-    syncCv_.notify_all();
-    syncIdleCv_.notify_all();
+    syncTurnCv_.notify_all();
     {
       std::lock_guard<std::mutex> lock(prefetchMu_);
     }
@@ -1329,8 +1293,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
       std::lock_guard<std::mutex> lock(poolMu_);
     }
     poolCv_.notify_all();
-    if (writer_.joinable()) writer_.join();
-    if (syncer_.joinable()) syncer_.join();
+    for (auto& t : runners_) {
+      if (t.joinable()) t.join();
+    }
     for (auto& t : pool_) {
       if (t.joinable()) t.join();
     }
@@ -1353,8 +1318,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::vector<std::shared_ptr<File>> dirty_;
   uint64_t queuedBytes_ = 0;
 
-  std::thread writer_;
-  uint8_t* staging_ = nullptr;
+  static constexpr int kRunners = 2;  // rounds in flight: one writing while the one before it syncs
+  std::thread runners_[kRunners];
+  uint8_t* runnerStaging_[kRunners] = {};
+  bool writing_ = false;     // guarded by mu_: a runner is taking or writing a round
+  uint64_t nextTicket_ = 0;  // guarded by mu_: rounds in the order they were taken
+  uint64_t syncTurn_ = 0;    // guarded by syncMu_: the round whose turn it is to sync and post
   std::vector<std::thread> pool_;
   std::mutex poolMu_;
   std::condition_variable poolCv_;
@@ -1369,12 +1338,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   uint64_t firstQueuedNs_ = 0;  // guarded by mu_: when the first request not yet taken by a round was queued
   uint64_t postedNs_ = 0;       // guarded by resMu_: when the first undelivered result was posted
 
-  std::thread syncer_;
   std::mutex syncMu_;
-  std::condition_variable syncCv_;      // the sync stage: written rounds queued
-  std::condition_variable syncIdleCv_;  // the write stage: the sync stage went idle (for exclusive rounds)
-  std::deque<WrittenRound> syncQueue_;
-  bool syncBusy_ = false;
+  std::condition_variable syncTurnCv_;
 
   uint64_t readAheadBytes_ = kReadAheadBytesDefault;
   std::shared_ptr<std::atomic<int64_t>> readAheadBudget_ = std::make_shared<std::atomic<int64_t>>(0);
