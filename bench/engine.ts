@@ -15,6 +15,11 @@
  *   numbers the broker's produce path gets from its log, minus the network and the protocol.
  * - mode "raw": straight at one AppendFile (append + sync, the node path through a SyncScheduler as LogManager
  *   builds it), to separate the engine from the log above it.
+ * - mode "read": cold sequential reads (256 MiB written through one AppendFile, then read back in 1 MiB reads,
+ *   each starting a little before the previous one's end as a fetch does after cutting at a batch boundary; one
+ *   read outstanding); MB/s is the read rate, latency per read. Compare `--native-config readAheadBytes=0`.
+ * - mode "null": the open-loop generator against a target that resolves at once (nothing written), to show what
+ *   the generator itself costs (CPU, GC, pacer lateness).
  * - load "max": closed loop, a fixed number of appends outstanding, spread round-robin over the partitions; a
  *   finished append is replaced at once. Latency there is mostly queueing (Little's law); the figure that
  *   matters is MB/s.
@@ -25,6 +30,13 @@
  *   callbacks into JS and results per callback (native), or rounds and syncs of the SyncScheduler (node); the
  *   event-loop lateness of this process (GC pauses and CPU starvation show there, not in the engine's counters)
  *   and its CPU use.
+ * - per native cell, where the time goes (second table): the engine's own histograms over the window (queue wait
+ *   from the first queued request to its round's start, round duration, per-file write and fdatasync, the
+ *   hand-off from results posted to the JS callback running), and on the JS side the pacer's lateness (due ->
+ *   issued), the time from the engine callback to each append's resolution (promise chain through the log), and
+ *   GC pauses (count, total, longest) seen by a PerformanceObserver.
+ *   The open-loop generator is kept cheap so it is not what makes the loop late: payload copies are pooled, one
+ *   closure per append, times as performance.now() doubles (no BigInt per append).
  * Results: a Markdown table on stdout, every figure as JSON in bench/results/engine-<time>.json (or --json).
  *
  * Targets (issue #3): large-batch append MB/s >= 80% of fio's O_DIRECT sequential write; p99 at moderate load
@@ -36,10 +48,22 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import hdr from 'hdr-histogram-js';
-import { NativeFileSystem, NodeFileSystem, nativeEngineAvailable, type AppendFile, type EngineOptions, type EngineStats, type FileSystem } from '../src/io/index.js';
+import {
+  NativeFileSystem,
+  NodeFileSystem,
+  histogramDiff,
+  histogramMean,
+  histogramPercentile,
+  nativeEngineAvailable,
+  type AppendFile,
+  type EngineHistograms,
+  type EngineOptions,
+  type EngineStats,
+  type FileSystem,
+} from '../src/io/index.js';
 import { LogManager, SyncScheduler, defaultLogConfig, type PartitionLog } from '../src/log/index.js';
 import { buildRecordBatch, validateBatches, type ValidatedBatch } from '../src/protocol/records.js';
 import { fioAvailable, measureDisk, type FioResult } from './fio.js';
@@ -107,7 +131,7 @@ function parseEngineOptions(s: string): EngineOptions {
   const o: Record<string, number> = {};
   for (const kv of s.split(',').filter((x) => x !== '')) {
     const [k, v] = kv.split('=');
-    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax') throw new Error(`--native-config: unknown key ${k}`);
+    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes') throw new Error(`--native-config: unknown key ${k}`);
     o[k] = Number(v);
   }
   return o as EngineOptions;
@@ -116,7 +140,7 @@ function parseEngineOptions(s: string): EngineOptions {
 // --- workload definitions --------------------------------------------------------------------------------------
 
 interface Cell {
-  mode: 'log' | 'raw';
+  mode: 'log' | 'raw' | 'null' | 'read';
   load: 'max' | 'rate';
   appendBytes: number;
   partitions: number;
@@ -148,6 +172,10 @@ function cellsFor(args: Args): Cell[] {
   }
   // The engine alone at moderate load: what the log layer above it adds to the latency.
   if (args.raw) cells.push({ mode: 'raw', load: 'rate', appendBytes: KiB, partitions: 1, rate: args.rate });
+  // Cold sequential reads of a file just written (direct: nothing in the page cache), as a consumer catching up.
+  if (args.raw) cells.push({ mode: 'read', load: 'max', appendBytes: MiB, partitions: 1, outstanding: 1 });
+  // The load generator alone (appends resolve at once, nothing is written): its own CPU, GC and loop lateness.
+  if (args.raw) cells.push({ mode: 'null', load: 'rate', appendBytes: KiB, partitions: 1, rate: args.rate });
   if (args.outstanding !== null) for (const c of cells) if (c.load === 'max') c.outstanding = args.outstanding;
   return args.only === null ? cells : cells.filter((c) => args.only!.test(cellName(c)));
 }
@@ -220,6 +248,10 @@ interface Counters {
   results: number;
   /** Direct writes the engine found misaligned: always 0 unless the engine has a bug. */
   unalignedWrites: number;
+  /** Native only: cumulative engine histograms and split-write counters (null for node). */
+  hist: EngineHistograms | null;
+  splitPieces: number;
+  piecesByHelpers: number;
 }
 
 interface Rig {
@@ -230,6 +262,13 @@ interface Rig {
   /** Partition logs of topic `p<n>` (created on first use). */
   partitions(n: number): Promise<PartitionLog[]>;
   close(): Promise<void>;
+}
+
+const nodeCounters: Counters = { rounds: NaN, syncs: NaN, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN, hist: null, splitPieces: NaN, piecesByHelpers: NaN };
+
+/** The engine's JS face, for the time of its last completion callback (native only). */
+function engineOf(fsImpl: FileSystem): { lastCallbackAtMs: number } | null {
+  return fsImpl instanceof NativeFileSystem ? fsImpl.engine : null;
 }
 
 async function openRig(variant: Variant, dataDir: string, batchCacheBytes: number | null, indexIntervalBytes: number | null): Promise<Rig> {
@@ -246,9 +285,20 @@ async function openRig(variant: Variant, dataDir: string, batchCacheBytes: numbe
     counters(): Counters {
       if (fsImpl instanceof NativeFileSystem) {
         const s: EngineStats = fsImpl.engine.stats();
-        return { rounds: s.rounds, syncs: s.syncs, writes: s.writes, bytesWritten: s.bytesWritten, callbacks: s.callbacks, results: s.results, unalignedWrites: s.unalignedWrites };
+        return {
+          rounds: s.rounds,
+          syncs: s.syncs,
+          writes: s.writes,
+          bytesWritten: s.bytesWritten,
+          callbacks: s.callbacks,
+          results: s.results,
+          unalignedWrites: s.unalignedWrites,
+          hist: s.histograms,
+          splitPieces: s.splitPieces,
+          piecesByHelpers: s.piecesByHelpers,
+        };
       }
-      return { rounds: logs.scheduler.roundCount, syncs: logs.scheduler.syncCount, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN };
+      return { ...nodeCounters, rounds: logs.scheduler.roundCount, syncs: logs.scheduler.syncCount };
     },
     async partitions(n: number): Promise<PartitionLog[]> {
       let ps = topics.get(n);
@@ -322,6 +372,67 @@ interface CellResult extends Cell {
   /** CPU time of this process (JS thread + engine threads + libuv pool) per wall second, in cores. */
   cpuCores: number;
   loadAvg1: number;
+  /** load 'rate': due -> issued, µs (pacer and event-loop lateness). */
+  pacerLateP99Us?: number;
+  /** load 'rate', native: engine callback began -> append resolved, µs. */
+  afterCallbackP50Us?: number;
+  afterCallbackP99Us?: number;
+  /** GC pauses in the measured cell (PerformanceObserver 'gc'). */
+  gcCount: number;
+  gcTotalMs: number;
+  gcMaxMs: number;
+  /** Native: percentiles of the engine's histograms over the window. */
+  engineTiming?: EngineTiming;
+}
+
+interface EngineTiming {
+  fileP50Us: number;
+  fileP99Us: number;
+  queueWaitP50Us: number;
+  queueWaitP99Us: number;
+  syncWaitP50Us: number;
+  syncWaitP99Us: number;
+  roundP50Us: number;
+  roundP99Us: number;
+  writeP50Us: number;
+  writeP99Us: number;
+  syncP50Us: number;
+  syncP99Us: number;
+  deliverP50Us: number;
+  deliverP99Us: number;
+  callbackP99Us: number;
+  filesPerRoundMean: number;
+  filesPerRoundMax: number;
+  resultsPerCallbackMean: number;
+  splitPieces: number;
+  piecesByHelpers: number;
+}
+
+function engineTiming(c: Counters): EngineTiming | undefined {
+  const h = c.hist;
+  if (h === null) return undefined;
+  return {
+    fileP50Us: histogramPercentile(h.fileLatencyUs, 50),
+    fileP99Us: histogramPercentile(h.fileLatencyUs, 99),
+    queueWaitP50Us: histogramPercentile(h.queueWaitUs, 50),
+    queueWaitP99Us: histogramPercentile(h.queueWaitUs, 99),
+    syncWaitP50Us: histogramPercentile(h.syncWaitUs, 50),
+    syncWaitP99Us: histogramPercentile(h.syncWaitUs, 99),
+    roundP50Us: histogramPercentile(h.roundUs, 50),
+    roundP99Us: histogramPercentile(h.roundUs, 99),
+    writeP50Us: histogramPercentile(h.writeUs, 50),
+    writeP99Us: histogramPercentile(h.writeUs, 99),
+    syncP50Us: histogramPercentile(h.syncUs, 50),
+    syncP99Us: histogramPercentile(h.syncUs, 99),
+    deliverP50Us: histogramPercentile(h.deliverUs, 50),
+    deliverP99Us: histogramPercentile(h.deliverUs, 99),
+    callbackP99Us: histogramPercentile(h.callbackUs, 99),
+    filesPerRoundMean: histogramMean(h.filesPerRound),
+    filesPerRoundMax: histogramPercentile(h.filesPerRound, 100),
+    resultsPerCallbackMean: histogramMean(h.resultsPerCallback),
+    splitPieces: c.splitPieces,
+    piecesByHelpers: c.piecesByHelpers,
+  };
 }
 
 interface Target {
@@ -341,6 +452,12 @@ function diff(a: Counters, b: Counters): Counters {
     callbacks: b.callbacks - a.callbacks,
     results: b.results - a.results,
     unalignedWrites: b.unalignedWrites - a.unalignedWrites,
+    hist:
+      a.hist === null || b.hist === null
+        ? null
+        : (Object.fromEntries(Object.keys(b.hist).map((k) => [k, histogramDiff(a.hist![k as keyof EngineHistograms], b.hist![k as keyof EngineHistograms])])) as unknown as EngineHistograms),
+    splitPieces: b.splitPieces - a.splitPieces,
+    piecesByHelpers: b.piecesByHelpers - a.piecesByHelpers,
   };
 }
 
@@ -381,47 +498,67 @@ async function closedLoop(targets: Target[], pool: BufferPool, outstanding: numb
   return { hist, appends, seconds: durationMs / 1000, start: start ?? snap(), end: end ?? snap() };
 }
 
-async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmupMs: number, durationMs: number, snap: () => Window): Promise<{ hist: hdr.Histogram; service: hdr.Histogram; appends: number; seconds: number; start: Window; end: Window }> {
+interface OpenLoopResult {
+  hist: hdr.Histogram;
+  service: hdr.Histogram;
+  /** Due -> issued (the pacer's and the event loop's lateness). */
+  pacerLate: hdr.Histogram;
+  /** Native: the engine's completion callback began -> the append resolved (the promise chain through the log). */
+  afterCallback: hdr.Histogram | null;
+  appends: number;
+  seconds: number;
+  start: Window;
+  end: Window;
+}
+
+async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmupMs: number, durationMs: number, snap: () => Window, engine: { lastCallbackAtMs: number } | null): Promise<OpenLoopResult> {
   const hist = histogram();
   const service = histogram();
+  const pacerLate = histogram();
+  const afterCallback = engine === null ? null : histogram();
+  // One clock for the pacer (hrtime ns in its thread) and this thread (performance.now() doubles: no BigInt per
+  // append): both are CLOCK_MONOTONIC, anchored at the same instant here.
   const baseNs = process.hrtime.bigint();
-  const nowNs = (): number => Number(process.hrtime.bigint() - baseNs);
+  const basePerfMs = performance.now();
+  const nowUs = (): number => (performance.now() - basePerfMs) * 1000;
   const intervalNs = 1e9 / rate;
+  const intervalUs = intervalNs / 1000;
   const warmupCount = Math.round((rate * warmupMs) / 1000);
   const total = warmupCount + Math.round((rate * durationMs) / 1000);
   const startNs = 20e6; // let the worker start first
+  const startUs = startNs / 1000;
   const data: PacerData = { baseNs: baseNs.toString(), startNs, intervalNs, total };
   const worker = new Worker(new URL('./engine-pacer.js', import.meta.url), { workerData: data });
   let start: Window | null = null;
   let issued = 0;
   let appends = 0;
+  let settled = 0;
   let failure: unknown = null;
-  let lastCompletionNs = 0;
-  const inflight = new Set<Promise<void>>();
+  let lastCompletionUs = 0;
+  let allSettled: (() => void) | null = null;
+  const onFail = (err: unknown): void => {
+    failure ??= err;
+    if (++settled === issued && allSettled !== null) allSettled();
+  };
   const issue = (i: number): void => {
     if (i === warmupCount) start = snap();
     const target = targets[i % targets.length]!;
     const buf = pool.take();
-    const dueNs = startNs + i * intervalNs;
-    const sentNs = nowNs();
-    const p: Promise<void> = target.append(buf).then(
-      () => {
-        const doneNs = nowNs();
-        pool.give(buf);
-        if (i >= warmupCount) {
-          appends++;
-          lastCompletionNs = Math.max(lastCompletionNs, doneNs);
-          hist.recordValue(Math.max(1, Math.round((doneNs - dueNs) / 1000)));
-          service.recordValue(Math.max(1, Math.round((doneNs - sentNs) / 1000)));
-        }
-        inflight.delete(p);
-      },
-      (err: unknown) => {
-        failure ??= err;
-        inflight.delete(p);
-      },
-    );
-    inflight.add(p);
+    const dueUs = startUs + i * intervalUs;
+    const sentUs = nowUs();
+    target.append(buf).then(() => {
+      const doneUs = nowUs();
+      pool.give(buf);
+      if (i >= warmupCount) {
+        appends++;
+        if (doneUs > lastCompletionUs) lastCompletionUs = doneUs;
+        hist.recordValue(Math.max(1, Math.round(doneUs - dueUs)));
+        service.recordValue(Math.max(1, Math.round(doneUs - sentUs)));
+        pacerLate.recordValue(Math.max(1, Math.round(sentUs - dueUs)));
+        if (afterCallback !== null) afterCallback.recordValue(Math.max(1, Math.round(doneUs - (engine!.lastCallbackAtMs - basePerfMs) * 1000)));
+      }
+      if (++settled === issued && allSettled !== null) allSettled();
+    }, onFail);
   };
   await new Promise<void>((resolve, reject) => {
     worker.on('message', (m: number | 'done') => {
@@ -431,12 +568,71 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
     worker.once('error', reject);
   });
   await worker.terminate();
-  await Promise.all(inflight);
+  if (settled < issued) await new Promise<void>((resolve) => (allSettled = resolve));
   if (failure !== null) throw failure;
   const end = snap();
   // The window: from the first measured append's due time to the last measured completion.
-  const seconds = (lastCompletionNs - (startNs + warmupCount * intervalNs)) / 1e9;
-  return { hist, service, appends, seconds, start: start ?? end, end };
+  const seconds = (lastCompletionUs - (startUs + warmupCount * intervalUs)) / 1e6;
+  return { hist, service, pacerLate, afterCallback, appends, seconds, start: start ?? end, end };
+}
+
+const readFileBytes = 256 * MiB;
+
+/** Mode "read": write one file, then read it back sequentially, one read outstanding. */
+async function readCell(rig: Rig, cell: Cell, args: Args, root: string, counters: () => Counters): Promise<CellResult> {
+  const dir = path.join(root, `read-${rig.variant.label}-${Date.now()}`);
+  await rig.fs.mkdirp(dir);
+  const f = await rig.fs.open(path.join(dir, '0.log'));
+  const chunk = Buffer.alloc(cell.appendBytes, 0x5a);
+  for (let i = 0; i < readFileBytes / cell.appendBytes; i++) {
+    f.append([chunk]);
+    if (i % 16 === 15) await f.sync();
+  }
+  await f.sync();
+  const hist = histogram();
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const start: Window = { counters: counters(), cpu: process.cpuUsage() };
+  const t0 = performance.now();
+  let pos = 0;
+  let reads = 0;
+  let bytes = 0;
+  while (pos < readFileBytes) {
+    const s = performance.now();
+    const buf = await f.read(pos, cell.appendBytes);
+    hist.recordValue(Math.max(1, Math.round((performance.now() - s) * 1000)));
+    if (buf.length === 0) throw new Error(`read at ${pos} returned nothing`);
+    bytes += buf.length;
+    reads++;
+    // the next fetch starts at the last whole batch's end: a little before this read's end
+    pos += buf.length - (pos + buf.length < readFileBytes ? 1000 + (reads % 7) * 1000 : 0);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const end: Window = { counters: counters(), cpu: process.cpuUsage() };
+  loopDelay.disable();
+  await f.close();
+  await rig.fs.remove(dir);
+  const c = diff(start.counters, end.counters);
+  return {
+    ...cell,
+    engine: rig.variant.label,
+    appendsPerSec: reads / seconds,
+    mbps: bytes / seconds / 1e6,
+    p50Us: hist.getValueAtPercentile(50),
+    p99Us: hist.getValueAtPercentile(99),
+    p999Us: hist.getValueAtPercentile(99.9),
+    maxUs: hist.maxValue,
+    seconds,
+    appends: reads,
+    counters: { ...c, hist: null },
+    loopDelayP99Us: lateness(loopDelay.percentile(99)),
+    loopDelayMaxUs: lateness(loopDelay.max),
+    cpuCores: (end.cpu.user + end.cpu.system - start.cpu.user - start.cpu.system) / 1e6 / seconds,
+    loadAvg1: os.loadavg()[0]!,
+    gcCount: 0,
+    gcTotalMs: 0,
+    gcMaxMs: 0,
+  };
 }
 
 async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<CellResult> {
@@ -445,7 +641,11 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
   let targets: Target[];
   let cleanup: () => Promise<void>;
   let counters = (): Counters => rig.counters();
-  if (cell.mode === 'log') {
+  if (cell.mode === 'read') return readCell(rig, cell, args, root, counters);
+  if (cell.mode === 'null') {
+    targets = [{ append: () => Promise.resolve() }];
+    cleanup = () => Promise.resolve();
+  } else if (cell.mode === 'log') {
     const logs = await rig.partitions(cell.partitions);
     const opts = { leaderEpoch: 0, batches: template.batches };
     targets = logs.map((log) => ({ append: (buf: Buffer) => log.append(buf, opts) }));
@@ -456,7 +656,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
     await rig.fs.mkdirp(dir);
     const scheduler = new SyncScheduler({ immediate: rig.fs.groupCommits === true });
     if (rig.fs.groupCommits !== true) {
-      counters = () => ({ rounds: scheduler.roundCount, syncs: scheduler.syncCount, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN });
+      counters = () => ({ ...nodeCounters, rounds: scheduler.roundCount, syncs: scheduler.syncCount });
     }
     const files: AppendFile[] = [];
     for (let i = 0; i < cell.partitions; i++) files.push(await rig.fs.open(path.join(dir, `${i}.log`)));
@@ -481,11 +681,24 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
   const durationMs = args.durationS * 1000;
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
   loopDelay.enable();
-  let r: { hist: hdr.Histogram; service?: hdr.Histogram; appends: number; seconds: number; start: Window; end: Window };
+  const gc = { count: 0, totalMs: 0, maxMs: 0 };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gc.count++;
+      gc.totalMs += e.duration;
+      gc.maxMs = Math.max(gc.maxMs, e.duration);
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
+  let r: { hist: hdr.Histogram; service?: hdr.Histogram; pacerLate?: hdr.Histogram; afterCallback?: hdr.Histogram | null; appends: number; seconds: number; start: Window; end: Window };
   if (cell.load === 'max') r = await closedLoop(targets, pool, cell.outstanding!, warmupMs, durationMs, snap);
-  else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap);
+  else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap, cell.mode === 'null' ? null : engineOf(rig.fs));
   loopDelay.disable();
+  await sleep(1); // let the observer's last entries arrive
+  gcObserver.disconnect();
   const cpuSeconds = (r.end.cpu.user + r.end.cpu.system - r.start.cpu.user - r.start.cpu.system) / 1e6;
+  const counters_ = diff(r.start.counters, r.end.counters);
+  const timing = engineTiming(counters_);
   const result: CellResult = {
     ...cell,
     engine: rig.variant.label,
@@ -498,7 +711,13 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
     ...(r.service ? { serviceP99Us: r.service.getValueAtPercentile(99) } : {}),
     seconds: r.seconds,
     appends: r.appends,
-    counters: diff(r.start.counters, r.end.counters),
+    counters: { ...counters_, hist: null },
+    ...(timing === undefined ? {} : { engineTiming: timing }),
+    ...(r.pacerLate ? { pacerLateP99Us: r.pacerLate.getValueAtPercentile(99) } : {}),
+    ...(r.afterCallback ? { afterCallbackP50Us: r.afterCallback.getValueAtPercentile(50), afterCallbackP99Us: r.afterCallback.getValueAtPercentile(99) } : {}),
+    gcCount: gc.count,
+    gcTotalMs: gc.totalMs,
+    gcMaxMs: gc.maxMs,
     loopDelayP99Us: lateness(loopDelay.percentile(99)),
     loopDelayMaxUs: lateness(loopDelay.max),
     cpuCores: cpuSeconds / r.seconds,
@@ -534,11 +753,11 @@ function checks(results: CellResult[], disk: FioResult | null): TargetCheck[] {
   for (const engine of engines) {
     const mine = results.filter((r) => r.engine === engine);
     if (disk) {
-      for (const r of mine.filter((x) => x.load === 'max' && x.appendBytes >= 256 * KiB)) {
+      for (const r of mine.filter((x) => x.load === 'max' && x.mode !== 'read' && x.appendBytes >= 256 * KiB)) {
         const ratio = r.mbps / disk.seqWriteMBps;
         out.push({ target: `large batches: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} MB/s >= 80% of fio`, engine, measured: `${fmt(r.mbps, 1)} MB/s`, ratio, threshold: '>= 0.80', pass: ratio >= 0.8 });
       }
-      for (const r of mine.filter((x) => x.load === 'rate')) {
+      for (const r of mine.filter((x) => x.load === 'rate' && x.mode !== 'null')) {
         const ratio = r.p99Us / disk.fdatasyncP99Us;
         out.push({ target: `moderate load: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} at ${fmt(r.rate!)}/s, p99 <= 2x fio fdatasync p99`, engine, measured: `${fmt(r.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
       }
@@ -592,6 +811,23 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
     lines.push(
       `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${load} | ${fmt(r.appendsPerSec)} | ${fmt(r.mbps, 1)} | ${pct} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.p999Us)} | ${fmt(r.maxUs)} | ${r.serviceP99Us === undefined ? '' : fmt(r.serviceP99Us)} | ${fmt(c.rounds / r.seconds)} | ${fmt(r.appends / c.rounds, 1)} | ${fmt(c.syncs / c.rounds, 1)} | ${fmt(c.results / c.callbacks, 1)} | ${fmt(r.loopDelayP99Us)} / ${fmt(r.loopDelayMaxUs)} | ${fmt(r.cpuCores, 2)} |`,
     );
+  }
+  const timed = results.filter((r) => r.engineTiming !== undefined);
+  if (timed.length > 0) {
+    lines.push(
+      '',
+      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: in engine = per file and result, its oldest request queued -> result posted (all of the engine time, weighted like appends); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads).',
+      '',
+      '| mode | load | append | partitions | in engine | queue wait | sync wait | round | write | fdatasync | hand-off | callback p99 | pacer late p99 | after callback | files/round mean (max) | results/callback | GC n / total / max ms | split pieces (helpers) |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const r of timed) {
+      const t = r.engineTiming!;
+      const pp = (a: number, b: number): string => `${fmt(a)} / ${fmt(b)}`;
+      lines.push(
+        `| ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.fileP50Us, t.fileP99Us)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} | ${pp(t.writeP50Us, t.writeP99Us)} | ${pp(t.syncP50Us, t.syncP99Us)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) |`,
+      );
+    }
   }
   const unaligned = results.reduce((n, r) => n + (Number.isFinite(r.counters.unalignedWrites) ? r.counters.unalignedWrites : 0), 0);
   lines.push('', `Misaligned direct writes reported by the engine over all cells: ${fmt(unaligned)} (must be 0).`);

@@ -2,16 +2,31 @@
 //
 // Files are opened with O_DIRECT where the file system allows it (buffered I/O + fdatasync otherwise). Appends
 // are queued from the JS thread as pointers into the caller's buffers (the caller keeps them alive until the
-// bytes are reported written); a writer thread runs group-commit rounds:
+// bytes are reported written); two runner threads run group-commit rounds:
 //
 //   1. wait for work; then up to flushDelayUs more while fewer than flushBytesMax bytes are queued;
 //   2. take every dirty file's queue and requests (truncate, sync, close) as one round;
-//   3. run one job per file, in parallel on ioThreads threads: copy the queued bytes behind the file's partly
-//      filled tail block into an aligned staging buffer, pwrite it at the aligned position (the tail block is
-//      rewritten, its padding is zeros past the logical end), then fdatasync if a sync was asked for;
+//   3. write stage: one job per file, in parallel on up to ioThreads threads: copy the queued bytes behind the
+//      file's partly filled tail block into an aligned staging buffer, pwrite it at the aligned position (the
+//      tail block is rewritten, its padding is zeros past the logical end);
+//   3b. sync stage, rounds in order: one fdatasync per file asked to sync (in parallel), then 4. Two runner
+//      threads take rounds in turn, so the next round's writes overlap this round's fdatasyncs (see RunnerLoop);
+//      A job larger than one staging buffer is cut into staging-sized pieces at aligned file positions; idle
+//      pool threads copy and write pieces in parallel (the copy of one piece overlaps the direct write of
+//      another: one partition's large batches are not held to memcpy-then-write at queue depth 1);
 //   4. post the round's results to JS in one callback (many appends complete per callback).
 //
-// Rounds are serialized, so a file's writer-side state is touched by one job at a time. Any failed syscall
+// Reads: native preads into aligned blocks handed to JS as zero-copy views. A direct file (nothing of it in the
+// page cache) gets its own read-ahead: a read that continues the previous one makes the prefetch thread read the
+// next readAheadBytes in 2 MiB blocks, and later reads those blocks hold are copied out of them (a native memcpy,
+// like the page cache's, into a buffer of the read's own: JS never pins a block).
+//
+// Timing: stats() carries log-bucketed histograms (µs) of queue wait (first request queued -> its round starts),
+// round duration, per-file write and fdatasync time, completion hand-off (posted -> JS callback runs) and of
+// files per round and results per callback, so each latency target can be explained by where time went.
+//
+// A file's write-side state (written, tail) is touched only in the write stage, its sync-side state (synced) only
+// in the sync stage, one round at a time each. Any failed syscall
 // latches the file into an error state (no retry: after a failed write or fsync the file's contents are
 // unknown); JS decides what that means for the partition. Writes and syncs go through libc's pwrite/pwritev/
 // fdatasync so an LD_PRELOAD fault shim (../shared/fault-kit/failsync.c) can reach them.
@@ -50,6 +65,52 @@ constexpr size_t kStagingBytes = 1 << 20;         // per thread; a multiple of e
 constexpr size_t kOwnedChunkBytesMax = 256;       // smaller chunks are copied at append (may live on V8's heap)
 constexpr int kIovMax = 1024;
 constexpr int kResultFields = 5;                  // id, written, synced, errno, flags
+constexpr size_t kReadBlockBytes = 2 << 20;       // read-ahead unit: blocks at multiples of this file position
+constexpr size_t kReadAheadBytesDefault = 8 << 20; // per direct file being read sequentially
+constexpr size_t kReadAheadBytesMax = 64 << 20;
+constexpr uint64_t kSequentialSlackBytes = 64 << 10; // a read this close past the last one's end continues it
+
+uint64_t NowNs() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count());
+}
+
+// A histogram with log-spaced buckets: exact below 16, then 8 buckets per power of two (<= 12.5% wide), updated
+// from any thread without locks. Exported as [counts..., count, sum]; percentiles are computed in TypeScript
+// (src/io/native-file.ts histogramPercentile) from the difference of two snapshots.
+class Histogram {
+ public:
+  static constexpr int kBuckets = 16 + 8 * 44;  // up to 2^48 µs
+  void Record(uint64_t v) {
+    buckets_[Index(v)].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    sum_.fetch_add(v, std::memory_order_relaxed);
+  }
+  Napi::Float64Array ToJs(Napi::Env env) const {
+    auto a = Napi::Float64Array::New(env, kBuckets + 2);
+    double* d = a.Data();
+    for (int i = 0; i < kBuckets; i++) d[i] = static_cast<double>(buckets_[i].load(std::memory_order_relaxed));
+    d[kBuckets] = static_cast<double>(count_.load(std::memory_order_relaxed));
+    d[kBuckets + 1] = static_cast<double>(sum_.load(std::memory_order_relaxed));
+    return a;
+  }
+  static int Index(uint64_t v) {
+    if (v < 16) return static_cast<int>(v);
+    int e = 63 - __builtin_clzll(v);
+    int i = 16 + (e - 4) * 8 + static_cast<int>((v >> (e - 3)) & 7);
+    return std::min(i, kBuckets - 1);
+  }
+
+ private:
+  std::atomic<uint64_t> buckets_[kBuckets] = {};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> sum_{0};
+};
+
+uint64_t MicrosSince(uint64_t startNs) {
+  uint64_t now = NowNs();
+  return now > startNs ? (now - startNs) / 1000 : 0;
+}
 
 enum ResultFlags : uint32_t { kSynced = 1, kClosed = 2, kTruncated = 4 };
 
@@ -57,6 +118,24 @@ struct Chunk {
   const uint8_t* data;
   size_t size;
   std::shared_ptr<std::vector<uint8_t>> owned;  // set when the bytes were copied at append
+};
+
+// An aligned block read ahead for one direct file: [start, start + valid) are the file's bytes. Shared by the
+// file (until replaced) and by every Buffer view handed to JS from it.
+struct ReadBlock {
+  uint64_t start = 0;
+  uint64_t limit = 0;  // the file's written size the block was asked with: valid <= limit - start
+  uint8_t* mem = nullptr;
+  std::shared_ptr<std::atomic<int64_t>> budget;  // the engine's read-ahead bytes left; this block's given back
+  std::mutex mu;
+  std::condition_variable cv;
+  bool ready = false;  // guarded by mu; valid and error are set before it
+  size_t valid = 0;
+  int error = 0;
+  ~ReadBlock() {
+    std::free(mem);
+    if (budget) budget->fetch_add(static_cast<int64_t>(kReadBlockBytes));
+  }
 };
 
 struct File {
@@ -74,6 +153,7 @@ struct File {
   bool wantClose = false;
   int64_t truncateTo = -1;
   bool dirty = false;
+  uint64_t queuedNs = 0;  // when this file's oldest request not yet taken by a round was queued
 
   // Writer side: touched only by the job running this file (rounds are serialized).
   uint64_t written = 0;   // logical bytes handed to the kernel
@@ -81,7 +161,16 @@ struct File {
   std::vector<uint8_t> tail;  // direct: bytes [written - written % align, written)
   bool tailLoaded = false;
   bool dirSynced = false;
-  int error = 0;
+  // Latched by the write stage or the sync stage (they run concurrently); once set, neither touches the file again.
+  std::atomic<int> error{0};
+
+  // Read side (direct files), guarded by raMu: the current read-ahead block and the last read, to tell a
+  // sequential reader. raGen changes on truncate: a block read before it is never installed after it.
+  std::mutex raMu;
+  std::vector<std::shared_ptr<ReadBlock>> blocks;  // by start, each kReadBlockBytes at a multiple of it
+  uint64_t lastReadStart = 0;
+  uint64_t lastReadEnd = UINT64_MAX;
+  uint64_t raGen = 0;
 
   ~File() {
     if (fd >= 0) ::close(fd);
@@ -94,7 +183,11 @@ struct Job {
   int64_t truncateTo = -1;
   bool sync = false;
   bool close = false;
+  uint64_t writtenAfter = 0;  // the file's logical size once this job's writes are done
+  uint64_t queuedNs = 0;
 };
+
+
 
 struct Result {
   uint32_t id;
@@ -189,7 +282,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
     };
     flushDelayUs_ = static_cast<int64_t>(num("flushDelayUs", 0));
     flushBytesMax_ = static_cast<uint64_t>(num("flushBytesMax", 8 << 20));
-    int ioThreads = static_cast<int>(num("ioThreads", 4));
+    int ioThreads = static_cast<int>(num("ioThreads", 16));
+    readAheadBytes_ = AlignUp(static_cast<uint64_t>(num("readAheadBytes", kReadAheadBytesDefault)), kReadBlockBytes);
+    readAheadBytes_ = std::min<uint64_t>(readAheadBytes_, kReadAheadBytesMax);
+    readAheadBudget_->store(static_cast<int64_t>(num("readAheadBudgetBytes", 64 << 20)));
     auto mode = opts.Get("directIo");
     std::string m = mode.IsString() ? mode.As<Napi::String>().Utf8Value() : "auto";
     directOff_ = m == "off";
@@ -197,11 +293,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
     tsfn_ = Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "tern-engine", 0, 1);
     tsfn_.Unref(env);
-    staging_ = static_cast<uint8_t*>(AlignedAlloc(kStagingBytes));
+    for (auto& st : runnerStaging_) st = static_cast<uint8_t*>(AlignedAlloc(kStagingBytes));
     for (int i = 0; i < std::max(0, ioThreads - 1); i++) {
       pool_.emplace_back([this] { PoolLoop(); });
     }
-    writer_ = std::thread([this] { WriterLoop(); });
+    for (int r = 0; r < kRunners; r++) runners_[r] = std::thread([this, r] { RunnerLoop(runnerStaging_[r]); });
+    prefetcher_ = std::thread([this] { PrefetchLoop(); });
     env_ = env;
     napi_add_env_cleanup_hook(env, &Engine::OnEnvCleanup, this);
   }
@@ -210,7 +307,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     // A collected engine must not leave its hook behind: it would run on freed memory at exit.
     if (!envCleanedUp_) napi_remove_env_cleanup_hook(env_, &Engine::OnEnvCleanup, this);
     Stop();
-    std::free(staging_);
+    for (auto* st : runnerStaging_) std::free(st);
   }
 
   static void OnEnvCleanup(void* arg) {
@@ -310,6 +407,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   void MarkDirty(const std::shared_ptr<File>& f) {
     if (!f->dirty) {
+      uint64_t now = NowNs();
+      if (dirty_.empty()) firstQueuedNs_ = now;  // the queue wait of the round that takes it starts here
+      f->queuedNs = now;
       f->dirty = true;
       dirty_.push_back(f);
     }
@@ -318,7 +418,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // kick(): starts a round for everything queued. Requests only queue; JS kicks once per turn of its event loop,
   // so the appends and syncs of one turn (a produce request over many partitions) share a round.
   Napi::Value Kick(const Napi::CallbackInfo& info) {
-    cv_.notify_one();
+    // One runner suffices: the other is busy or, if idle, not needed. With a flush delay a runner waiting out the
+    // delay must hear it, so both.
+    if (flushDelayUs_ > 0) cv_.notify_all();
+    else cv_.notify_one();
     return info.Env().Undefined();
   }
 
@@ -367,6 +470,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto f = Find(info);
     if (!f) return info.Env().Undefined();
     f->truncateTo = size;
+    {
+      // Read-ahead blocks may hold bytes past the cut that new appends will replace.
+      std::lock_guard<std::mutex> raLock(f->raMu);
+      f->blocks.clear();
+      f->raGen++;
+      f->lastReadEnd = UINT64_MAX;
+    }
     MarkDirty(f);
     return info.Env().Undefined();
   }
@@ -383,13 +493,28 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   class ReadWorker : public Napi::AsyncWorker {
    public:
-    ReadWorker(Napi::Env env, std::shared_ptr<File> f, uint64_t pos, size_t len)
-        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), f_(std::move(f)), pos_(pos),
-          len_(len) {}
+    ReadWorker(Napi::Env env, Engine* engine, std::shared_ptr<File> f, uint64_t pos, size_t len, uint64_t limit)
+        : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), engine_(engine),
+          engineRef_(Napi::Persistent(engine->Value())), f_(std::move(f)), pos_(pos), len_(len), limit_(limit) {}
     ~ReadWorker() override { std::free(buf_); }
     Napi::Promise Promise() { return deferred_.Promise(); }
 
     void Execute() override {
+      if (f_->direct && engine_->readAheadBytes_ > 0 && len_ > 0) {
+        bool sequential = engine_->FromReadAhead(*f_, pos_, len_, buf_);
+        if (buf_ != nullptr) {
+          avail_ = len_;
+          if (sequential) engine_->ScheduleReadAhead(f_, pos_ + len_, limit_);
+          return;
+        }
+        ReadDisk();
+        if (sequential && err_ == 0) engine_->ScheduleReadAhead(f_, pos_ + len_, limit_);
+        return;
+      }
+      ReadDisk();
+    }
+
+    void ReadDisk() {
       uint64_t start = pos_;
       size_t span = len_;
       if (f_->direct) {
@@ -402,6 +527,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
         return;
       }
       int64_t got = PreadAll(f_->fd, buf_, span, start);
+      engine_->diskReads_++;
       if (got < 0) {
         err_ = static_cast<int>(-got);
         return;
@@ -439,16 +565,21 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
    private:
     Napi::Promise::Deferred deferred_;
+    Engine* engine_;
+    Napi::ObjectReference engineRef_;  // the engine outlives every read in flight
     std::shared_ptr<File> f_;
     uint64_t pos_;
     size_t len_;
+    uint64_t limit_;
     uint8_t* buf_ = nullptr;
     size_t offset_ = 0;
     size_t avail_ = 0;
     int err_ = 0;
   };
 
-  // read(id, position, length) -> Promise<Buffer>: up to `length` bytes, shorter at the end of the file.
+  // read(id, position, length, limit) -> Promise<Buffer>: up to `length` bytes, shorter at the end of the file.
+  // `limit`: the file's size known written (bytes below it never change until a truncate); read-ahead never
+  // keeps bytes at or past it.
   Napi::Value Read(const Napi::CallbackInfo& info) {
     std::shared_ptr<File> f;
     {
@@ -458,10 +589,154 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (!f) return info.Env().Undefined();
     uint64_t pos = static_cast<uint64_t>(info[1].As<Napi::Number>().Int64Value());
     size_t len = static_cast<size_t>(info[2].As<Napi::Number>().Int64Value());
-    auto* w = new ReadWorker(info.Env(), std::move(f), pos, len);
+    uint64_t limit = info.Length() > 3 && info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value())
+                                                            : pos + len;
+    auto* w = new ReadWorker(info.Env(), this, std::move(f), pos, len, limit);
     auto p = w->Promise();
     w->Queue();
     return p;
+  }
+
+  // ---- read-ahead (libuv pool threads and the prefetch thread) ----------------------------------------------
+
+  // Serves [pos, pos + len) from the file's read-ahead blocks when they hold all of it: copied (in native code,
+  // like the page cache's copy to user memory) into `buf`, a buffer of the read's own that JS may change and
+  // that frees its memory with the view, so read-ahead blocks are never pinned by JS. Records the read; returns
+  // whether it continues the previous one (sequential).
+  bool FromReadAhead(File& f, uint64_t pos, size_t len, uint8_t*& buf) {
+    const uint64_t end = pos + len;
+    std::vector<std::shared_ptr<ReadBlock>> need;
+    bool sequential;
+    {
+      std::lock_guard<std::mutex> lock(f.raMu);
+      sequential = f.lastReadEnd != UINT64_MAX && pos >= f.lastReadStart && pos <= f.lastReadEnd + kSequentialSlackBytes;
+      f.lastReadStart = pos;
+      f.lastReadEnd = end;
+      // Blocks wholly behind this read (one block of slack for a reader stepping back to a batch boundary).
+      f.blocks.erase(std::remove_if(f.blocks.begin(), f.blocks.end(),
+                                    [&](const std::shared_ptr<ReadBlock>& b) { return b->start + 2 * kReadBlockBytes <= pos; }),
+                     f.blocks.end());
+      for (uint64_t k = AlignDown(pos, kReadBlockBytes); k < end; k += kReadBlockBytes) {
+        std::shared_ptr<ReadBlock> found;
+        for (auto& b : f.blocks) {
+          if (b->start == k) found = b;
+        }
+        if (!found || found->limit < std::min(end, k + kReadBlockBytes)) {
+          need.clear();
+          break;
+        }
+        need.push_back(std::move(found));
+      }
+    }
+    if (need.empty()) {
+      if (sequential) readAheadMisses_++;
+      return sequential;
+    }
+    bool waited = false;
+    for (auto& b : need) {
+      std::unique_lock<std::mutex> lock(b->mu);
+      if (!b->ready) waited = true;
+      b->cv.wait(lock, [&] { return b->ready; });
+      if (b->error != 0 || b->start + b->valid < std::min(end, b->start + kReadBlockBytes)) {
+        if (sequential) readAheadMisses_++;
+        return sequential;  // short or failed: read from the disk
+      }
+    }
+    if (waited) readAheadWaits_++;
+    readAheadHits_++;
+    buf = static_cast<uint8_t*>(AlignedAlloc(len));
+    if (buf == nullptr) return sequential;
+    size_t done = 0;
+    for (auto& b : need) {
+      uint64_t from = std::max(pos, b->start);
+      uint64_t to = std::min(end, b->start + kReadBlockBytes);
+      std::memcpy(buf + done, b->mem + (from - b->start), static_cast<size_t>(to - from));
+      done += static_cast<size_t>(to - from);
+    }
+    readAheadCopiedBytes_ += len;
+    return sequential;
+  }
+
+  // Makes sure the blocks covering [from, from + readAheadBytes) (below `limit`) exist or are being read.
+  void ScheduleReadAhead(const std::shared_ptr<File>& f, uint64_t from, uint64_t limit) {
+    if (stop_.load()) return;
+    uint64_t upTo = std::min<uint64_t>(limit, from + readAheadBytes_);
+    std::vector<std::shared_ptr<ReadBlock>> fresh;
+    {
+      std::lock_guard<std::mutex> lock(f->raMu);
+      for (uint64_t k = AlignDown(from, kReadBlockBytes); k < upTo; k += kReadBlockBytes) {
+        auto it = std::find_if(f->blocks.begin(), f->blocks.end(), [&](const std::shared_ptr<ReadBlock>& b) { return b->start == k; });
+        if (it != f->blocks.end()) {
+          // A block read when the file was shorter is read again once the file has grown past it.
+          std::lock_guard<std::mutex> bl((*it)->mu);
+          bool stale = (*it)->ready && (*it)->limit < std::min<uint64_t>(limit, k + kReadBlockBytes);
+          if (!stale) continue;
+          f->blocks.erase(it);
+        }
+        if (readAheadBudget_->fetch_sub(static_cast<int64_t>(kReadBlockBytes)) <
+            static_cast<int64_t>(kReadBlockBytes)) {
+          readAheadBudget_->fetch_add(static_cast<int64_t>(kReadBlockBytes));
+          readAheadOverBudget_++;
+          break;
+        }
+        auto b = std::make_shared<ReadBlock>();
+        b->start = k;
+        b->limit = limit;
+        b->budget = readAheadBudget_;
+        f->blocks.push_back(b);
+        fresh.push_back(std::move(b));
+      }
+    }
+    if (fresh.empty()) return;
+    {
+      std::lock_guard<std::mutex> lock(prefetchMu_);
+      for (auto& b : fresh) prefetchQueue_.push_back({f, std::move(b)});
+    }
+    prefetchCv_.notify_one();
+  }
+
+  void PrefetchLoop() {
+    for (;;) {
+      std::pair<std::shared_ptr<File>, std::shared_ptr<ReadBlock>> item;
+      {
+        std::unique_lock<std::mutex> lock(prefetchMu_);
+        prefetchCv_.wait(lock, [this] { return stop_.load() || !prefetchQueue_.empty(); });
+        if (stop_) break;
+        item = std::move(prefetchQueue_.front());
+        prefetchQueue_.pop_front();
+      }
+      ReadBlock& b = *item.second;
+      int err = 0;
+      size_t valid = 0;
+      b.mem = static_cast<uint8_t*>(AlignedAlloc(kReadBlockBytes));
+      if (b.mem == nullptr) {
+        err = ENOMEM;
+      } else {
+        int64_t got = PreadAll(item.first->fd, b.mem, kReadBlockBytes, b.start);
+        if (got < 0) {
+          err = static_cast<int>(-got);
+        } else {
+          valid = static_cast<size_t>(std::min<uint64_t>(static_cast<uint64_t>(got), b.limit > b.start ? b.limit - b.start : 0));
+          readAheadBytesRead_ += static_cast<uint64_t>(got);
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(b.mu);
+        b.valid = valid;
+        b.error = err;
+        b.ready = true;
+      }
+      b.cv.notify_all();
+    }
+    // Stopping: nobody reads the rest; wake whoever waits on them.
+    std::lock_guard<std::mutex> lock(prefetchMu_);
+    for (auto& item : prefetchQueue_) {
+      std::lock_guard<std::mutex> bl(item.second->mu);
+      item.second->error = ECANCELED;
+      item.second->ready = true;
+      item.second->cv.notify_all();
+    }
+    prefetchQueue_.clear();
   }
 
   Napi::Value RefLoop(const Napi::CallbackInfo& info) {
@@ -477,13 +752,37 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Napi::Value Stats(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     auto o = Napi::Object::New(env);
-    o.Set("rounds", Napi::Number::New(env, static_cast<double>(rounds_.load())));
-    o.Set("writes", Napi::Number::New(env, static_cast<double>(writes_.load())));
-    o.Set("bytesWritten", Napi::Number::New(env, static_cast<double>(bytesWritten_.load())));
-    o.Set("syncs", Napi::Number::New(env, static_cast<double>(syncs_.load())));
-    o.Set("callbacks", Napi::Number::New(env, static_cast<double>(callbacks_.load())));
-    o.Set("results", Napi::Number::New(env, static_cast<double>(resultsPosted_.load())));
-    o.Set("unalignedWrites", Napi::Number::New(env, static_cast<double>(unaligned_.load())));
+    auto n = [&](const char* k, const std::atomic<uint64_t>& v) { o.Set(k, Napi::Number::New(env, static_cast<double>(v.load()))); };
+    n("rounds", rounds_);
+    n("writes", writes_);
+    n("bytesWritten", bytesWritten_);
+    n("syncs", syncs_);
+    n("callbacks", callbacks_);
+    n("results", resultsPosted_);
+    n("unalignedWrites", unaligned_);
+    n("syncBatches", syncBatches_);
+    n("splitJobs", splitJobs_);
+    n("splitPieces", splitPieces_);
+    n("piecesByHelpers", piecesByHelpers_);
+    n("diskReads", diskReads_);
+    n("readAheadHits", readAheadHits_);
+    n("readAheadWaits", readAheadWaits_);
+    n("readAheadMisses", readAheadMisses_);
+    n("readAheadBytesRead", readAheadBytesRead_);
+    n("readAheadCopiedBytes", readAheadCopiedBytes_);
+    n("readAheadOverBudget", readAheadOverBudget_);
+    auto h = Napi::Object::New(env);
+    h.Set("fileLatencyUs", fileLatencyUs_.ToJs(env));
+    h.Set("queueWaitUs", queueWaitUs_.ToJs(env));
+    h.Set("syncWaitUs", syncWaitUs_.ToJs(env));
+    h.Set("roundUs", roundUs_.ToJs(env));
+    h.Set("writeUs", writeUs_.ToJs(env));
+    h.Set("syncUs", syncUs_.ToJs(env));
+    h.Set("deliverUs", deliverUs_.ToJs(env));
+    h.Set("callbackUs", callbackUs_.ToJs(env));
+    h.Set("filesPerRound", filesPerRound_.ToJs(env));
+    h.Set("resultsPerCallback", resultsPerCallback_.ToJs(env));
+    o.Set("histograms", h);
     return o;
   }
 
@@ -492,15 +791,31 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return info.Env().Undefined();
   }
 
-  // ---- writer thread ----------------------------------------------------------------------------------------
+  // ---- runner threads ---------------------------------------------------------------------------------------
 
-  void WriterLoop() {
+  // Two runner threads, each taking a whole round through both stages, so the writes of round N+1 overlap the
+  // fdatasyncs of round N without handing a round from thread to thread (an append arriving while a sync runs is
+  // written at once and waits only for that sync to end, then for its own; at low load one runner does all, with
+  // no more thread hops than one):
+  //   write stage (one runner at a time, `writing_`): take everything queued as one round (a ticket), write each
+  //     file (in parallel on the pool), let the other runner take the next round;
+  //   sync stage (rounds in ticket order, `syncTurn_`): one fdatasync per file asked to sync (in parallel), post
+  //     the round's results.
+  // Per file, writes stay serial and so do syncs; a file's write may run while its previous fdatasync is in
+  // flight: that sync covers what was written before it began, and a rewritten tail block carries the same bytes
+  // below the old end. A round with a truncate or a close is exclusive: it keeps the write stage and waits for
+  // its sync turn before it runs write, sync and close (rare: recovery, roll, close).
+  void RunnerLoop(uint8_t* staging) {
     for (;;) {
       std::vector<Job> jobs;
+      uint64_t roundStartNs = 0;
+      uint64_t ticket = 0;
+      bool exclusive = false;
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_.load() || !dirty_.empty(); });
+        cv_.wait(lock, [this] { return stop_.load() || (!dirty_.empty() && !writing_); });
         if (stop_) return;
+        writing_ = true;
         if (flushDelayUs_ > 0 && queuedBytes_ < flushBytesMax_) {
           auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(flushDelayUs_);
           cv_.wait_until(lock, until, [this] { return stop_.load() || queuedBytes_ >= flushBytesMax_; });
@@ -514,6 +829,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
           j.truncateTo = f->truncateTo;
           j.sync = f->wantSync;
           j.close = f->wantClose;
+          j.queuedNs = f->queuedNs;
+          exclusive = exclusive || j.truncateTo >= 0 || j.close;
           f->queuedBytes = 0;
           f->truncateTo = -1;
           f->wantSync = f->wantClose = false;
@@ -522,38 +839,132 @@ class Engine : public Napi::ObjectWrap<Engine> {
         }
         dirty_.clear();
         queuedBytes_ = 0;
+        ticket = nextTicket_++;
+        roundStartNs = NowNs();
+        queueWaitUs_.Record(roundStartNs > firstQueuedNs_ ? (roundStartNs - firstQueuedNs_) / 1000 : 0);
       }
       rounds_++;
+      filesPerRound_.Record(jobs.size());
       std::vector<Result> results(jobs.size());
-      RunAll(jobs, results);
+      if (!exclusive) {
+        ForEach(jobs.size(), staging, [&](size_t i, uint8_t* st) { WritePhase(jobs[i], st); });
+        ReleaseWriteStage();
+      }
+      uint64_t writtenNs = NowNs();
+      if (!WaitSyncTurn(ticket)) return;
+      syncWaitUs_.Record(MicrosSince(writtenNs));
+      if (exclusive) {
+        ForEach(jobs.size(), staging, [&](size_t i, uint8_t* st) { results[i] = RunJob(jobs[i], st); });
+      } else {
+        syncBatches_++;
+        ForEach(jobs.size(), nullptr, [&](size_t i, uint8_t*) { results[i] = SyncPhase(jobs[i]); });
+      }
+      uint64_t now = NowNs();
+      roundUs_.Record(now > roundStartNs ? (now - roundStartNs) / 1000 : 0);
+      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
+      jobs.clear();  // the chunks' owned copies go before JS hears the bytes are written
       Post(results);
+      if (exclusive) ReleaseWriteStage();
+      {
+        std::lock_guard<std::mutex> lock(syncMu_);
+        syncTurn_++;
+      }
+      syncTurnCv_.notify_all();
     }
   }
 
-  // Runs every job of a round: the writer takes a share itself, pool threads the rest.
-  void RunAll(std::vector<Job>& jobs, std::vector<Result>& results) {
-    if (jobs.size() == 1 || pool_.empty()) {
-      for (size_t i = 0; i < jobs.size(); i++) results[i] = RunJob(jobs[i], staging_);
+  void ReleaseWriteStage() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      writing_ = false;
+    }
+    cv_.notify_all();  // the other runner, if it waits for the write stage
+  }
+
+  bool WaitSyncTurn(uint64_t ticket) {
+    std::unique_lock<std::mutex> lock(syncMu_);
+    syncTurnCv_.wait(lock, [&] { return stop_.load() || syncTurn_ == ticket; });
+    return !stop_.load();
+  }
+
+  void WritePhase(Job& j, uint8_t* staging) {
+    File& f = *j.file;
+    if (f.error == 0 && !j.chunks.empty()) {
+      uint64_t t0 = NowNs();
+      int e = f.direct ? WriteDirect(f, j.chunks, staging) : WriteBuffered(f, j.chunks);
+      writeUs_.Record(MicrosSince(t0));
+      if (e != 0) f.error = e;
+    }
+    j.writtenAfter = f.written;
+  }
+
+  Result SyncPhase(Job& j) {
+    File& f = *j.file;
+    uint32_t flags = 0;
+    if (f.error == 0 && j.sync) {
+      uint64_t t0 = NowNs();
+      int rc = ::fdatasync(f.fd);
+      syncUs_.Record(MicrosSince(t0));
+      if (rc != 0) {
+        f.error = errno;
+      } else {
+        syncs_++;
+        if (f.created && !f.dirSynced) {
+          int e = SyncParentDir(f.path);
+          if (e != 0) f.error = e;
+        }
+        if (f.error == 0) {
+          f.dirSynced = true;
+          f.synced = j.writtenAfter;
+          flags |= kSynced;
+        }
+      }
+    }
+    return Result{f.id, j.writtenAfter, f.synced, f.error, flags};
+  }
+
+  // Runs fn(i, staging) for every i < n: the calling thread takes a share, pool threads the rest (as many as
+  // there are items, up to the pool: ioThreads is a maximum, the round sizes it). Helpers hold the state by
+  // shared_ptr: one that starts after the work is done claims nothing and never calls `fn` (whose captures live
+  // on the caller's stack).
+  struct ForEachState {
+    std::function<void(size_t, uint8_t*)> fn;
+    size_t n = 0;
+    std::atomic<size_t> next{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t done = 0;
+  };
+
+  void ForEach(size_t n, uint8_t* staging, const std::function<void(size_t, uint8_t*)>& fn) {
+    if (n == 1 || pool_.empty()) {
+      for (size_t i = 0; i < n; i++) fn(i, staging);
       return;
     }
-    std::atomic<size_t> next{0};
-    std::atomic<size_t> done{0};
-    auto work = [&](uint8_t* staging) {
-      for (size_t i; (i = next.fetch_add(1)) < jobs.size();) {
-        results[i] = RunJob(jobs[i], staging);
-        done.fetch_add(1);
+    auto st = std::make_shared<ForEachState>();
+    st->fn = fn;
+    st->n = n;
+    auto work = [st](uint8_t* own) {
+      for (size_t i; (i = st->next.fetch_add(1)) < st->n;) {
+        st->fn(i, own);
+        std::lock_guard<std::mutex> lock(st->mu);
+        if (++st->done == st->n) st->cv.notify_all();
       }
     };
-    size_t helpers = std::min(pool_.size(), jobs.size() - 1);
+    Help(std::min(pool_.size(), n - 1), work);
+    work(staging);
+    std::unique_lock<std::mutex> lock(st->mu);
+    st->cv.wait(lock, [&] { return st->done == n; });
+  }
+
+  void Help(size_t helpers, const std::function<void(uint8_t*)>& task) {
+    if (helpers == 0) return;
     {
       std::lock_guard<std::mutex> lock(poolMu_);
-      for (size_t h = 0; h < helpers; h++) poolTasks_.push_back(work);
+      for (size_t h = 0; h < helpers; h++) poolTasks_.push_back(task);
     }
-    poolCv_.notify_all();
-    work(staging_);
-    std::unique_lock<std::mutex> lock(poolMu_);
-    poolTasks_.clear();  // helpers that never started: every job is done or running
-    poolDoneCv_.wait(lock, [&] { return done.load() == jobs.size() && poolBusy_ == 0; });
+    if (helpers == 1) poolCv_.notify_one();
+    else poolCv_.notify_all();
   }
 
   void PoolLoop() {
@@ -573,7 +984,6 @@ class Engine : public Napi::ObjectWrap<Engine> {
         std::lock_guard<std::mutex> lock(poolMu_);
         poolBusy_--;
       }
-      poolDoneCv_.notify_all();
     }
     std::free(staging);
   }
@@ -592,10 +1002,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
     }
     if (f.error == 0 && !j.chunks.empty()) {
+      uint64_t t0 = NowNs();
       f.error = f.direct ? WriteDirect(f, j.chunks, staging) : WriteBuffered(f, j.chunks);
+      writeUs_.Record(MicrosSince(t0));
     }
     if (f.error == 0 && j.sync) {
-      if (::fdatasync(f.fd) != 0) {
+      uint64_t t0 = NowNs();
+      int rc = ::fdatasync(f.fd);
+      syncUs_.Record(MicrosSince(t0));
+      if (rc != 0) {
         f.error = errno;
       } else {
         syncs_++;
@@ -642,9 +1057,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
       f.tailLoaded = true;
     }
+    uint64_t total = 0;
+    for (const Chunk& c : chunks) total += c.size;
+    if (tailLen + total > kStagingBytes && !pool_.empty()) return WriteDirectSplit(f, chunks, staging, pos, total);
     std::memcpy(staging, f.tail.data(), tailLen);
     size_t used = tailLen;
-    uint64_t total = 0;
     for (const Chunk& c : chunks) {
       const uint8_t* p = c.data;
       size_t left = c.size;
@@ -661,7 +1078,6 @@ class Engine : public Napi::ObjectWrap<Engine> {
           used = 0;
         }
       }
-      total += c.size;
     }
     if (used > 0) {
       size_t padded = static_cast<size_t>(AlignUp(used, a));
@@ -671,6 +1087,97 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     size_t keep = used % a;
     f.tail.assign(staging + (used - keep), staging + used);
+    f.written += total;
+    return 0;
+  }
+
+  // One file's data of a round as a stream (the kept tail block, then the chunks) cut into staging-sized pieces;
+  // piece i goes to file position pos + i * kStagingBytes (aligned: the stream starts at an aligned position and
+  // kStagingBytes is a multiple of every alignment). Pieces are independent: any thread with a staging buffer
+  // copies and writes any piece. Shared by pointer with pool tasks that may start after the job is done: they
+  // then claim nothing and touch neither `file` nor the chunks.
+  struct SplitWrite {
+    File* file;
+    uint64_t pos;
+    uint64_t length;                   // stream bytes
+    std::vector<const uint8_t*> data;  // stream parts
+    std::vector<uint64_t> starts;      // stream offset of each part, increasing
+    size_t pieces;
+    std::atomic<size_t> next{0};
+    std::atomic<int> error{0};
+    std::mutex mu;
+    std::condition_variable cv;
+    size_t done = 0;
+  };
+
+  // Copies stream bytes [from, from + n) to dst.
+  static void CopyStream(const SplitWrite& w, uint64_t from, size_t n, uint8_t* dst) {
+    size_t part = static_cast<size_t>(std::upper_bound(w.starts.begin(), w.starts.end(), from) - w.starts.begin()) - 1;
+    while (n > 0) {
+      uint64_t partEnd = part + 1 < w.starts.size() ? w.starts[part + 1] : w.length;
+      size_t take = static_cast<size_t>(std::min<uint64_t>(n, partEnd - from));
+      std::memcpy(dst, w.data[part] + (from - w.starts[part]), take);
+      dst += take;
+      from += take;
+      n -= take;
+      part++;
+    }
+  }
+
+  void RunPieces(SplitWrite& w, uint8_t* staging, bool helper) {
+    for (size_t i; (i = w.next.fetch_add(1)) < w.pieces;) {
+      if (w.error.load() == 0) {
+        uint64_t from = static_cast<uint64_t>(i) * kStagingBytes;
+        size_t n = static_cast<size_t>(std::min<uint64_t>(kStagingBytes, w.length - from));
+        CopyStream(w, from, n, staging);
+        size_t padded = static_cast<size_t>(AlignUp(n, w.file->align));
+        std::memset(staging + n, 0, padded - n);
+        int e = Write(*w.file, staging, padded, w.pos + from);
+        if (e != 0) {
+          int none = 0;
+          w.error.compare_exchange_strong(none, e);
+        }
+        if (helper) piecesByHelpers_++;
+      }
+      std::lock_guard<std::mutex> lock(w.mu);
+      if (++w.done == w.pieces) w.cv.notify_all();
+    }
+  }
+
+  int WriteDirectSplit(File& f, const std::vector<Chunk>& chunks, uint8_t* staging, uint64_t pos, uint64_t total) {
+    auto w = std::make_shared<SplitWrite>();
+    w->file = &f;
+    w->pos = pos;
+    uint64_t off = 0;
+    w->data.reserve(chunks.size() + 1);
+    w->starts.reserve(chunks.size() + 1);
+    if (!f.tail.empty()) {
+      w->data.push_back(f.tail.data());
+      w->starts.push_back(0);
+      off = f.tail.size();
+    }
+    for (const Chunk& c : chunks) {
+      if (c.size == 0) continue;
+      w->data.push_back(c.data);
+      w->starts.push_back(off);
+      off += c.size;
+    }
+    w->length = off;
+    w->pieces = static_cast<size_t>((off + kStagingBytes - 1) / kStagingBytes);
+    splitJobs_++;
+    splitPieces_ += w->pieces;
+    Help(std::min(pool_.size(), w->pieces - 1), [this, w](uint8_t* st) { RunPieces(*w, st, true); });
+    RunPieces(*w, staging, false);
+    {
+      std::unique_lock<std::mutex> lock(w->mu);
+      w->cv.wait(lock, [&] { return w->done == w->pieces; });
+    }
+    if (w->error.load() != 0) return w->error.load();
+    // The new tail: the stream's last partial block.
+    size_t keep = static_cast<size_t>(w->length % f.align);
+    std::vector<uint8_t> tail(keep);
+    if (keep > 0) CopyStream(*w, w->length - keep, keep, tail.data());
+    f.tail.swap(tail);
     f.written += total;
     return 0;
   }
@@ -731,18 +1238,26 @@ class Engine : public Napi::ObjectWrap<Engine> {
     {
       std::lock_guard<std::mutex> lock(resMu_);
       results_.insert(results_.end(), results.begin(), results.end());
-      if (!posted_) post = posted_ = true;
+      if (!posted_) {
+        post = posted_ = true;
+        postedNs_ = NowNs();
+      }
     }
     if (post) tsfn_.NonBlockingCall(this, [](Napi::Env env, Napi::Function cb, Engine* self) { self->Deliver(env, cb); });
   }
 
   void Deliver(Napi::Env env, Napi::Function cb) {
     std::vector<Result> batch;
+    uint64_t postedNs;
     {
       std::lock_guard<std::mutex> lock(resMu_);
       batch.swap(results_);
       posted_ = false;
+      postedNs = postedNs_;
     }
+    uint64_t t0 = NowNs();
+    deliverUs_.Record(t0 > postedNs ? (t0 - postedNs) / 1000 : 0);
+    resultsPerCallback_.Record(batch.size());
     callbacks_++;
     resultsPosted_ += batch.size();
     auto arr = Napi::Float64Array::New(env, batch.size() * kResultFields);
@@ -758,6 +1273,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       d[4] = r.flags;
     }
     cb.Call({arr});
+    callbackUs_.Record(MicrosSince(t0));
   }
 
   void Stop() {
@@ -769,12 +1285,23 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     cv_.notify_all();
     {
+      std::lock_guard<std::mutex> lock(syncMu_);
+    }
+    syncTurnCv_.notify_all();
+    {
+      std::lock_guard<std::mutex> lock(prefetchMu_);
+    }
+    prefetchCv_.notify_all();
+    if (prefetcher_.joinable()) prefetcher_.join();
+    {
       // Taking the pool's lock orders the stop flag with a pool thread that is between its predicate check and
       // its wait, so the notify below cannot be lost.
       std::lock_guard<std::mutex> lock(poolMu_);
     }
     poolCv_.notify_all();
-    if (writer_.joinable()) writer_.join();
+    for (auto& t : runners_) {
+      if (t.joinable()) t.join();
+    }
     for (auto& t : pool_) {
       if (t.joinable()) t.join();
     }
@@ -797,12 +1324,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::vector<std::shared_ptr<File>> dirty_;
   uint64_t queuedBytes_ = 0;
 
-  std::thread writer_;
-  uint8_t* staging_ = nullptr;
+  static constexpr int kRunners = 2;  // rounds in flight: one writing while the one before it syncs
+  std::thread runners_[kRunners];
+  uint8_t* runnerStaging_[kRunners] = {};
+  bool writing_ = false;     // guarded by mu_: a runner is taking or writing a round
+  uint64_t nextTicket_ = 0;  // guarded by mu_: rounds in the order they were taken
+  uint64_t syncTurn_ = 0;    // guarded by syncMu_: the round whose turn it is to sync and post
   std::vector<std::thread> pool_;
   std::mutex poolMu_;
   std::condition_variable poolCv_;
-  std::condition_variable poolDoneCv_;
   std::deque<std::function<void(uint8_t*)>> poolTasks_;
   size_t poolBusy_ = 0;
 
@@ -811,8 +1341,24 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::vector<Result> results_;
   bool posted_ = false;
 
+  uint64_t firstQueuedNs_ = 0;  // guarded by mu_: when the first request not yet taken by a round was queued
+  uint64_t postedNs_ = 0;       // guarded by resMu_: when the first undelivered result was posted
+
+  std::mutex syncMu_;
+  std::condition_variable syncTurnCv_;
+
+  uint64_t readAheadBytes_ = kReadAheadBytesDefault;
+  std::shared_ptr<std::atomic<int64_t>> readAheadBudget_ = std::make_shared<std::atomic<int64_t>>(0);
+  std::thread prefetcher_;
+  std::mutex prefetchMu_;
+  std::condition_variable prefetchCv_;
+  std::deque<std::pair<std::shared_ptr<File>, std::shared_ptr<ReadBlock>>> prefetchQueue_;
+
   std::atomic<uint64_t> rounds_{0}, writes_{0}, bytesWritten_{0}, syncs_{0}, callbacks_{0}, resultsPosted_{0},
-      unaligned_{0};
+      unaligned_{0}, splitJobs_{0}, splitPieces_{0}, piecesByHelpers_{0}, diskReads_{0}, readAheadHits_{0},
+      readAheadWaits_{0}, readAheadMisses_{0}, readAheadBytesRead_{0}, readAheadCopiedBytes_{0},
+      readAheadOverBudget_{0}, syncBatches_{0};
+  Histogram fileLatencyUs_, queueWaitUs_, syncWaitUs_, roundUs_, writeUs_, syncUs_, deliverUs_, callbackUs_, filesPerRound_, resultsPerCallback_;
 };
 
 }  // namespace

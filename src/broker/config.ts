@@ -122,7 +122,7 @@ export interface BrokerOptions {
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
 
 import { availableParallelism } from 'node:os';
-import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsMax, type LogEngine } from '../io/index.js';
+import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsDefault, engineIoThreadsMax, type LogEngine } from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
 import { shardsMax } from '../shard/assignment.js';
 
@@ -192,7 +192,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     logEngine: logEngine as LogEngine,
     flushDelayUs,
     flushBytesMax: positiveInt(o.flushBytesMax ?? 8 * MiB, 'flushBytesMax', engineFlushBytesMaxLimit),
-    ioThreads: positiveInt(o.ioThreads ?? 4, 'ioThreads', engineIoThreadsMax),
+    ioThreads: positiveInt(o.ioThreads ?? engineIoThreadsDefault, 'ioThreads', engineIoThreadsMax),
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
     smp: positiveInt(o.smp ?? availableParallelism(), 'smp', shardsMax),
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),

@@ -1,9 +1,12 @@
 /**
  * `FileSystem` over the native log engine (native/engine.cc): O_DIRECT appends from aligned staging with the
  * partly filled tail block kept in memory and rewritten on the next flush, group commit across every file of
- * the engine (one round = one write per dirty file + one fdatasync per file asked to sync, all files of a round
- * in parallel on the engine's I/O threads), off the JS thread, many completions per callback; cold reads are
- * native preads into aligned buffers handed to JS as views (zero-copy).
+ * the engine (one round = one write per dirty file, then one fdatasync per file asked to sync, all files of a
+ * round in parallel on the engine's I/O threads; the next round's writes overlap this round's syncs), off the
+ * JS thread, many completions per callback; cold reads are
+ * native preads into aligned buffers handed to JS as views (zero-copy). A direct file read sequentially (a
+ * consumer catching up: nothing of it is in the page cache) gets read-ahead: the engine's prefetch thread reads
+ * the next `readAheadBytes` in 2 MiB blocks, and reads they hold are copied out of them in native code.
  *
  * Record bytes are not copied in JS: `append` passes the caller's buffers to the engine, which reads them on
  * its writer thread; this face keeps them referenced until the engine reports them written.
@@ -27,8 +30,15 @@ export interface EngineOptions {
   flushDelayUs?: number;
   /** A round starts early once this many bytes are queued, bytes. */
   flushBytesMax?: number;
-  /** Threads writing and syncing the files of one round in parallel (the writer thread included). */
+  /**
+   * Threads writing and syncing the files of one round in parallel (the writer thread included), at most: a
+   * round wakes as many as it has files, or staging-sized pieces of one large write.
+   */
   ioThreads?: number;
+  /** Read-ahead for sequential reads of a direct file, bytes (0: off); rounded up to 2 MiB blocks. */
+  readAheadBytes?: number;
+  /** All read-ahead blocks of the engine together, bytes (blocks still viewed by JS included). */
+  readAheadBudgetBytes?: number;
   /** 'auto': O_DIRECT where the file system allows it; 'off': buffered I/O everywhere. */
   directIo?: 'auto' | 'off' | 'refuse-for-test';
   /** Where the O_DIRECT fallback is reported (once). */
@@ -38,10 +48,89 @@ export interface EngineOptions {
 export const engineFlushDelayUsMax = 100_000;
 export const engineFlushBytesMaxLimit = 256 * 1024 * 1024;
 export const engineIoThreadsMax = 64;
+/**
+ * 16: with 1,000 partitions a round carries ~1,000 files, each its own extending write + fdatasync (~100-300 µs
+ * of waiting, little CPU), so the round time is about files x (write + sync) / threads: 4 threads made such
+ * rounds 2x slower than 16 (docs/benchmarks.md, "Log engine (issue 3)"). Idle threads cost nothing; a round
+ * wakes only as many as it has files.
+ */
+export const engineIoThreadsDefault = 16;
+export const engineReadAheadBytesDefault = 8 * 1024 * 1024;
+export const engineReadAheadBytesMax = 64 * 1024 * 1024;
+export const engineReadAheadBudgetBytesDefault = 64 * 1024 * 1024;
+export const engineReadAheadBudgetBytesMax = 4 * 1024 * 1024 * 1024;
+
+/**
+ * Timing inside the engine as cumulative log-bucketed histograms: `buckets` counts (exact below 16, then 8 per
+ * power of two), then the total count, then the sum. Values are µs (counts for `filesPerRound` and
+ * `resultsPerCallback`). Diff two snapshots with `histogramDiff`, read them with `histogramPercentile`.
+ */
+export interface EngineHistograms {
+  /**
+   * Per file and result: the file's oldest request queued -> its result posted. The engine's whole share of an
+   * append's latency, weighted per file (so rounds carrying many files count once per file, as appends do).
+   */
+  fileLatencyUs: Float64Array;
+  /** First request queued (append/sync/...) -> the round that takes it starts: includes waiting for the round before. */
+  queueWaitUs: Float64Array;
+  /** A round's writes done -> the sync stage starts on it (waiting for the previous round's fdatasyncs). */
+  syncWaitUs: Float64Array;
+  /** A round, start of its writes to its results posted (write, wait for the sync stage, fdatasync). */
+  roundUs: Float64Array;
+  /** One file's write in a round (copy into staging + pwrite; all pieces of a split write). */
+  writeUs: Float64Array;
+  /** One fdatasync. */
+  syncUs: Float64Array;
+  /** Results posted -> the completion callback starts on the JS thread (event-loop hand-off and lateness). */
+  deliverUs: Float64Array;
+  /** The completion callback on the JS thread (resolving waiters; their promise reactions run after it). */
+  callbackUs: Float64Array;
+  filesPerRound: Float64Array;
+  resultsPerCallback: Float64Array;
+}
+
+export function histogramDiff(before: Float64Array, after: Float64Array): Float64Array {
+  const out = new Float64Array(after.length);
+  for (let i = 0; i < after.length; i++) out[i] = after[i]! - (before[i] ?? 0);
+  return out;
+}
+
+/** Upper bound of the bucket holding the `p`th percentile (0 when empty); at most 12.5% above the value. */
+export function histogramPercentile(h: Float64Array, p: number): number {
+  const buckets = h.length - 2;
+  const count = h[buckets]!;
+  if (count === 0) return 0;
+  const want = Math.max(1, Math.ceil((p / 100) * count));
+  let seen = 0;
+  for (let i = 0; i < buckets; i++) {
+    seen += h[i]!;
+    if (seen >= want) return bucketHigh(i);
+  }
+  return bucketHigh(buckets - 1);
+}
+
+export function histogramCount(h: Float64Array): number {
+  return h[h.length - 2]!;
+}
+
+export function histogramMean(h: Float64Array): number {
+  const n = h[h.length - 2]!;
+  return n === 0 ? 0 : h[h.length - 1]! / n;
+}
+
+function bucketHigh(i: number): number {
+  if (i < 16) return i;
+  const e = Math.floor((i - 16) / 8) + 4;
+  const sub = (i - 16) % 8;
+  const width = 2 ** (e - 3);
+  return (8 + sub) * width + width - 1;
+}
 
 export interface EngineStats {
-  /** Group-commit rounds run. */
+  /** Group-commit rounds run (write stage). */
   rounds: number;
+  /** Sync-stage batches: each takes every round written meanwhile, one fdatasync per file. */
+  syncBatches: number;
   /** pwrite/pwritev calls. */
   writes: number;
   /** Bytes handed to the kernel, padding and rewritten tail blocks included. */
@@ -54,6 +143,24 @@ export interface EngineStats {
   results: number;
   /** Direct writes whose position, length or buffer was not aligned (always 0 unless there is a bug). */
   unalignedWrites: number;
+  /** Direct writes larger than one staging buffer, cut into pieces written in parallel; their pieces. */
+  splitJobs: number;
+  splitPieces: number;
+  /** Pieces written by a pool thread other than the job's own (copy/write overlap happened). */
+  piecesByHelpers: number;
+  /** Reads that went to the disk (read-ahead misses and reads of buffered files). */
+  diskReads: number;
+  /** Reads served from read-ahead blocks; of them, ones that waited for a block still being read. */
+  readAheadHits: number;
+  readAheadWaits: number;
+  /** Sequential reads the read-ahead did not cover (read from the disk). */
+  readAheadMisses: number;
+  readAheadBytesRead: number;
+  /** Bytes copied out of two adjacent blocks for reads straddling them (the others are views). */
+  readAheadCopiedBytes: number;
+  /** Read-ahead blocks not read because the budget was spent. */
+  readAheadOverBudget: number;
+  histograms: EngineHistograms;
 }
 
 interface EngineHandle {
@@ -63,7 +170,7 @@ interface EngineHandle {
   truncate(id: number, size: number): void;
   close(id: number): void;
   kick(): void;
-  read(id: number, position: number, length: number): Promise<Buffer>;
+  read(id: number, position: number, length: number, limit: number): Promise<Buffer>;
   ref(): void;
   unref(): void;
   stats(): EngineStats;
@@ -101,6 +208,8 @@ export class NativeEngine {
   readonly flushDelayUs: number;
   readonly flushBytesMax: number;
   readonly ioThreads: number;
+  readonly readAheadBytes: number;
+  readonly readAheadBudgetBytes: number;
   readonly #handle: EngineHandle;
   readonly #files = new Map<number, NativeAppendFile>();
   readonly #logger: EngineOptions['logger'];
@@ -114,10 +223,19 @@ export class NativeEngine {
     if (typeof binding?.Engine !== 'function') throw new Error('native engine unavailable (addon not built, or TERN_NATIVE=0)');
     this.flushDelayUs = intIn(opts.flushDelayUs ?? 0, 0, engineFlushDelayUsMax, 'flushDelayUs');
     this.flushBytesMax = intIn(opts.flushBytesMax ?? 8 * 1024 * 1024, 4096, engineFlushBytesMaxLimit, 'flushBytesMax');
-    this.ioThreads = intIn(opts.ioThreads ?? 4, 1, engineIoThreadsMax, 'ioThreads');
+    this.ioThreads = intIn(opts.ioThreads ?? engineIoThreadsDefault, 1, engineIoThreadsMax, 'ioThreads');
+    this.readAheadBytes = intIn(opts.readAheadBytes ?? engineReadAheadBytesDefault, 0, engineReadAheadBytesMax, 'readAheadBytes');
+    this.readAheadBudgetBytes = intIn(opts.readAheadBudgetBytes ?? engineReadAheadBudgetBytesDefault, 0, engineReadAheadBudgetBytesMax, 'readAheadBudgetBytes');
     this.#logger = opts.logger;
     this.#handle = new binding.Engine(
-      { flushDelayUs: this.flushDelayUs, flushBytesMax: this.flushBytesMax, ioThreads: this.ioThreads, directIo: opts.directIo ?? 'auto' },
+      {
+        flushDelayUs: this.flushDelayUs,
+        flushBytesMax: this.flushBytesMax,
+        ioThreads: this.ioThreads,
+        readAheadBytes: this.readAheadBytes,
+        readAheadBudgetBytes: this.readAheadBudgetBytes,
+        directIo: opts.directIo ?? 'auto',
+      },
       (results) => this.#onComplete(results),
     );
   }
@@ -151,11 +269,14 @@ export class NativeEngine {
   kick(): void {
     if (this.#kickScheduled) return;
     this.#kickScheduled = true;
-    queueMicrotask(() => {
-      this.#kickScheduled = false;
-      if (!this.#closed) this.#handle.kick();
-    });
+    queueMicrotask(this.#kickNow);
   }
+
+  /** Allocated once: the append path allocates no closure for its kick. */
+  readonly #kickNow = (): void => {
+    this.#kickScheduled = false;
+    if (!this.#closed) this.#handle.kick();
+  };
 
   /** A file has work in the engine (ref the event loop) or has none left. */
   setBusy(busy: boolean): void {
@@ -170,7 +291,11 @@ export class NativeEngine {
     this.#files.delete(id);
   }
 
+  /** performance.now() when the last completion callback began (diagnostics: the bench's JS-side share). */
+  lastCallbackAtMs = 0;
+
   #onComplete(results: Float64Array): void {
+    this.lastCallbackAtMs = performance.now();
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       this.#files.get(results[i]!)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);
     }
@@ -258,7 +383,8 @@ export class NativeAppendFile implements AppendFile {
   read(position: number, length: number): Promise<Buffer> {
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#closed) return Promise.reject(new Error(`read of closed file ${this.path}`));
-    return this.handle.read(this.id, position, Math.max(0, Math.min(length, this.#written - position))); // not into the zero padding
+    // Not into the zero padding; read-ahead keeps nothing at or past what is known written.
+    return this.handle.read(this.id, position, Math.max(0, Math.min(length, this.#written - position)), this.#written);
   }
 
   truncate(size: number): Promise<void> {
@@ -297,7 +423,10 @@ export class NativeAppendFile implements AppendFile {
   complete(written: number, synced: number, errno: number, flags: number): void {
     this.#written = written;
     while (this.#heldHead < this.#held.length && this.#held[this.#heldHead]!.end <= written) this.#heldHead++;
-    if (this.#heldHead > 1024 || this.#heldHead === this.#held.length) {
+    if (this.#heldHead === this.#held.length) {
+      this.#held.length = 0; // the common case under steady load: no new array per completion
+      this.#heldHead = 0;
+    } else if (this.#heldHead > 1024) {
       this.#held = this.#held.slice(this.#heldHead);
       this.#heldHead = 0;
     }
@@ -322,7 +451,8 @@ export class NativeAppendFile implements AppendFile {
     } else if (this.#syncWaiters.length > 0 && (flags & SYNCED) !== 0) {
       let n = 0;
       while (n < this.#syncWaiters.length && this.#syncWaiters[n]!.target <= this.#syncedSize) this.#syncWaiters[n++]!.resolve();
-      if (n > 0) this.#syncWaiters = this.#syncWaiters.slice(n);
+      if (n === this.#syncWaiters.length) this.#syncWaiters.length = 0;
+      else if (n > 0) this.#syncWaiters = this.#syncWaiters.slice(n);
     }
     if ((flags & CLOSED) !== 0) {
       this.#held = [];

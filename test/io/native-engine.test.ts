@@ -467,6 +467,157 @@ describe.skipIf(!available)('native engine: open errors', () => {
   });
 });
 
+// --- large writes split across the I/O threads -------------------------------------------------------------------
+
+const MiB = 1024 * 1024;
+
+describe.skipIf(!available)('native engine: writes larger than the staging buffer, split into pieces', () => {
+  for (const ioThreads of [4, 1]) {
+    it(`ioThreads ${ioThreads}: several MiB of odd-sized chunks behind a partial tail block stay byte-exact and aligned${ioThreads === 1 ? ' (no pool: not split)' : ', written as parallel pieces'}`, async () => {
+      const dir = tempDir();
+      const fs = engine({ ioThreads });
+      const file = path.join(dir, `split-${ioThreads}.log`);
+      const f = await openFile(fs, file);
+      const head = bytes(777, 1); // a partial tail block the first piece must start with
+      f.append([head]);
+      await f.sync();
+      const sizes = [MiB + 3, 5, 2.5 * MiB, 300 * 1024 + 1, 4 * MiB - 7, 1];
+      const chunks = sizes.map((n, i) => bytes(n, 10 + i));
+      for (const c of chunks) f.append(i2(c)); // one turn: one round, one job of ~8 MiB
+      const before = fs.engine.stats();
+      await f.sync();
+      let want = Buffer.concat([head, ...chunks]);
+      expectOnDisk(file, want, roundUp(want.length, f.alignment));
+      const after = fs.engine.stats();
+      expect(after.unalignedWrites).toBe(0);
+      expect(after.splitPieces - before.splitPieces).toBe(ioThreads === 1 ? 0 : Math.ceil(((777 % f.alignment) + sizes.reduce((a, b) => a + b, 0)) / MiB));
+      // the tail block the split left behind is right: a small append after it rewrites it correctly
+      const tail = bytes(123, 99);
+      f.append([tail]);
+      await f.sync();
+      want = Buffer.concat([want, tail]);
+      expectOnDisk(file, want, roundUp(want.length, f.alignment));
+      expect(f.syncedSize).toBe(want.length);
+      await f.close();
+      expect(readFileSync(file).equals(want)).toBe(true);
+    });
+  }
+
+  it('many large files in one round: every file exact (pieces of different files share the pool)', async () => {
+    const dir = tempDir();
+    const fs = engine({ ioThreads: 3 });
+    const files = await Promise.all([0, 1, 2, 3, 4].map((i) => openFile(fs, path.join(dir, `m${i}.log`))));
+    const data = files.map((_, i) => bytes(2 * MiB + 1000 * i + 1, 50 + i));
+    files.forEach((f, i) => f.append([data[i]!.subarray(0, 4097), data[i]!.subarray(4097)]));
+    await Promise.all(files.map((f) => f.sync()));
+    files.forEach((f, i) => expectOnDisk(path.join(dir, `m${i}.log`), data[i]!, roundUp(data[i]!.length, f.alignment)));
+    expect(fs.engine.stats().unalignedWrites).toBe(0);
+    await Promise.all(files.map((f) => f.close()));
+  });
+});
+
+/** A chunk as two views (the log hands the engine views of request buffers). */
+function i2(c: Buffer): Buffer[] {
+  return c.length < 2 ? [c] : [c.subarray(0, c.length >> 1), c.subarray(c.length >> 1)];
+}
+
+// --- read-ahead for sequential reads of direct files -------------------------------------------------------------
+
+describe.skipIf(!available)('native engine: read-ahead', () => {
+  async function filled(fs: NativeFileSystem, file: string, n: number, seed: number): Promise<{ f: NativeAppendFile; data: Buffer }> {
+    const f = await openFile(fs, file);
+    const data = bytes(n, seed);
+    f.append([data]);
+    await f.sync();
+    return { f, data };
+  }
+
+  it('sequential reads at odd offsets and lengths return exact bytes across 2 MiB blocks and at the end of the file; most come from read-ahead', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const { f, data } = await filled(fs, path.join(dir, 'ra.log'), 9 * MiB + 12_345, 3);
+    let pos = 0;
+    const len = 1_000_003;
+    let reads = 0;
+    while (pos < data.length) {
+      const got = await f.read(pos, len);
+      const want = data.subarray(pos, Math.min(pos + len, data.length));
+      expect(got.equals(want), `read(${pos}, ${len})`).toBe(true);
+      // the next read steps back a little, as a fetch does to the last whole batch's end
+      pos += got.length - (reads % 3 === 0 ? 777 : 0);
+      reads++;
+    }
+    expect((await f.read(data.length - 5, 100)).equals(data.subarray(data.length - 5))).toBe(true);
+    expect((await f.read(data.length, 100)).length).toBe(0);
+    const s = fs.engine.stats();
+    expect(s.readAheadHits, `hits ${s.readAheadHits} misses ${s.readAheadMisses}`).toBeGreaterThanOrEqual(reads - 3);
+    expect(s.readAheadBytesRead).toBeGreaterThan(0);
+    // every read is its own memory: changing one does not change the next
+    const a = await f.read(5 * MiB, 100);
+    const b = await f.read(5 * MiB, 100);
+    a.fill(0xee);
+    expect(b.equals(data.subarray(5 * MiB, 5 * MiB + 100))).toBe(true);
+    await f.close();
+  });
+
+  it('never serves bytes past what was written when the block was read: a reader at the end sees later appends', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const { f, data } = await filled(fs, path.join(dir, 'grow.log'), 3 * MiB + 100, 4);
+    const len = 700_001;
+    let pos = 0;
+    let all = data;
+    for (let round = 0; round < 3; round++) {
+      while (pos < all.length) {
+        const got = await f.read(pos, len);
+        expect(got.equals(all.subarray(pos, Math.min(pos + len, all.length))), `round ${round} read(${pos})`).toBe(true);
+        pos += got.length;
+      }
+      const more = bytes(MiB + 333 * round, 40 + round); // lands inside blocks read ahead while the file was shorter
+      f.append([more]);
+      await f.sync();
+      all = Buffer.concat([all, more]);
+    }
+    while (pos < all.length) {
+      const got = await f.read(pos, len);
+      expect(got.equals(all.subarray(pos, Math.min(pos + len, all.length)))).toBe(true);
+      pos += got.length;
+    }
+    await f.close();
+  });
+
+  it('a truncate drops read-ahead blocks: bytes rewritten after the cut are read back, not the old ones', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const { f, data } = await filled(fs, path.join(dir, 'cut.log'), 5 * MiB, 5);
+    for (let pos = 0; pos < data.length; pos += MiB) expect((await f.read(pos, MiB)).equals(data.subarray(pos, pos + MiB))).toBe(true);
+    await f.truncate(MiB + 10);
+    const fresh = bytes(3 * MiB, 6);
+    f.append([fresh]);
+    await f.sync();
+    const want = Buffer.concat([data.subarray(0, MiB + 10), fresh]);
+    for (let pos = 0; pos < want.length; pos += MiB) {
+      expect((await f.read(pos, MiB)).equals(want.subarray(pos, pos + MiB)), `after truncate read(${pos})`).toBe(true);
+    }
+    await f.close();
+  });
+
+  it('readAheadBytes 0 turns it off; random reads do not trigger it', async () => {
+    const dir = tempDir();
+    const off = engine({ readAheadBytes: 0 });
+    const { f, data } = await filled(off, path.join(dir, 'off.log'), 4 * MiB, 7);
+    for (let pos = 0; pos < data.length; pos += MiB) expect((await f.read(pos, MiB)).equals(data.subarray(pos, pos + MiB))).toBe(true);
+    expect(off.engine.stats().readAheadHits + off.engine.stats().readAheadBytesRead).toBe(0);
+    await f.close();
+
+    const on = engine();
+    const g = await filled(on, path.join(dir, 'random.log'), 6 * MiB, 8);
+    for (const pos of [5 * MiB, 1 * MiB, 3 * MiB + 5, 0]) expect((await g.f.read(pos, 4096)).equals(g.data.subarray(pos, pos + 4096))).toBe(true);
+    expect(on.engine.stats().readAheadBytesRead).toBe(0);
+    await g.f.close();
+  });
+});
+
 // --- EIO through the fault kit ------------------------------------------------------------------------------------
 
 /**
@@ -481,8 +632,9 @@ const fs = new NativeFileSystem({ directFor: () => true, directIo });
 const victim = await fs.open(victimPath);
 const other = await fs.open(otherPath);
 const steps = [];
+const chunkBytes = Number(process.env.CHUNK_BYTES ?? 700);
 for (let i = 0; i < 6; i++) {
-  const chunk = Buffer.alloc(700 + i, 65 + i);
+  const chunk = Buffer.alloc(chunkBytes + i, 65 + i);
   victim.append([chunk]);
   other.append([chunk]);
   const [v, o] = await Promise.allSettled([victim.sync(), other.sync()]);
@@ -511,7 +663,7 @@ interface ChildStep {
   otherSynced: number;
 }
 
-async function runFaulted(env: Record<string, string>, victim: string, other: string, directIo: string): Promise<{ steps: ChildStep[]; stats: { syncs: number }; direct: boolean }> {
+async function runFaulted(env: Record<string, string>, victim: string, other: string, directIo: string): Promise<{ steps: ChildStep[]; stats: { syncs: number; splitPieces: number }; direct: boolean }> {
   const modulePath = path.join(REPO, 'dist/src/io/native-file.js');
   if (!existsSync(modulePath)) throw new Error(`${modulePath} missing: run \`npx tsc -p tsconfig.json\` (npm test does) first`);
   const script = path.join(tempDir(), 'child.mjs');
@@ -535,7 +687,7 @@ async function runFaulted(env: Record<string, string>, victim: string, other: st
       if (timedOut) return reject(new Error(`child did not exit within 10 s (output: ${out.slice(-500)})`));
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || !line.startsWith('{')) reject(new Error(`child exited ${code ?? signal}: ${err.slice(-2000)}${out.slice(-500)}`));
-      else resolve(JSON.parse(line) as { steps: ChildStep[]; stats: { syncs: number }; direct: boolean });
+      else resolve(JSON.parse(line) as { steps: ChildStep[]; stats: { syncs: number; splitPieces: number }; direct: boolean });
     });
   });
 }
@@ -608,6 +760,30 @@ describe.skipIf(!available)('native engine: EIO from the disk (failsync shim)', 
       expect(r.stats.syncs).toBe(2 + 6);
     });
   }
+});
+
+describe.skipIf(!available)('native engine: EIO in a split write (failsync shim)', () => {
+  it('a failed pwrite of one piece of a multi-MiB write latches the file: EIO now and on every later sync, no further writes; the other file keeps going', async (ctx) => {
+    const so = await failsyncOrSkip(ctx);
+    const data = tempDir();
+    mkdirSync(path.join(data, 'victim'));
+    mkdirSync(path.join(data, 'other'));
+    const victim = path.join(data, 'victim', 'v.log');
+    const other = path.join(data, 'other', 'o.log');
+    // 3 MiB + i per step: 3 pieces for the first step (they succeed), 4 for the next (its third pwrite fails)
+    const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: -1, writeAfter: 5 });
+    const r = await runFaulted({ ...env, CHUNK_BYTES: String(3 * MiB) }, victim, other, 'auto');
+    expect(r.direct).toBe(true);
+    expect(r.stats.splitPieces, 'the writes were split').toBeGreaterThanOrEqual(6 * 3 + 3);
+    expect(r.steps.map((s) => s.victim)).toEqual(['ok', 'EIO', 'EIO', 'EIO', 'EIO', 'EIO']);
+    expect(r.steps.map((s) => s.other)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(r.steps.every((s) => s.victimSynced === 3 * MiB), 'never durable past the last good sync').toBe(true);
+    const diskAfterFault = r.steps[1]!.victimDisk; // pieces of the failed step already claimed may have landed
+    expect(r.steps.slice(2).every((s) => s.victimDisk === diskAfterFault), 'nothing written to the victim after the failed step').toBe(true);
+    expect(r.stats.syncs, '1 good victim fdatasync + 6 bystander ones').toBe(1 + 6);
+    const want = Buffer.concat(Array.from({ length: 6 }, (_, i) => Buffer.alloc(3 * MiB + i, 65 + i)));
+    expect(readFileSync(other).equals(want)).toBe(true);
+  });
 });
 
 describe.skipIf(!available)('native engine: seeded random appends against a model', () => {
