@@ -81,10 +81,10 @@ uint64_t NowNs() {
 class Histogram {
  public:
   static constexpr int kBuckets = 16 + 8 * 44;  // up to 2^48 µs
-  void Record(uint64_t v) {
-    buckets_[Index(v)].fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(v, std::memory_order_relaxed);
+  void Record(uint64_t v, uint64_t times = 1) {
+    buckets_[Index(v)].fetch_add(times, std::memory_order_relaxed);
+    count_.fetch_add(times, std::memory_order_relaxed);
+    sum_.fetch_add(v * times, std::memory_order_relaxed);
   }
   Napi::Float64Array ToJs(Napi::Env env) const {
     auto a = Napi::Float64Array::New(env, kBuckets + 2);
@@ -858,7 +858,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
       uint64_t now = NowNs();
       roundUs_.Record(now > roundStartNs ? (now - roundStartNs) / 1000 : 0);
-      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
+      // Once per chunk (an append's piece): a round that carries many appends counts as many times, as they wait.
+      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0, std::max<size_t>(1, j.chunks.size()));
       jobs.clear();  // the chunks' owned copies go before JS hears the bytes are written
       Post(results);
       if (exclusive) ReleaseWriteStage();
@@ -1348,7 +1349,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       d[3] = r.error;
       d[4] = r.flags;
     }
-    cb.Call({arr});
+    // 2nd argument: when the first of these results was posted, ms on CLOCK_MONOTONIC (process.hrtime's clock).
+    cb.Call({arr, Napi::Number::New(env, static_cast<double>(postedNs) / 1e6)});
     callbackUs_.Record(MicrosSince(t0));
   }
 

@@ -67,8 +67,9 @@ export const engineReadAheadBudgetBytesMax = 4 * 1024 * 1024 * 1024;
  */
 export interface EngineHistograms {
   /**
-   * Per file and result: the file's oldest request queued -> its result posted. The engine's whole share of an
-   * append's latency, weighted per file (so rounds carrying many files count once per file, as appends do).
+   * The file's oldest request of a round queued -> the round's result posted, counted once per chunk appended (an
+   * append's piece; at least once per file): the engine's whole share of an append's latency, weighted like the
+   * appends (a round carrying many appends counts as many times).
    */
   fileLatencyUs: Float64Array;
   /** First request queued (append/sync/...) -> the round that takes it starts: includes waiting for the round before. */
@@ -177,7 +178,7 @@ interface EngineHandle {
   shutdown(): void;
 }
 
-type EngineConstructor = new (opts: object, onComplete: (results: Float64Array) => void) => EngineHandle;
+type EngineConstructor = new (opts: object, onComplete: (results: Float64Array, postedMonotonicMs: number) => void) => EngineHandle;
 
 const RESULT_FIELDS = 5;
 const SYNCED = 1;
@@ -236,7 +237,7 @@ export class NativeEngine {
         readAheadBudgetBytes: this.readAheadBudgetBytes,
         directIo: opts.directIo ?? 'auto',
       },
-      (results) => this.#onComplete(results),
+      (results, postedMonotonicMs) => this.#onComplete(results, postedMonotonicMs),
     );
   }
 
@@ -293,9 +294,12 @@ export class NativeEngine {
 
   /** performance.now() when the last completion callback began (diagnostics: the bench's JS-side share). */
   lastCallbackAtMs = 0;
+  /** When the engine posted the results of the last callback, ms on CLOCK_MONOTONIC (process.hrtime's clock). */
+  lastPostedMonotonicMs = 0;
 
-  #onComplete(results: Float64Array): void {
+  #onComplete(results: Float64Array, postedMonotonicMs: number): void {
     this.lastCallbackAtMs = performance.now();
+    this.lastPostedMonotonicMs = postedMonotonicMs;
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       this.#files.get(results[i]!)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);
     }
