@@ -155,7 +155,8 @@ struct File {
   bool dirty = false;
   uint64_t queuedNs = 0;  // when this file's oldest request not yet taken by a round was queued
 
-  // Writer side: touched only by the job running this file (rounds are serialized).
+  // Write side: touched only by this file's job in the write stage (one round writes at a time); `synced`,
+  // `dirSynced` only in the sync stage (one round syncs at a time, in order).
   uint64_t written = 0;   // logical bytes handed to the kernel
   uint64_t synced = 0;    // logical bytes known durable
   std::vector<uint8_t> tail;  // direct: bytes [written - written % align, written)
@@ -487,7 +488,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto f = Find(info);
     if (!f) return info.Env().Undefined();
     f->wantClose = true;
-    files_.erase(f->id);  // no more requests; the writer still holds it for this last round
+    files_.erase(f->id);  // no more requests; the runner still holds it for this last round
     MarkDirty(f);
     return info.Env().Undefined();
   }
@@ -872,11 +873,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   void ReleaseWriteStage() {
+    bool more;
     {
       std::lock_guard<std::mutex> lock(mu_);
       writing_ = false;
+      more = !dirty_.empty();
     }
-    cv_.notify_all();  // the other runner, if it waits for the write stage
+    // The other runner, if work is already queued (it waits for the write stage). Without queued work the next
+    // kick wakes a runner: waking one here for nothing would cost a context switch per round.
+    if (more) cv_.notify_one();
   }
 
   bool WaitSyncTurn(uint64_t ticket) {
@@ -921,10 +926,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Result{f.id, j.writtenAfter, f.synced, f.error, flags};
   }
 
-  // Runs fn(i, staging) for every i < n: the calling thread takes a share, pool threads the rest (as many as
-  // there are items, up to the pool: ioThreads is a maximum, the round sizes it). Helpers hold the state by
+  // Runs fn(i, staging) for every i < n: the calling thread takes a share, pool threads the rest (one per
+  // kItemsPerHelper items, up to the pool: ioThreads is a maximum, the round sizes it). Helpers hold the state by
   // shared_ptr: one that starts after the work is done claims nothing and never calls `fn` (whose captures live
   // on the caller's stack).
+  static constexpr size_t kItemsPerHelper = 4;
+
   struct ForEachState {
     std::function<void(size_t, uint8_t*)> fn;
     size_t n = 0;
@@ -949,7 +956,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
         if (++st->done == st->n) st->cv.notify_all();
       }
     };
-    Help(std::min(pool_.size(), n - 1), work);
+    // One helper per kItemsPerHelper further items: a round of a few files wakes one or two threads, not the whole
+    // pool (every wake-up is CPU the JS thread of a 2-vCPU box needs), a round of 1,000 files all of them.
+    Help(std::min(pool_.size(), (n - 1 + kItemsPerHelper - 1) / kItemsPerHelper), work);
     work(staging);
     std::unique_lock<std::mutex> lock(st->mu);
     st->cv.wait(lock, [&] { return st->done == n; });

@@ -9,7 +9,7 @@
  * the next `readAheadBytes` in 2 MiB blocks, and reads they hold are copied out of them in native code.
  *
  * Record bytes are not copied in JS: `append` passes the caller's buffers to the engine, which reads them on
- * its writer thread; this face keeps them referenced until the engine reports them written.
+ * its runner threads; this face keeps them referenced until the engine reports them written.
  *
  * Files whose name `directFor` rejects (by default everything but `.log` segments: indexes and checkpoints are
  * small, derived, and read whole) use buffered I/O + fdatasync. Where the file system refuses O_DIRECT the
@@ -31,7 +31,7 @@ export interface EngineOptions {
   /** A round starts early once this many bytes are queued, bytes. */
   flushBytesMax?: number;
   /**
-   * Threads writing and syncing the files of one round in parallel (the writer thread included), at most: a
+   * Threads writing and syncing the files of one round in parallel (the round's runner thread included), at most: a
    * round wakes as many as it has files, or staging-sized pieces of one large write.
    */
   ioThreads?: number;
@@ -130,7 +130,7 @@ function bucketHigh(i: number): number {
 export interface EngineStats {
   /** Group-commit rounds run (write stage). */
   rounds: number;
-  /** Sync-stage batches: each takes every round written meanwhile, one fdatasync per file. */
+  /** Rounds through the sync stage (rounds without a truncate or close). */
   syncBatches: number;
   /** pwrite/pwritev calls. */
   writes: number;
@@ -144,10 +144,10 @@ export interface EngineStats {
   results: number;
   /** Direct writes whose position, length or buffer was not aligned (always 0 unless there is a bug). */
   unalignedWrites: number;
-  /** Direct writes larger than one staging buffer, cut into pieces written in parallel; their pieces. */
+  /** Direct writes larger than one staging buffer, cut into pieces and double-buffered; their pieces. */
   splitJobs: number;
   splitPieces: number;
-  /** Pieces written by a pool thread other than the job's own (copy/write overlap happened). */
+  /** Pieces copied by a pool thread while the job's own thread wrote (copy/write overlap happened). */
   piecesByHelpers: number;
   /** Reads that went to the disk (read-ahead misses and reads of buffered files). */
   diskReads: number;
@@ -204,7 +204,7 @@ export function nativeEngineAvailable(): boolean {
   return typeof b?.Engine === 'function';
 }
 
-/** One engine: a writer thread and its I/O threads, shared by every file opened through it. */
+/** One engine: two runner threads, its I/O threads and a prefetch thread, shared by every file opened through it. */
 export class NativeEngine {
   readonly flushDelayUs: number;
   readonly flushBytesMax: number;
@@ -266,7 +266,7 @@ export class NativeEngine {
     return file;
   }
 
-  /** Wakes the writer once per turn of the event loop, so requests queued in one turn share a round. */
+  /** Wakes a runner once per turn of the event loop, so requests queued in one turn share a round. */
   kick(): void {
     if (this.#kickScheduled) return;
     this.#kickScheduled = true;
