@@ -4,7 +4,7 @@
  * (NodeFileSystem + the JS-side SyncScheduler), beside fio's limits for the same disk measured in the same run.
  *
  *   npm run build && node dist/bench/engine.js [--duration-s 3] [--quick] [--dir /path/on/real/disk]
- *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0 ...] [--rate 5000] [--json out.json]
+ *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0,readAheadBytes=0,pipelineRounds=1 ...] [--rate 5000] [--json out.json]
  *       [--only <regex over cell names such as "log rate 1 KiB x 16 p">] [--outstanding N] [--no-fio] [--no-raw]
  *       [--batch-cache-bytes N] [--index-interval-bytes N]   (diagnostics; defaults as in the broker)
  *
@@ -128,11 +128,11 @@ function parseArgs(argv: string[]): Args {
 
 /** "ioThreads=2,flushDelayUs=100,flushBytesMax=8388608" */
 function parseEngineOptions(s: string): EngineOptions {
-  const o: Record<string, number> = {};
+  const o: Record<string, number | boolean> = {};
   for (const kv of s.split(',').filter((x) => x !== '')) {
     const [k, v] = kv.split('=');
-    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes') throw new Error(`--native-config: unknown key ${k}`);
-    o[k] = Number(v);
+    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds') throw new Error(`--native-config: unknown key ${k}`);
+    o[k] = k === 'pipelineRounds' ? Number(v) !== 0 : Number(v);
   }
   return o as EngineOptions;
 }

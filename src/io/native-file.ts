@@ -35,6 +35,12 @@ export interface EngineOptions {
    * round wakes as many as it has files, or staging-sized pieces of one large write.
    */
   ioThreads?: number;
+  /**
+   * Two rounds in flight: the next round's writes overlap this round's fdatasyncs (lower latency at moderate
+   * load: p50 -20% at 5,000 appends/s), at the price of smaller rounds under a steady stream (more fdatasyncs and
+   * wake-ups: ~10% less produce throughput for 100 B records on 2 vCPUs). Default false.
+   */
+  pipelineRounds?: boolean;
   /** Read-ahead for sequential reads of a direct file, bytes (0: off); rounded up to 2 MiB blocks. */
   readAheadBytes?: number;
   /** All read-ahead blocks of the engine together, bytes (blocks still viewed by JS included). */
@@ -211,6 +217,7 @@ export class NativeEngine {
   readonly ioThreads: number;
   readonly readAheadBytes: number;
   readonly readAheadBudgetBytes: number;
+  readonly pipelineRounds: boolean;
   readonly #handle: EngineHandle;
   readonly #files = new Map<number, NativeAppendFile>();
   readonly #logger: EngineOptions['logger'];
@@ -227,6 +234,7 @@ export class NativeEngine {
     this.ioThreads = intIn(opts.ioThreads ?? engineIoThreadsDefault, 1, engineIoThreadsMax, 'ioThreads');
     this.readAheadBytes = intIn(opts.readAheadBytes ?? engineReadAheadBytesDefault, 0, engineReadAheadBytesMax, 'readAheadBytes');
     this.readAheadBudgetBytes = intIn(opts.readAheadBudgetBytes ?? engineReadAheadBudgetBytesDefault, 0, engineReadAheadBudgetBytesMax, 'readAheadBudgetBytes');
+    this.pipelineRounds = opts.pipelineRounds ?? false;
     this.#logger = opts.logger;
     this.#handle = new binding.Engine(
       {
@@ -235,6 +243,7 @@ export class NativeEngine {
         ioThreads: this.ioThreads,
         readAheadBytes: this.readAheadBytes,
         readAheadBudgetBytes: this.readAheadBudgetBytes,
+        pipelineRounds: this.pipelineRounds,
         directIo: opts.directIo ?? 'auto',
       },
       (results, postedMonotonicMs) => this.#onComplete(results, postedMonotonicMs),
