@@ -4,7 +4,7 @@
  * (NodeFileSystem + the JS-side SyncScheduler), beside fio's limits for the same disk measured in the same run.
  *
  *   npm run build && node dist/bench/engine.js [--duration-s 3] [--quick] [--dir /path/on/real/disk]
- *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0 ...] [--rate 5000] [--json out.json]
+ *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0,readAheadBytes=0,pipelineRounds=1 ...] [--rate 5000] [--json out.json]
  *       [--only <regex over cell names such as "log rate 1 KiB x 16 p">] [--outstanding N] [--no-fio] [--no-raw]
  *       [--batch-cache-bytes N] [--index-interval-bytes N]   (diagnostics; defaults as in the broker)
  *
@@ -128,11 +128,11 @@ function parseArgs(argv: string[]): Args {
 
 /** "ioThreads=2,flushDelayUs=100,flushBytesMax=8388608" */
 function parseEngineOptions(s: string): EngineOptions {
-  const o: Record<string, number> = {};
+  const o: Record<string, number | boolean> = {};
   for (const kv of s.split(',').filter((x) => x !== '')) {
     const [k, v] = kv.split('=');
-    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes') throw new Error(`--native-config: unknown key ${k}`);
-    o[k] = Number(v);
+    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds') throw new Error(`--native-config: unknown key ${k}`);
+    o[k] = k === 'pipelineRounds' ? Number(v) !== 0 : Number(v);
   }
   return o as EngineOptions;
 }
@@ -267,7 +267,7 @@ interface Rig {
 const nodeCounters: Counters = { rounds: NaN, syncs: NaN, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN, hist: null, splitPieces: NaN, piecesByHelpers: NaN };
 
 /** The engine's JS face, for the time of its last completion callback (native only). */
-function engineOf(fsImpl: FileSystem): { lastCallbackAtMs: number } | null {
+function engineOf(fsImpl: FileSystem): { lastCallbackAtMs: number; lastPostedMonotonicMs: number } | null {
   return fsImpl instanceof NativeFileSystem ? fsImpl.engine : null;
 }
 
@@ -377,6 +377,8 @@ interface CellResult extends Cell {
   /** load 'rate', native: engine callback began -> append resolved, µs. */
   afterCallbackP50Us?: number;
   afterCallbackP99Us?: number;
+  /** load 'rate', native: the slowest 1% of appends, mean share of each part of their latency. */
+  tail?: TailShares;
   /** GC pauses in the measured cell (PerformanceObserver 'gc'). */
   gcCount: number;
   gcTotalMs: number;
@@ -505,21 +507,41 @@ interface OpenLoopResult {
   pacerLate: hdr.Histogram;
   /** Native: the engine's completion callback began -> the append resolved (the promise chain through the log). */
   afterCallback: hdr.Histogram | null;
+  /** Native: the slowest 1% of appends (by latency from due), mean µs of each share of their latency. */
+  tail: TailShares | null;
   appends: number;
   seconds: number;
   start: Window;
   end: Window;
 }
 
-async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmupMs: number, durationMs: number, snap: () => Window, engine: { lastCallbackAtMs: number } | null): Promise<OpenLoopResult> {
+/** Where the slowest 1% of appends spent their time, mean µs per append. */
+export interface TailShares {
+  appends: number;
+  totalUs: number;
+  /** due -> issued: the pacer thread or this thread's event loop was late (GC, CPU starvation). */
+  lateUs: number;
+  /** issued -> the engine posted its result: log.append, engine queue, write, fdatasync. */
+  engineUs: number;
+  /** result posted -> the completion callback began on the JS thread (event loop busy, late or descheduled). */
+  handOffUs: number;
+  /** completion callback began -> the append resolved (JS). */
+  jsUs: number;
+}
+
+async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmupMs: number, durationMs: number, snap: () => Window, engine: { lastCallbackAtMs: number; lastPostedMonotonicMs: number } | null): Promise<OpenLoopResult> {
   const hist = histogram();
   const service = histogram();
   const pacerLate = histogram();
   const afterCallback = engine === null ? null : histogram();
+  // Per measured append: due, issued, callback start, resolved (µs since base), for the tail breakdown.
+  const F = 5;
+  const perAppend = engine === null ? null : new Float64Array(Math.round((rate * durationMs) / 1000) * F + 64);
   // One clock for the pacer (hrtime ns in its thread) and this thread (performance.now() doubles: no BigInt per
   // append): both are CLOCK_MONOTONIC, anchored at the same instant here.
   const baseNs = process.hrtime.bigint();
   const basePerfMs = performance.now();
+  const baseMonoUs = Number(baseNs) / 1000;
   const nowUs = (): number => (performance.now() - basePerfMs) * 1000;
   const intervalNs = 1e9 / rate;
   const intervalUs = intervalNs / 1000;
@@ -555,7 +577,18 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
         hist.recordValue(Math.max(1, Math.round(doneUs - dueUs)));
         service.recordValue(Math.max(1, Math.round(doneUs - sentUs)));
         pacerLate.recordValue(Math.max(1, Math.round(sentUs - dueUs)));
-        if (afterCallback !== null) afterCallback.recordValue(Math.max(1, Math.round(doneUs - (engine!.lastCallbackAtMs - basePerfMs) * 1000)));
+        if (afterCallback !== null) {
+          const callbackUs = (engine!.lastCallbackAtMs - basePerfMs) * 1000;
+          afterCallback.recordValue(Math.max(1, Math.round(doneUs - callbackUs)));
+          const k = (i - warmupCount) * F;
+          if (perAppend !== null && k + F - 1 < perAppend.length) {
+            perAppend[k] = dueUs;
+            perAppend[k + 1] = sentUs;
+            perAppend[k + 2] = engine!.lastPostedMonotonicMs * 1000 - baseMonoUs;
+            perAppend[k + 3] = callbackUs;
+            perAppend[k + 4] = doneUs;
+          }
+        }
       }
       if (++settled === issued && allSettled !== null) allSettled();
     }, onFail);
@@ -573,7 +606,27 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
   const end = snap();
   // The window: from the first measured append's due time to the last measured completion.
   const seconds = (lastCompletionUs - (startUs + warmupCount * intervalUs)) / 1e6;
-  return { hist, service, pacerLate, afterCallback, appends, seconds, start: start ?? end, end };
+  return { hist, service, pacerLate, afterCallback, tail: perAppend === null ? null : tailShares(perAppend, appends), appends, seconds, start: start ?? end, end };
+}
+
+function tailShares(a: Float64Array, appends: number): TailShares {
+  const F = 5;
+  const n = Math.min(appends, Math.floor(a.length / F));
+  const total = (j: number): number => a[j * F + 4]! - a[j * F]!;
+  const order = Array.from({ length: n }, (_, j) => j).filter((j) => a[j * F + 4]! > 0);
+  order.sort((x, y) => total(y) - total(x));
+  const top = order.slice(0, Math.max(1, Math.floor(order.length / 100)));
+  const t: TailShares = { appends: top.length, totalUs: 0, lateUs: 0, engineUs: 0, handOffUs: 0, jsUs: 0 };
+  for (const j of top) {
+    const [due, sent, posted, cb, done] = [a[j * F]!, a[j * F + 1]!, a[j * F + 2]!, a[j * F + 3]!, a[j * F + 4]!];
+    t.totalUs += done - due;
+    t.lateUs += sent - due;
+    t.engineUs += posted - sent;
+    t.handOffUs += cb - posted;
+    t.jsUs += done - cb;
+  }
+  for (const k of ['totalUs', 'lateUs', 'engineUs', 'handOffUs', 'jsUs'] as const) t[k] = Math.round(t[k] / top.length);
+  return t;
 }
 
 const readFileBytes = 256 * MiB;
@@ -690,7 +743,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
-  let r: { hist: hdr.Histogram; service?: hdr.Histogram; pacerLate?: hdr.Histogram; afterCallback?: hdr.Histogram | null; appends: number; seconds: number; start: Window; end: Window };
+  let r: { hist: hdr.Histogram; service?: hdr.Histogram; pacerLate?: hdr.Histogram; afterCallback?: hdr.Histogram | null; tail?: TailShares | null; appends: number; seconds: number; start: Window; end: Window };
   if (cell.load === 'max') r = await closedLoop(targets, pool, cell.outstanding!, warmupMs, durationMs, snap);
   else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap, cell.mode === 'null' ? null : engineOf(rig.fs));
   loopDelay.disable();
@@ -715,6 +768,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
     ...(timing === undefined ? {} : { engineTiming: timing }),
     ...(r.pacerLate ? { pacerLateP99Us: r.pacerLate.getValueAtPercentile(99) } : {}),
     ...(r.afterCallback ? { afterCallbackP50Us: r.afterCallback.getValueAtPercentile(50), afterCallbackP99Us: r.afterCallback.getValueAtPercentile(99) } : {}),
+    ...(r.tail ? { tail: r.tail } : {}),
     gcCount: gc.count,
     gcTotalMs: gc.totalMs,
     gcMaxMs: gc.maxMs,
@@ -816,7 +870,7 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
   if (timed.length > 0) {
     lines.push(
       '',
-      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: in engine = per file and result, its oldest request queued -> result posted (all of the engine time, weighted like appends); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads).',
+      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: in engine = oldest request of the file in a round queued -> the round posted, counted once per chunk appended (all of the engine time, weighted like appends; an upper bound for later appends of the round); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads).',
       '',
       '| mode | load | append | partitions | in engine | queue wait | sync wait | round | write | fdatasync | hand-off | callback p99 | pacer late p99 | after callback | files/round mean (max) | results/callback | GC n / total / max ms | split pieces (helpers) |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -827,6 +881,20 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
       lines.push(
         `| ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.fileP50Us, t.fileP99Us)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} | ${pp(t.writeP50Us, t.writeP99Us)} | ${pp(t.syncP50Us, t.syncP99Us)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) |`,
       );
+    }
+  }
+  const tails = results.filter((r) => r.tail !== undefined);
+  if (tails.length > 0) {
+    lines.push(
+      '',
+      'The slowest 1% of appends of each rate cell (native), mean µs per append: late = due -> issued (pacer thread or event loop late: GC, CPU starvation); engine = issued -> the engine posted its result (log.append, engine queue, write, fdatasync); hand-off = posted -> the completion callback began on the JS thread; JS = callback -> resolved.',
+      '',
+      '| mode | append | partitions | appends | total | late | engine | hand-off | JS |',
+      '|---|---|---|---|---|---|---|---|---|',
+    );
+    for (const r of tails) {
+      const t = r.tail!;
+      lines.push(`| ${r.mode} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${fmt(t.appends)} | ${fmt(t.totalUs)} | ${fmt(t.lateUs)} | ${fmt(t.engineUs)} | ${fmt(t.handOffUs)} | ${fmt(t.jsUs)} |`);
     }
   }
   const unaligned = results.reduce((n, r) => n + (Number.isFinite(r.counters.unalignedWrites) ? r.counters.unalignedWrites : 0), 0);

@@ -11,9 +11,9 @@
 //      tail block is rewritten, its padding is zeros past the logical end);
 //   3b. sync stage, rounds in order: one fdatasync per file asked to sync (in parallel), then 4. Two runner
 //      threads take rounds in turn, so the next round's writes overlap this round's fdatasyncs (see RunnerLoop);
-//      A job larger than one staging buffer is cut into staging-sized pieces at aligned file positions; idle
-//      pool threads copy and write pieces in parallel (the copy of one piece overlaps the direct write of
-//      another: one partition's large batches are not held to memcpy-then-write at queue depth 1);
+//      A job larger than one staging buffer is double-buffered: a pool thread copies the next staging-sized
+//      pieces into a ring of buffers while the job's thread writes the previous ones back to back (one
+//      partition's large batches are not held to memcpy-then-write);
 //   4. post the round's results to JS in one callback (many appends complete per callback).
 //
 // Reads: native preads into aligned blocks handed to JS as zero-copy views. A direct file (nothing of it in the
@@ -81,10 +81,10 @@ uint64_t NowNs() {
 class Histogram {
  public:
   static constexpr int kBuckets = 16 + 8 * 44;  // up to 2^48 µs
-  void Record(uint64_t v) {
-    buckets_[Index(v)].fetch_add(1, std::memory_order_relaxed);
-    count_.fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(v, std::memory_order_relaxed);
+  void Record(uint64_t v, uint64_t times = 1) {
+    buckets_[Index(v)].fetch_add(times, std::memory_order_relaxed);
+    count_.fetch_add(times, std::memory_order_relaxed);
+    sum_.fetch_add(v * times, std::memory_order_relaxed);
   }
   Napi::Float64Array ToJs(Napi::Env env) const {
     auto a = Napi::Float64Array::New(env, kBuckets + 2);
@@ -155,7 +155,8 @@ struct File {
   bool dirty = false;
   uint64_t queuedNs = 0;  // when this file's oldest request not yet taken by a round was queued
 
-  // Writer side: touched only by the job running this file (rounds are serialized).
+  // Write side: touched only by this file's job in the write stage (one round writes at a time); `synced`,
+  // `dirSynced` only in the sync stage (one round syncs at a time, in order).
   uint64_t written = 0;   // logical bytes handed to the kernel
   uint64_t synced = 0;    // logical bytes known durable
   std::vector<uint8_t> tail;  // direct: bytes [written - written % align, written)
@@ -297,7 +298,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     for (int i = 0; i < std::max(0, ioThreads - 1); i++) {
       pool_.emplace_back([this] { PoolLoop(); });
     }
-    for (int r = 0; r < kRunners; r++) runners_[r] = std::thread([this, r] { RunnerLoop(runnerStaging_[r]); });
+    runnerCount_ = opts.Get("pipelineRounds").ToBoolean() ? kRunners : 1;
+    for (int r = 0; r < runnerCount_; r++) runners_[r] = std::thread([this, r] { RunnerLoop(runnerStaging_[r]); });
     prefetcher_ = std::thread([this] { PrefetchLoop(); });
     env_ = env;
     napi_add_env_cleanup_hook(env, &Engine::OnEnvCleanup, this);
@@ -308,6 +310,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (!envCleanedUp_) napi_remove_env_cleanup_hook(env_, &Engine::OnEnvCleanup, this);
     Stop();
     for (auto* st : runnerStaging_) std::free(st);
+    for (auto* b : ringFree_) std::free(b);
   }
 
   static void OnEnvCleanup(void* arg) {
@@ -486,7 +489,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     auto f = Find(info);
     if (!f) return info.Env().Undefined();
     f->wantClose = true;
-    files_.erase(f->id);  // no more requests; the writer still holds it for this last round
+    files_.erase(f->id);  // no more requests; the runner still holds it for this last round
     MarkDirty(f);
     return info.Env().Undefined();
   }
@@ -861,7 +864,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
       uint64_t now = NowNs();
       roundUs_.Record(now > roundStartNs ? (now - roundStartNs) / 1000 : 0);
-      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0);
+      // Once per chunk (an append's piece): a round that carries many appends counts as many times, as they wait.
+      for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0, std::max<size_t>(1, j.chunks.size()));
       jobs.clear();  // the chunks' owned copies go before JS hears the bytes are written
       Post(results);
       if (exclusive) ReleaseWriteStage();
@@ -874,11 +878,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   void ReleaseWriteStage() {
+    bool more;
     {
       std::lock_guard<std::mutex> lock(mu_);
       writing_ = false;
+      more = !dirty_.empty();
     }
-    cv_.notify_all();  // the other runner, if it waits for the write stage
+    // The other runner, if work is already queued (it waits for the write stage). Without queued work the next
+    // kick wakes a runner: waking one here for nothing would cost a context switch per round.
+    if (more) cv_.notify_one();
   }
 
   bool WaitSyncTurn(uint64_t ticket) {
@@ -923,10 +931,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Result{f.id, j.writtenAfter, f.synced, f.error, flags};
   }
 
-  // Runs fn(i, staging) for every i < n: the calling thread takes a share, pool threads the rest (as many as
-  // there are items, up to the pool: ioThreads is a maximum, the round sizes it). Helpers hold the state by
+  // Runs fn(i, staging) for every i < n: the calling thread takes a share, pool threads the rest (one per
+  // kItemsPerHelper items, up to the pool: ioThreads is a maximum, the round sizes it). Helpers hold the state by
   // shared_ptr: one that starts after the work is done claims nothing and never calls `fn` (whose captures live
   // on the caller's stack).
+  static constexpr size_t kItemsPerHelper = 4;
+
   struct ForEachState {
     std::function<void(size_t, uint8_t*)> fn;
     size_t n = 0;
@@ -951,7 +961,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
         if (++st->done == st->n) st->cv.notify_all();
       }
     };
-    Help(std::min(pool_.size(), n - 1), work);
+    // One helper per kItemsPerHelper further items: a round of a few files wakes one or two threads, not the whole
+    // pool (every wake-up is CPU the JS thread of a 2-vCPU box needs), a round of 1,000 files all of them.
+    Help(std::min(pool_.size(), (n - 1 + kItemsPerHelper - 1) / kItemsPerHelper), work);
     work(staging);
     std::unique_lock<std::mutex> lock(st->mu);
     st->cv.wait(lock, [&] { return st->done == n; });
@@ -1093,9 +1105,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   // One file's data of a round as a stream (the kept tail block, then the chunks) cut into staging-sized pieces;
   // piece i goes to file position pos + i * kStagingBytes (aligned: the stream starts at an aligned position and
-  // kStagingBytes is a multiple of every alignment). Pieces are independent: any thread with a staging buffer
-  // copies and writes any piece. Shared by pointer with pool tasks that may start after the job is done: they
-  // then claim nothing and touch neither `file` nor the chunks.
+  // kStagingBytes is a multiple of every alignment). Double-buffered: the job's own thread writes the pieces in
+  // order while a pool thread (the copier) copies the next ones into a ring of kRingSlots staging buffers, so
+  // the memcpy of piece i+1 overlaps the direct write of piece i, and the writes stay back to back on one thread
+  // (the file's extending direct writes serialize in the kernel anyway: ext4 takes the inode lock exclusively).
+  // If no pool thread has started copying by the time the writer needs a piece, the writer cancels the copier and
+  // copies the rest itself. Shared by pointer with the copier task, which may start late: it then sees
+  // `cancelled` and touches neither the file nor the chunks.
+  static constexpr size_t kRingSlots = 3;
+
   struct SplitWrite {
     File* file;
     uint64_t pos;
@@ -1103,11 +1121,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
     std::vector<const uint8_t*> data;  // stream parts
     std::vector<uint64_t> starts;      // stream offset of each part, increasing
     size_t pieces;
-    std::atomic<size_t> next{0};
-    std::atomic<int> error{0};
+    uint8_t* ring[kRingSlots];
+    // Guarded by mu:
     std::mutex mu;
     std::condition_variable cv;
-    size_t done = 0;
+    bool started = false;    // the copier runs: the writer waits for it
+    bool cancelled = false;  // the copier must not start (or must stop): the writer copies itself
+    bool copierDone = false;
+    size_t copied = 1;       // pieces [0, copied) are in the ring (piece i in ring[i % kRingSlots]); 0: the writer's
+    size_t written = 0;      // pieces [0, written) are written: their slots are free again
   };
 
   // Copies stream bytes [from, from + n) to dst.
@@ -1124,24 +1146,42 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
   }
 
-  void RunPieces(SplitWrite& w, uint8_t* staging, bool helper) {
-    for (size_t i; (i = w.next.fetch_add(1)) < w.pieces;) {
-      if (w.error.load() == 0) {
-        uint64_t from = static_cast<uint64_t>(i) * kStagingBytes;
-        size_t n = static_cast<size_t>(std::min<uint64_t>(kStagingBytes, w.length - from));
-        CopyStream(w, from, n, staging);
-        size_t padded = static_cast<size_t>(AlignUp(n, w.file->align));
-        std::memset(staging + n, 0, padded - n);
-        int e = Write(*w.file, staging, padded, w.pos + from);
-        if (e != 0) {
-          int none = 0;
-          w.error.compare_exchange_strong(none, e);
-        }
-        if (helper) piecesByHelpers_++;
-      }
+  // Piece i copied and zero-padded into dst; returns its padded length.
+  static size_t CopyPiece(const SplitWrite& w, size_t i, uint8_t* dst) {
+    uint64_t from = static_cast<uint64_t>(i) * kStagingBytes;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kStagingBytes, w.length - from));
+    CopyStream(w, from, n, dst);
+    size_t padded = static_cast<size_t>(AlignUp(n, w.file->align));
+    std::memset(dst + n, 0, padded - n);
+    return padded;
+  }
+
+  void CopierTask(SplitWrite& w) {
+    {
       std::lock_guard<std::mutex> lock(w.mu);
-      if (++w.done == w.pieces) w.cv.notify_all();
+      if (w.cancelled) return;
+      w.started = true;
     }
+    for (size_t i = 1; i < w.pieces; i++) {  // the writer copies piece 0 itself while this thread starts
+      {
+        std::unique_lock<std::mutex> lock(w.mu);
+        // slot i % kRingSlots is free once piece i - kRingSlots is written
+        w.cv.wait(lock, [&] { return w.cancelled || i < w.written + kRingSlots; });
+        if (w.cancelled) break;
+      }
+      CopyPiece(w, i, w.ring[i % kRingSlots]);
+      piecesByHelpers_++;
+      {
+        std::lock_guard<std::mutex> lock(w.mu);
+        w.copied = i + 1;
+      }
+      w.cv.notify_all();
+    }
+    {
+      std::lock_guard<std::mutex> lock(w.mu);
+      w.copierDone = true;
+    }
+    w.cv.notify_all();
   }
 
   int WriteDirectSplit(File& f, const std::vector<Chunk>& chunks, uint8_t* staging, uint64_t pos, uint64_t total) {
@@ -1164,22 +1204,75 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     w->length = off;
     w->pieces = static_cast<size_t>((off + kStagingBytes - 1) / kStagingBytes);
+    w->ring[0] = staging;
+    for (size_t k = 1; k < kRingSlots; k++) w->ring[k] = TakeRingBuffer();
     splitJobs_++;
     splitPieces_ += w->pieces;
-    Help(std::min(pool_.size(), w->pieces - 1), [this, w](uint8_t* st) { RunPieces(*w, st, true); });
-    RunPieces(*w, staging, false);
-    {
-      std::unique_lock<std::mutex> lock(w->mu);
-      w->cv.wait(lock, [&] { return w->done == w->pieces; });
+    Help(1, [this, w](uint8_t*) { CopierTask(*w); });
+    int err = 0;
+    bool selfCopy = false;  // set when no copier started in time: the writer copies every piece from then on
+    for (size_t i = 0; i < w->pieces && err == 0; i++) {
+      uint8_t* buf = w->ring[i % kRingSlots];
+      size_t padded;
+      if (i > 0 && !selfCopy) {
+        std::unique_lock<std::mutex> lock(w->mu);
+        if (!w->started) {
+          w->cancelled = true;  // no pool thread free to copy: do it here, as an unsplit write would
+          selfCopy = true;
+        } else {
+          w->cv.wait(lock, [&] { return w->copied > i; });
+        }
+      }
+      if (i == 0 || selfCopy) {
+        padded = CopyPiece(*w, i, buf);  // piece 0 always here, while the copier starts
+      } else {
+        padded = static_cast<size_t>(AlignUp(std::min<uint64_t>(kStagingBytes, w->length - i * kStagingBytes), f.align));
+      }
+      err = Write(f, buf, padded, pos + static_cast<uint64_t>(i) * kStagingBytes);
+      {
+        std::lock_guard<std::mutex> lock(w->mu);
+        w->written = i + 1;
+      }
+      w->cv.notify_all();
     }
-    if (w->error.load() != 0) return w->error.load();
-    // The new tail: the stream's last partial block.
-    size_t keep = static_cast<size_t>(w->length % f.align);
-    std::vector<uint8_t> tail(keep);
-    if (keep > 0) CopyStream(*w, w->length - keep, keep, tail.data());
-    f.tail.swap(tail);
-    f.written += total;
-    return 0;
+    {
+      // The copier must be out of the chunks and the ring before they go.
+      std::unique_lock<std::mutex> lock(w->mu);
+      w->cancelled = true;
+      w->cv.notify_all();
+      w->cv.wait(lock, [&] { return !w->started || w->copierDone; });
+    }
+    if (err == 0) {
+      // The new tail: the stream's last partial block.
+      size_t keep = static_cast<size_t>(w->length % f.align);
+      std::vector<uint8_t> tail(keep);
+      if (keep > 0) CopyStream(*w, w->length - keep, keep, tail.data());
+      f.tail.swap(tail);
+      f.written += total;
+    }
+    for (size_t k = 1; k < kRingSlots; k++) GiveRingBuffer(w->ring[k]);
+    return err;
+  }
+
+  // Aligned staging-sized buffers for the copier rings, kept for reuse (first-touch page faults on a fresh 1 MiB
+  // buffer cost more than the copy).
+  uint8_t* TakeRingBuffer() {
+    {
+      std::lock_guard<std::mutex> lock(ringMu_);
+      if (!ringFree_.empty()) {
+        uint8_t* b = ringFree_.back();
+        ringFree_.pop_back();
+        return b;
+      }
+    }
+    auto* b = static_cast<uint8_t*>(AlignedAlloc(kStagingBytes));
+    if (b == nullptr) std::abort();  // out of memory for 1 MiB: nothing sensible left to do
+    return b;
+  }
+
+  void GiveRingBuffer(uint8_t* b) {
+    std::lock_guard<std::mutex> lock(ringMu_);
+    ringFree_.push_back(b);
   }
 
   int Write(File& f, const uint8_t* p, size_t n, uint64_t pos) {
@@ -1272,7 +1365,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       d[3] = r.error;
       d[4] = r.flags;
     }
-    cb.Call({arr});
+    // 2nd argument: when the first of these results was posted, ms on CLOCK_MONOTONIC (process.hrtime's clock).
+    cb.Call({arr, Napi::Number::New(env, static_cast<double>(postedNs) / 1e6)});
     callbackUs_.Record(MicrosSince(t0));
   }
 
@@ -1324,7 +1418,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::vector<std::shared_ptr<File>> dirty_;
   uint64_t queuedBytes_ = 0;
 
-  static constexpr int kRunners = 2;  // rounds in flight: one writing while the one before it syncs
+  // Rounds in flight: with pipelineRounds, two (one writing while the one before it syncs); else one runner
+  // takes each round through both stages. Pipelining cuts the queue wait at moderate load (p50 -20%), but
+  // makes rounds smaller under a steady stream (about half the appends per round at max load): more
+  // fdatasyncs, callbacks and wake-ups, which cost a CPU-bound broker ~10% of its produce rate at 100 B
+  // records on 2 vCPUs (docs/benchmarks.md). Off by default.
+  static constexpr int kRunners = 2;
+  int runnerCount_ = 1;
   std::thread runners_[kRunners];
   uint8_t* runnerStaging_[kRunners] = {};
   bool writing_ = false;     // guarded by mu_: a runner is taking or writing a round
@@ -1353,6 +1453,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::mutex prefetchMu_;
   std::condition_variable prefetchCv_;
   std::deque<std::pair<std::shared_ptr<File>, std::shared_ptr<ReadBlock>>> prefetchQueue_;
+
+  std::mutex ringMu_;
+  std::vector<uint8_t*> ringFree_;  // guarded by ringMu_; freed with the engine
 
   std::atomic<uint64_t> rounds_{0}, writes_{0}, bytesWritten_{0}, syncs_{0}, callbacks_{0}, resultsPosted_{0},
       unaligned_{0}, splitJobs_{0}, splitPieces_{0}, piecesByHelpers_{0}, diskReads_{0}, readAheadHits_{0},

@@ -241,54 +241,56 @@ describe.skipIf(!available)('native engine: close', () => {
 });
 
 describe.skipIf(!available)('native engine: group commit', () => {
-  it('50 files x 20 appends: every sync resolves, in order per file, covering its appends, in few rounds', async () => {
-    const dir = tempDir();
-    const fs = engine({ flushDelayUs: 2000, ioThreads: 4 });
-    const FILES = 50;
-    const ROUNDS = 20;
-    const files = await Promise.all(Array.from({ length: FILES }, (_, i) => openFile(fs, path.join(dir, `g${i}.log`))));
-    const model: Buffer[][] = files.map(() => []);
-    const resolved: number[][] = files.map(() => []);
-    const violations: string[] = [];
-    const syncs: Promise<void>[] = [];
-    const rand = mulberry32(42);
-    for (let r = 0; r < ROUNDS; r++) {
-      files.forEach((f, i) => {
-        // sizes around the 256-byte threshold under which the engine copies a chunk at append
-        const n = 1 + Math.floor(rand() * (rand() < 0.5 ? 300 : 5000));
-        const chunk = bytes(n, r * 1000 + i);
-        model[i]!.push(chunk);
-        f.append([chunk.subarray(0, n >> 1), chunk.subarray(n >> 1)]);
-        const target = f.size;
-        syncs.push(
-          f.sync().then(() => {
-            if (f.syncedSize < target) violations.push(`file ${i}: resolved at syncedSize ${f.syncedSize} < ${target}`);
-            resolved[i]!.push(target);
-          }),
-        );
-      });
-      if (r % 2 === 1) await new Promise((res) => setImmediate(res)); // spread over a few event-loop turns
-    }
-    await Promise.all(syncs);
-    expect(violations).toEqual([]);
-    for (let i = 0; i < FILES; i++) {
-      expect(resolved[i]!.length).toBe(ROUNDS);
-      const sorted = [...resolved[i]!].sort((x, y) => x - y);
-      expect(resolved[i], `file ${i}: syncs resolved out of call order`).toEqual(sorted);
-      const want = Buffer.concat(model[i]!);
-      expectOnDisk(path.join(dir, `g${i}.log`), want, roundUp(want.length, files[i]!.alignment));
-    }
-    const s = fs.engine.stats();
-    const calls = FILES * ROUNDS;
-    console.info(`[native-engine] group commit: ${calls} syncs -> ${s.rounds} rounds, ${s.syncs} fdatasyncs, ${s.callbacks} callbacks, ${s.results} results`);
-    expect(s.rounds).toBeGreaterThan(0);
-    expect(s.rounds, 'group commit: far fewer rounds than sync calls').toBeLessThanOrEqual(calls / 10);
-    expect(s.syncs).toBeLessThan(calls);
-    expect(s.callbacks).toBeLessThanOrEqual(s.rounds);
-    expect(s.results / s.callbacks, 'many completions per callback').toBeGreaterThan(1);
-    expect(s.unalignedWrites).toBe(0);
-    await Promise.all(files.map((f) => f.close()));
-  });
+  for (const pipelineRounds of [false, true]) {
+    it(`50 files x 20 appends${pipelineRounds ? ' (pipelineRounds: two rounds in flight)' : ''}: every sync resolves, in order per file, covering its appends, in few rounds`, async () => {
+      const dir = tempDir();
+      const fs = engine({ flushDelayUs: 2000, ioThreads: 4, pipelineRounds });
+      const FILES = 50;
+      const ROUNDS = 20;
+      const files = await Promise.all(Array.from({ length: FILES }, (_, i) => openFile(fs, path.join(dir, `g${i}.log`))));
+      const model: Buffer[][] = files.map(() => []);
+      const resolved: number[][] = files.map(() => []);
+      const violations: string[] = [];
+      const syncs: Promise<void>[] = [];
+      const rand = mulberry32(42);
+      for (let r = 0; r < ROUNDS; r++) {
+        files.forEach((f, i) => {
+          // sizes around the 256-byte threshold under which the engine copies a chunk at append
+          const n = 1 + Math.floor(rand() * (rand() < 0.5 ? 300 : 5000));
+          const chunk = bytes(n, r * 1000 + i);
+          model[i]!.push(chunk);
+          f.append([chunk.subarray(0, n >> 1), chunk.subarray(n >> 1)]);
+          const target = f.size;
+          syncs.push(
+            f.sync().then(() => {
+              if (f.syncedSize < target) violations.push(`file ${i}: resolved at syncedSize ${f.syncedSize} < ${target}`);
+              resolved[i]!.push(target);
+            }),
+          );
+        });
+        if (r % 2 === 1) await new Promise((res) => setImmediate(res)); // spread over a few event-loop turns
+      }
+      await Promise.all(syncs);
+      expect(violations).toEqual([]);
+      for (let i = 0; i < FILES; i++) {
+        expect(resolved[i]!.length).toBe(ROUNDS);
+        const sorted = [...resolved[i]!].sort((x, y) => x - y);
+        expect(resolved[i], `file ${i}: syncs resolved out of call order`).toEqual(sorted);
+        const want = Buffer.concat(model[i]!);
+        expectOnDisk(path.join(dir, `g${i}.log`), want, roundUp(want.length, files[i]!.alignment));
+      }
+      const s = fs.engine.stats();
+      const calls = FILES * ROUNDS;
+      console.info(`[native-engine] group commit: ${calls} syncs -> ${s.rounds} rounds, ${s.syncs} fdatasyncs, ${s.callbacks} callbacks, ${s.results} results`);
+      expect(s.rounds).toBeGreaterThan(0);
+      expect(s.rounds, 'group commit: far fewer rounds than sync calls').toBeLessThanOrEqual(calls / 10);
+      expect(s.syncs).toBeLessThan(calls);
+      expect(s.callbacks).toBeLessThanOrEqual(s.rounds);
+      expect(s.results / s.callbacks, 'many completions per callback').toBeGreaterThan(1);
+      expect(s.unalignedWrites).toBe(0);
+      await Promise.all(files.map((f) => f.close()));
+    });
+  }
 
   it('a sync called after an append covers it, also when later appends join the same round', async () => {
     const dir = tempDir();
@@ -787,11 +789,11 @@ describe.skipIf(!available)('native engine: EIO in a split write (failsync shim)
 });
 
 describe.skipIf(!available)('native engine: seeded random appends against a model', () => {
-  for (const seed of [1, 2]) {
-    it(`seed ${seed}: random sizes (1 B..70 KiB) over 4 files, random sync points, checked after each sync`, async () => {
+  for (const [seed, pipelineRounds] of [[1, false], [2, false], [3, true], [4, true]] as const) {
+    it(`seed ${seed}${pipelineRounds ? ', pipelineRounds' : ''}: random sizes (1 B..70 KiB) over 4 files, random sync points, checked after each sync`, async () => {
       const dir = tempDir();
       const rand = mulberry32(seed);
-      const fs = engine({ flushDelayUs: Math.floor(rand() * 500), flushBytesMax: 4096 + Math.floor(rand() * 200_000) });
+      const fs = engine({ flushDelayUs: Math.floor(rand() * 500), flushBytesMax: 4096 + Math.floor(rand() * 200_000), pipelineRounds });
       const names = Array.from({ length: 4 }, (_, i) => path.join(dir, `m${i}.log`));
       const files = await Promise.all(names.map((n) => openFile(fs, n)));
       const model: Buffer[][] = names.map(() => []);
