@@ -9,7 +9,8 @@ export interface HostPort {
   port: number;
 }
 
-export interface BrokerConfig {
+/** The consumer-group settings (Kafka's names in GroupCoordinatorConfig's comments) are part of it. */
+export interface BrokerConfig extends GroupCoordinatorConfig {
   listen: HostPort;
   /** What Metadata tells clients to connect to (defaults to `listen`; 0.0.0.0 is replaced by 127.0.0.1). */
   advertise: HostPort;
@@ -67,28 +68,6 @@ export interface BrokerConfig {
   shardChannelBytes: number;
   /** First delay before restarting a crashed shard; doubles per crash in a row, up to 30 s. */
   shardRestartDelayMs: number;
-  // --- consumer groups (issue 5): Kafka's names in the comments ---
-  /** `offsets.topic.num.partitions`: partitions of `__consumer_offsets` (fixed once the topic exists). */
-  offsetsTopicPartitions: number;
-  /** `group.initial.rebalance.delay.ms`: how long a group that was empty waits for more members to join. */
-  groupInitialRebalanceDelayMs: number;
-  /** `group.min.session.timeout.ms` / `group.max.session.timeout.ms`. */
-  groupMinSessionTimeoutMs: number;
-  groupMaxSessionTimeoutMs: number;
-  /** `group.max.size`: members (and pending joins) per group; more get GROUP_MAX_SIZE_REACHED. */
-  groupMembersMax: number;
-  /** Groups held by the coordinator; a new group beyond it gets COORDINATOR_NOT_AVAILABLE. */
-  groupsMax: number;
-  /** Protocol metadata bytes in one member's JoinGroup; more get INVALID_REQUEST. */
-  groupMemberMetadataBytesMax: number;
-  /** Encoded group metadata record (all members' subscriptions and assignments). */
-  groupRecordBytesMax: number;
-  /** `offset.metadata.max.bytes`: more get OFFSET_METADATA_TOO_LARGE. */
-  offsetMetadataBytesMax: number;
-  /** `offsets.retention.minutes`, in ms. */
-  offsetsRetentionMs: number;
-  /** `offsets.retention.check.interval.ms`. */
-  offsetsRetentionCheckIntervalMs: number;
 }
 
 export interface BrokerOptions {
@@ -122,6 +101,7 @@ export interface BrokerOptions {
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
 
 import { availableParallelism } from 'node:os';
+import type { GroupCoordinatorConfig } from '../groups/coordinator.js';
 import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsDefault, engineIoThreadsMax, type LogEngine } from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
 import { shardsMax } from '../shard/assignment.js';
@@ -201,23 +181,8 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
   };
 }
 
-type GroupConfig = Pick<
-  BrokerConfig,
-  | 'offsetsTopicPartitions'
-  | 'groupInitialRebalanceDelayMs'
-  | 'groupMinSessionTimeoutMs'
-  | 'groupMaxSessionTimeoutMs'
-  | 'groupMembersMax'
-  | 'groupsMax'
-  | 'groupMemberMetadataBytesMax'
-  | 'groupRecordBytesMax'
-  | 'offsetMetadataBytesMax'
-  | 'offsetsRetentionMs'
-  | 'offsetsRetentionCheckIntervalMs'
->;
-
 /** The consumer-group settings, Kafka's defaults (group.max.size bounded: Kafka's default is unbounded). */
-function groupConfig(o: BrokerOptions): GroupConfig {
+function groupConfig(o: BrokerOptions): GroupCoordinatorConfig {
   const delay = o.groupInitialRebalanceDelayMs ?? 3000;
   if (!Number.isInteger(delay) || delay < 0 || delay > 300_000) throw new ConfigError(`group-initial-rebalance-delay-ms must be an integer in 0..300000, got ${delay}`);
   const minSession = positiveInt(o.groupMinSessionTimeoutMs ?? 6000, 'group.min.session.timeout.ms');

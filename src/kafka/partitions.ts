@@ -111,18 +111,24 @@ export function applyReadBudget(outcomes: ReadOutcome[], maxBytes: number): Read
 
 /** Partition operations over this thread's logs. */
 export class LocalPartitions implements PartitionOps {
-  /** Bytes appended per partition (`<topic>-<partition>`) since the last `takeAppendedBytes`: the load. */
-  #appended = new Map<string, number>();
+  /**
+   * Bytes appended per partition (`<topic>-<partition>`) since the last `takeAppendedBytes`: the load a shard
+   * reports for placement. Null when nobody asks (the single-process broker): nothing is counted.
+   */
+  #appended: Map<string, number> | null;
 
   constructor(
     private readonly logs: LogManager,
     private readonly logger: Logger,
-  ) {}
+    opts: { countLoad?: boolean } = {},
+  ) {
+    this.#appended = opts.countLoad === true ? new Map() : null;
+  }
 
   /** Bytes appended per partition since the previous call. */
   takeAppendedBytes(): Map<string, number> {
-    const m = this.#appended;
-    this.#appended = new Map();
+    const m = this.#appended ?? new Map<string, number>();
+    if (this.#appended) this.#appended = new Map();
     return m;
   }
 
@@ -153,8 +159,10 @@ export class LocalPartitions implements PartitionOps {
     if (!checked.ok) return produceFailure(ErrorCode[checked.error], checked.message);
     try {
       const res = await log.append(records, { leaderEpoch: LEADER_EPOCH, batches: checked.batches });
-      const k = `${topic}-${partition}`;
-      this.#appended.set(k, (this.#appended.get(k) ?? 0) + bytes);
+      if (this.#appended) {
+        const k = `${topic}-${partition}`;
+        this.#appended.set(k, (this.#appended.get(k) ?? 0) + bytes);
+      }
       return { errorCode: 0, errorMessage: null, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset };
     } catch (err) {
       const f = storageFailureOf(this.logger, err, 'produce');

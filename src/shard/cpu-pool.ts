@@ -26,6 +26,8 @@ function tasksUrl(): string {
 
 export class CpuPool implements CpuOffload {
   readonly #pool: Piscina<CpuTask, Uint8Array | number>;
+  /** Work smaller than this many bytes runs inline. */
+  readonly bytesMin: number;
   /** Tasks run in the pool (not inline), for stats and tests. */
   offloaded = 0;
 
@@ -33,8 +35,6 @@ export class CpuPool implements CpuOffload {
     this.#pool = new Piscina({ filename: tasksUrl(), minThreads: 0, maxThreads: opts.threads ?? cpuThreadsPerShard, idleTimeout: IDLE_TIMEOUT_MS });
     this.bytesMin = opts.bytesMin ?? offloadBytesMin;
   }
-
-  readonly bytesMin: number;
 
   async decompress(codec: CompressionId, payload: Buffer): Promise<Buffer> {
     if (payload.length < this.bytesMin) return inlineOffload.decompress(codec, payload);

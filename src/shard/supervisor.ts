@@ -74,6 +74,7 @@ export class ShardedBroker {
   #loadTimer: NodeJS.Timeout | null = null;
   /** Serializes topic admin: one table change at a time. */
   #admin: Promise<unknown> = Promise.resolve();
+  readonly #fs = new NodeFileSystem();
   /** Restarts so far (tests and stats). */
   restarts = 0;
 
@@ -318,7 +319,9 @@ export class ShardedBroker {
     const by = new Map<number, number[]>();
     for (const p of partitions) {
       const owner = this.table.owner(topic, p)!;
-      by.set(owner, [...(by.get(owner) ?? []), p]);
+      const list = by.get(owner);
+      if (list) list.push(p);
+      else by.set(owner, [p]);
     }
     await Promise.all([...by].map(([owner, ps]) => this.#shards[owner]!.control!.call(op, { topic, partitions: ps, ...extra })));
   }
@@ -332,7 +335,7 @@ export class ShardedBroker {
         await this.#allUp();
         const ps = Array.from({ length: partitions }, (_, p) => p);
         for (const p of ps) this.table.assign(name, p);
-        await this.table.commit(new NodeFileSystem(), this.config.dataDir);
+        await this.table.commit(this.#fs, this.config.dataDir);
         await this.#onOwners('createPartitions', name, ps, { configs });
         const t = this.topics.add(name, partitions, configs);
         try {
@@ -364,7 +367,7 @@ export class ShardedBroker {
       const ps = Array.from({ length: t.partitions }, (_, p) => p);
       await this.#onOwners('deletePartitions', name, ps);
       for (const p of ps) this.table.remove(name, p);
-      await this.table.commit(new NodeFileSystem(), this.config.dataDir);
+      await this.table.commit(this.#fs, this.config.dataDir);
     } finally {
       this.#deleting.delete(name);
     }
@@ -380,7 +383,7 @@ export class ShardedBroker {
       this.table.assign(name, p);
       ps.push(p);
     }
-    await this.table.commit(new NodeFileSystem(), this.config.dataDir);
+    await this.table.commit(this.#fs, this.config.dataDir);
     await this.#onOwners('createPartitions', name, ps, { configs: t.configs });
     this.topics.setPartitions(name, total);
     await this.topics.commit();

@@ -153,7 +153,7 @@ async function runShard(init: ShardInit): Promise<void> {
   }
   logs.start();
 
-  const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger), mirror, logger);
+  const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger, { countLoad: true }), mirror, logger);
   // Consumer groups: this shard coordinates the groups of its own __consumer_offsets partitions.
   let services: ShardServices | null = null;
   const coordinator = brokerGroupCoordinator({

@@ -16,7 +16,7 @@ import { buildFailsync, dropUnsyncedTails, failsyncEnv } from './lib/faultkit.js
 import { kcatConsume } from './lib/kcat.js';
 import { requireTools, sleep } from './lib/proc.js';
 import { WireClient } from './lib/wire.js';
-import { AckedWorkload, expectAcknowledgedPresent, prng, type Acked } from './lib/workload.js';
+import { AckedWorkload, prng, verifyAcknowledged, type Acked } from './lib/workload.js';
 
 const SEED = Number(process.env.TERN_E2E_SEED ?? 20240611);
 const TOPIC = 'crash';
@@ -75,17 +75,7 @@ async function produceAndKill(b: E2EBroker, killAfter: number, round: number): P
 
 /** Reads every partition back and checks each acknowledged record is at its acknowledged offset. */
 async function verify(b: E2EBroker, acked: Acked[], what: string): Promise<number[]> {
-  const c = await WireClient.connect(b.port);
-  const ends: number[] = [];
-  try {
-    for (let p = 0; p < PARTITIONS; p++) {
-      const records = await c.fetchAll(TOPIC, p, 0);
-      expectAcknowledgedPresent(what, p, records, acked, () => b.diagnose());
-      ends.push(records.length);
-    }
-  } finally {
-    c.close();
-  }
+  const ends = await verifyAcknowledged(b.port, TOPIC, PARTITIONS, acked, what, () => b.diagnose());
   // per connection and partition, acknowledged offsets follow send order
   const byStream = new Map<string, Acked[]>();
   for (const a of acked) {

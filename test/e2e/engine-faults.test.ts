@@ -18,7 +18,7 @@ import { buildFailsync, dropUnsyncedTails, failsyncEnv } from './lib/faultkit.js
 import { requireTools, sleep } from './lib/proc.js';
 import { encodeBatch } from './lib/records.js';
 import { WireClient } from './lib/wire.js';
-import { AckedWorkload, expectAcknowledgedPresent, prng, type Acked } from './lib/workload.js';
+import { AckedWorkload, prng, verifyAcknowledged, type Acked } from './lib/workload.js';
 
 const SEED = Number(process.env.TERN_E2E_SEED ?? 20240611);
 const TOPIC = 'engine-crash';
@@ -72,19 +72,8 @@ async function produceAndKill(b: E2EBroker, killAfter: number, tag: string, seed
 }
 
 /** Every acknowledged record at its offset, offsets dense, no value twice; returns each partition's end. */
-async function verify(b: E2EBroker, acked: Acked[], what: string): Promise<number[]> {
-  const c = await WireClient.connect(b.port);
-  const ends: number[] = [];
-  try {
-    for (let p = 0; p < PARTITIONS; p++) {
-      const records = await c.fetchAll(TOPIC, p, 0);
-      expectAcknowledgedPresent(what, p, records, acked, () => b.diagnose());
-      ends.push(records.length);
-    }
-  } finally {
-    c.close();
-  }
-  return ends;
+function verify(b: E2EBroker, acked: Acked[], what: string): Promise<number[]> {
+  return verifyAcknowledged(b.port, TOPIC, PARTITIONS, acked, what, () => b.diagnose());
 }
 
 describe('crash and power loss on each log engine', () => {

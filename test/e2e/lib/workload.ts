@@ -128,3 +128,29 @@ export function expectAcknowledgedPresent(
       diagnose(),
   ).toBe(0);
 }
+
+/**
+ * Reads every partition of `topic` back through the broker on `port` and checks each one with
+ * `expectAcknowledgedPresent`; returns each partition's record count (its end offset).
+ */
+export async function verifyAcknowledged(
+  port: number,
+  topic: string,
+  partitions: number,
+  acked: readonly Acked[],
+  what: string,
+  diagnose: () => string,
+): Promise<number[]> {
+  const c = await WireClient.connect(port);
+  const ends: number[] = [];
+  try {
+    for (let p = 0; p < partitions; p++) {
+      const records = await c.fetchAll(topic, p, 0);
+      expectAcknowledgedPresent(what, p, records, acked, diagnose);
+      ends.push(records.length);
+    }
+  } finally {
+    c.close();
+  }
+  return ends;
+}
