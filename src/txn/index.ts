@@ -1,0 +1,2 @@
+/** Producer ids, idempotence and transactions (issue 6). */
+export * from './types.js';
