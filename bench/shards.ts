@@ -300,7 +300,7 @@ async function fillPartitions(server: ShardedTernServer, topics: number, perTopi
   }
 }
 
-const FDS_PER_PARTITION = 3;
+const FDS_PER_PARTITION = 1;
 
 /** The soft limit on open files this process (and the broker, its child) runs under, or null if unknown. */
 function openFilesLimit(): number | null {
