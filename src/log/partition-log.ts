@@ -251,7 +251,7 @@ export class PartitionLog {
       }
       this.#logger.warn({ dir: this.dir, base, why }, 'rebuilding segment indexes');
     }
-    const result = await seg.recover(this.#config.indexIntervalBytes, last, this.#offload).catch(async (err: unknown) => {
+    const result = await seg.recover(this.#config.indexIntervalBytes, last, this.#offload, cleanShutdown).catch(async (err: unknown) => {
       await seg.close().catch(() => undefined);
       throw err;
     });

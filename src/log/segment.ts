@@ -213,9 +213,10 @@ export class Segment {
   /**
    * Rebuilds this segment from its .log: scans and CRC-checks every batch, truncates the file after the last
    * valid one, syncs it, and rebuilds both indexes; an inactive segment's are written out (sealed) before this
-   * resolves, an `active` one's stay in memory.
+   * resolves, an `active` one's stay in memory. `synced`: the file was synced whole before a clean shutdown, so
+   * unless it had to be cut there is nothing to sync (an fdatasync per partition at start-up otherwise).
    */
-  async recover(indexIntervalBytes: number, active: boolean, offload?: CpuOffload): Promise<ScanResult & { truncatedBytes: number }> {
+  async recover(indexIntervalBytes: number, active: boolean, offload?: CpuOffload, synced = false): Promise<ScanResult & { truncatedBytes: number }> {
     this.#offsetIndex = new OffsetIndex(this.baseOffset);
     this.#timeIndex = new TimeIndex(this.baseOffset);
     this.#bytesSinceIndexEntry = 0;
@@ -231,9 +232,11 @@ export class Segment {
     let truncatedBytes = this.log.size - result.validBytes;
     const paddingBytes = await this.#directIoPadding(result.validBytes);
     if (paddingBytes === truncatedBytes) truncatedBytes = 0;
-    if (result.validBytes < this.log.size) await this.log.truncate(result.validBytes);
+    const cut = result.validBytes < this.log.size;
+    if (cut) await this.log.truncate(result.validBytes);
     this.nextOffset = result.nextOffset;
-    await this.log.sync();
+    // After a crash the scanned bytes may be in the page cache only: sync before serving them.
+    if (cut || !synced) await this.log.sync();
     // Recovery fails, to be retried, when the rebuilt indexes cannot be written (a full disk).
     if (!active) await this.#sealIndexes();
     this.#markAllVisible();
