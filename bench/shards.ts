@@ -300,7 +300,7 @@ async function fillPartitions(server: ShardedTernServer, topics: number, perTopi
   }
 }
 
-const FDS_PER_PARTITION = 3;
+const FDS_PER_PARTITION = 1;
 
 /** The soft limit on open files this process (and the broker, its child) runs under, or null if unknown. */
 function openFilesLimit(): number | null {
@@ -349,7 +349,7 @@ async function memory(): Promise<void> {
   const runDir = path.join(dir, 'memory');
   fs.rmSync(runDir, { recursive: true, force: true });
   log(`\n## memory: --smp ${smp}, ${topics} topics x ${perTopic} partitions = ${total} idle partitions`);
-  // An idle partition holds its active segment's .log, .index and .timeindex open: 3 descriptors each.
+  // An idle partition holds one descriptor: its active segment's .log (indexes are written when a segment is sealed).
   const fdLimit = openFilesLimit();
   if (fdLimit !== null && fdLimit < FDS_PER_PARTITION * total + 1000) {
     log(`  warning: RLIMIT_NOFILE is ${fdLimit}; ${total} partitions need about ${FDS_PER_PARTITION * total} descriptors: expect EMFILE near ${Math.floor((fdLimit - 100) / FDS_PER_PARTITION)} partitions (raise it with ulimit -n, or use --topics)`);

@@ -46,6 +46,12 @@ export interface BrokerConfig extends GroupCoordinatorConfig {
   fetchResponseBytesMax: number;
   /** Partitions of one topic (CreateTopics, CreatePartitions); more get INVALID_PARTITIONS. */
   partitionsPerTopicMax: number;
+  /**
+   * Partitions per shard, as Redpanda's topic_partitions_per_shard: CreateTopics and CreatePartitions that would
+   * take the broker past `smp` times this get INVALID_PARTITIONS, so it never reaches its open-file limit (each
+   * partition holds a descriptor per segment) or exhausts memory with idle partitions.
+   */
+  partitionsPerShardMax: number;
   /** How often the retention pass runs. */
   retentionCheckIntervalMs: number;
   /** Time allowed for in-flight requests to finish on shutdown. */
@@ -88,6 +94,7 @@ export interface BrokerOptions {
   ioThreads?: number;
   storageRetryMs?: number;
   smp?: number;
+  partitionsPerShardMax?: number;
   shardChannelBytes?: number;
   offsetsTopicPartitions?: number;
   groupInitialRebalanceDelayMs?: number;
@@ -167,6 +174,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     fetchWaitMsMax: 60_000,
     fetchResponseBytesMax: 55 * MiB,
     partitionsPerTopicMax: 100_000,
+    partitionsPerShardMax: positiveInt(o.partitionsPerShardMax ?? 7_000, 'partitionsPerShardMax'),
     retentionCheckIntervalMs: positiveInt(o.retentionCheckIntervalMs ?? 300_000, 'retentionCheckIntervalMs'),
     shutdownGraceMs: 10_000,
     logEngine: logEngine as LogEngine,

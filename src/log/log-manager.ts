@@ -28,8 +28,8 @@ import { KafkaStorageError } from './errors.js';
 import type { CpuOffload } from './offload.js';
 
 export const CLEAN_SHUTDOWN_FILE = '.tern_cleanshutdown';
-/** Partition directories opened (recovered) concurrently at startup. */
-export const recoveryConcurrencyMax = 8;
+/** Partition directories opened (recovered) concurrently at startup: each open waits on small reads. */
+export const recoveryConcurrencyMax = 32;
 export const storageRetryMsDefault = 1000;
 const DELETE_DIR = /-delete$/;
 const PARTITION_DIR = /^(.+)-(\d{1,10})$/;
@@ -127,40 +127,44 @@ export class LogManager {
     for (const name of await fs.list(this.dataDir)) {
       if (name.startsWith('.')) continue;
       const full = path.join(this.dataDir, name);
-      if (!(await fs.isDirectory(full))) continue;
+      // Names first: a shard skips the other shards' partitions without a stat each.
       if (DELETE_DIR.test(name)) {
         const of = parsePartitionDir(name.slice(0, name.lastIndexOf('.')));
-        if (of === null || this.#owns(of.topic, of.partition)) this.#removeInBackground(full);
+        if ((of === null || this.#owns(of.topic, of.partition)) && (await fs.isDirectory(full))) this.#removeInBackground(full);
         continue;
       }
       const id = parsePartitionDir(name);
+      if (id !== null && !this.#owns(id.topic, id.partition)) continue;
+      if (!(await fs.isDirectory(full))) continue;
       if (id === null) {
         this.#logger.warn({ dir: full }, 'ignoring directory that is not <topic>-<partition>');
         continue;
       }
-      if (this.#owns(id.topic, id.partition)) found.push(id);
+      found.push(id);
     }
     if (!cleanShutdown && found.length > 0) {
       this.#logger.warn({ dataDir: this.dataDir }, 'no clean shutdown marker: recovering all segments');
     }
 
-    for (let i = 0; i < found.length; i += recoveryConcurrencyMax) {
-      await Promise.all(
-        found.slice(i, i + recoveryConcurrencyMax).map(async ({ topic, partition }) => {
-          try {
-            const log = await this.#openLog(topic, partition, configFor(topic, partition), cleanShutdown);
-            this.#logs.set(key(topic, partition), log);
-          } catch (err) {
-            // One partition's storage failing (EIO on its recovery sync, unreadable files) takes that partition
-            // offline, not the broker: it answers KAFKA_STORAGE_ERROR until the disk is fixed and the broker
-            // restarted, while every other partition keeps serving (design.md, durability contract).
-            const error = err instanceof KafkaStorageError ? err : new KafkaStorageError(`${topic}-${partition}: ${(err as Error).message}`, { cause: err });
-            this.#offline.set(key(topic, partition), error);
-            this.#logger.error({ topic, partition, err }, 'partition failed to open; it is offline');
-          }
-        }),
-      );
-    }
+    // A pool of openers, each taking the next partition as soon as it is done (no batch barrier).
+    let next = 0;
+    const opener = async (): Promise<void> => {
+      while (next < found.length) {
+        const { topic, partition } = found[next++]!;
+        try {
+          const log = await this.#openLog(topic, partition, configFor(topic, partition), cleanShutdown);
+          this.#logs.set(key(topic, partition), log);
+        } catch (err) {
+          // One partition's storage failing (EIO on its recovery sync, unreadable files) takes that partition
+          // offline, not the broker: it answers KAFKA_STORAGE_ERROR until the disk is fixed and the broker
+          // restarted, while every other partition keeps serving (design.md, durability contract).
+          const error = err instanceof KafkaStorageError ? err : new KafkaStorageError(`${topic}-${partition}: ${(err as Error).message}`, { cause: err });
+          this.#offline.set(key(topic, partition), error);
+          this.#logger.error({ topic, partition, err }, 'partition failed to open; it is offline');
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(recoveryConcurrencyMax, found.length) }, opener));
     this.#logger.info({ dataDir: this.dataDir, partitions: this.#logs.size, cleanShutdown }, 'log manager open');
   }
 

@@ -8,7 +8,7 @@
  * first batch after that point. Both fields strictly increase. Lookup returns the last entry at or below an
  * offset; the reader then walks batch headers from that position, at most about one interval.
  *
- * Pure arithmetic over entries held in memory: the Segment writes the encoded entries to the file. The file is
+ * Pure arithmetic over entries held in memory: the Segment writes the encoded index to the file. The file is
  * a cache of the log: recovery rebuilds it from the .log whenever it is scanned or fails `decode`'s checks.
  */
 import assert from 'node:assert/strict';
@@ -48,8 +48,8 @@ export class OffsetIndex {
     return this.#offsets.length;
   }
 
-  /** Records that the batch starting at `offset` lies at `position`; returns the entry's bytes to persist. */
-  append(offset: number, position: number): Buffer {
+  /** Records that the batch starting at `offset` lies at `position`. */
+  append(offset: number, position: number): void {
     const rel = offset - this.baseOffset;
     const last = this.#offsets.length - 1;
     assert(rel >= 0 && rel <= 0x7fffffff, `relative offset ${rel} out of int32 range`);
@@ -57,10 +57,16 @@ export class OffsetIndex {
     assert(increasing, 'index entries must increase');
     this.#offsets.push(rel);
     this.#positions.push(position);
-    const entry = Buffer.allocUnsafe(OFFSET_INDEX_ENTRY_BYTES);
-    entry.writeInt32BE(rel, 0);
-    entry.writeInt32BE(position, 4);
-    return entry;
+  }
+
+  /** The index file's bytes: every entry, in order. */
+  encode(): Buffer {
+    const out = Buffer.allocUnsafe(this.#offsets.length * OFFSET_INDEX_ENTRY_BYTES);
+    for (let i = 0; i < this.#offsets.length; i++) {
+      out.writeInt32BE(this.#offsets[i]!, i * OFFSET_INDEX_ENTRY_BYTES);
+      out.writeInt32BE(this.#positions[i]!, i * OFFSET_INDEX_ENTRY_BYTES + 4);
+    }
+    return out;
   }
 
   /** The last entry whose offset is <= `offset`, or the segment start (base offset, position 0). */

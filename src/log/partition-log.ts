@@ -251,7 +251,7 @@ export class PartitionLog {
       }
       this.#logger.warn({ dir: this.dir, base, why }, 'rebuilding segment indexes');
     }
-    const result = await seg.recover(this.#config.indexIntervalBytes, last, this.#offload).catch(async (err: unknown) => {
+    const result = await seg.recover(this.#config.indexIntervalBytes, last, this.#offload, cleanShutdown).catch(async (err: unknown) => {
       await seg.close().catch(() => undefined);
       throw err;
     });
@@ -434,7 +434,7 @@ export class PartitionLog {
   /** Starts a new active segment at the log end. Synchronous: its files open behind their first write. */
   #roll(now: number): void {
     const old = this.#segments.at(-1)!;
-    old.seal();
+    void old.seal();
     this.#segments.push(Segment.create(this.#fs, this.dir, this.#logEndOffset, now));
     this.#logger.info({ dir: this.dir, baseOffset: this.#logEndOffset }, 'rolled segment');
   }
@@ -740,8 +740,8 @@ export class PartitionLog {
   // --- shutdown ---------------------------------------------------------------------------------------------
 
   /**
-   * Stops accepting appends, waits for pending ones to settle, syncs every file with unsynced bytes (sealed
-   * segments' final time index entries), and closes. Idempotent. A failed log closes without syncing.
+   * Stops accepting appends, waits for pending ones to settle, syncs every .log with unsynced bytes, and closes
+   * (segments finish writing the indexes of their seal first). Idempotent. A failed log closes without syncing.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown(true);
@@ -754,7 +754,7 @@ export class PartitionLog {
     await this.#maintenance;
     await Promise.allSettled([...this.#deletions]);
     if (sync && this.#failure === null) {
-      const files = this.#segments.flatMap((s) => [s.log, s.indexFile, s.timeIndexFile]);
+      const files = this.#segments.map((s) => s.log);
       const dirty = files.filter((f) => f.size > f.syncedSize);
       try {
         await Promise.all(dirty.map((f) => f.sync()));

@@ -4,10 +4,16 @@
  *   `%020d.index`      sparse offset index (offset-index.ts)
  *   `%020d.timeindex`  sparse time index (time-index.ts)
  *
- * Lifecycle: created empty by a roll (`create`, synchronous: files open behind the first write) or opened by
+ * Lifecycle: created empty by a roll (`create`, synchronous: the file opens behind the first write) or opened by
  * recovery (`open`, then `recover` or `loadIndexes`). Only the active (last) segment is appended to; at the next
- * roll it becomes inactive (`seal` writes its final time index entry). Retention and DeleteRecords delete whole
- * segments (`delete`): files close once in-flight reads release them.
+ * roll it becomes inactive (`seal`). Retention and DeleteRecords delete whole segments (`delete`): the file closes
+ * once in-flight reads release it.
+ *
+ * Only the .log holds a file descriptor. Both indexes live in memory while the segment is open and are written
+ * once, whole and durably (temporary file, sync, rename), when the segment is sealed or rebuilt by recovery: an
+ * idle partition costs one descriptor, not three (10,000 partitions must fit under a 20,000 RLIMIT_NOFILE). The
+ * active segment's indexes are never written: every open scans the last segment anyway (recovery.ts), and a
+ * sealed segment whose index files are missing or fail their sanity check is rebuilt by a scan.
  *
  * Durability: the segment writes; its owner (PartitionLog) syncs the files through the SyncScheduler and, when a
  * sync completes, moves `visibleBytes` forward. Reads never look past `visibleBytes`, so unsynced bytes (and a
@@ -62,6 +68,7 @@ export function segmentFileName(baseOffset: number, suffix: SegmentFileSuffix): 
 }
 
 export class Segment {
+  readonly #dir: string;
   #offsetIndex: OffsetIndex;
   #timeIndex: TimeIndex;
   /** Offset after the last batch appended (the base offset while empty). */
@@ -81,15 +88,17 @@ export class Segment {
   #idle: (() => void) | null = null;
   #closing: Promise<void> | null = null;
   #deleting: Promise<void> | null = null;
+  /** The write of the index files started by `seal` (never rejects: a failed write leaves them to a rebuild). */
+  #indexWrite: Promise<void> = Promise.resolve();
 
   private constructor(
     private readonly fs: FileSystem,
+    dir: string,
     readonly baseOffset: number,
     readonly log: AppendFile,
-    readonly indexFile: AppendFile,
-    readonly timeIndexFile: AppendFile,
     nowMs: number,
   ) {
+    this.#dir = dir;
     this.#offsetIndex = new OffsetIndex(baseOffset);
     this.#timeIndex = new TimeIndex(baseOffset);
     this.nextOffset = baseOffset;
@@ -97,17 +106,18 @@ export class Segment {
     this.rollStartMs = nowMs;
   }
 
-  /** A new, empty segment; returns at once (the files are created behind the first write). */
+  /** A new, empty segment; returns at once (the .log is created behind the first write). */
   static create(fs: FileSystem, dir: string, baseOffset: number, nowMs: number): Segment {
-    const file = (suffix: SegmentFileSuffix) => fs.create(path.join(dir, segmentFileName(baseOffset, suffix)));
-    return new Segment(fs, baseOffset, file('.log'), file('.index'), file('.timeindex'), nowMs);
+    return new Segment(fs, dir, baseOffset, fs.create(path.join(dir, segmentFileName(baseOffset, '.log'))), nowMs);
   }
 
-  /** Opens an existing segment's files (index files are created empty when missing); loads nothing yet. */
+  /** Opens an existing segment's .log; loads nothing yet. */
   static async open(fs: FileSystem, dir: string, baseOffset: number, nowMs: number): Promise<Segment> {
-    const file = (suffix: SegmentFileSuffix) => fs.open(path.join(dir, segmentFileName(baseOffset, suffix)));
-    const [log, index, timeIndex] = await Promise.all([file('.log'), file('.index'), file('.timeindex')]);
-    return new Segment(fs, baseOffset, log, index, timeIndex, nowMs);
+    return new Segment(fs, dir, baseOffset, await fs.open(path.join(dir, segmentFileName(baseOffset, '.log'))), nowMs);
+  }
+
+  #path(suffix: SegmentFileSuffix): string {
+    return path.join(this.#dir, segmentFileName(this.baseOffset, suffix));
   }
 
   get size(): number {
@@ -136,9 +146,8 @@ export class Segment {
    */
   append(chunk: ChunkedBytes, batches: readonly AppendedBatch[], indexIntervalBytes: number): AppendFile[] {
     const start = this.log.size;
-    // Only the .log is synced per append. The indexes are derived data: after an unclean shutdown every
-    // segment is rescanned and its indexes rebuilt (recover()), so syncing them here would double the
-    // fdatasyncs of the acks path for nothing. They are synced by recovery and by a clean close.
+    // Only the .log is written and synced per append. The indexes are derived data kept in memory, written when
+    // the segment is sealed; after an unclean shutdown every segment is rescanned and its indexes rebuilt.
     const touched: AppendFile[] = [this.log];
     for (const b of batches) {
       this.#index(start + b.position, b.size, b.baseOffset, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
@@ -157,11 +166,32 @@ export class Segment {
     }
   }
 
-  /** The segment stops being active: persist its largest timestamp as the final time index entry. */
-  seal(): void {
-    if (this.maxTimestamp < 0) return;
-    const entry = this.#timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
-    if (entry !== null) this.timeIndexFile.append([entry]);
+  /**
+   * The segment stops being active: its largest timestamp becomes the final time index entry, and both indexes
+   * are written out in the background (`close` waits for the write). Returns that write, which never rejects.
+   */
+  seal(): Promise<void> {
+    const write = this.#sealIndexes();
+    this.#indexWrite = write.catch(async () => {
+      // Derived data: a segment without index files is rebuilt by a scan at the next open.
+      await Promise.allSettled([this.fs.remove(this.#path('.index')), this.fs.remove(this.#path('.timeindex'))]);
+    });
+    return this.#indexWrite;
+  }
+
+  /** Adds the final time index entry and writes both index files durably (after any earlier write); may reject. */
+  #sealIndexes(): Promise<void> {
+    if (this.maxTimestamp >= 0) this.#timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
+    const offsetIndex = this.#offsetIndex.encode();
+    const timeIndex = this.#timeIndex.encode();
+    const previous = this.#indexWrite;
+    return (async () => {
+      await previous;
+      await Promise.all([
+        this.fs.writeFileDurable(this.#path('.index'), offsetIndex),
+        this.fs.writeFileDurable(this.#path('.timeindex'), timeIndex),
+      ]);
+    })();
   }
 
   #index(position: number, size: number, base: number, last: number, maxTs: number, intervalBytes: number): void {
@@ -170,9 +200,8 @@ export class Segment {
       this.offsetOfMaxTimestamp = base;
     }
     if (this.#bytesSinceIndexEntry > intervalBytes) {
-      this.indexFile.append([this.#offsetIndex.append(base, position)]);
-      const timeEntry = this.#timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
-      if (timeEntry !== null) this.timeIndexFile.append([timeEntry]);
+      this.#offsetIndex.append(base, position);
+      this.#timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp);
       this.#bytesSinceIndexEntry = 0;
     }
     this.#bytesSinceIndexEntry += size;
@@ -183,10 +212,11 @@ export class Segment {
 
   /**
    * Rebuilds this segment from its .log: scans and CRC-checks every batch, truncates the file after the last
-   * valid one, rewrites both indexes, and syncs all three files. `active` segments keep no final time entry.
+   * valid one, syncs it, and rebuilds both indexes; an inactive segment's are written out (sealed) before this
+   * resolves, an `active` one's stay in memory. `synced`: the file was synced whole before a clean shutdown, so
+   * unless it had to be cut there is nothing to sync (an fdatasync per partition at start-up otherwise).
    */
-  async recover(indexIntervalBytes: number, active: boolean, offload?: CpuOffload): Promise<ScanResult & { truncatedBytes: number }> {
-    await Promise.all([this.indexFile.truncate(0), this.timeIndexFile.truncate(0)]);
+  async recover(indexIntervalBytes: number, active: boolean, offload?: CpuOffload, synced = false): Promise<ScanResult & { truncatedBytes: number }> {
     this.#offsetIndex = new OffsetIndex(this.baseOffset);
     this.#timeIndex = new TimeIndex(this.baseOffset);
     this.#bytesSinceIndexEntry = 0;
@@ -202,10 +232,13 @@ export class Segment {
     let truncatedBytes = this.log.size - result.validBytes;
     const paddingBytes = await this.#directIoPadding(result.validBytes);
     if (paddingBytes === truncatedBytes) truncatedBytes = 0;
-    if (result.validBytes < this.log.size) await this.log.truncate(result.validBytes);
+    const cut = result.validBytes < this.log.size;
+    if (cut) await this.log.truncate(result.validBytes);
     this.nextOffset = result.nextOffset;
-    if (!active) this.seal();
-    await Promise.all([this.log.sync(), this.indexFile.sync(), this.timeIndexFile.sync()]);
+    // After a crash the scanned bytes may be in the page cache only: sync before serving them.
+    if (cut || !synced) await this.log.sync();
+    // Recovery fails, to be retried, when the rebuilt indexes cannot be written (a full disk).
+    if (!active) await this.#sealIndexes();
     this.#markAllVisible();
     return { ...result, truncatedBytes };
   }
@@ -228,10 +261,8 @@ export class Segment {
    * them; returns what is wrong when they must be rebuilt instead. `nextOffset` is the next segment's base.
    */
   async loadIndexes(nextOffset: number): Promise<string | null> {
-    const [indexBytes, timeBytes] = await Promise.all([
-      this.indexFile.read(0, this.indexFile.size),
-      this.timeIndexFile.read(0, this.timeIndexFile.size),
-    ]);
+    const [indexBytes, timeBytes] = await Promise.all([this.fs.readFile(this.#path('.index')), this.fs.readFile(this.#path('.timeindex'))]);
+    if (indexBytes === null || timeBytes === null) return 'index file missing';
     if (indexBytes.length % OFFSET_INDEX_ENTRY_BYTES !== 0 || timeBytes.length % TIME_INDEX_ENTRY_BYTES !== 0) {
       return 'index size is not a whole number of entries';
     }
@@ -329,11 +360,14 @@ export class Segment {
     }
   }
 
-  /** Closes the files (queued bytes are written, not synced) once no read holds the segment. Idempotent. */
+  /**
+   * Closes the .log (queued bytes are written, not synced) once no read holds the segment, after the index write
+   * of `seal`, if any, has finished. Idempotent.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       if (this.#refs > 0) await new Promise<void>((resolve) => (this.#idle = resolve));
-      await Promise.all([this.log.close(), this.indexFile.close(), this.timeIndexFile.close()]);
+      await Promise.all([this.log.close(), this.#indexWrite]);
     })();
     return this.#closing;
   }
@@ -342,7 +376,7 @@ export class Segment {
   delete(): Promise<void> {
     this.#deleting ??= (async () => {
       await this.close();
-      await Promise.all([this.log.path, this.indexFile.path, this.timeIndexFile.path].map((p) => this.fs.remove(p)));
+      await Promise.all([this.log.path, this.#path('.index'), this.#path('.timeindex')].map((p) => this.fs.remove(p)));
     })();
     return this.#deleting;
   }

@@ -9,7 +9,7 @@
  * largest timestamp is appended, so the last entry of an inactive segment is the segment's largest timestamp
  * (retention.ms reads it after a restart without scanning the segment).
  *
- * Pure; the Segment persists the encoded entries. Rebuilt with the offset index.
+ * Pure; the Segment persists the encoded index. Rebuilt with the offset index.
  */
 import assert from 'node:assert/strict';
 import { lastAtOrBelow } from './offset-index.js';
@@ -55,19 +55,28 @@ export class TimeIndex {
     return rel === undefined ? -1 : this.baseOffset + rel;
   }
 
-  /** Adds an entry when `timestamp` exceeds the last one; returns its bytes to persist, else null. */
-  maybeAppend(timestamp: number, offset: number): Buffer | null {
-    if (timestamp <= this.lastTimestamp) return null;
+  /** Adds an entry when `timestamp` exceeds the last one; returns whether it did. */
+  maybeAppend(timestamp: number, offset: number): boolean {
+    if (timestamp <= this.lastTimestamp) return false;
     const rel = offset - this.baseOffset;
     assert(rel >= 0 && rel <= 0x7fffffff && rel >= (this.#offsets.at(-1) ?? 0), `bad time index offset ${rel}`);
     this.#timestamps.push(timestamp);
     this.#offsets.push(rel);
-    const entry = Buffer.allocUnsafe(TIME_INDEX_ENTRY_BYTES);
-    const hi = Math.floor(timestamp / 0x1_0000_0000);
-    entry.writeInt32BE(hi, 0);
-    entry.writeUInt32BE(timestamp - hi * 0x1_0000_0000, 4);
-    entry.writeInt32BE(rel, 8);
-    return entry;
+    return true;
+  }
+
+  /** The index file's bytes: every entry, in order. */
+  encode(): Buffer {
+    const out = Buffer.allocUnsafe(this.#timestamps.length * TIME_INDEX_ENTRY_BYTES);
+    for (let i = 0; i < this.#timestamps.length; i++) {
+      const p = i * TIME_INDEX_ENTRY_BYTES;
+      const ts = this.#timestamps[i]!;
+      const hi = Math.floor(ts / 0x1_0000_0000);
+      out.writeInt32BE(hi, p);
+      out.writeUInt32BE(ts - hi * 0x1_0000_0000, p + 4);
+      out.writeInt32BE(this.#offsets[i]!, p + 8);
+    }
+    return out;
   }
 
   /**

@@ -137,6 +137,26 @@ describe('CreateTopics', () => {
   });
 });
 
+describe('the broker partition limit (partitionsPerShardMax x smp)', () => {
+  it('refuses CreateTopics and CreatePartitions past it with INVALID_PARTITIONS, counting the whole request', async () => {
+    const { c } = await setup({ smp: 2, partitionsPerShardMax: 5 }); // 10 partitions on the broker at most
+    const res = await c.request<CreateTopicsResponse>(ApiKey.CreateTopics, 4, createReq([{ name: 'a', numPartitions: 4 }, { name: 'b', numPartitions: 4 }, { name: 'c', numPartitions: 4 }]));
+    expect(res.topics.map((t) => [t.name, t.errorCode])).toEqual([
+      ['a', 0],
+      ['b', 0],
+      ['c', ErrorCode.INVALID_PARTITIONS],
+    ]);
+    expect(res.topics[2]!.errorMessage).toMatch(/limit of 10 \(partitionsPerShardMax 5 x 2 shards\)/);
+    expect(tbTopics(await metadata(c, 1, null))).toEqual(['a', 'b']);
+    const grow = (count: number) => c.request<CreatePartitionsResponse>(ApiKey.CreatePartitions, 1, { topics: [{ name: 'a', count, assignments: null }], timeoutMs: 5000, validateOnly: false });
+    expect((await grow(7)).results[0]!.errorCode).toBe(ErrorCode.INVALID_PARTITIONS);
+    expect((await grow(6)).results[0]!.errorCode).toBe(0);
+    expect((await metadata(c, 1, [{ name: 'a' }])).topics[0]!.partitions).toHaveLength(6);
+    const one = await c.request<CreateTopicsResponse>(ApiKey.CreateTopics, 4, createReq([{ name: 'd', numPartitions: 1 }]));
+    expect(one.topics[0]!.errorCode).toBe(ErrorCode.INVALID_PARTITIONS);
+  });
+});
+
 function tbTopics(res: { topics: { name: string | null }[] }): (string | null)[] {
   return res.topics.map((t) => t.name).sort();
 }

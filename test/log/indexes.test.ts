@@ -6,7 +6,10 @@ const T0 = 1_700_000_000_000;
 describe('OffsetIndex', () => {
   it('finds the last entry at or below an offset, else the segment start', () => {
     const index = new OffsetIndex(100);
-    const bytes = Buffer.concat([index.append(110, 4096), index.append(125, 8200), index.append(140, 12400)]);
+    index.append(110, 4096);
+    index.append(125, 8200);
+    index.append(140, 12400);
+    const bytes = index.encode();
     expect(bytes.length).toBe(24);
     expect(bytes.readInt32BE(0)).toBe(10); // relative offset
     expect(bytes.readInt32BE(4)).toBe(4096);
@@ -19,7 +22,9 @@ describe('OffsetIndex', () => {
 
   it('decodes its own file and rejects damaged ones', () => {
     const index = new OffsetIndex(0);
-    const bytes = Buffer.concat([index.append(5, 100), index.append(9, 300)]);
+    index.append(5, 100);
+    index.append(9, 300);
+    const bytes = index.encode();
     const decoded = OffsetIndex.decode(0, bytes, 400);
     expect(decoded).toBeInstanceOf(OffsetIndex);
     if (decoded instanceof OffsetIndex) expect(decoded.lookup(7)).toEqual({ offset: 5, position: 100 });
@@ -40,10 +45,10 @@ describe('OffsetIndex', () => {
 describe('TimeIndex', () => {
   it('only records growing timestamps and gives a safe search start', () => {
     const index = new TimeIndex(1000);
-    expect(index.maybeAppend(T0, 1000)).not.toBeNull();
-    expect(index.maybeAppend(T0, 1005)).toBeNull();
-    expect(index.maybeAppend(T0 + 50, 1010)).not.toBeNull();
-    expect(index.maybeAppend(T0 + 90, 1020)).not.toBeNull();
+    expect(index.maybeAppend(T0, 1000)).toBe(true);
+    expect(index.maybeAppend(T0, 1005)).toBe(false);
+    expect(index.maybeAppend(T0 + 50, 1010)).toBe(true);
+    expect(index.maybeAppend(T0 + 90, 1020)).toBe(true);
     expect(index.lastTimestamp).toBe(T0 + 90);
     expect(index.lastOffset).toBe(1020);
     expect(index.searchStart(T0)).toBe(1000); // nothing strictly older
@@ -54,7 +59,9 @@ describe('TimeIndex', () => {
 
   it('decodes its own file and rejects damaged ones', () => {
     const index = new TimeIndex(0);
-    const bytes = Buffer.concat([index.maybeAppend(T0, 0)!, index.maybeAppend(T0 + 1, 4)!]);
+    expect(index.maybeAppend(T0, 0)).toBe(true);
+    expect(index.maybeAppend(T0 + 1, 4)).toBe(true);
+    const bytes = index.encode();
     const decoded = TimeIndex.decode(0, bytes);
     expect(decoded).toBeInstanceOf(TimeIndex);
     if (decoded instanceof TimeIndex) expect(decoded.lastTimestamp).toBe(T0 + 1);

@@ -183,12 +183,18 @@ function partitionLogTests(c: FsCase): void {
   });
 
   describe('PartitionLog indexes', () => {
-    it('writes sparse offset and time index entries that point at real batches', async () => {
+    it('writes sparse offset and time index entries that point at real batches, once, when the segment is sealed', async () => {
       const t = c.make();
       const dir = t.dir;
-      const { log } = await openLog(dir, { fs: t.fs, config: { indexIntervalBytes: 300 } });
+      const clock = new Clock(T0);
+      const { log } = await openLog(dir, { fs: t.fs, clock, config: { indexIntervalBytes: 300, segmentMs: 60_000 } });
       for (let i = 0; i < 40; i++) await log.append(batch(2, { ts: T0 + i * 10 }), { leaderEpoch: 0 });
+      // The active segment's indexes live in memory only (every open rescans the last segment).
+      expect(t.bytes(path.join(dir, segmentFileName(0, '.index')))).toBeNull();
+      clock.now += 120_000; // segment.ms passed: the next append rolls, sealing segment 0
+      await log.append(batch(1, { ts: T0 + 1000 }), { leaderEpoch: 0 });
       await log.close();
+      expect(log.segmentBaseOffsets).toEqual([0, 80]);
 
       const data = t.bytes(path.join(dir, segmentFileName(0, '.log')))!;
       const indexBytes = t.bytes(path.join(dir, segmentFileName(0, '.index')))!;

@@ -5,6 +5,7 @@
 import { ApiKey, type CreatePartitionsRequest, type CreatePartitionsResponseIn } from '../../protocol/messages/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler } from '../context.js';
+import { brokerPartitionCount, partitionLimitFailure } from './create-topics.js';
 
 export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, CreatePartitionsResponseIn> = {
   key: ApiKey.CreatePartitions,
@@ -14,6 +15,7 @@ export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, Create
     const b = ctx.broker;
     const results = [];
     const seen = new Set<string>();
+    let existing = brokerPartitionCount(b);
     for (const t of req.topics) {
       const fail = (errorCode: number, errorMessage: string): void => void results.push({ name: t.name, errorCode, errorMessage });
       if (seen.has(t.name)) {
@@ -32,6 +34,11 @@ export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, Create
       }
       if (t.count > b.config.partitionsPerTopicMax) {
         fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions is above the limit of ${b.config.partitionsPerTopicMax}.`);
+        continue;
+      }
+      const overLimit = partitionLimitFailure(b, existing, t.count - rec.partitions);
+      if (overLimit !== null) {
+        fail(overLimit.errorCode, overLimit.errorMessage!);
         continue;
       }
       if (t.assignments !== null) {
@@ -54,6 +61,7 @@ export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, Create
           continue;
         }
       }
+      existing += t.count - rec.partitions;
       results.push({ name: t.name, errorCode: 0, errorMessage: null });
     }
     return { throttleTimeMs: 0, results };

@@ -12,6 +12,23 @@ import { topicNameError } from '../../cluster/index.js';
 import type { ApiHandler, BrokerServices, KafkaFailure } from '../context.js';
 import { describeTopicConfigs } from './config-catalog.js';
 
+/** Partitions on the broker now, internal topics included. */
+export function brokerPartitionCount(b: BrokerServices): number {
+  let n = 0;
+  for (const t of b.topics.list()) n += t.partitions;
+  return n;
+}
+
+/** INVALID_PARTITIONS when `added` more partitions (on top of `existing`) would pass the broker's limit. */
+export function partitionLimitFailure(b: BrokerServices, existing: number, added: number): KafkaFailure | null {
+  const max = b.config.partitionsPerShardMax * b.config.smp;
+  if (existing + added <= max) return null;
+  return {
+    errorCode: ErrorCode.INVALID_PARTITIONS,
+    errorMessage: `${added} more partitions would take the broker to ${existing + added}, above its limit of ${max} (partitionsPerShardMax ${b.config.partitionsPerShardMax} x ${b.config.smp} shards).`,
+  };
+}
+
 function check(b: BrokerServices, t: CreatableTopic): KafkaFailure | { partitions: number; configs: Record<string, string> } {
   const nameError = topicNameError(t.name);
   if (nameError) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameError };
@@ -57,6 +74,9 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
     const counts = new Map<string, number>();
     for (const t of req.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1);
     const topics: CreatableTopicResultIn[] = [];
+    // Counted once per request and grown as topics are accepted (validate-only ones too: the answer must say
+    // whether the whole request would be accepted).
+    let existing = brokerPartitionCount(b);
     for (const t of req.topics) {
       const base: CreatableTopicResultIn = { name: t.name, numPartitions: -1, replicationFactor: -1, configs: null };
       if (counts.get(t.name)! > 1) {
@@ -68,6 +88,12 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
         topics.push({ ...base, errorCode: ok.errorCode, errorMessage: ok.errorMessage });
         continue;
       }
+      const overLimit = partitionLimitFailure(b, existing, ok.partitions);
+      if (overLimit !== null) {
+        topics.push({ ...base, errorCode: overLimit.errorCode, errorMessage: overLimit.errorMessage });
+        continue;
+      }
+      existing += ok.partitions;
       let id: string | undefined;
       if (!req.validateOnly) {
         try {
