@@ -31,6 +31,13 @@ export interface BrokerConfig extends GroupCoordinatorConfig {
   partialFrameBytesMax: number;
   /** Requests read from one connection and not yet answered; reading pauses above it. */
   inflightRequestsPerConnectionMax: number;
+  /**
+   * Fetches one connection may have in progress; a further Fetch (and what follows it) waits until one is
+   * answered. Real consumers keep one Fetch per broker in flight; a client pipelining Fetches without reading
+   * would otherwise start `inflightRequestsPerConnectionMax` of them, each building a response of up to
+   * fetch.max.bytes (copied, when it crosses shards) before the response queue limit stops it.
+   */
+  fetchesInFlightPerConnectionMax: number;
   /** Response bytes queued on one socket; reading pauses above it (a client that does not read). */
   responseQueueBytesMax: number;
   /**
@@ -168,6 +175,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     connectionsMax: positiveInt(o.connectionsMax ?? 10_000, 'connectionsMax'),
     partialFrameBytesMax: Math.max(512 * MiB, o.requestBytesMax ?? 100 * MiB),
     inflightRequestsPerConnectionMax: 128,
+    fetchesInFlightPerConnectionMax: 2,
     responseQueueBytesMax: 64 * MiB,
     requestQueueBytesMax: 64 * MiB,
     connectionIdleMs: positiveInt(o.connectionIdleMs ?? 600_000, 'connectionIdleMs'),

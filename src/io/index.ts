@@ -19,6 +19,7 @@ export {
   engineFlushBytesMaxLimit,
   engineIoThreadsMax,
   engineIoThreadsDefault,
+  engineReadAheadBudgetBytesDefault,
   histogramDiff,
   histogramPercentile,
   histogramCount,

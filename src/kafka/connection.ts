@@ -9,6 +9,7 @@
  * Limits: a frame over `requestBytesMax` closes the connection before allocation (FrameParser); at most
  * `inflightRequestsPerConnectionMax` unanswered requests and `responseQueueBytesMax` unsent response bytes,
  * above which the socket stops being read (a client that does not read its responses cannot grow our memory);
+ * at most `fetchesInFlightPerConnectionMax` Fetches in progress (a further one waits in `backlog`, in order);
  * `connectionIdleMs` of silence with no request in progress closes it. The limits are checked after every
  * frame, not every chunk: one 64 KiB chunk can hold hundreds of small pipelined requests, so frames parsed after
  * a limit is reached wait in `backlog` (views of the chunk already read; the socket is paused, so at most one
@@ -62,6 +63,8 @@ export class Connection {
   private readonly abort = new AbortController();
   private closed = false;
   private paused = false;
+  /** Fetches started and not yet answered. */
+  private fetchesInFlight = 0;
   private readonly log: Logger;
 
   constructor(
@@ -122,8 +125,29 @@ export class Connection {
       this.backlog.push(frame);
       return;
     }
+    if (this.waitsForFetches(frame)) {
+      this.backlog.push(frame);
+      this.pause();
+      return;
+    }
     this.onFrame(frame);
     this.maybePause();
+  }
+
+  /** A Fetch that must wait for one in progress to be answered (fetchesInFlightPerConnectionMax). */
+  private waitsForFetches(frame: ChunkedBytes): boolean {
+    if (this.fetchesInFlight < this.broker.config.fetchesInFlightPerConnectionMax) return false;
+    try {
+      return peekRequestPrefix(frame).apiKey === ApiKey.Fetch;
+    } catch {
+      return false; // onFrame closes the connection for it
+    }
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
   }
 
   /** Starts backlogged frames while the limits allow. Not reentrant: a handler answering synchronously calls
@@ -133,6 +157,10 @@ export class Connection {
     this.runningBacklog = true;
     try {
       while (this.backlog.length > 0 && !this.paused && !this.closed) {
+        if (this.waitsForFetches(this.backlog[0]!)) {
+          this.pause();
+          break;
+        }
         this.onFrame(this.backlog.shift()!);
         this.maybePause();
       }
@@ -179,6 +207,8 @@ export class Connection {
     const slot: Slot = { done: false, bytes: chunkedLength(frame), chunks: null, closeReason: null };
     this.pending.push(slot);
     this.#charge(slot.bytes);
+    const isFetch = prefix.apiKey === ApiKey.Fetch;
+    if (isFetch) this.fetchesInFlight++;
     const ctx: RequestContext = {
       broker: this.broker,
       apiVersion: prefix.apiVersion,
@@ -196,6 +226,7 @@ export class Connection {
         slot.chunks = encodeResponse(prefix.apiKey, prefix.apiVersion, prefix.correlationId, (w) => spec.writeResponse(w, prefix.apiVersion, res as never));
       }
       slot.done = true;
+      if (isFetch) this.fetchesInFlight--;
       this.flush();
     };
     try {
@@ -280,10 +311,7 @@ export class Connection {
   private maybePause(): void {
     const cfg = this.broker.config;
     const overBudget = this.overQueueBudget();
-    if (!this.paused && (this.pending.length >= cfg.inflightRequestsPerConnectionMax || this.socket.writableLength > cfg.responseQueueBytesMax || overBudget)) {
-      this.paused = true;
-      this.socket.pause();
-    }
+    if (this.pending.length >= cfg.inflightRequestsPerConnectionMax || this.socket.writableLength > cfg.responseQueueBytesMax || overBudget) this.pause();
     if (overBudget) (this.partialBytes.waiters ??= new Set()).add(this.wake);
   }
 

@@ -14,7 +14,7 @@ import type { BrokerConfig } from '../broker/config.js';
 import { createLogger } from '../broker/logger.js';
 import { logConfigOf } from '../broker/broker.js';
 import type { TopicRecord, TopicView } from '../cluster/index.js';
-import { createFileSystem, type FileSystem } from '../io/index.js';
+import { createFileSystem, engineReadAheadBudgetBytesDefault, type FileSystem } from '../io/index.js';
 import { LogManager, batchCacheBytesMax } from '../log/index.js';
 import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
 import { LocalPartitions } from '../kafka/partitions.js';
@@ -129,6 +129,7 @@ async function runShard(init: ShardInit): Promise<void> {
     flushDelayUs: config.flushDelayUs,
     flushBytesMax: config.flushBytesMax,
     ioThreads: config.ioThreads,
+    readAheadBudgetBytes: Math.max(16 * 1024 * 1024, Math.floor(engineReadAheadBudgetBytesDefault / init.shards)),
     logger,
   });
   const cpu = new CpuPool();

@@ -299,7 +299,8 @@ describe('ordering and pipelining', () => {
 
 describe('back-pressure', () => {
   it('stops reading every connection while unanswered requests hold more than requestQueueBytesMax, and resumes', async () => {
-    const tb = await testBroker({}, { requestQueueBytesMax: 300 * 1024 });
+    // Pipelined long polls are the queued requests here: lift the per-connection Fetch limit out of the way.
+    const tb = await testBroker({}, { requestQueueBytesMax: 300 * 1024, fetchesInFlightPerConnectionMax: 100 });
     const admin = await WireClient.connect(tb.port);
     await createTopic(admin, 'queued');
     let served = 0;
@@ -374,6 +375,36 @@ describe('back-pressure', () => {
     while (greedy.arrivals.length < requests && Date.now() < deadline) await sleep(20);
     expect(greedy.arrivals).toHaveLength(requests);
     expect(greedy.arrivals.every((a, i) => a.correlationId === 10_000 + i)).toBe(true);
+  });
+});
+
+describe('Fetches in progress per connection', () => {
+  it('starts at most fetchesInFlightPerConnectionMax pipelined Fetches at once; the rest, and what follows, wait in order', async () => {
+    const tb = await testBroker();
+    const c = await WireClient.connect(tb.port);
+    await createTopic(c, 'polls');
+    expect(tb.broker.config.fetchesInFlightPerConnectionMax).toBe(2);
+    // Count long polls waiting at the same time (an empty partition: every Fetch waits its MaxWaitMs).
+    let waiting = 0;
+    let mostWaiting = 0;
+    const original = tb.broker.partitions.waitForAppend.bind(tb.broker.partitions);
+    tb.broker.partitions.waitForAppend = async (specs, ms, signal) => {
+      mostWaiting = Math.max(mostWaiting, ++waiting);
+      try {
+        return await original(specs, ms, signal);
+      } finally {
+        waiting--;
+      }
+    };
+    const t0 = Date.now();
+    const fetches = Array.from({ length: 6 }, () => c.send<FetchResponse>(ApiKey.Fetch, FETCH_V, fetchBody('polls', 0, 0, { maxWaitMs: 150 })));
+    const meta = c.send<MetadataResponse>(ApiKey.Metadata, 1, { topics: [] });
+    await Promise.all([...fetches.map((f) => f.response), meta.response]);
+    expect(mostWaiting).toBe(2);
+    // Three rounds of two 150 ms long polls.
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(3 * 140);
+    const ids = [...fetches.map((f) => f.correlationId), meta.correlationId];
+    expect(c.arrivals.map((a) => a.correlationId).filter((id) => ids.includes(id))).toEqual(ids);
   });
 });
 
