@@ -31,6 +31,8 @@ import type { AbortedTxn, TxnMarker } from './types.js';
 export const producerSnapshotsKeptMax = 2;
 /** How often idle producers are looked for expiry, at most, per partition. */
 export const producerExpirationCheckIntervalMs = 60_000;
+/** Largest control batch read back as a marker (ours are under 100 bytes). */
+const markerBatchBytesMax = 1024;
 /** Bytes asked of the log per read while replaying. */
 const replayReadBytes = 4 * 1024 * 1024;
 const SNAPSHOT_FILE = /^(\d{20})\.snapshot$/;
@@ -192,7 +194,11 @@ export class PartitionTxn {
       this.state.applyData(h, first, first + h.lastOffsetDelta);
       return;
     }
-    const m = parseMarker(view.window(p, batchSize(h)), h);
+    // Markers are one small record written by the broker; anything bigger is not one of ours: skipped.
+    const size = batchSize(h);
+    if (size > markerBatchBytesMax) return;
+    const bytes = view.slice(p, p + size);
+    const m = parseMarker(Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes), h);
     if (m === null) return;
     const done = this.state.applyMarker(h.producerId, h.producerEpoch, m.commit, m.coordinatorEpoch, first, m.timestamp, true);
     // An abort whose index entry a crash lost (only possible above the snapshot offset): index it again.
