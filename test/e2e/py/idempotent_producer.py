@@ -14,6 +14,8 @@ from confluent_kafka import KafkaError, Producer
 
 BOOTSTRAP, TOPIC, COUNT = sys.argv[1], sys.argv[2], int(sys.argv[3])
 DEADLINE_S = 150
+# Paced so production spans several seconds: the connection cuts land while requests are in flight.
+PACE_EVERY, PACE_S = 20, 0.006
 
 errors = []
 delivered = [0]
@@ -60,6 +62,8 @@ for i in range(COUNT):
         if time.time() - start > DEADLINE_S:
             fail("local queue stayed full")
     p.poll(0)
+    if i % PACE_EVERY == 0:
+        time.sleep(PACE_S)
     if errors:
         fail("delivery error: " + errors[0])
 
