@@ -16,6 +16,7 @@ import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir } from './lock.js';
 import { brokerGroupCoordinator, type GroupCoordinator } from '../groups/index.js';
+import type { TxnVerifier } from '../txn/index.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
 export function logConfigOf(overrides: Record<string, string>): LogConfig {
@@ -49,7 +50,7 @@ export class Broker implements BrokerServices {
     private readonly logs: LogManager,
     private readonly fs: FileSystem & { shutdown?(): void },
   ) {
-    this.partitions = new LocalPartitions(logs, logger);
+    this.partitions = new LocalPartitions(logs, logger, { producerState: config });
     // Consumer groups (issue 5): the coordinator of every __consumer_offsets partition, over these logs.
     this.groups = brokerGroupCoordinator({
       config,
@@ -109,6 +110,14 @@ export class Broker implements BrokerServices {
     broker.server = server;
     broker.address = { host: addr.address, port: addr.port };
     return broker;
+  }
+
+  /**
+   * Plugs in the transaction coordinator's KIP-890 verifier (issue 6); until one is, Produce naming a transactional
+   * id is refused with TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
+   */
+  setTxnVerifier(verifier: TxnVerifier | null): void {
+    this.partitions.setTxnVerifier(verifier);
   }
 
   /** The bound listener address (useful with port 0). */
@@ -213,6 +222,7 @@ export class Broker implements BrokerServices {
   async close(): Promise<void> {
     if (this.server) await this.server.close(this.config.shutdownGraceMs);
     this.groups.close();
+    await this.partitions.close(); // producer snapshots, so the next start loads no log tail
     await this.logs.close();
     this.fs.shutdown?.();
     this.unlock();

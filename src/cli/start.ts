@@ -32,6 +32,10 @@ export interface StartOptions {
   groupInitialRebalanceDelayMs?: number;
   /** Kafka `offsets.retention.minutes`. */
   offsetsRetentionMinutes?: number;
+  /** Kafka `producer.id.expiration.ms`. */
+  producerIdExpirationMs?: number;
+  /** Producers tracked per partition. */
+  producerIdsPerPartitionMax?: number;
 }
 
 export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
@@ -53,6 +57,8 @@ const KEYS = {
   offsetsTopicPartitions: 'offsets-topic-partitions',
   groupInitialRebalanceDelayMs: 'group-initial-rebalance-delay-ms',
   offsetsRetentionMinutes: 'offsets-retention-minutes',
+  producerIdExpirationMs: 'producer-id-expiration-ms',
+  producerIdsPerPartitionMax: 'producer-ids-per-partition-max',
 } as const;
 type Key = keyof typeof KEYS;
 
@@ -120,8 +126,8 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (smp !== undefined && (String(smpRaw).trim() === '' || !Number.isInteger(smp) || smp < 1 || smp > 256)) {
     throw new CliError(`smp must be an integer in 1..256, got '${smpRaw}'`);
   }
-  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes', number>> = {};
-  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes'] as const) {
+  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes' | 'producerIdExpirationMs' | 'producerIdsPerPartitionMax', number>> = {};
+  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes', 'producerIdExpirationMs', 'producerIdsPerPartitionMax'] as const) {
     const raw = pick(k);
     if (raw === undefined) continue;
     const n = Number(raw);
@@ -163,6 +169,8 @@ export function startCommand(): Command {
     .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
     .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
     .option('--offsets-retention-minutes <n>', 'committed offsets retention, as Kafka offsets.retention.minutes (default: 10080, 7 days)')
+    .option('--producer-id-expiration-ms <ms>', 'forget an idle producer id after this, as Kafka producer.id.expiration.ms (default: 86400000, 1 day)')
+    .option('--producer-ids-per-partition-max <n>', 'producer ids tracked per partition; beyond it the least recently active idle one is forgotten (default: 10000)')
     .option('--config <file>', `YAML or JSON file with the same settings (keys: ${Object.values(KEYS).join(', ')})`)
     .addHelpText(
       'after',
@@ -182,7 +190,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -207,6 +215,8 @@ Example tern.yaml:
       if (opts.offsetsTopicPartitions !== undefined) flags.offsetsTopicPartitions = opts.offsetsTopicPartitions;
       if (opts.groupInitialRebalanceDelayMs !== undefined) flags.groupInitialRebalanceDelayMs = opts.groupInitialRebalanceDelayMs;
       if (opts.offsetsRetentionMinutes !== undefined) flags.offsetsRetentionMinutes = opts.offsetsRetentionMinutes;
+      if (opts.producerIdExpirationMs !== undefined) flags.producerIdExpirationMs = opts.producerIdExpirationMs;
+      if (opts.producerIdsPerPartitionMax !== undefined) flags.producerIdsPerPartitionMax = opts.producerIdsPerPartitionMax;
       const merged = mergeStartOptions(file, flags);
       // Loaded only here: the other commands need none of the broker's modules.
       const { runBroker } = await import('../broker/index.js');

@@ -154,7 +154,9 @@ async function runShard(init: ShardInit): Promise<void> {
   }
   logs.start();
 
-  const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger, { countLoad: true }), mirror, logger);
+  const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger, { countLoad: true, producerState: config }), mirror, logger);
+  // Exactly-once (issue 6): the transaction coordinator plugs its verifier in with partitions.local.setTxnVerifier
+  // and the group coordinator listens for markers with partitions.local.onMarker.
   // Consumer groups: this shard coordinates the groups of its own __consumer_offsets partitions.
   let services: ShardServices | null = null;
   const coordinator = brokerGroupCoordinator({
@@ -231,6 +233,7 @@ async function runShard(init: ShardInit): Promise<void> {
       case 'close':
         coordinator.close();
         for (const l of partitions.links.values()) l.close(new Error('shutting down'));
+        await partitions.local.close(); // producer snapshots before the logs close
         await logs.close();
         fs.shutdown?.();
         await cpu.close();
