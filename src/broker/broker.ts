@@ -15,7 +15,7 @@ import { LocalPartitions } from '../kafka/partitions.js';
 import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir } from './lock.js';
-import { brokerGroupCoordinator, type GroupCoordinator } from '../groups/index.js';
+import { brokerGroupCoordinator, groupMarkerListener, type GroupCoordinator, type MarkerSource } from '../groups/index.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
 export function logConfigOf(overrides: Record<string, string>): LogConfig {
@@ -59,6 +59,8 @@ export class Broker implements BrokerServices {
       createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
       pendingTopic: (name) => this.pendingTopic(name),
     });
+    // Transactional offsets complete when their marker is durable on a __consumer_offsets partition.
+    (this.partitions as MarkerSource).onMarker?.(groupMarkerListener(this.groups));
   }
 
   readonly groups: GroupCoordinator;

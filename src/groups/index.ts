@@ -1,5 +1,5 @@
 /** Consumer groups: the classic group coordinator and committed offsets in `__consumer_offsets`. */
-export { GroupCoordinator, groupCoordinatorDefaults, coordinatorConfigOf } from './coordinator.js';
+export { GroupCoordinator, groupCoordinatorDefaults, coordinatorConfigOf, convertOffsetCommitError, groupMarkerListener } from './coordinator.js';
 export { brokerGroupCoordinator, OFFSETS_TOPIC_CONFIGS } from './broker-coordinator.js';
 export type {
   GroupCoordinatorConfig,
@@ -8,11 +8,14 @@ export type {
   SyncGroupInput,
   MemberRef,
   OffsetCommitEntry,
+  TxnOffsetCommitEntry,
+  TxnOffsetCommitInput,
   PartitionError,
   FetchedOffset,
   GroupDescription,
   GroupListing,
   GroupService,
+  MarkerSource,
 } from './coordinator.js';
 export { GroupState, type GroupStateName, type JoinResult, type SyncResult, type Protocol } from './group.js';
 export { OFFSETS_TOPIC, javaStringHashCode, partitionForGroup } from './partitioning.js';

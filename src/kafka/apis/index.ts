@@ -23,6 +23,7 @@ import { describeGroupsHandler } from './describe-groups.js';
 import { listGroupsHandler } from './list-groups.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { offsetDeleteHandler } from './offset-delete.js';
+import { txnOffsetCommitHandler } from './txn-offset-commit.js';
 
 export { validateTopicConfigs } from './config-catalog.js';
 
@@ -53,6 +54,8 @@ export function servedApis(): ReadonlyMap<number, ApiHandler> {
     listGroupsHandler,
     deleteGroupsHandler,
     offsetDeleteHandler,
+    // Exactly-once (issue 6): offsets committed inside a transaction.
+    txnOffsetCommitHandler,
   ];
   for (const h of all) map.set(h.key, h as ApiHandler);
   const versions = apiVersionsHandler(() => map.values());
