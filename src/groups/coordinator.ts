@@ -1201,11 +1201,17 @@ export class GroupCoordinator {
       if (g === undefined || txn === undefined) continue;
       g.pendingTxns.delete(producerId);
       owned.pendingTxnOffsets -= txn.offsets.size;
+      let inFlight = false;
       for (const [k, p] of txn.offsets) {
-        if (!p.durable) p.outcome = commit ? 'commit' : 'abort'; // applied when its append is durable
-        else if (commit) g.putCommitted(k, p.value);
+        if (!p.durable) {
+          p.outcome = commit ? 'commit' : 'abort'; // applied when its append is durable (txnOffsetCommit)
+          inFlight = true;
+        } else if (commit) {
+          g.putCommitted(k, p.value);
+        }
       }
-      if (g.disposable) this.removeGroup(g);
+      // A group left with nothing goes, unless an append in flight still has to land in it (it removes it then).
+      if (g.disposable && !inFlight) this.removeGroup(g);
     }
   }
 
