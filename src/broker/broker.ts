@@ -15,7 +15,7 @@ import { LocalPartitions } from '../kafka/partitions.js';
 import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir } from './lock.js';
-import { brokerGroupCoordinator, type GroupCoordinator } from '../groups/index.js';
+import { brokerGroupCoordinator, groupMarkerListener, type GroupCoordinator } from '../groups/index.js';
 import type { TxnVerifier } from '../txn/index.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
@@ -60,6 +60,8 @@ export class Broker implements BrokerServices {
       createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
       pendingTopic: (name) => this.pendingTopic(name),
     });
+    // Transactional offsets complete when their marker is durable on a __consumer_offsets partition.
+    this.partitions.onMarker(groupMarkerListener(this.groups));
   }
 
   readonly groups: GroupCoordinator;

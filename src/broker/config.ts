@@ -238,5 +238,6 @@ function groupConfig(o: BrokerOptions): GroupCoordinatorConfig {
     offsetMetadataBytesMax: 4096,
     offsetsRetentionMs: retentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: positiveInt(o.offsetsRetentionCheckIntervalMs ?? 600_000, 'offsets.retention.check.interval.ms'),
+    txnOffsetsPendingPerPartitionMax: 20_000,
   };
 }

@@ -23,7 +23,7 @@ import { listenReusePort } from './listener.js';
 import { ShardPartitions, type Ownership } from './router.js';
 import { ShardLink, type RpcServe } from './rpc.js';
 import { ShardGroups } from './groups.js';
-import { OFFSETS_TOPIC, brokerGroupCoordinator } from '../groups/index.js';
+import { OFFSETS_TOPIC, brokerGroupCoordinator, groupMarkerListener } from '../groups/index.js';
 import { CpuPool } from './cpu-pool.js';
 
 /** The topics as this shard sees them, and who owns each partition. */
@@ -171,6 +171,8 @@ async function runShard(init: ShardInit): Promise<void> {
       return t ? Array.from({ length: t.partitions }, (_, p) => p).filter((p) => owns(OFFSETS_TOPIC, p)) : [];
     },
   });
+  // Transactional offsets complete when their marker is durable on this shard's __consumer_offsets partitions.
+  partitions.local.onMarker(groupMarkerListener(coordinator));
   const groups = new ShardGroups(init.shardId, coordinator, mirror, partitions.links, logger);
   const serveLink: RpcServe = async (op, args, payloads) => {
     if (op === 'group') return { result: null, payloads: [await groups.serve((args as { method: string }).method, payloads[0]!)] };

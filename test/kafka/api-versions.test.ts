@@ -67,11 +67,12 @@ describe('advertised ranges', () => {
     expectContains(ApiKey.ListGroups, 0, 1, 2);
     expectContains(ApiKey.DeleteGroups, 1);
     expectContains(ApiKey.OffsetDelete, 0);
+    expectContains(ApiKey.TxnOffsetCommit, 0, 1, 3); // 1: kafkajs; 3: librdkafka (KIP-447 member fields)
   });
 
   it('do not include transactions, KIP-848, telemetry, SASL or share-group keys (not served)', () => {
     const forbidden = [
-      ApiKey.InitProducerId, ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.TxnOffsetCommit, ApiKey.WriteTxnMarkers,
+      ApiKey.InitProducerId, ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.WriteTxnMarkers,
       ApiKey.ConsumerGroupHeartbeat, ApiKey.ConsumerGroupDescribe, ApiKey.GetTelemetrySubscriptions, ApiKey.PushTelemetry,
       ApiKey.ShareGroupHeartbeat, ApiKey.ShareGroupDescribe, ApiKey.ShareFetch, ApiKey.ShareAcknowledge,
       ApiKey.SaslHandshake, ApiKey.SaslAuthenticate,

@@ -24,6 +24,7 @@ import { listGroupsHandler } from './list-groups.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { offsetDeleteHandler } from './offset-delete.js';
 import { describeProducersHandler } from './describe-producers.js';
+import { txnOffsetCommitHandler } from './txn-offset-commit.js';
 
 export { validateTopicConfigs } from './config-catalog.js';
 
@@ -54,8 +55,9 @@ export function servedApis(): ReadonlyMap<number, ApiHandler> {
     listGroupsHandler,
     deleteGroupsHandler,
     offsetDeleteHandler,
-    // Exactly-once, the partition side (issue 6).
+    // Exactly-once (issue 6).
     describeProducersHandler,
+    txnOffsetCommitHandler,
   ];
   for (const h of all) map.set(h.key, h as ApiHandler);
   const versions = apiVersionsHandler(() => map.values());
