@@ -16,6 +16,8 @@ import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir } from './lock.js';
 import { brokerGroupCoordinator, type GroupCoordinator } from '../groups/index.js';
+import { BlockProducerIdSource, ProducerIdBlocks, brokerTxnCoordinator, markerWriterOf, type TxnCoordinator } from '../txn/index.js';
+import { NodeFileSystem } from '../io/index.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
 export function logConfigOf(overrides: Record<string, string>): LogConfig {
@@ -63,6 +65,23 @@ export class Broker implements BrokerServices {
 
   readonly groups: GroupCoordinator;
 
+  /** Producer ids and the transaction coordinator of every `__transaction_state` partition (issue 6); set by open(). */
+  txn!: TxnCoordinator;
+
+  private openTxn(blocks: ProducerIdBlocks): void {
+    this.txn = brokerTxnCoordinator({
+      config: this.config,
+      logger: this.logger,
+      markers: markerWriterOf(this.partitions, this.logger),
+      producerIds: new BlockProducerIdSource(() => blocks.allocate()),
+      partitionLog: (t, p) => this.logs.get(t, p),
+      topicExists: (name) => this.topics.get(name) !== undefined,
+      partitionExists: (t, p) => p < (this.topics.get(t)?.partitions ?? 0),
+      createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
+      pendingTopic: (name) => this.pendingTopic(name),
+    });
+  }
+
   static async start(given: BrokerConfig, logger: Logger): Promise<Broker> {
     // A copy: the advertised port is filled in below when listening on port 0.
     const config: BrokerConfig = { ...given, listen: { ...given.listen }, advertise: { ...given.advertise } };
@@ -98,9 +117,12 @@ export class Broker implements BrokerServices {
       configFor: (topic) => logConfigOf(topics.get(topic)?.configs ?? {}),
     });
     const broker = new Broker(config, logger, topics, logs, fs);
+    // Producer id blocks are reserved in <dataDir>/producer-ids before use (never reused after a crash).
+    broker.openTxn(await ProducerIdBlocks.open(new NodeFileSystem(), config.dataDir));
     await broker.reconcile();
     logs.start();
     broker.groups.start(); // loads __consumer_offsets in the background when it exists
+    broker.txn.start(); // loads __transaction_state likewise; Prepare* transactions complete
     const server = new KafkaServer(broker, servedApis());
     const addr = await server.listen(config.listen.host, config.listen.port);
     // Port 0 binds a free port; clients must be told the real one (Metadata, DescribeCluster), not 0. This runs
@@ -213,6 +235,7 @@ export class Broker implements BrokerServices {
   async close(): Promise<void> {
     if (this.server) await this.server.close(this.config.shutdownGraceMs);
     this.groups.close();
+    this.txn.close();
     await this.logs.close();
     this.fs.shutdown?.();
     this.unlock();

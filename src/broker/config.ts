@@ -9,8 +9,8 @@ export interface HostPort {
   port: number;
 }
 
-/** The consumer-group settings (Kafka's names in GroupCoordinatorConfig's comments) are part of it. */
-export interface BrokerConfig extends GroupCoordinatorConfig {
+/** The consumer-group and transaction settings (Kafka's names in their fields' comments) are part of it. */
+export interface BrokerConfig extends GroupCoordinatorConfig, TxnCoordinatorConfig {
   listen: HostPort;
   /** What Metadata tells clients to connect to (defaults to `listen`; 0.0.0.0 is replaced by 127.0.0.1). */
   advertise: HostPort;
@@ -96,12 +96,18 @@ export interface BrokerOptions {
   groupMembersMax?: number;
   offsetsRetentionMinutes?: number;
   offsetsRetentionCheckIntervalMs?: number;
+  transactionStateTopicPartitions?: number;
+  transactionMaxTimeoutMs?: number;
+  transactionalIdExpirationMs?: number;
+  transactionAbortTimedOutIntervalMs?: number;
+  transactionRemoveExpiredIntervalMs?: number;
 }
 
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
 
 import { availableParallelism } from 'node:os';
 import type { GroupCoordinatorConfig } from '../groups/coordinator.js';
+import { txnConfigOf, type TxnCoordinatorConfig } from '../txn/config.js';
 import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsDefault, engineIoThreadsMax, type LogEngine } from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
 import { shardsMax } from '../shard/assignment.js';
@@ -178,7 +184,17 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),
     shardRestartDelayMs: 100,
     ...groupConfig(o),
+    ...txnConfig(o),
   };
+}
+
+/** The transaction coordinator's settings, Kafka's defaults (src/txn/config.ts validates them). */
+function txnConfig(o: BrokerOptions): TxnCoordinatorConfig {
+  try {
+    return txnConfigOf(o);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** The consumer-group settings, Kafka's defaults (group.max.size bounded: Kafka's default is unbounded). */
