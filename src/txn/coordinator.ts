@@ -701,10 +701,9 @@ export class TxnCoordinator implements TxnVerifier {
     const meta = this.txn(route.partition, transactionalId);
     if (meta === undefined || meta.producerId !== producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (meta.producerEpoch !== producerEpoch) return ErrorCode.INVALID_PRODUCER_EPOCH;
-    if (meta.state === TxnStatus.PrepareCommit || meta.state === TxnStatus.PrepareAbort) return ErrorCode.NOT_ENOUGH_REPLICAS;
-    if (meta.state !== TxnStatus.Ongoing || meta.partitions.get(topic)?.has(partition) !== true) {
-      return meta.pending === TxnStatus.Ongoing ? ErrorCode.NOT_ENOUGH_REPLICAS : ErrorCode.INVALID_TXN_STATE;
-    }
+    // A change in flight (Kafka: CONCURRENT_TRANSACTIONS) or markers being written: retriable for the producer.
+    if (meta.pending !== null || meta.state === TxnStatus.PrepareCommit || meta.state === TxnStatus.PrepareAbort) return ErrorCode.NOT_ENOUGH_REPLICAS;
+    if (meta.state !== TxnStatus.Ongoing || meta.partitions.get(topic)?.has(partition) !== true) return ErrorCode.INVALID_TXN_STATE;
     return ErrorCode.NONE;
   }
 

@@ -288,7 +288,7 @@ describe('KAFKA-17754 defenses', () => {
 
 describe('verifyPartition (KIP-890 part 1)', () => {
   it('0 only for a partition of the ongoing transaction of that producer id and epoch', async () => {
-    const { coordinator: c, markers } = await ready();
+    const { coordinator: c, markers, store } = await ready();
     expect(await c.verifyPartition('tx', 1, 0, 'a', 0)).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     const p = await init(c, 'tx');
     expect(await c.verifyPartition('tx', p.producerId, p.producerEpoch, 'a', 0)).toBe(ErrorCode.INVALID_TXN_STATE);
@@ -297,6 +297,13 @@ describe('verifyPartition (KIP-890 part 1)', () => {
     expect(await c.verifyPartition('tx', p.producerId, p.producerEpoch, 'a', 1)).toBe(ErrorCode.INVALID_TXN_STATE);
     expect(await c.verifyPartition('tx', p.producerId + 1, p.producerEpoch, 'a', 0)).toBe(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
     expect(await c.verifyPartition('tx', p.producerId, p.producerEpoch - 1, 'a', 0)).toBe(ErrorCode.INVALID_PRODUCER_EPOCH);
+    store.hold(); // a new partition being added: retriable meanwhile
+    const adding = add(c, 'tx', p, [['b', 0]]);
+    await settle();
+    expect(await c.verifyPartition('tx', p.producerId, p.producerEpoch, 'b', 0)).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);
+    store.release();
+    expect(await adding).toBe(0);
+    expect(await c.verifyPartition('tx', p.producerId, p.producerEpoch, 'b', 0)).toBe(0);
     markers.hold();
     expect(await end(c, 'tx', p, true)).toBe(0);
     expect(await c.verifyPartition('tx', p.producerId, p.producerEpoch, 'a', 0)).toBe(ErrorCode.NOT_ENOUGH_REPLICAS);
