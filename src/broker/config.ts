@@ -10,11 +10,11 @@ export interface HostPort {
 }
 
 /**
- * The consumer-group settings (Kafka's names in GroupCoordinatorConfig's comments) and the producer state limits
- * (src/txn/producer-state.ts: producerIdsPerPartitionMax, producerIdExpirationMs as Kafka's
+ * The consumer-group settings, the transaction coordinator's (Kafka's names in their fields' comments) and the
+ * producer state limits (src/txn/producer-state.ts: producerIdsPerPartitionMax, producerIdExpirationMs as Kafka's
  * producer.id.expiration.ms, producerSnapshotIntervalBytes) are part of it.
  */
-export interface BrokerConfig extends GroupCoordinatorConfig, ProducerStateConfig {
+export interface BrokerConfig extends GroupCoordinatorConfig, TxnCoordinatorConfig, ProducerStateConfig {
   listen: HostPort;
   /** What Metadata tells clients to connect to (defaults to `listen`; 0.0.0.0 is replaced by 127.0.0.1). */
   advertise: HostPort;
@@ -117,6 +117,11 @@ export interface BrokerOptions {
   producerIdsPerPartitionMax?: number;
   producerIdExpirationMs?: number;
   producerSnapshotIntervalBytes?: number;
+  transactionStateTopicPartitions?: number;
+  transactionMaxTimeoutMs?: number;
+  transactionalIdExpirationMs?: number;
+  transactionAbortTimedOutIntervalMs?: number;
+  transactionRemoveExpiredIntervalMs?: number;
 }
 
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
@@ -124,6 +129,7 @@ export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
 import { availableParallelism } from 'node:os';
 import type { GroupCoordinatorConfig } from '../groups/coordinator.js';
 import { producerStateDefaults, validateProducerStateConfig, type ProducerStateConfig } from '../txn/producer-state.js';
+import { txnConfigOf, type TxnCoordinatorConfig } from '../txn/config.js';
 import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsDefault, engineIoThreadsMax, type LogEngine } from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
 import { shardsMax } from '../shard/assignment.js';
@@ -203,6 +209,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     shardRestartDelayMs: 100,
     ...groupConfig(o),
     ...producerStateConfig(o),
+    ...txnConfig(o),
   };
 }
 
@@ -216,6 +223,15 @@ function producerStateConfig(o: BrokerOptions): ProducerStateConfig {
   const problem = validateProducerStateConfig(c);
   if (problem !== null) throw new ConfigError(problem);
   return c;
+}
+
+/** The transaction coordinator's settings, Kafka's defaults (src/txn/config.ts validates them). */
+function txnConfig(o: BrokerOptions): TxnCoordinatorConfig {
+  try {
+    return txnConfigOf(o);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** The consumer-group settings, Kafka's defaults (group.max.size bounded: Kafka's default is unbounded). */

@@ -25,6 +25,12 @@ import { deleteGroupsHandler } from './delete-groups.js';
 import { offsetDeleteHandler } from './offset-delete.js';
 import { describeProducersHandler } from './describe-producers.js';
 import { txnOffsetCommitHandler } from './txn-offset-commit.js';
+import { initProducerIdHandler } from './init-producer-id.js';
+import { addPartitionsToTxnHandler } from './add-partitions-to-txn.js';
+import { addOffsetsToTxnHandler } from './add-offsets-to-txn.js';
+import { endTxnHandler } from './end-txn.js';
+import { describeTransactionsHandler } from './describe-transactions.js';
+import { listTransactionsHandler } from './list-transactions.js';
 
 export { validateTopicConfigs } from './config-catalog.js';
 
@@ -58,6 +64,13 @@ export function servedApis(): ReadonlyMap<number, ApiHandler> {
     // Exactly-once (issue 6).
     describeProducersHandler,
     txnOffsetCommitHandler,
+    // Transaction coordinator (issue 6). TxnOffsetCommit is the group side's.
+    initProducerIdHandler,
+    addPartitionsToTxnHandler,
+    addOffsetsToTxnHandler,
+    endTxnHandler,
+    describeTransactionsHandler,
+    listTransactionsHandler,
   ];
   for (const h of all) map.set(h.key, h as ApiHandler);
   const versions = apiVersionsHandler(() => map.values());

@@ -24,6 +24,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import type { RecordsValue } from '../../protocol/codec.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
 import { OFFSETS_TOPIC } from '../../groups/index.js';
+import { TRANSACTION_STATE_TOPIC } from '../../txn/index.js';
 
 type PartitionOut = NonNullable<NonNullable<ProduceResponseIn['responses']>[number]['partitionResponses']>[number];
 
@@ -32,8 +33,8 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
 }
 
 async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: RecordsValue, transactionalId: string | null): Promise<PartitionOut> {
-  // Only the group coordinator writes the internal topic (Kafka: InvalidTopicException for clients).
-  if (topic === OFFSETS_TOPIC) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `${OFFSETS_TOPIC} is an internal topic`);
+  // Only the group and transaction coordinators write their internal topics (Kafka: InvalidTopicException for clients).
+  if (topic === OFFSETS_TOPIC || topic === TRANSACTION_STATE_TOPIC) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `${topic} is an internal topic`);
   if (records === null) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
   // Validation, offsets and the durable append happen where the partition lives (src/kafka/partitions.ts).
   const res = await b.partitions.produce(topic, index, records, v, transactionalId);
