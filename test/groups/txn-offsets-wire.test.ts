@@ -2,8 +2,9 @@
  * TxnOffsetCommit on the wire (generated codecs, real sockets) over the broker's own `__consumer_offsets` logs:
  * - v0 (no member) and v3 (flexible, member checked) answers; unknown topics, an empty group id;
  * - OffsetFetch v7 requireStable answers UNSTABLE_OFFSET_COMMIT while offsets are pending, v6 the committed value;
- * - the marker completes them (told to the coordinator directly here: writing markers is the partition side's);
- *   a restart replays the transactional batch from the log, pending without its marker, committed with it;
+ * - each transaction is begun as a client would (InitProducerId, AddOffsetsToTxn: the coordinator verifies the
+ *   group's partition is in it, KIP-890); EndTxn's COMMIT marker completes the offsets; a restart replays the
+ *   transactional batch from the log, pending without its marker, committed with it;
  * - on the sharded broker (3 shards in this process), a commit sent on any connection reaches the shard owning
  *   the group's `__consumer_offsets` partition: every connection then sees the offsets pending there.
  */
@@ -12,20 +13,38 @@ import { ApiKey } from '../../src/protocol/messages/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import { resolveConfig } from '../../src/broker/config.js';
 import { ShardedBroker } from '../../src/shard/supervisor.js';
-import { LogOffsetsStore, partitionForGroup } from '../../src/groups/index.js';
-import type { LogManager } from '../../src/log/index.js';
+import { partitionForGroup } from '../../src/groups/index.js';
 import type { Broker } from '../../src/broker/broker.js';
 import { createTopic, silent, sleep, tempDataDir, testBroker, WireClient } from '../kafka/helpers.js';
-import { markerBatch } from './harness.js';
 
-const PID = 11;
+async function waitUntil(probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await sleep(20);
+  }
+}
 
-function txnBody(groupId: string, offsets: number[], o: Record<string, unknown> = {}): Record<string, unknown> {
+interface Txn {
+  transactionalId: string;
+  producerId: number;
+  producerEpoch: number;
+}
+
+/** A transaction that the group's offsets were added to, begun as clients do. */
+async function beginOffsets(c: WireClient, transactionalId: string, groupId: string): Promise<Txn> {
+  expect((await c.request(ApiKey.FindCoordinator, 1, { key: transactionalId, keyType: 1 })).errorCode).toBe(0);
+  const init = await c.request(ApiKey.InitProducerId, 1, { transactionalId, transactionTimeoutMs: 60_000 });
+  expect(init.errorCode).toBe(0);
+  const txn = { transactionalId, producerId: Number(init.producerId), producerEpoch: init.producerEpoch as number };
+  expect((await c.request(ApiKey.AddOffsetsToTxn, 1, { ...txn, groupId })).errorCode).toBe(0);
+  return txn;
+}
+
+function txnBody(txn: Txn, groupId: string, offsets: number[], o: Record<string, unknown> = {}): Record<string, unknown> {
   return {
-    transactionalId: 'wire-tx',
+    ...txn,
     groupId,
-    producerId: PID,
-    producerEpoch: 0,
     topics: [{ name: 'tw', partitions: offsets.map((committedOffset, partitionIndex) => ({ partitionIndex, committedOffset, committedLeaderEpoch: -1, committedMetadata: 'md' })) }],
     ...o,
   };
@@ -49,15 +68,19 @@ describe('TxnOffsetCommit on the wire (single process)', () => {
     let c = await WireClient.connect(tb.port);
     await createTopic(c, 'tw', 2);
     expect((await c.request(ApiKey.FindCoordinator, 0, { key: 'wg' })).errorCode).toBe(0);
+    const txn = await beginOffsets(c, 'wire-tx', 'wg');
+    // A group whose partition was not added to the transaction: the coordinator's verification refuses it.
+    const notAdded = await c.request(ApiKey.TxnOffsetCommit, 0, txnBody(txn, 'other-group', [1, 1]));
+    expect(codes(notAdded).every((e) => e !== 0)).toBe(true);
 
-    const v0 = await c.request(ApiKey.TxnOffsetCommit, 0, txnBody('wg', [10, 11]));
+    const v0 = await c.request(ApiKey.TxnOffsetCommit, 0, txnBody(txn, 'wg', [10, 11]));
     expect(codes(v0)).toEqual([0, 0]);
-    const unknown = await c.request(ApiKey.TxnOffsetCommit, 3, { ...txnBody('wg', [1]), topics: [{ name: 'nope', partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: null }] }] });
+    const unknown = await c.request(ApiKey.TxnOffsetCommit, 3, { ...txnBody(txn, 'wg', [1]), topics: [{ name: 'nope', partitions: [{ partitionIndex: 0, committedOffset: 1, committedMetadata: null }] }] });
     expect(codes(unknown)).toEqual([ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]);
-    const noGroup = await c.request(ApiKey.TxnOffsetCommit, 1, txnBody('', [1]));
+    const noGroup = await c.request(ApiKey.TxnOffsetCommit, 1, txnBody(txn, '', [1]));
     expect(codes(noGroup)).toEqual([ErrorCode.INVALID_GROUP_ID]);
     // v3 carries a member: a member id the group does not know is refused (v0 could not even say one).
-    const v3 = await c.request(ApiKey.TxnOffsetCommit, 3, txnBody('wg', [12], { memberId: 'stranger', generationId: 1, groupInstanceId: null }));
+    const v3 = await c.request(ApiKey.TxnOffsetCommit, 3, txnBody(txn, 'wg', [12], { memberId: 'stranger', generationId: 1, groupInstanceId: null }));
     expect(codes(v3)).toEqual([ErrorCode.UNKNOWN_MEMBER_ID]);
 
     expect(await fetchV(c, 'wg', 7, true)).toEqual([
@@ -79,11 +102,9 @@ describe('TxnOffsetCommit on the wire (single process)', () => {
       [-1, ErrorCode.UNSTABLE_OFFSET_COMMIT],
       [-1, ErrorCode.UNSTABLE_OFFSET_COMMIT],
     ]);
-    // The marker lands (the partition side would append it, then tell the coordinator): committed.
-    const p = groups.partitionFor('wg');
-    const logs = (tb.broker as unknown as { logs: LogManager }).logs;
-    await new LogOffsetsStore((t, i) => logs.get(t, i)).append(p, markerBatch(PID, 0, true));
-    groups.completeTxn(p, PID, true, 0);
+    // The transaction (reloaded by its coordinator too) commits: its marker lands on the group's partition.
+    expect((await c.request(ApiKey.EndTxn, 1, { ...txn, committed: true })).errorCode).toBe(0);
+    await waitUntil(async () => (await fetchV(c, 'wg', 7, true))[0]![1] === 0);
     expect(await fetchV(c, 'wg', 7, true)).toEqual([
       [10, 0],
       [11, 0],
@@ -133,7 +154,8 @@ describe('TxnOffsetCommit on the sharded broker', () => {
     // Each group's commit from a different connection (so from every shard).
     for (const [i, g] of groups.entries()) {
       const c = conns[i % conns.length]!;
-      expect(codes(await c.request(ApiKey.TxnOffsetCommit, 3, txnBody(g, [100 + i, 200 + i], { producerId: PID + i })))).toEqual([0, 0]);
+      const txn = await beginOffsets(c, `sharded-tx-${i}`, g);
+      expect(codes(await c.request(ApiKey.TxnOffsetCommit, 3, txnBody(txn, g, [100 + i, 200 + i], { memberId: '', generationId: -1, groupInstanceId: null })))).toEqual([0, 0]);
     }
     expect(await served(), 'commits forwarded to their coordinator shards').toBeGreaterThan(before);
     // Every connection sees each group's offsets pending at its coordinator, and not committed.

@@ -64,11 +64,12 @@ describe('idempotent Produce over the wire', () => {
     ]);
   });
 
-  it('refuses transactional produce while no transaction coordinator is wired', async () => {
+  it('refuses a transactional batch the coordinator does not know of (KIP-890 verification), or without a transactional id', async () => {
     const tb = await testBroker();
     const c = await WireClient.connect(tb.port);
     await createTopic(c, 'tx');
-    expect(await produceTx(c, 'tx', pbatch(['x'], 1, 0, 0, true), 'my-txn')).toMatchObject({ errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED });
+    // The broker's own coordinator: no transaction 'my-txn' holds producer 1 with this partition.
+    expect(await produceTx(c, 'tx', pbatch(['x'], 1, 0, 0, true), 'my-txn')).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_ID_MAPPING });
     tb.broker.setTxnVerifier(okVerifier);
     expect(await produceTx(c, 'tx', pbatch(['x'], 1, 0, 0, true), null)).toMatchObject({ errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED });
     expect(await produceTx(c, 'tx', pbatch(['x'], 1, 0, 0, true), 'my-txn')).toMatchObject({ errorCode: 0, baseOffset: 0 });
