@@ -8,9 +8,6 @@
  * The cuts: the broker advertises (--advertise) the port of a small TCP proxy inside this test, so every
  * connection the producer makes after bootstrap goes through it; the proxy destroys every connection it carries
  * every CUT_INTERVAL_MS while the producer runs. The log is read back directly from the broker.
- *
- * Needs InitProducerId (the transaction coordinator's part of issue 6): librdkafka asks for a producer id
- * before its first idempotent produce.
  */
 import net from 'node:net';
 import path from 'node:path';

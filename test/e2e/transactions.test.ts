@@ -98,7 +98,7 @@ describe('transactions on the sharded broker', () => {
     expect(broker.alive(), `broker died during the run${broker.diagnose()}`).toBe(true);
   }, 120_000);
 
-  it('(needs branch idem) begin/produce/commit and abort: read_committed sees exactly the committed records', async () => {
+  it('begin/produce/commit and abort: read_committed sees exactly the committed records', async () => {
     const out = await script('records', 'ckrec');
     expect(out).toMatchObject({ ok: true, committed: 10, uncommitted: 15 });
     expect(await tern(['txn', 'describe', out.transactionalId as string])).toMatch(/STATE\s+CompleteAbort/);

@@ -8,10 +8,6 @@
  *   committed value as before); an aborted transaction's offsets never become visible;
  * - after a crash (SIGKILL) and restart, the committed transaction's offsets are there (replayed with their
  *   marker), and the aborted one's are not.
- *
- * Needs the whole of exactly-once (issue 6): the transaction coordinator (branch `txn`: InitProducerId,
- * AddOffsetsToTxn, EndTxn) and the partition side (branch `idem`: markers written to `__consumer_offsets`,
- * LocalPartitions.onMarker), merged with the group side (branch `txngroups`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';

@@ -73,7 +73,7 @@ async function consumeValues(kafka: Kafka, topic: string, readUncommitted: boole
   return seen.sort();
 }
 
-describe('kafkajs transactions end to end (needs branches idem and txngroups)', () => {
+describe('kafkajs transactions end to end', () => {
   it('commit and abort: coordinator states, one marker per partition, read_committed sees only committed records', async () => {
     const tb = await testBroker({ transactionStateTopicPartitions: 3, groupInitialRebalanceDelayMs: 0 });
     const kafka = kafkaFor(tb.port);

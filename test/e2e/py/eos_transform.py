@@ -9,8 +9,9 @@ one transaction (send_offsets_to_transaction). The test SIGKILLs this process at
 again with the same transactional id: init_transactions fences the dead instance and aborts its open
 transaction, and the group's committed offsets say where to resume.
 
-Prints "COMMITTED <records in this transaction> <sum of positions>" after every commit (flushed), and a final
-JSON line once the group's positions cover TOTAL input records. "FAIL: ..." on stderr and exit 1 on an error.
+Prints "PRODUCED <n>" once a transaction's records are on the broker (then pauses, still inside it), and
+"COMMITTED <records in this transaction> <sum of positions>" after every commit (flushed), and a final
+JSON line once the group's committed offsets cover TOTAL input records. "FAIL: ..." on stderr and exit 1 on an error.
 """
 import json
 import sys
@@ -22,8 +23,8 @@ BOOTSTRAP, IN_TOPIC, OUT_TOPIC, GROUP, TXN_ID, TOTAL = sys.argv[1:7]
 TOTAL = int(TOTAL)
 DEADLINE_S = 120
 BATCH = 25
-# Paced, so that the test's kills land at many different points of the loop.
-PAUSE_S = 0.02
+# A pause inside each transaction, after its records reached the broker (the test kills the process there).
+PAUSE_S = 0.05
 
 
 def fail(msg):
@@ -66,6 +67,10 @@ while time.time() < deadline:
             producer.begin_transaction()
             for m in msgs:
                 producer.produce(OUT_TOPIC, key=m.key(), value=b"out-" + m.value())
+            # The records are on the broker now, inside the open transaction: a kill from here on must abort them.
+            producer.flush(30)
+            print("PRODUCED %d" % len(msgs), flush=True)
+            time.sleep(PAUSE_S)
             producer.send_offsets_to_transaction(consumer.position(assignment), consumer.consumer_group_metadata(), 30)
             producer.commit_transaction(30)
         except KafkaException as e:
@@ -74,11 +79,11 @@ while time.time() < deadline:
         records += len(msgs)
         positions = consumer.position(assignment)
         print("COMMITTED %d %d" % (len(msgs), sum(max(tp.offset, 0) for tp in positions)), flush=True)
-        time.sleep(PAUSE_S)
-    if assignment:
-        positions = consumer.position(assignment)
-        # Only this member is in the group once the dead one's session expired: it holds every partition.
-        if sum(max(tp.offset, 0) for tp in positions) >= TOTAL:
+    if assignment and not msgs:
+        # Idle: done once the group's committed offsets (ours and earlier runs') cover every input record. Only
+        # this member is in the group once the dead one's session expired: it holds every partition.
+        committed = consumer.committed(assignment, timeout=10)
+        if sum(max(tp.offset, 0) for tp in committed) >= TOTAL:
             break
 else:
     fail("deadline: %d records in %d transactions" % (records, transactions))

@@ -5,7 +5,7 @@ InitProducerId v4, AddPartitionsToTxn v0, EndTxn v1) against a live Tern broker.
 Usage: transactions_confluent.py BOOTSTRAP PREFIX SCENARIO
   init     init_transactions on two producers of one transactional id (the second fences the first),
            begin/commit and begin/abort without records (librdkafka sends no EndTxn then)
-  records  (needs the partition side: transactional Produce, markers, read_committed) begin/produce/commit,
+  records  begin/produce/commit,
            begin/produce/abort; a read_committed consumer sees exactly the committed records, a
            read_uncommitted one sees both
 Prints one JSON line on success; "FAIL: ..." on stderr and exit 1 on the first failed check.
