@@ -15,7 +15,9 @@ import { LocalPartitions } from '../kafka/partitions.js';
 import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir } from './lock.js';
-import { brokerGroupCoordinator, type GroupCoordinator } from '../groups/index.js';
+import { brokerGroupCoordinator, groupMarkerListener, type GroupCoordinator } from '../groups/index.js';
+import { BlockProducerIdSource, ProducerIdBlocks, brokerTxnCoordinator, type TxnCoordinator, type TxnVerifier } from '../txn/index.js';
+import { NodeFileSystem } from '../io/index.js';
 
 /** The log's part of a topic's config overrides (the rest are stored and reported only). */
 export function logConfigOf(overrides: Record<string, string>): LogConfig {
@@ -49,7 +51,7 @@ export class Broker implements BrokerServices {
     private readonly logs: LogManager,
     private readonly fs: FileSystem & { shutdown?(): void },
   ) {
-    this.partitions = new LocalPartitions(logs, logger);
+    this.partitions = new LocalPartitions(logs, logger, { producerState: config });
     // Consumer groups (issue 5): the coordinator of every __consumer_offsets partition, over these logs.
     this.groups = brokerGroupCoordinator({
       config,
@@ -59,9 +61,32 @@ export class Broker implements BrokerServices {
       createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
       pendingTopic: (name) => this.pendingTopic(name),
     });
+    // Transactional offsets complete when their marker is durable on a __consumer_offsets partition.
+    this.partitions.onMarker(groupMarkerListener(this.groups));
   }
 
   readonly groups: GroupCoordinator;
+
+  /** Producer ids and the transaction coordinator of every `__transaction_state` partition (issue 6); set by open(). */
+  txn!: TxnCoordinator;
+
+  private openTxn(blocks: ProducerIdBlocks): void {
+    this.txn = brokerTxnCoordinator({
+      config: this.config,
+      logger: this.logger,
+      markers: this.partitions,
+      producerIds: new BlockProducerIdSource(() => blocks.allocate()),
+      partitionLog: (t, p) => this.logs.get(t, p),
+      topicExists: (name) => this.topics.get(name) !== undefined,
+      partitionExists: (t, p) => p < (this.topics.get(t)?.partitions ?? 0),
+      createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
+      pendingTopic: (name) => this.pendingTopic(name),
+    });
+    // KIP-890 part 1: partitions (and the group coordinator, for TxnOffsetCommit) ask it before the first
+    // transactional write of a transaction.
+    this.partitions.setTxnVerifier(this.txn);
+    this.groups.setTxnVerifier(this.txn);
+  }
 
   static async start(given: BrokerConfig, logger: Logger): Promise<Broker> {
     // A copy: the advertised port is filled in below when listening on port 0.
@@ -98,9 +123,12 @@ export class Broker implements BrokerServices {
       configFor: (topic) => logConfigOf(topics.get(topic)?.configs ?? {}),
     });
     const broker = new Broker(config, logger, topics, logs, fs);
+    // Producer id blocks are reserved in <dataDir>/producer-ids before use (never reused after a crash).
+    broker.openTxn(await ProducerIdBlocks.open(new NodeFileSystem(), config.dataDir));
     await broker.reconcile();
     logs.start();
     broker.groups.start(); // loads __consumer_offsets in the background when it exists
+    broker.txn.start(); // loads __transaction_state likewise; Prepare* transactions complete
     const server = new KafkaServer(broker, servedApis());
     const addr = await server.listen(config.listen.host, config.listen.port);
     // Port 0 binds a free port; clients must be told the real one (Metadata, DescribeCluster), not 0. This runs
@@ -109,6 +137,11 @@ export class Broker implements BrokerServices {
     broker.server = server;
     broker.address = { host: addr.address, port: addr.port };
     return broker;
+  }
+
+  /** Replaces the KIP-890 verifier (tests: a partition-side test without the coordinator's bookkeeping). */
+  setTxnVerifier(verifier: TxnVerifier | null): void {
+    this.partitions.setTxnVerifier(verifier);
   }
 
   /** The bound listener address (useful with port 0). */
@@ -213,6 +246,8 @@ export class Broker implements BrokerServices {
   async close(): Promise<void> {
     if (this.server) await this.server.close(this.config.shutdownGraceMs);
     this.groups.close();
+    this.txn.close();
+    await this.partitions.close(); // producer snapshots, so the next start loads no log tail
     await this.logs.close();
     this.fs.shutdown?.();
     this.unlock();

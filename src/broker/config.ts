@@ -9,8 +9,12 @@ export interface HostPort {
   port: number;
 }
 
-/** The consumer-group settings (Kafka's names in GroupCoordinatorConfig's comments) are part of it. */
-export interface BrokerConfig extends GroupCoordinatorConfig {
+/**
+ * The consumer-group settings, the transaction coordinator's (Kafka's names in their fields' comments) and the
+ * producer state limits (src/txn/producer-state.ts: producerIdsPerPartitionMax, producerIdExpirationMs as Kafka's
+ * producer.id.expiration.ms, producerSnapshotIntervalBytes) are part of it.
+ */
+export interface BrokerConfig extends GroupCoordinatorConfig, TxnCoordinatorConfig, ProducerStateConfig {
   listen: HostPort;
   /** What Metadata tells clients to connect to (defaults to `listen`; 0.0.0.0 is replaced by 127.0.0.1). */
   advertise: HostPort;
@@ -110,12 +114,22 @@ export interface BrokerOptions {
   groupMembersMax?: number;
   offsetsRetentionMinutes?: number;
   offsetsRetentionCheckIntervalMs?: number;
+  producerIdsPerPartitionMax?: number;
+  producerIdExpirationMs?: number;
+  producerSnapshotIntervalBytes?: number;
+  transactionStateTopicPartitions?: number;
+  transactionMaxTimeoutMs?: number;
+  transactionalIdExpirationMs?: number;
+  transactionAbortTimedOutIntervalMs?: number;
+  transactionRemoveExpiredIntervalMs?: number;
 }
 
 export const LOG_ENGINES = ['auto', 'native', 'node'] as const;
 
 import { availableParallelism } from 'node:os';
 import type { GroupCoordinatorConfig } from '../groups/coordinator.js';
+import { producerStateDefaults, validateProducerStateConfig, type ProducerStateConfig } from '../txn/producer-state.js';
+import { txnConfigOf, type TxnCoordinatorConfig } from '../txn/config.js';
 import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsDefault, engineIoThreadsMax, type LogEngine } from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
 import { shardsMax } from '../shard/assignment.js';
@@ -194,7 +208,30 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),
     shardRestartDelayMs: 100,
     ...groupConfig(o),
+    ...producerStateConfig(o),
+    ...txnConfig(o),
   };
+}
+
+/** The producer state limits, Kafka's producer.id.expiration.ms default. */
+function producerStateConfig(o: BrokerOptions): ProducerStateConfig {
+  const c: ProducerStateConfig = {
+    producerIdsPerPartitionMax: o.producerIdsPerPartitionMax ?? producerStateDefaults.producerIdsPerPartitionMax,
+    producerIdExpirationMs: o.producerIdExpirationMs ?? producerStateDefaults.producerIdExpirationMs,
+    producerSnapshotIntervalBytes: o.producerSnapshotIntervalBytes ?? producerStateDefaults.producerSnapshotIntervalBytes,
+  };
+  const problem = validateProducerStateConfig(c);
+  if (problem !== null) throw new ConfigError(problem);
+  return c;
+}
+
+/** The transaction coordinator's settings, Kafka's defaults (src/txn/config.ts validates them). */
+function txnConfig(o: BrokerOptions): TxnCoordinatorConfig {
+  try {
+    return txnConfigOf(o);
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 /** The consumer-group settings, Kafka's defaults (group.max.size bounded: Kafka's default is unbounded). */
@@ -217,5 +254,6 @@ function groupConfig(o: BrokerOptions): GroupCoordinatorConfig {
     offsetMetadataBytesMax: 4096,
     offsetsRetentionMs: retentionMinutes * 60_000,
     offsetsRetentionCheckIntervalMs: positiveInt(o.offsetsRetentionCheckIntervalMs ?? 600_000, 'offsets.retention.check.interval.ms'),
+    txnOffsetsPendingPerPartitionMax: 20_000,
   };
 }

@@ -15,6 +15,7 @@ import { printError } from './output.js';
 import { produceCommand } from './produce.js';
 import { startCommand } from './start.js';
 import { topicCommand } from './topic.js';
+import { txnCommand } from './txn.js';
 
 export const VERSION = '0.1.0';
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
     .addCommand(produceCommand())
     .addCommand(consumeCommand())
     .addCommand(groupCommand())
+    .addCommand(txnCommand())
     .addCommand(clusterCommand())
     .addCommand(benchCommand())
     .addHelpText('after', '\nCommands that talk to a cluster take --brokers HOST:PORT[,...] (default 127.0.0.1:9092, env TERN_BROKERS).');

@@ -32,6 +32,18 @@ export interface StartOptions {
   groupInitialRebalanceDelayMs?: number;
   /** Kafka `offsets.retention.minutes`. */
   offsetsRetentionMinutes?: number;
+  /** Kafka `producer.id.expiration.ms`. */
+  producerIdExpirationMs?: number;
+  /** Producers tracked per partition. */
+  producerIdsPerPartitionMax?: number;
+  /** Kafka `transaction.state.log.num.partitions`. */
+  transactionStateTopicPartitions?: number;
+  /** Kafka `transaction.max.timeout.ms`. */
+  transactionMaxTimeoutMs?: number;
+  /** Kafka `transaction.abort.timed.out.transaction.cleanup.interval.ms`. */
+  transactionAbortTimedOutIntervalMs?: number;
+  /** Kafka `transactional.id.expiration.ms`. */
+  transactionalIdExpirationMs?: number;
 }
 
 export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
@@ -53,8 +65,17 @@ const KEYS = {
   offsetsTopicPartitions: 'offsets-topic-partitions',
   groupInitialRebalanceDelayMs: 'group-initial-rebalance-delay-ms',
   offsetsRetentionMinutes: 'offsets-retention-minutes',
+  producerIdExpirationMs: 'producer-id-expiration-ms',
+  producerIdsPerPartitionMax: 'producer-ids-per-partition-max',
+  transactionStateTopicPartitions: 'transaction-state-partitions',
+  transactionMaxTimeoutMs: 'transaction-max-timeout-ms',
+  transactionAbortTimedOutIntervalMs: 'transaction-abort-interval-ms',
+  transactionalIdExpirationMs: 'transactional-id-expiration-ms',
 } as const;
 type Key = keyof typeof KEYS;
+/** The transaction settings (integers >= 1; the broker config checks their upper bounds). */
+const TXN_KEYS = ['transactionStateTopicPartitions', 'transactionMaxTimeoutMs', 'transactionAbortTimedOutIntervalMs', 'transactionalIdExpirationMs'] as const;
+type TxnKey = (typeof TXN_KEYS)[number];
 
 /** What the flags set (undefined: not given). */
 export type StartFlags = Partial<Record<Key, string | number | boolean>>;
@@ -120,8 +141,8 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (smp !== undefined && (String(smpRaw).trim() === '' || !Number.isInteger(smp) || smp < 1 || smp > 256)) {
     throw new CliError(`smp must be an integer in 1..256, got '${smpRaw}'`);
   }
-  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes', number>> = {};
-  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes'] as const) {
+  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes' | 'producerIdExpirationMs' | 'producerIdsPerPartitionMax' | TxnKey, number>> = {};
+  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes', 'producerIdExpirationMs', 'producerIdsPerPartitionMax', ...TXN_KEYS] as const) {
     const raw = pick(k);
     if (raw === undefined) continue;
     const n = Number(raw);
@@ -163,6 +184,12 @@ export function startCommand(): Command {
     .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
     .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
     .option('--offsets-retention-minutes <n>', 'committed offsets retention, as Kafka offsets.retention.minutes (default: 10080, 7 days)')
+    .option('--producer-id-expiration-ms <ms>', 'forget an idle producer id after this, as Kafka producer.id.expiration.ms (default: 86400000, 1 day)')
+    .option('--producer-ids-per-partition-max <n>', 'producer ids tracked per partition; beyond it the least recently active idle one is forgotten (default: 10000)')
+    .option('--transaction-state-partitions <n>', 'partitions of __transaction_state, as Kafka transaction.state.log.num.partitions (default: 50)')
+    .option('--transaction-max-timeout-ms <ms>', 'largest transaction timeout a producer may ask for, as Kafka transaction.max.timeout.ms (default: 900000)')
+    .option('--transaction-abort-interval-ms <ms>', 'how often timed-out transactions are aborted, as Kafka transaction.abort.timed.out.transaction.cleanup.interval.ms (default: 10000)')
+    .option('--transactional-id-expiration-ms <ms>', 'idle transactional ids are removed after this, as Kafka transactional.id.expiration.ms (default: 604800000, 7 days)')
     .option('--config <file>', `YAML or JSON file with the same settings (keys: ${Object.values(KEYS).join(', ')})`)
     .addHelpText(
       'after',
@@ -182,7 +209,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; transactionStatePartitions?: string; transactionMaxTimeoutMs?: string; transactionAbortIntervalMs?: string; transactionalIdExpirationMs?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -207,6 +234,12 @@ Example tern.yaml:
       if (opts.offsetsTopicPartitions !== undefined) flags.offsetsTopicPartitions = opts.offsetsTopicPartitions;
       if (opts.groupInitialRebalanceDelayMs !== undefined) flags.groupInitialRebalanceDelayMs = opts.groupInitialRebalanceDelayMs;
       if (opts.offsetsRetentionMinutes !== undefined) flags.offsetsRetentionMinutes = opts.offsetsRetentionMinutes;
+      if (opts.producerIdExpirationMs !== undefined) flags.producerIdExpirationMs = opts.producerIdExpirationMs;
+      if (opts.producerIdsPerPartitionMax !== undefined) flags.producerIdsPerPartitionMax = opts.producerIdsPerPartitionMax;
+      if (opts.transactionStatePartitions !== undefined) flags.transactionStateTopicPartitions = opts.transactionStatePartitions;
+      if (opts.transactionMaxTimeoutMs !== undefined) flags.transactionMaxTimeoutMs = opts.transactionMaxTimeoutMs;
+      if (opts.transactionAbortIntervalMs !== undefined) flags.transactionAbortTimedOutIntervalMs = opts.transactionAbortIntervalMs;
+      if (opts.transactionalIdExpirationMs !== undefined) flags.transactionalIdExpirationMs = opts.transactionalIdExpirationMs;
       const merged = mergeStartOptions(file, flags);
       // Loaded only here: the other commands need none of the broker's modules.
       const { runBroker } = await import('../broker/index.js');

@@ -14,6 +14,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { ApiKey } from '../protocol/messages/index.js';
 import * as admin from './admin.js';
 import * as groups from './groups.js';
+import * as transactions from './transactions.js';
 import { ConnectionError, KafkaError, kafkaError } from './errors.js';
 import { decodeRecords, type ConsumedRecord } from './decode-records.js';
 import { parseBroker, Router } from './router.js';
@@ -217,6 +218,16 @@ export class KafkaClient {
 
   deleteGroups(groupIds: readonly string[]): Promise<{ name: string; error: KafkaError | null }[]> {
     return this.retrying(null, false, () => groups.deleteGroups(this.router, groupIds));
+  }
+
+  // ----- transactions (admin) -----------------------------------------------------------------------------
+
+  listTransactions(o: transactions.ListTransactionsOptions = {}): Promise<transactions.TransactionListing[]> {
+    return this.retrying(null, true, () => transactions.listTransactions(this.router, o));
+  }
+
+  describeTransaction(transactionalId: string): Promise<transactions.TransactionInfo> {
+    return this.retrying(null, true, () => transactions.describeTransaction(this.router, transactionalId));
   }
 
   // ----- data ---------------------------------------------------------------------------------------------

@@ -21,3 +21,4 @@ export type { AdminOptions } from './admin.js';
 export * from './types.js';
 export { murmur2, partitionForKey } from './partitioner.js';
 export type { GroupListing, GroupInfo, GroupMemberInfo, CommittedOffsetInfo } from './groups.js';
+export type { TransactionListing, TransactionInfo, ListTransactionsOptions } from './transactions.js';

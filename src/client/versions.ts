@@ -28,6 +28,10 @@ import type {
   DescribeConfigsResponse,
   DeleteGroupsRequestIn,
   DeleteGroupsResponse,
+  DescribeTransactionsRequestIn,
+  DescribeTransactionsResponse,
+  ListTransactionsRequestIn,
+  ListTransactionsResponse,
   DescribeGroupsRequestIn,
   DescribeGroupsResponse,
   FindCoordinatorRequestIn,
@@ -83,6 +87,8 @@ export interface ApiTypes {
   [ApiKey.SyncGroup]: { request: SyncGroupRequestIn; response: SyncGroupResponse };
   [ApiKey.Heartbeat]: { request: HeartbeatRequestIn; response: HeartbeatResponse };
   [ApiKey.LeaveGroup]: { request: LeaveGroupRequestIn; response: LeaveGroupResponse };
+  [ApiKey.DescribeTransactions]: { request: DescribeTransactionsRequestIn; response: DescribeTransactionsResponse };
+  [ApiKey.ListTransactions]: { request: ListTransactionsRequestIn; response: ListTransactionsResponse };
 }
 
 export type ClientApiKey = keyof ApiTypes;
@@ -122,6 +128,9 @@ export const CLIENT_API_VERSIONS: ReadonlyMap<ClientApiKey, VersionRange> = new 
   [ApiKey.SyncGroup, { min: 0, max: 5 }],
   [ApiKey.Heartbeat, { min: 0, max: 4 }],
   [ApiKey.LeaveGroup, { min: 0, max: 5 }],
+  // Transaction admin (tern txn).
+  [ApiKey.DescribeTransactions, { min: 0, max: 0 }],
+  [ApiKey.ListTransactions, { min: 0, max: 1 }],
 ]);
 
 /**

@@ -19,20 +19,35 @@
  * tombstoned when the group is deleted or expires. A restart restores exactly what was stored: groups with
  * members come back Stable, and members that do not heartbeat within their session timeout are removed.
  *
+ * Transactional offsets (TxnOffsetCommit, KIP-98/KIP-447, Kafka's GroupMetadataManager): written to the group's
+ * partition as a transactional batch carrying the producer id and epoch (base sequence 0, as Kafka's coordinator
+ * writes them; the store appends them as the coordinator, never through the client Produce checks), durable
+ * before the answer, then PENDING per (group, producer): invisible to OffsetFetch (requireStable answers
+ * UNSTABLE_OFFSET_COMMIT for their partitions) until the producer's COMMIT marker is durable on the partition
+ * (`completeTxn`, told by the partition side's marker listener on this same thread), which makes them committed
+ * unless a commit later in the log already is; an ABORT marker drops them. On load, a transactional batch is
+ * pending until its producer's marker is met in the log; one whose marker is not there stays pending (the
+ * transaction coordinator writes the marker later, and it arrives through `completeTxn`). Markers told while a
+ * partition loads are applied when the load ends. A stale producer epoch (below one seen in a marker or a pending
+ * commit on the partition) gets INVALID_PRODUCER_EPOCH; with a TxnVerifier set, the partition must also have been
+ * added to the transaction (KIP-890 part 1).
+ *
  * Limits (GroupCoordinatorConfig): members per group (GROUP_MAX_SIZE_REACHED), pending MEMBER_ID_REQUIRED
  * joins per group (counted with the members), groups per coordinator (COORDINATOR_NOT_AVAILABLE for a new
  * group beyond it), protocol metadata bytes per member (INVALID_REQUEST... see join), group record bytes,
- * offset metadata bytes (OFFSET_METADATA_TOO_LARGE). Offsets per group are bounded by the partitions that
- * exist (commits for unknown partitions are refused by the handler).
+ * offset metadata bytes (OFFSET_METADATA_TOO_LARGE), pending transactional offsets per `__consumer_offsets`
+ * partition (INVALID_COMMIT_OFFSET_SIZE: the producer's transaction aborts, which frees them). Offsets per
+ * group are bounded by the partitions that exist (commits for unknown partitions are refused by the handler).
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors.js';
-import { buildRecordBatch, batchPayload, compressionOf, isControl, iterateRecords, readBatchHeader, Compression, type RecordInput } from '../protocol/records.js';
+import { buildRecordBatch, batchPayload, compressionOf, isControl, isTransactional, iterateRecords, readBatchHeader, Compression, type RecordInput } from '../protocol/records.js';
 import { decompress } from '../protocol/compression.js';
 import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.js';
-import { Group, GroupState, Member, offsetKey, parseOffsetKey, type CommittedOffset, type GroupStateName, type JoinResult, type Protocol, type SyncResult } from './group.js';
-import { partitionForGroup } from './partitioning.js';
-import { decodeGroupValue, decodeKey, decodeOffsetValue, encodeGroupKey, encodeGroupValue, encodeOffsetKey, encodeOffsetValue, type GroupValue, type OffsetValue } from './records.js';
+import { Group, GroupState, Member, offsetKey, parseOffsetKey, type CommittedOffset, type GroupStateName, type JoinResult, type PendingTxnOffset, type Protocol, type SyncResult } from './group.js';
+import { OFFSETS_TOPIC, partitionForGroup } from './partitioning.js';
+import { decodeControlKey, decodeGroupValue, decodeKey, decodeOffsetValue, encodeGroupKey, encodeGroupValue, encodeOffsetKey, encodeOffsetValue, type GroupValue } from './records.js';
+import type { MarkerListener, TxnVerifier } from '../txn/index.js';
 import type { OffsetsStore } from './store.js';
 import type { TimerHandle, Timers } from './timers.js';
 
@@ -58,6 +73,11 @@ export interface GroupCoordinatorConfig {
   offsetsRetentionMs: number;
   /** Kafka `offsets.retention.check.interval.ms`. */
   offsetsRetentionCheckIntervalMs: number;
+  /**
+   * Offsets committed inside open transactions that one `__consumer_offsets` partition holds, over all its groups
+   * and producers (Kafka has no such bound). A TxnOffsetCommit that would pass it: INVALID_COMMIT_OFFSET_SIZE.
+   */
+  txnOffsetsPendingPerPartitionMax: number;
 }
 
 export const groupCoordinatorDefaults: GroupCoordinatorConfig = {
@@ -72,7 +92,18 @@ export const groupCoordinatorDefaults: GroupCoordinatorConfig = {
   offsetMetadataBytesMax: 4096,
   offsetsRetentionMs: 7 * 24 * 60 * 60 * 1000,
   offsetsRetentionCheckIntervalMs: 600_000,
+  txnOffsetsPendingPerPartitionMax: 20_000,
 };
+
+/**
+ * Producers per `__consumer_offsets` partition whose last known epoch is remembered for fencing (from markers and
+ * transactional commits); the oldest is forgotten beyond it (a zombie of a forgotten producer is then caught
+ * only by the TxnVerifier, as before KIP-890 in Kafka).
+ */
+const PRODUCER_EPOCHS_PER_PARTITION_MAX = 10_000;
+
+/** Markers told while a partition loads, kept (one per producer) until the load ends. */
+const MARKERS_WHILE_LOADING_MAX = 10_000;
 
 /** Kafka's NewMemberJoinTimeoutMs: a new member that does not rejoin within it is dropped from the rebalance. */
 const NEW_MEMBER_JOIN_TIMEOUT_MS = 300_000;
@@ -132,6 +163,26 @@ export interface OffsetCommitEntry {
   retentionMs: number;
 }
 
+/** One partition of a TxnOffsetCommit. */
+export interface TxnOffsetCommitEntry {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+}
+
+/** TxnOffsetCommit's request-level fields; v0-2 carry no member: memberId '', generationId -1, groupInstanceId null. */
+export interface TxnOffsetCommitInput {
+  transactionalId: string;
+  groupId: string;
+  producerId: number;
+  producerEpoch: number;
+  memberId: string;
+  generationId: number;
+  groupInstanceId: string | null;
+}
+
 export interface PartitionError {
   topic: string;
   partition: number;
@@ -167,6 +218,18 @@ type Route = { ok: true; partition: number } | { ok: false; errorCode: number };
 interface OwnedPartition {
   loading: boolean;
   groups: Map<string, Group>;
+  /** producer id -> ids of the groups holding its pending transactional offsets (Kafka's openGroupsForProducer). */
+  producers: Map<number, Set<string>>;
+  /** Pending transactional offsets of all its groups. Invariant: the sum of their PendingTxn offsets' sizes. */
+  pendingTxnOffsets: number;
+  /** Last epoch seen per producer (markers, transactional commits), insertion order = least recently seen first. */
+  producerEpochs: Map<number, number>;
+  /** Markers told while loading: producer id -> commit. */
+  markersWhileLoading: Map<number, boolean>;
+}
+
+function ownedPartition(): OwnedPartition {
+  return { loading: true, groups: new Map(), producers: new Map(), pendingTxnOffsets: 0, producerEpochs: new Map(), markersWhileLoading: new Map() };
 }
 
 export interface GroupCoordinatorOptions {
@@ -199,6 +262,7 @@ export class GroupCoordinator {
   private expiryTimer: TimerHandle | null = null;
   private closed = false;
   private groupCount = 0;
+  private txnVerifier: TxnVerifier | null = null;
 
   constructor(opts: GroupCoordinatorOptions) {
     this.config = opts.config;
@@ -280,21 +344,53 @@ export class GroupCoordinator {
     );
   }
 
-  /** Replays one partition of the internal topic; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile. */
+  /**
+   * Replays one partition of the internal topic; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
+   * Plain offset records apply in log order; transactional ones wait, per producer, for the producer's marker
+   * (COMMIT: each becomes committed unless a commit later in the log already is; ABORT: dropped); those whose
+   * marker is not in the log stay pending in their group.
+   */
   async loadPartition(partition: number): Promise<void> {
     if (this.partitions.has(partition)) return;
-    const owned: OwnedPartition = { loading: true, groups: new Map() };
+    const owned = ownedPartition();
     this.partitions.set(partition, owned);
     const groupValues = new Map<string, GroupValue | null>();
-    const offsets = new Map<string, Map<string, OffsetValue>>();
+    const offsets = new Map<string, Map<string, CommittedOffset>>();
+    /** producer id -> its open transaction: epoch, and offsets by group then partition key. */
+    const pending = new Map<number, { epoch: number; groups: Map<string, Map<string, CommittedOffset>> }>();
     let records = 0;
     let skipped = 0;
     for await (const batch of this.store.read(partition)) {
       const header = readBatchHeader(batch, 0);
-      if (isControl(header.attributes)) continue;
       let payload = batchPayload(batch, 0, header);
       const codec = compressionOf(header.attributes);
       if (codec !== Compression.none) payload = await decompress(codec, payload);
+      if (isControl(header.attributes)) {
+        let type: 'commit' | 'abort' | null = null;
+        try {
+          for (const r of iterateRecords(payload, header)) {
+            type = decodeControlKey(r.key);
+            break;
+          }
+        } catch (err) {
+          this.logger.warn({ err, partition, offset: header.baseOffset }, 'skipping an unreadable control batch in __consumer_offsets');
+        }
+        if (type === null) continue;
+        const txn = pending.get(header.producerId);
+        pending.delete(header.producerId);
+        this.noteProducerEpoch(owned, header.producerId, header.producerEpoch);
+        if (txn === undefined || type === 'abort') continue;
+        for (const [groupId, byTp] of txn.groups) {
+          const committed = offsets.get(groupId) ?? new Map<string, CommittedOffset>();
+          offsets.set(groupId, committed);
+          for (const [k, v] of byTp) {
+            const current = committed.get(k);
+            if (current === undefined || current.logOffset <= v.logOffset) committed.set(k, v);
+          }
+        }
+        continue;
+      }
+      const producerId = isTransactional(header.attributes) && header.producerId >= 0 ? header.producerId : null;
       for (const r of iterateRecords(payload, header)) {
         records++;
         if (r.key === null) {
@@ -304,10 +400,19 @@ export class GroupCoordinator {
         try {
           const key = decodeKey(r.key);
           if (key.type === 'offset') {
-            const byTp = offsets.get(key.group) ?? new Map<string, OffsetValue>();
-            offsets.set(key.group, byTp);
+            let byTp: Map<string, CommittedOffset>;
+            if (producerId !== null) {
+              const txn = pending.get(producerId) ?? { epoch: header.producerEpoch, groups: new Map() };
+              pending.set(producerId, txn);
+              txn.epoch = header.producerEpoch;
+              byTp = txn.groups.get(key.group) ?? new Map();
+              txn.groups.set(key.group, byTp);
+            } else {
+              byTp = offsets.get(key.group) ?? new Map();
+              offsets.set(key.group, byTp);
+            }
             if (r.value === null) byTp.delete(offsetKey(key.topic, key.partition));
-            else byTp.set(offsetKey(key.topic, key.partition), decodeOffsetValue(r.value));
+            else byTp.set(offsetKey(key.topic, key.partition), { ...decodeOffsetValue(r.value), logOffset: header.baseOffset });
           } else if (key.type === 'group') {
             groupValues.set(key.group, r.value === null ? null : decodeGroupValue(r.value));
           } else {
@@ -321,11 +426,13 @@ export class GroupCoordinator {
     }
     if (this.partitions.get(partition) !== owned) return; // unloaded meanwhile
     const now = this.timers.now();
-    const ids = new Set([...groupValues.keys(), ...offsets.keys()]);
+    const pendingGroups = new Set<string>();
+    for (const txn of pending.values()) for (const [id, byTp] of txn.groups) if (byTp.size > 0) pendingGroups.add(id);
+    const ids = new Set([...groupValues.keys(), ...offsets.keys(), ...pendingGroups]);
     for (const id of ids) {
       const value = groupValues.get(id) ?? null;
       const committed = offsets.get(id);
-      if (value === null && (committed === undefined || committed.size === 0)) continue;
+      if (value === null && (committed === undefined || committed.size === 0) && !pendingGroups.has(id)) continue;
       const g = new Group(id, partition, now);
       if (value !== null) {
         g.generationId = value.generation;
@@ -340,13 +447,28 @@ export class GroupCoordinator {
         g.leaderId = value.leader !== null && g.members.has(value.leader) ? value.leader : g.leaderId;
         if (g.size > 0) g.state = GroupState.Stable;
       }
-      for (const [k, v] of committed ?? []) g.offsets.set(k, { ...v });
+      for (const [k, v] of committed ?? []) g.offsets.set(k, v);
       owned.groups.set(id, g);
       this.groupCount++;
       for (const m of g.members.values()) this.scheduleHeartbeat(g, m);
     }
+    for (const [producerId, txn] of pending) {
+      for (const [id, byTp] of txn.groups) {
+        const g = owned.groups.get(id);
+        if (g === undefined || byTp.size === 0) continue;
+        const open = this.openTxn(owned, g, producerId, txn.epoch);
+        for (const [k, v] of byTp) {
+          open.offsets.set(k, { value: v, durable: true, outcome: null });
+          owned.pendingTxnOffsets++;
+        }
+      }
+    }
     owned.loading = false;
-    if (records > 0) this.logger.info({ partition, records, skipped, groups: owned.groups.size }, 'loaded __consumer_offsets partition');
+    // Markers that became durable while the replay ran: a no-op for those it met already.
+    const told = [...owned.markersWhileLoading];
+    owned.markersWhileLoading.clear();
+    for (const [producerId, commit] of told) this.completeTxn(partition, producerId, commit);
+    if (records > 0) this.logger.info({ partition, records, skipped, groups: owned.groups.size, pendingTxnOffsets: owned.pendingTxnOffsets }, 'loaded __consumer_offsets partition');
   }
 
   /** Drops a partition's groups (its ownership moved): waiting joins and syncs get NOT_COORDINATOR. */
@@ -401,9 +523,51 @@ export class GroupCoordinator {
     if (owned?.groups.get(g.groupId) === g) {
       owned.groups.delete(g.groupId);
       this.groupCount--;
+      // As Kafka: a deleted group's open transactions lose their offsets (their markers find nothing).
+      for (const [producerId, txn] of g.pendingTxns) {
+        owned.pendingTxnOffsets -= txn.offsets.size;
+        this.unindexProducer(owned, producerId, g.groupId);
+      }
     }
+    g.pendingTxns.clear();
     this.clearGroupTimers(g);
     g.transition(GroupState.Dead, this.timers.now());
+  }
+
+  /** The group's open transaction of `producerId`, created (and indexed) if it has none. */
+  private openTxn(owned: OwnedPartition, g: Group, producerId: number, producerEpoch: number): { producerEpoch: number; offsets: Map<string, PendingTxnOffset> } {
+    let txn = g.pendingTxns.get(producerId);
+    if (txn === undefined) {
+      txn = { producerEpoch, offsets: new Map() };
+      g.pendingTxns.set(producerId, txn);
+      let ids = owned.producers.get(producerId);
+      if (ids === undefined) {
+        ids = new Set();
+        owned.producers.set(producerId, ids);
+      }
+      ids.add(g.groupId);
+    }
+    txn.producerEpoch = Math.max(txn.producerEpoch, producerEpoch);
+    return txn;
+  }
+
+  private unindexProducer(owned: OwnedPartition, producerId: number, groupId: string): void {
+    const ids = owned.producers.get(producerId);
+    if (ids === undefined) return;
+    ids.delete(groupId);
+    if (ids.size === 0) owned.producers.delete(producerId);
+  }
+
+  /** Remembers the producer's latest epoch on the partition (most recently seen last; the oldest forgotten). */
+  private noteProducerEpoch(owned: OwnedPartition, producerId: number, producerEpoch: number): void {
+    if (producerId < 0) return;
+    const known = owned.producerEpochs.get(producerId);
+    owned.producerEpochs.delete(producerId);
+    owned.producerEpochs.set(producerId, known === undefined ? producerEpoch : Math.max(known, producerEpoch));
+    if (owned.producerEpochs.size > PRODUCER_EPOCHS_PER_PARTITION_MAX) {
+      const oldest = owned.producerEpochs.keys().next().value as number;
+      owned.producerEpochs.delete(oldest);
+    }
   }
 
   private clearGroupTimers(g: Group): void {
@@ -437,7 +601,7 @@ export class GroupCoordinator {
     }
     const result = req.memberId === '' ? this.joinUnknownMember(g, req) : this.joinKnownMember(g, req);
     // A group created by this join that ended up with nobody in it (the join was refused) is not kept.
-    if (g.is(GroupState.Empty) && g.size === 0 && g.pendingMembers.size === 0 && g.offsets.size === 0 && g.generationId === 0) this.removeGroup(g);
+    if (g.disposable && g.pendingMembers.size === 0) this.removeGroup(g);
     return result;
   }
 
@@ -889,7 +1053,7 @@ export class GroupCoordinator {
     else if (!g.members.has(ref.memberId)) errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
     else if (ref.generationId !== g.generationId) errorCode = ErrorCode.ILLEGAL_GENERATION;
     if (errorCode !== ErrorCode.NONE) {
-      if (g.is(GroupState.Empty) && g.size === 0 && g.offsets.size === 0 && g.generationId === 0) this.removeGroup(g);
+      if (g.disposable) this.removeGroup(g);
       return all(errorCode);
     }
     const member = g.members.get(ref.memberId);
@@ -905,40 +1069,182 @@ export class GroupCoordinator {
       }
       const commitTimestamp = e.commitTimestamp === -1 ? now : e.commitTimestamp;
       const expireTimestamp = e.retentionMs === -1 ? null : now + e.retentionMs;
-      accepted.push({ entry: e, value: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata, commitTimestamp, expireTimestamp } });
+      accepted.push({ entry: e, value: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata, commitTimestamp, expireTimestamp, logOffset: -1 } });
     }
     if (accepted.length > 0) {
       const records: RecordInput[] = accepted.map((a) => ({ key: encodeOffsetKey(g.groupId, a.entry.topic, a.entry.partition), value: encodeOffsetValue(a.value) }));
-      const error = await this.append(g.partition, records);
+      const { errorCode: error, baseOffset } = await this.appendBatch(g.partition, records, null);
       if (error === ErrorCode.NONE && !g.is(GroupState.Dead)) {
-        for (const a of accepted) g.offsets.set(offsetKey(a.entry.topic, a.entry.partition), a.value);
+        for (const a of accepted) g.putCommitted(offsetKey(a.entry.topic, a.entry.partition), { ...a.value, logOffset: baseOffset });
       }
       for (const a of accepted) results.push({ topic: a.entry.topic, partition: a.entry.partition, errorCode: error });
     }
-    if (g.is(GroupState.Empty) && g.size === 0 && g.offsets.size === 0 && g.generationId === 0) this.removeGroup(g);
+    if (g.disposable) this.removeGroup(g);
     return results;
   }
 
-  /** OffsetFetch of one group: `topics` null means every committed offset. Unknown partitions: offset -1. */
-  async fetchOffsets(groupId: string, topics: readonly { topic: string; partitions: readonly number[] }[] | null): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
+  /**
+   * TxnOffsetCommit: stores offsets inside the producer's transaction (see the file comment). v3 carries the
+   * member: checked as Kafka does for transactional commits (a fenced static member, a member id given but not
+   * in the group, a generation given (>= 0) but not the group's); v0-2 skip those checks. Pending offsets of the
+   * same producer and partition replace each other. Answers each partition's error; all share the append's.
+   */
+  async txnOffsetCommit(req: TxnOffsetCommitInput, entries: readonly TxnOffsetCommitEntry[]): Promise<PartitionError[]> {
+    const all = (errorCode: number): PartitionError[] => entries.map((e) => ({ topic: e.topic, partition: e.partition, errorCode }));
+    const route = await this.route(req.groupId, false);
+    if (!route.ok) return all(route.errorCode);
+    if (req.producerId < 0) return all(ErrorCode.INVALID_PRODUCER_ID_MAPPING);
+    if (req.producerEpoch < 0) return all(ErrorCode.INVALID_PRODUCER_EPOCH);
+    if (this.txnVerifier !== null) {
+      let verified: number;
+      try {
+        verified = await this.txnVerifier.verifyPartition(req.transactionalId, req.producerId, req.producerEpoch, OFFSETS_TOPIC, route.partition);
+      } catch (err) {
+        this.logger.warn({ err, group: req.groupId }, 'verifying a transactional offset commit failed');
+        verified = ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      }
+      if (verified !== ErrorCode.NONE) return all(convertOffsetCommitError(verified));
+    }
+    // Nothing is awaited from here to the append: the checks and the pending state hold when it is placed.
+    const owned = this.partitions.get(route.partition);
+    if (owned === undefined || this.closed) return all(ErrorCode.NOT_COORDINATOR);
+    if (owned.loading) return all(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS);
+    let g = this.group(route.partition, req.groupId);
+    if (g === undefined) {
+      g = this.addGroup(route.partition, req.groupId) ?? undefined;
+      if (g === undefined) return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    }
+    const knownEpoch = Math.max(owned.producerEpochs.get(req.producerId) ?? -1, g.pendingTxns.get(req.producerId)?.producerEpoch ?? -1);
+    let errorCode: number = ErrorCode.NONE;
+    if (g.isStaticMemberFenced(req.memberId, req.groupInstanceId)) errorCode = ErrorCode.FENCED_INSTANCE_ID;
+    else if (req.memberId !== '' && !g.members.has(req.memberId)) errorCode = ErrorCode.UNKNOWN_MEMBER_ID;
+    else if (req.generationId >= 0 && req.generationId !== g.generationId) errorCode = ErrorCode.ILLEGAL_GENERATION;
+    else if (req.producerEpoch < knownEpoch) errorCode = ErrorCode.INVALID_PRODUCER_EPOCH;
+    const results: PartitionError[] = [];
+    const accepted: TxnOffsetCommitEntry[] = [];
+    if (errorCode === ErrorCode.NONE) {
+      for (const e of entries) {
+        if (Buffer.byteLength(e.metadata ?? '') > this.config.offsetMetadataBytesMax) results.push({ topic: e.topic, partition: e.partition, errorCode: ErrorCode.OFFSET_METADATA_TOO_LARGE });
+        else accepted.push(e);
+      }
+      const open = g.pendingTxns.get(req.producerId);
+      const added = new Set(accepted.map((e) => offsetKey(e.topic, e.partition)).filter((k) => open?.offsets.has(k) !== true)).size;
+      if (owned.pendingTxnOffsets + added > this.config.txnOffsetsPendingPerPartitionMax) errorCode = ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+    }
+    if (errorCode !== ErrorCode.NONE || accepted.length === 0) {
+      if (g.disposable) this.removeGroup(g);
+      return errorCode !== ErrorCode.NONE ? all(errorCode) : results;
+    }
+    const now = this.timers.now();
+    const txn = this.openTxn(owned, g, req.producerId, req.producerEpoch);
+    this.noteProducerEpoch(owned, req.producerId, req.producerEpoch);
+    const placed: { key: string; entry: PendingTxnOffset }[] = [];
+    for (const e of accepted) {
+      const key = offsetKey(e.topic, e.partition);
+      const entry: PendingTxnOffset = { value: { offset: e.offset, leaderEpoch: e.leaderEpoch, metadata: e.metadata ?? '', commitTimestamp: now, expireTimestamp: null, logOffset: -1 }, durable: false, outcome: null };
+      if (!txn.offsets.has(key)) owned.pendingTxnOffsets++;
+      txn.offsets.set(key, entry);
+      placed.push({ key, entry });
+    }
+    const records: RecordInput[] = placed.map(({ key, entry }) => {
+      const { topic, partition } = parseOffsetKey(key);
+      return { key: encodeOffsetKey(g.groupId, topic, partition), value: encodeOffsetValue(entry.value) };
+    });
+    const { errorCode: error, baseOffset } = await this.appendBatch(g.partition, records, { producerId: req.producerId, producerEpoch: req.producerEpoch });
+    for (const { key, entry } of placed) {
+      const open = g.pendingTxns.get(req.producerId);
+      const stillPending = open?.offsets.get(key) === entry;
+      if (error === ErrorCode.NONE) {
+        entry.value.logOffset = baseOffset;
+        entry.durable = true;
+        // The transaction ended while the append was in flight: its marker follows this batch in the log.
+        if (!stillPending && entry.outcome === 'commit' && !g.is(GroupState.Dead)) g.putCommitted(key, entry.value);
+      } else if (stillPending) {
+        open!.offsets.delete(key);
+        owned.pendingTxnOffsets--;
+        if (open!.offsets.size === 0) {
+          g.pendingTxns.delete(req.producerId);
+          this.unindexProducer(owned, req.producerId, g.groupId);
+        }
+      }
+    }
+    if (g.disposable && !g.is(GroupState.Dead)) this.removeGroup(g);
+    for (const e of accepted) results.push({ topic: e.topic, partition: e.partition, errorCode: error });
+    return results;
+  }
+
+  /**
+   * A COMMIT or ABORT marker of `producerId` is durable on `__consumer_offsets` partition `partition` (the
+   * partition side's MarkerListener, on this thread): the producer's pending offsets in that partition's groups
+   * become committed (unless a commit later in the log already is) or are dropped. A partition still loading
+   * applies it when the load ends; one not owned ignores it (its load replays the marker from the log).
+   */
+  completeTxn(partition: number, producerId: number, commit: boolean, producerEpoch = -1): void {
+    const owned = this.partitions.get(partition);
+    if (owned === undefined) return;
+    if (producerEpoch >= 0) this.noteProducerEpoch(owned, producerId, producerEpoch);
+    if (owned.loading) {
+      if (owned.markersWhileLoading.size >= MARKERS_WHILE_LOADING_MAX && !owned.markersWhileLoading.has(producerId)) {
+        // Its offsets stay pending until the next load of the partition replays the marker.
+        this.logger.error({ partition, producerId }, 'too many transaction markers while loading __consumer_offsets; one is left to the next load');
+        return;
+      }
+      owned.markersWhileLoading.set(producerId, commit);
+      return;
+    }
+    const ids = owned.producers.get(producerId);
+    if (ids === undefined) return;
+    owned.producers.delete(producerId);
+    for (const id of ids) {
+      const g = owned.groups.get(id);
+      const txn = g?.pendingTxns.get(producerId);
+      if (g === undefined || txn === undefined) continue;
+      g.pendingTxns.delete(producerId);
+      owned.pendingTxnOffsets -= txn.offsets.size;
+      let inFlight = false;
+      for (const [k, p] of txn.offsets) {
+        if (!p.durable) {
+          p.outcome = commit ? 'commit' : 'abort'; // applied when its append is durable (txnOffsetCommit)
+          inFlight = true;
+        } else if (commit) {
+          g.putCommitted(k, p.value);
+        }
+      }
+      // A group left with nothing goes, unless an append in flight still has to land in it (it removes it then).
+      if (g.disposable && !inFlight) this.removeGroup(g);
+    }
+  }
+
+  /** KIP-890 part 1: TxnOffsetCommit asks it whether the group's partition is in the transaction; null skips. */
+  setTxnVerifier(verifier: TxnVerifier | null): void {
+    this.txnVerifier = verifier;
+  }
+
+  /**
+   * OffsetFetch of one group: `topics` null means every committed offset. Unknown partitions: offset -1. With
+   * `requireStable` (OffsetFetch v7+), a partition with offsets pending in an open transaction answers
+   * UNSTABLE_OFFSET_COMMIT (the client retries); without it, the committed offset as if none were pending.
+   */
+  async fetchOffsets(groupId: string, topics: readonly { topic: string; partitions: readonly number[] }[] | null, requireStable = false): Promise<{ errorCode: number; offsets: FetchedOffset[] }> {
     const route = await this.route(groupId, true);
     if (!route.ok) return { errorCode: route.errorCode, offsets: [] };
     const g = this.group(route.partition, groupId);
     const out: FetchedOffset[] = [];
+    const fetched = (topic: string, partition: number): FetchedOffset => {
+      const key = offsetKey(topic, partition);
+      if (requireStable && g?.hasPendingTxnOffset(key) === true) return { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT };
+      const v = g?.offsets.get(key);
+      return v ? { topic, partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE } : { topic, partition, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE };
+    };
     if (topics === null) {
-      for (const [k, v] of g?.offsets ?? []) {
+      for (const k of g?.offsets.keys() ?? []) {
         const { topic, partition } = parseOffsetKey(k);
-        out.push({ topic, partition, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE });
+        out.push(fetched(topic, partition));
       }
       out.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
       return { errorCode: ErrorCode.NONE, offsets: out };
     }
-    for (const t of topics) {
-      for (const p of t.partitions) {
-        const v = g?.offsets.get(offsetKey(t.topic, p));
-        out.push(v ? { topic: t.topic, partition: p, offset: v.offset, leaderEpoch: v.leaderEpoch, metadata: v.metadata, errorCode: ErrorCode.NONE } : { topic: t.topic, partition: p, offset: -1, leaderEpoch: -1, metadata: '', errorCode: ErrorCode.NONE });
-      }
-    }
+    for (const t of topics) for (const p of t.partitions) out.push(fetched(t.topic, p));
     return { errorCode: ErrorCode.NONE, offsets: out };
   }
 
@@ -1079,14 +1385,15 @@ export class GroupCoordinator {
           const due = o.expireTimestamp !== null ? now >= o.expireTimestamp : now - base(o) >= retention;
           if (due) gone.push(k);
         }
-        if (gone.length === 0 && !(g.is(GroupState.Empty) && g.offsets.size === 0)) continue;
+        const emptied = g.is(GroupState.Empty) && g.offsets.size === 0 && g.pendingTxns.size === 0;
+        if (gone.length === 0 && !emptied) continue;
         const records: RecordInput[] = gone.map((k) => {
           const { topic, partition } = parseOffsetKey(k);
           return { key: encodeOffsetKey(g.groupId, topic, partition), value: null };
         });
         for (const k of gone) g.offsets.delete(k);
         expired += gone.length;
-        if (g.is(GroupState.Empty) && g.offsets.size === 0 && g.size === 0) {
+        if (g.is(GroupState.Empty) && g.offsets.size === 0 && g.pendingTxns.size === 0 && g.size === 0) {
           records.push({ key: encodeGroupKey(g.groupId), value: null });
           this.removeGroup(g);
         }
@@ -1126,18 +1433,27 @@ export class GroupCoordinator {
     return this.append(g.partition, [{ key: encodeGroupKey(g.groupId), value }]);
   }
 
-  /** Appends records as one batch; maps a storage failure the way Kafka does (the client finds the coordinator again). */
+  /** Appends records as one plain batch: a Kafka error code. */
   private async append(partition: number, records: RecordInput[]): Promise<number> {
-    if (!this.partitions.has(partition)) return ErrorCode.NOT_COORDINATOR;
-    const batch = buildRecordBatch(records, { nowMs: this.timers.now() });
+    return (await this.appendBatch(partition, records, null)).errorCode;
+  }
+
+  /**
+   * Appends records as one batch, transactional when `txn` is given (producer id and epoch, base sequence 0 as
+   * Kafka's coordinator writes it); maps a storage failure the way Kafka does (the client finds the coordinator
+   * again). The store is called synchronously, before the first await: the batch's place in the log is fixed by
+   * the time this returns its promise (callers register pending state in the same turn).
+   */
+  private async appendBatch(partition: number, records: RecordInput[], txn: { producerId: number; producerEpoch: number } | null): Promise<{ errorCode: number; baseOffset: number }> {
+    if (!this.partitions.has(partition)) return { errorCode: ErrorCode.NOT_COORDINATOR, baseOffset: -1 };
+    const batch = buildRecordBatch(records, txn === null ? { nowMs: this.timers.now() } : { nowMs: this.timers.now(), transactional: true, producerId: txn.producerId, producerEpoch: txn.producerEpoch, baseSequence: 0 });
     try {
-      await this.store.append(partition, batch);
-      return ErrorCode.NONE;
+      return { errorCode: ErrorCode.NONE, baseOffset: await this.store.append(partition, batch) };
     } catch (err) {
       this.logger.warn({ err, partition }, 'appending to __consumer_offsets failed');
       const code = (err as { code?: unknown }).code;
-      if (code === 'KAFKA_STORAGE_ERROR' || code === 'LOG_CLOSED') return ErrorCode.NOT_COORDINATOR;
-      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      if (code === 'KAFKA_STORAGE_ERROR' || code === 'LOG_CLOSED') return { errorCode: ErrorCode.NOT_COORDINATOR, baseOffset: -1 };
+      return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, baseOffset: -1 };
     }
   }
 
@@ -1172,6 +1488,7 @@ export type GroupService = Pick<
   | 'heartbeat'
   | 'leaveGroup'
   | 'commitOffsets'
+  | 'txnOffsetCommit'
   | 'fetchOffsets'
   | 'deleteOffsets'
   | 'describeGroup'
@@ -1180,6 +1497,40 @@ export type GroupService = Pick<
   /** Every group of every coordinator (on shards: all of them, asked in parallel). */
   listGroups(states: readonly string[]): { errorCode: number; groups: GroupListing[] } | Promise<{ errorCode: number; groups: GroupListing[] }>;
 };
+
+/**
+ * Kafka's mapping of an append or verification failure to what an offset commit answers
+ * (GroupMetadataManager.maybeConvertOffsetCommitError).
+ */
+export function convertOffsetCommitError(errorCode: number): number {
+  switch (errorCode) {
+    case ErrorCode.NETWORK_EXCEPTION:
+      return ErrorCode.COORDINATOR_LOAD_IN_PROGRESS; // retried by every client version, without a new lookup
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR;
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+    case ErrorCode.INVALID_FETCH_SIZE:
+      return ErrorCode.INVALID_COMMIT_OFFSET_SIZE;
+    default:
+      return errorCode;
+  }
+}
+
+/**
+ * The MarkerListener that completes transactional offsets: register it with the partition side of the thread
+ * that runs `coordinator` (LocalPartitions.onMarker); markers on other topics are not its business.
+ */
+export function groupMarkerListener(coordinator: Pick<GroupCoordinator, 'completeTxn'>): MarkerListener {
+  return (topic, partition, marker) => {
+    if (topic === OFFSETS_TOPIC) coordinator.completeTxn(partition, marker.producerId, marker.commit, marker.producerEpoch);
+  };
+}
 
 /** The coordinator's settings out of a broker config (which names them the same). */
 export function coordinatorConfigOf(c: GroupCoordinatorConfig): GroupCoordinatorConfig {
@@ -1195,5 +1546,6 @@ export function coordinatorConfigOf(c: GroupCoordinatorConfig): GroupCoordinator
     offsetMetadataBytesMax: c.offsetMetadataBytesMax,
     offsetsRetentionMs: c.offsetsRetentionMs,
     offsetsRetentionCheckIntervalMs: c.offsetsRetentionCheckIntervalMs,
+    txnOffsetsPendingPerPartitionMax: c.txnOffsetsPendingPerPartitionMax,
   };
 }

@@ -57,6 +57,27 @@ export interface CommittedOffset {
   commitTimestamp: number;
   /** Explicit expiry from OffsetCommit v1-4 retention; null: expiry follows the group (KIP-211). */
   expireTimestamp: number | null;
+  /**
+   * Offset of the batch that stored it in `__consumer_offsets`: of two commits of one partition (a plain one and
+   * a transactional one completed later, say), the one later in the log wins, live as on load (Kafka's
+   * CommitRecordMetadataAndOffset.olderThan).
+   */
+  logOffset: number;
+}
+
+/** An offset committed inside a transaction, not visible until its COMMIT marker (Kafka's pending txn offset). */
+export interface PendingTxnOffset {
+  value: CommittedOffset;
+  /** False while its append is in flight (value.logOffset is set once it is durable). */
+  durable: boolean;
+  /** Set when the transaction ended while the append was in flight: applied (or not) once it is durable. */
+  outcome: 'commit' | 'abort' | null;
+}
+
+/** One producer's open transaction in a group: its epoch and its pending offsets by `topic \0 partition`. */
+export interface PendingTxn {
+  producerEpoch: number;
+  readonly offsets: Map<string, PendingTxnOffset>;
 }
 
 export class Member {
@@ -115,6 +136,8 @@ export class Group {
   readonly pendingMembers = new Map<string, TimerHandle>();
   /** Committed offsets by `topic \0 partition`. */
   readonly offsets = new Map<string, CommittedOffset>();
+  /** Offsets committed inside open transactions, by producer id (Kafka's pendingTransactionalOffsetCommits). */
+  readonly pendingTxns = new Map<number, PendingTxn>();
   rebalanceTimer: TimerHandle | null = null;
   /** Set while the initial rebalance delay of a group that was Empty runs (Kafka's InitialDelayedJoin). */
   initialDelay: { remainingMs: number } | null = null;
@@ -141,6 +164,23 @@ export class Group {
 
   get size(): number {
     return this.members.size;
+  }
+
+  /** Nothing keeps an Empty group alive: no member, no committed or pending offset, never a generation. */
+  get disposable(): boolean {
+    return this.state === GroupState.Empty && this.members.size === 0 && this.offsets.size === 0 && this.pendingTxns.size === 0 && this.generationId === 0;
+  }
+
+  /** Whether an open transaction holds an offset of this partition (OffsetFetch requireStable: UNSTABLE_OFFSET_COMMIT). */
+  hasPendingTxnOffset(key: string): boolean {
+    for (const t of this.pendingTxns.values()) if (t.offsets.has(key)) return true;
+    return false;
+  }
+
+  /** Makes `value` the committed offset unless a commit later in the log already is. */
+  putCommitted(key: string, value: CommittedOffset): void {
+    const current = this.offsets.get(key);
+    if (current === undefined || current.logOffset <= value.logOffset) this.offsets.set(key, value);
   }
 
   add(member: Member): void {

@@ -1,5 +1,5 @@
 /** Consumer groups: the classic group coordinator and committed offsets in `__consumer_offsets`. */
-export { GroupCoordinator, groupCoordinatorDefaults, coordinatorConfigOf } from './coordinator.js';
+export { GroupCoordinator, groupCoordinatorDefaults, coordinatorConfigOf, convertOffsetCommitError, groupMarkerListener } from './coordinator.js';
 export { brokerGroupCoordinator, OFFSETS_TOPIC_CONFIGS } from './broker-coordinator.js';
 export type {
   GroupCoordinatorConfig,
@@ -8,6 +8,8 @@ export type {
   SyncGroupInput,
   MemberRef,
   OffsetCommitEntry,
+  TxnOffsetCommitEntry,
+  TxnOffsetCommitInput,
   PartitionError,
   FetchedOffset,
   GroupDescription,

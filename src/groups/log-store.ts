@@ -1,6 +1,6 @@
 /**
  * LogOffsetsStore: the OffsetsStore over the broker's partition logs of `__consumer_offsets`. Appends go
- * through PartitionLog.append like a Produce with acks=all (durable when resolved); reads replay from the log
+ * through PartitionLog.append like a Produce with acks=all (durable when resolved, answering the batch's offset); reads replay from the log
  * start, `readBytesMax` at a time, copying each read into one Buffer (a load-time boundary: batches may come
  * back as several views) and splitting it into whole batches.
  */
@@ -20,8 +20,13 @@ export class LogOffsetsStore implements OffsetsStore {
     return log;
   }
 
-  async append(partition: number, batch: Buffer): Promise<void> {
-    await this.log(partition).append(batch, { leaderEpoch: LEADER_EPOCH });
+  /**
+   * Straight into the log, not through the Produce path (LocalPartitions): the coordinator's own batches are not
+   * a client's, so no sequence check applies to its transactional offset batches (Kafka appends them with
+   * origin = coordinator).
+   */
+  async append(partition: number, batch: Buffer): Promise<number> {
+    return (await this.log(partition).append(batch, { leaderEpoch: LEADER_EPOCH })).baseOffset;
   }
 
   async *read(partition: number): AsyncIterable<Buffer> {

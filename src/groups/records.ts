@@ -25,6 +25,11 @@
  *   Tern writes v3 (what Kafka 2.3+ writes).
  *
  * A record with a key and a null value is a tombstone: the offset (or the group) was deleted or expired.
+ *
+ * Transactional offset commits (TxnOffsetCommit) are OffsetCommit records in a batch with the transactional
+ * attribute and the producer's id and epoch; they count once the producer's COMMIT marker follows them in the
+ * partition. A marker is a control batch (attributes bit 0x20) holding one record whose key is
+ * version INT16 (0), type INT16 (0 abort, 1 commit) and whose value is version INT16, coordinatorEpoch INT32.
  */
 import { Reader, Writer } from '../protocol/codec.js';
 
@@ -161,6 +166,13 @@ export function decodeOffsetValue(value: Buffer): OffsetValue {
     const expireTimestamp = version === 1 ? r.int64() : null;
     return { offset, leaderEpoch, metadata, commitTimestamp, expireTimestamp };
   });
+}
+
+/** A control record's key: 'commit' or 'abort', or null for another control type (or damaged bytes). */
+export function decodeControlKey(key: Buffer | null): 'commit' | 'abort' | null {
+  if (key === null || key.length < 4) return null;
+  const type = key.readInt16BE(2);
+  return type === 1 ? 'commit' : type === 0 ? 'abort' : null;
 }
 
 /** Array counts are checked against the bytes left before anything is allocated (a damaged count cannot). */

@@ -7,6 +7,7 @@ import type { BrokerConfig } from '../broker/config.js';
 import type { TopicRecord, TopicView } from '../cluster/index.js';
 import type { PartitionOps } from './partitions.js';
 import type { GroupService } from '../groups/index.js';
+import type { TxnService } from '../txn/index.js';
 
 /** A Kafka error as data: code plus an optional message for the response's ErrorMessage field. */
 export interface KafkaFailure {
@@ -33,6 +34,8 @@ export interface BrokerServices {
   validateTopicConfigs(configs: Record<string, string>): KafkaFailure | null;
   /** Consumer groups and committed offsets (issue 5). */
   readonly groups: GroupService;
+  /** Producer ids and the transaction coordinator (issue 6). */
+  readonly txn: TxnService;
 }
 
 export interface RequestContext {

@@ -6,13 +6,43 @@
  *
  * `LocalPartitions` is the implementation over this thread's own logs (LogManager): the single-process broker
  * uses it for every partition, a shard for the partitions it owns. Kafka errors are data here, as in handlers.
+ *
+ * Exactly-once (issue 6), the partition side: a partition's producer state (src/txn/partition-txn.ts) is loaded
+ * on first need (a batch with a producer id, a marker, a read_committed read or ListOffsets, DescribeProducers);
+ * produces to the partition wait for the load in arrival order. A partition with no producer state loaded takes
+ * plain batches (producer id -1) on the fast path: no load, no allocation per batch beyond the append's own.
+ * Once loaded, every append to the partition goes through its producer state, so its snapshots see all growth.
+ * - Produce with a producer id: exactly one batch (Kafka's rule for Produce v3+, INVALID_RECORD otherwise), checked
+ *   and appended in one synchronous step; a duplicate answers the original offsets once they are durable.
+ * - A transactional batch opening a transaction here is verified first with the TxnVerifier (KIP-890 part 1); a
+ *   marker for its producer landing meanwhile voids the verification (INVALID_TXN_STATE). With no verifier wired
+ *   (no transaction coordinator), any Produce naming a transactional id is refused with
+ *   TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as before transactions existed.
+ * - read_committed reads stop at the last stable offset and report the aborted transactions they overlap; the
+ *   LSO of a partition whose producer state is not loaded is its high watermark for read_uncommitted reads
+ *   (loading for them would make every plain consumer scan logs after a restart).
  */
 import type { Logger } from 'pino';
 import type { LogManager, PartitionLog } from '../log/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ChunkedView, chunkedLength, type ChunkedBytes } from '../protocol/chunked-bytes.js';
-import { MAGIC_OFFSET, MAGIC_V2, validateBatches } from '../protocol/records.js';
+import { BASE_OFFSET_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2, isTransactional, validateBatches, type ValidatedBatch } from '../protocol/records.js';
 import { storageFailureOf } from './apis/errors.js';
+import {
+  PartitionTxn,
+  READ_COMMITTED,
+  producerStateDefaults,
+  waitUntilDurable,
+  type AbortedTxn,
+  type MarkerListener,
+  type MarkerOutcome,
+  type MarkerWriter,
+  type ProducerDescription,
+  type ProducerStateConfig,
+  type TopicPartition,
+  type TxnMarker,
+  type TxnVerifier,
+} from '../txn/index.js';
 
 /** The leader epoch of every partition of this single-replica broker. */
 export const LEADER_EPOCH = 0;
@@ -30,6 +60,8 @@ export interface ReadSpec {
   partition: number;
   fetchOffset: number;
   partitionMaxBytes: number;
+  /** READ_UNCOMMITTED (default) or READ_COMMITTED (src/txn/types.ts). */
+  isolationLevel?: number;
 }
 
 export interface ReadOutcome {
@@ -40,14 +72,26 @@ export interface ReadOutcome {
   /** Whole batches as stored: views, never copies, on the local path. */
   records: Buffer[];
   bytes: number;
-  /** The high watermark before the read began: a Fetch long poll waits for it to move. */
+  /**
+   * The high watermark before the read began (read_committed: the last stable offset): a Fetch long poll waits
+   * for it to move.
+   */
   seenHighWatermark: number;
+  /** read_committed: the aborted transactions overlapping what is returned; read_uncommitted: null. */
+  abortedTransactions: AbortedTxn[] | null;
 }
 
 export interface WaitSpec {
   topic: string;
   partition: number;
+  /** ReadOutcome.seenHighWatermark of the read: the high watermark, or the LSO under read_committed. */
   seenHighWatermark: number;
+  isolationLevel?: number;
+}
+
+export interface DescribeProducersOutcome {
+  errorCode: number;
+  producers: ProducerDescription[];
 }
 
 export interface OffsetLookup {
@@ -60,10 +104,13 @@ export interface OffsetLookup {
 /** Where a partition stands, for Metadata: usable, offline (storage failed), or not (yet) created. */
 export type PartitionState = 'online' | 'offline' | 'missing';
 
-export interface PartitionOps {
+export interface PartitionOps extends MarkerWriter {
   state(topic: string, partition: number): PartitionState;
-  /** Validates and appends one partition's batches; resolves once they are durable. */
-  produce(topic: string, partition: number, records: ChunkedBytes, apiVersion: number): Promise<ProduceOutcome>;
+  /**
+   * Validates and appends one partition's batches; resolves once they are durable. `transactionalId`: the
+   * Produce request's (null when none).
+   */
+  produce(topic: string, partition: number, records: ChunkedBytes, apiVersion: number, transactionalId?: string | null): Promise<ProduceOutcome>;
   /**
    * Reads the partitions in order, sharing `maxBytes` (the first partition with data gets at least one whole
    * batch, KIP-74), each capped at its own partitionMaxBytes.
@@ -71,10 +118,15 @@ export interface PartitionOps {
   read(specs: readonly ReadSpec[], maxBytes: number): Promise<ReadOutcome[]>;
   /** Resolves when any of the partitions' high watermarks moves past what was seen, after `ms`, or on abort. */
   waitForAppend(specs: readonly WaitSpec[], ms: number, signal: AbortSignal): Promise<void>;
-  /** ListOffsets' lookup: -1 latest, -2 earliest, -3 max timestamp (v7+), -4 earliest local (v8+), t >= 0 by time. */
-  listOffset(topic: string, partition: number, timestamp: number, apiVersion: number): Promise<OffsetLookup>;
+  /**
+   * ListOffsets' lookup: -1 latest (the last stable offset under read_committed), -2 earliest, -3 max timestamp
+   * (v7+), -4 earliest local (v8+), t >= 0 by time.
+   */
+  listOffset(topic: string, partition: number, timestamp: number, apiVersion: number, isolationLevel?: number): Promise<OffsetLookup>;
   /** DeleteRecords: raises the log start offset (-1 = the high watermark). */
   deleteRecords(topic: string, partition: number, offset: number): Promise<{ errorCode: number; lowWatermark: number }>;
+  /** DescribeProducers: the producers the partition tracks. */
+  describeProducers(topic: string, partition: number): Promise<DescribeProducersOutcome>;
 }
 
 const LATEST = -1;
@@ -87,7 +139,31 @@ export function produceFailure(errorCode: number, errorMessage: string | null = 
 }
 
 export function readFailure(errorCode: number): ReadOutcome {
-  return { errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: [], bytes: 0, seenHighWatermark: -1 };
+  return { errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, records: [], bytes: 0, seenHighWatermark: -1, abortedTransactions: null };
+}
+
+/** Verifier errors a producer does not retry, answered as the retriable NOT_ENOUGH_REPLICAS (as Kafka does). */
+const RETRIABLE_VERIFY_ERRORS: ReadonlySet<number> = new Set([
+  ErrorCode.NOT_COORDINATOR,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.CONCURRENT_TRANSACTIONS,
+]);
+
+/** A partition's producer state: loading (with its waiters, in arrival order) or loaded. */
+interface TxnSlot {
+  txn: PartitionTxn | null;
+  loading: Promise<PartitionTxn> | null;
+  /** Produces waiting for the load: later ones queue behind them, so offsets follow arrival order. */
+  waiters: number;
+}
+
+export interface LocalPartitionsOptions {
+  countLoad?: boolean;
+  /** Producer state limits (broker config). */
+  producerState?: ProducerStateConfig;
+  /** Wall clock, ms (tests control expiry with it). */
+  clock?: () => number;
 }
 
 /**
@@ -116,13 +192,32 @@ export class LocalPartitions implements PartitionOps {
    * reports for placement. Null when nobody asks (the single-process broker): nothing is counted.
    */
   #appended: Map<string, number> | null;
+  readonly #producerState: ProducerStateConfig;
+  readonly #clock: () => number;
+  /** Producer state per open log (a reopened or recreated partition is a new log, with a fresh state). */
+  readonly #txn = new Map<PartitionLog, TxnSlot>();
+  #verifier: TxnVerifier | null = null;
+  readonly #markerListeners = new Set<MarkerListener>();
 
   constructor(
     private readonly logs: LogManager,
     private readonly logger: Logger,
-    opts: { countLoad?: boolean } = {},
+    opts: LocalPartitionsOptions = {},
   ) {
     this.#appended = opts.countLoad === true ? new Map() : null;
+    this.#producerState = opts.producerState ?? producerStateDefaults;
+    this.#clock = opts.clock ?? Date.now;
+  }
+
+  /** Plugs in the transaction coordinator's verifier (KIP-890); null refuses transactional produce. */
+  setTxnVerifier(verifier: TxnVerifier | null): void {
+    this.#verifier = verifier;
+  }
+
+  /** Calls `listener` after each marker is durable on a partition of this thread. Returns unsubscribe. */
+  onMarker(listener: MarkerListener): () => void {
+    this.#markerListeners.add(listener);
+    return () => this.#markerListeners.delete(listener);
   }
 
   /** Bytes appended per partition since the previous call. */
@@ -146,7 +241,58 @@ export class LocalPartitions implements PartitionOps {
     return this.logs.offline(topic, partition) ? 'offline' : 'missing';
   }
 
-  async produce(topic: string, partition: number, records: ChunkedBytes, apiVersion: number): Promise<ProduceOutcome> {
+  // --- producer state -------------------------------------------------------------------------------------
+
+  /** The loaded producer state of `log` when nothing waits for it, else null (the caller awaits `#loadTxn`). */
+  #readyTxn(log: PartitionLog): PartitionTxn | null {
+    const slot = this.#txn.get(log);
+    return slot !== undefined && slot.txn !== null && slot.waiters === 0 ? slot.txn : null;
+  }
+
+  /** The producer state of `log`, loading it on first need; callers resume in the order they called. */
+  async #loadTxn(log: PartitionLog): Promise<PartitionTxn> {
+    let slot = this.#txn.get(log);
+    if (slot === undefined) {
+      // Forget the states of logs closed since (deleted partitions, logs reopened after a full disk).
+      for (const l of this.#txn.keys()) if (l.closed) this.#txn.delete(l);
+      const s: TxnSlot = { txn: null, loading: null, waiters: 0 };
+      s.loading = PartitionTxn.load({ log, fs: log.fileSystem, config: this.#producerState, clock: this.#clock, logger: this.logger, leaderEpoch: LEADER_EPOCH }).then(
+        (txn) => {
+          s.txn = txn;
+          s.loading = null;
+          return txn;
+        },
+        (err: unknown) => {
+          if (this.#txn.get(log) === s) this.#txn.delete(log);
+          throw err;
+        },
+      );
+      this.#txn.set(log, s);
+      slot = s;
+    }
+    slot.waiters++;
+    try {
+      return await (slot.loading ?? slot.txn!);
+    } finally {
+      slot.waiters--;
+    }
+  }
+
+  /** Writes a producer snapshot for every loaded partition (clean shutdown, before the logs close). */
+  async close(): Promise<void> {
+    const loaded = [...this.#txn.entries()];
+    await Promise.allSettled(
+      loaded.map(async ([log, slot]) => {
+        const txn = slot.txn ?? (await slot.loading?.catch(() => null)) ?? null;
+        if (txn === null || log.closed || log.failed) return;
+        await txn.snapshot().catch((err: unknown) => this.logger.warn({ dir: log.dir, err }, 'producer snapshot at close failed'));
+      }),
+    );
+  }
+
+  // --- produce --------------------------------------------------------------------------------------------
+
+  async produce(topic: string, partition: number, records: ChunkedBytes, apiVersion: number, transactionalId: string | null = null): Promise<ProduceOutcome> {
     const log = this.logs.get(topic, partition);
     if (!log) return produceFailure(this.missingError(topic, partition));
     const bytes = chunkedLength(records);
@@ -155,20 +301,107 @@ export class LocalPartitions implements PartitionOps {
     if (apiVersion < 3 && bytes > MAGIC_OFFSET && (new ChunkedView(records).readInt8(MAGIC_OFFSET) & 0xff) < MAGIC_V2) {
       return produceFailure(ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, 'message format v0/v1 is not supported: send record batch v2 (Produce v3+)');
     }
+    if (transactionalId !== null && this.#verifier === null) {
+      return produceFailure(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not available: no transaction coordinator');
+    }
     const checked = validateBatches(records, { maxBatchBytes: log.config.maxMessageBytes });
     if (!checked.ok) return produceFailure(ErrorCode[checked.error], checked.message);
+    const batches = checked.batches;
+    let producer: ValidatedBatch | null = null;
+    for (const b of batches) if (b.producerId >= 0) producer = b;
     try {
-      const res = await log.append(records, { leaderEpoch: LEADER_EPOCH, batches: checked.batches });
-      if (this.#appended) {
-        const k = `${topic}-${partition}`;
-        this.#appended.set(k, (this.#appended.get(k) ?? 0) + bytes);
+      let txn = this.#readyTxn(log);
+      if (txn === null && producer === null && !this.#txn.has(log)) {
+        // The fast path: no producer state here, nothing to check.
+        const res = await log.append(records, { leaderEpoch: LEADER_EPOCH, batches });
+        this.#countAppended(topic, partition, bytes);
+        return { errorCode: 0, errorMessage: null, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset };
       }
-      return { errorCode: 0, errorMessage: null, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset };
+      if (producer !== null) {
+        if (batches.length !== 1) return produceFailure(ErrorCode.INVALID_RECORD, 'a produce with a producer id carries exactly one record batch per partition');
+        if (isTransactional(producer.attributes) && transactionalId === null) {
+          return produceFailure(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'a transactional record batch needs the request\'s transactional id');
+        }
+      }
+      txn ??= await this.#loadTxn(log);
+      if (producer === null) {
+        const res = await txn.appendPlain(records, batches, bytes);
+        this.#countAppended(topic, partition, bytes);
+        return { errorCode: 0, errorMessage: null, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset };
+      }
+      if (isTransactional(producer.attributes) && !txn.state.hasOpenTransaction(producer.producerId)) {
+        const failure = await this.#verify(txn, transactionalId!, producer, topic, partition);
+        if (failure !== null) return failure;
+      }
+      const res = txn.appendData(records, producer, bytes);
+      if (res.kind === 'error') return produceFailure(res.errorCode, res.message);
+      if (res.kind === 'duplicate') {
+        // The original may not be durable yet: answer as its own produce would, once it is.
+        await waitUntilDurable(log, res.lastOffset);
+        return { errorCode: 0, errorMessage: null, baseOffset: res.firstOffset, logAppendTimeMs: -1, logStartOffset: log.logStartOffset };
+      }
+      const out = await res.done;
+      this.#countAppended(topic, partition, bytes);
+      return { errorCode: 0, errorMessage: null, baseOffset: out.baseOffset, logAppendTimeMs: out.logAppendTime, logStartOffset: out.logStartOffset };
     } catch (err) {
       const f = storageFailureOf(this.logger, err, 'produce');
       return produceFailure(f.errorCode, f.errorMessage);
     }
   }
+
+  /** KIP-890 part 1: asks the coordinator whether this partition is in the producer's transaction. */
+  async #verify(txn: PartitionTxn, transactionalId: string, b: ValidatedBatch, topic: string, partition: number): Promise<ProduceOutcome | null> {
+    const verifier = this.#verifier;
+    if (verifier === null) return produceFailure(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not available: no transaction coordinator');
+    const { guard, result } = txn.verification(b.producerId, b.producerEpoch, () =>
+      verifier.verifyPartition(transactionalId, b.producerId, b.producerEpoch, topic, partition),
+    );
+    const code = await result;
+    if (code !== 0) return produceFailure(RETRIABLE_VERIFY_ERRORS.has(code) ? ErrorCode.NOT_ENOUGH_REPLICAS : code, 'the partition is not part of the producer\'s ongoing transaction');
+    if (!txn.stillVerified(b.producerId, guard)) {
+      return produceFailure(ErrorCode.INVALID_TXN_STATE, 'the transaction ended while the batch was being verified');
+    }
+    return null;
+  }
+
+  #countAppended(topic: string, partition: number, bytes: number): void {
+    if (this.#appended) {
+      const k = `${topic}-${partition}`;
+      this.#appended.set(k, (this.#appended.get(k) ?? 0) + bytes);
+    }
+  }
+
+  // --- markers --------------------------------------------------------------------------------------------
+
+  writeMarkers(partitions: readonly TopicPartition[], marker: TxnMarker): Promise<MarkerOutcome[]> {
+    return Promise.all(partitions.map((tp) => this.#writeMarker(tp.topic, tp.partition, marker)));
+  }
+
+  async #writeMarker(topic: string, partition: number, marker: TxnMarker): Promise<MarkerOutcome> {
+    const log = this.logs.get(topic, partition);
+    if (!log) return { topic, partition, errorCode: this.missingError(topic, partition) };
+    try {
+      const txn = this.#readyTxn(log) ?? (await this.#loadTxn(log));
+      const res = txn.appendMarker(marker);
+      if (!('done' in res)) {
+        this.logger.warn({ topic, partition, producerId: marker.producerId, why: res.message }, 'marker refused');
+        return { topic, partition, errorCode: res.errorCode };
+      }
+      await res.done;
+    } catch (err) {
+      return { topic, partition, errorCode: storageFailureOf(this.logger, err, 'write marker').errorCode };
+    }
+    for (const listener of this.#markerListeners) {
+      try {
+        listener(topic, partition, marker);
+      } catch (err) {
+        this.logger.error({ topic, partition, err }, 'marker listener threw');
+      }
+    }
+    return { topic, partition, errorCode: 0 };
+  }
+
+  // --- reads ----------------------------------------------------------------------------------------------
 
   async read(specs: readonly ReadSpec[], maxBytes: number): Promise<ReadOutcome[]> {
     let bytes = 0;
@@ -186,26 +419,47 @@ export class LocalPartitions implements PartitionOps {
     if (!log) return readFailure(this.missingError(s.topic, s.partition));
     // The topic was deleted while a Fetch waited: its log is gone, not empty.
     if (log.closed) return readFailure(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+    const committed = s.isolationLevel === READ_COMMITTED;
+    let txn: PartitionTxn | null;
+    try {
+      txn = committed ? (this.#readyTxn(log) ?? (await this.#loadTxn(log))) : (this.#txn.get(log)?.txn ?? null);
+    } catch (err) {
+      return readFailure(storageFailureOf(this.logger, err, 'fetch').errorCode);
+    }
     const hw = log.highWatermark;
-    const out: ReadOutcome = { errorCode: 0, highWatermark: hw, lastStableOffset: hw, logStartOffset: log.logStartOffset, records: [], bytes: 0, seenHighWatermark: hw };
+    const lso = txn === null ? hw : txn.lastStableOffset();
+    // Reads under read_committed end at the LSO: never a batch at or beyond it.
+    const end = committed ? lso : hw;
+    const aborted = committed ? [] : null;
+    const out: ReadOutcome = { errorCode: 0, highWatermark: hw, lastStableOffset: lso, logStartOffset: log.logStartOffset, records: [], bytes: 0, seenHighWatermark: end, abortedTransactions: aborted };
     // As in Kafka: out of range below the log start or beyond the log end; between the high watermark and the
     // log end (appended, not yet synced) there is simply nothing to read yet.
     if (s.fetchOffset < log.logStartOffset || s.fetchOffset > log.logEndOffset) return { ...out, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE };
-    if (s.fetchOffset >= hw) return out;
+    if (s.fetchOffset >= end) return out;
     const budget = Math.min(s.partitionMaxBytes, budgetLeft);
     if (budget <= 0 && !first) return out;
     try {
-      const res = await log.read(s.fetchOffset, Math.max(budget, 0), { minOneBatch: first });
+      const res = await log.read(s.fetchOffset, Math.max(budget, 0), { minOneBatch: first, upTo: end });
       if (!res.ok) {
         // the log moved under us (retention or DeleteRecords between the check and the read)
         return { ...out, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: res.highWatermark, logStartOffset: res.logStartOffset };
       }
       let n = 0;
       for (const r of res.records) n += r.length;
-      return { ...out, records: res.records, bytes: n, highWatermark: res.highWatermark, lastStableOffset: res.highWatermark, logStartOffset: res.logStartOffset };
+      const abortedTransactions = committed && txn !== null && n > 0 && !txn.index.empty ? txn.abortedTransactions(s.fetchOffset, endOffsetOf(res.records)) : aborted;
+      return { ...out, records: res.records, bytes: n, highWatermark: res.highWatermark, logStartOffset: res.logStartOffset, abortedTransactions };
     } catch (err) {
       return readFailure(storageFailureOf(this.logger, err, 'fetch').errorCode);
     }
+  }
+
+  /** What a waiter compares with what it saw: the LSO under read_committed (when known), else the high watermark. */
+  #watermark(log: PartitionLog, isolationLevel: number | undefined): number {
+    if (isolationLevel === READ_COMMITTED) {
+      const txn = this.#txn.get(log)?.txn;
+      if (txn) return txn.lastStableOffset();
+    }
+    return log.highWatermark;
   }
 
   waitForAppend(specs: readonly WaitSpec[], ms: number, signal: AbortSignal): Promise<void> {
@@ -219,29 +473,40 @@ export class LocalPartitions implements PartitionOps {
         resolve();
       };
       if (signal.aborted) return resolve();
-      const logs: PartitionLog[] = [];
+      const watched: { log: PartitionLog; spec: WaitSpec }[] = [];
       let moved = false;
       for (const s of specs) {
         const log = this.logs.get(s.topic, s.partition);
         if (!log) continue;
-        logs.push(log);
-        if (log.highWatermark !== s.seenHighWatermark) moved = true;
+        watched.push({ log, spec: s });
+        if (this.#watermark(log, s.isolationLevel) !== s.seenHighWatermark) moved = true;
       }
       if (moved) return resolve();
-      if (logs.length === 0) return resolve();
+      if (watched.length === 0) return resolve();
       timer = setTimeout(done, ms);
       signal.addEventListener('abort', done);
-      for (const log of logs) unsubs.push(log.onAppend(done));
+      for (const { log, spec } of watched) {
+        // read_committed wakes when the LSO moves (a marker became durable), not on every append behind an
+        // open transaction; a failed or closed log always wakes (the read reports it).
+        unsubs.push(
+          log.onAppend(() => {
+            if (log.failed || log.closed || this.#watermark(log, spec.isolationLevel) !== spec.seenHighWatermark) done();
+          }),
+        );
+      }
     });
   }
 
-  async listOffset(topic: string, partition: number, ts: number, v: number): Promise<OffsetLookup> {
+  async listOffset(topic: string, partition: number, ts: number, v: number, isolationLevel?: number): Promise<OffsetLookup> {
     const out: OffsetLookup = { errorCode: 0, offset: -1, timestamp: -1, leaderEpoch: -1 };
     const log = this.logs.get(topic, partition);
     if (!log) return { ...out, errorCode: this.missingError(topic, partition) };
     try {
       let found: { offset: number; timestamp: number } | null;
-      if (ts === LATEST) found = { offset: log.highWatermark, timestamp: -1 };
+      if (ts === LATEST && isolationLevel === READ_COMMITTED) {
+        const txn = this.#readyTxn(log) ?? (await this.#loadTxn(log));
+        found = { offset: txn.lastStableOffset(), timestamp: -1 };
+      } else if (ts === LATEST) found = { offset: log.highWatermark, timestamp: -1 };
       else if (ts === EARLIEST || (ts === EARLIEST_LOCAL && v >= 8)) found = { offset: log.logStartOffset, timestamp: -1 };
       else if (ts === MAX_TIMESTAMP && v >= 7) found = await log.maxTimestampOffset();
       else if (ts >= 0) found = await log.offsetForTimestamp(ts);
@@ -265,4 +530,28 @@ export class LocalPartitions implements PartitionOps {
       return { lowWatermark: -1, errorCode: storageFailureOf(this.logger, err, 'delete records').errorCode };
     }
   }
+
+  async describeProducers(topic: string, partition: number): Promise<DescribeProducersOutcome> {
+    const log = this.logs.get(topic, partition);
+    if (!log) return { errorCode: this.missingError(topic, partition), producers: [] };
+    try {
+      const txn = this.#readyTxn(log) ?? (await this.#loadTxn(log));
+      return { errorCode: 0, producers: txn.state.describe() };
+    } catch (err) {
+      return { errorCode: storageFailureOf(this.logger, err, 'describe producers').errorCode, producers: [] };
+    }
+  }
+}
+
+/** The offset after the last batch of whole batches read from a log (pieces as the read returned them). */
+function endOffsetOf(records: readonly Buffer[]): number {
+  const view = new ChunkedView(records);
+  let pos = 0;
+  let end = -1;
+  while (pos + LAST_OFFSET_DELTA_OFFSET + 4 <= view.length) {
+    const base = view.readInt32BE(pos + BASE_OFFSET_OFFSET) * 0x1_0000_0000 + (view.readInt32BE(pos + BASE_OFFSET_OFFSET + 4) >>> 0);
+    end = base + view.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET) + 1;
+    pos += LOG_OVERHEAD + view.readInt32BE(pos + BATCH_LENGTH_OFFSET);
+  }
+  return end;
 }

@@ -116,8 +116,12 @@ const GONE = Symbol('segment gone');
 
 const CHECKPOINT_FILE = 'log-start-offset.checkpoint';
 const SEGMENT_LOG = /^(\d{20})\.log$/;
-/** Leftovers of interrupted work: checkpoint temp files, and index files whose .log is gone. */
-const STRAY = /^(\d{20})\.(index|timeindex)$|\.tmp$/;
+/**
+ * Leftovers of interrupted work: checkpoint temp files, and index files whose .log is gone (the aborted-transaction
+ * index, .txnindex, is written by src/txn beside the segment and goes with it).
+ */
+const STRAY = /^(\d{20})\.(index|timeindex|txnindex)$|\.tmp$/;
+const TXN_INDEX_SUFFIX = '.txnindex';
 
 export class PartitionLog {
   readonly dir: string;
@@ -277,6 +281,7 @@ export class PartitionLog {
       for (const suffix of ['.log', '.index', '.timeindex'] as const) {
         await this.#fs.remove(path.join(this.dir, segmentFileName(base, suffix)));
       }
+      await this.#fs.remove(path.join(this.dir, txnIndexFileName(base)));
     }
   }
 
@@ -316,6 +321,11 @@ export class PartitionLog {
 
   get failed(): boolean {
     return this.#failure !== null;
+  }
+
+  /** The file system the log's files live on (src/txn keeps producer snapshots and .txnindex files beside them). */
+  get fileSystem(): FileSystem {
+    return this.#fs;
   }
 
   get closed(): boolean {
@@ -699,7 +709,11 @@ export class PartitionLog {
     this.#segments = this.#segments.slice(count);
     this.#logStartOffset = Math.max(this.#logStartOffset, this.#segments[0]!.baseOffset);
     for (const seg of removed) {
-      const deletion = seg.delete().catch((err: unknown) => void this.#fail(err));
+      const txnIndex = path.join(this.dir, txnIndexFileName(seg.baseOffset));
+      const deletion = seg
+        .delete()
+        .then(() => this.#fs.remove(txnIndex))
+        .catch((err: unknown) => void this.#fail(err));
       this.#deletions.add(deletion);
       void deletion.then(() => this.#deletions.delete(deletion));
     }
@@ -784,6 +798,11 @@ function walkBatches(records: ChunkedView): AppendBatch[] {
     pos += size;
   }
   return out;
+}
+
+/** The aborted-transaction index file of a segment (written by src/txn, deleted with the segment here). */
+function txnIndexFileName(baseOffset: number): string {
+  return String(baseOffset).padStart(20, '0') + TXN_INDEX_SUFFIX;
 }
 
 /** Index of the last segment whose base offset is <= `offset` (0 when none is). */

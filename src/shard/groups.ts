@@ -7,6 +7,10 @@
  *
  * While the owning shard is down its groups answer NOT_COORDINATOR: clients look the coordinator up again and
  * retry, as after a coordinator move in Kafka.
+ *
+ * Transactions: TxnOffsetCommit goes to the owning shard like any group call; the COMMIT/ABORT markers that
+ * complete it are written to the group's `__consumer_offsets` partition, so they become durable on that same
+ * shard, whose LocalPartitions tells its coordinator (groupMarkerListener): no cross-shard step.
  */
 import v8 from 'node:v8';
 import type { Logger } from 'pino';
@@ -16,7 +20,7 @@ import type { Ownership } from './router.js';
 import type { ShardLink } from './rpc.js';
 
 type Method = Exclude<keyof GroupService, 'ensureOffsetsTopic' | 'partitionFor' | 'listGroups'>;
-const METHODS: ReadonlySet<string> = new Set<Method>(['joinGroup', 'syncGroup', 'heartbeat', 'leaveGroup', 'commitOffsets', 'fetchOffsets', 'deleteOffsets', 'describeGroup', 'deleteGroup']);
+const METHODS: ReadonlySet<string> = new Set<Method>(['joinGroup', 'syncGroup', 'heartbeat', 'leaveGroup', 'commitOffsets', 'txnOffsetCommit', 'fetchOffsets', 'deleteOffsets', 'describeGroup', 'deleteGroup']);
 
 const NOT_COORDINATOR = ErrorCode.NOT_COORDINATOR;
 
@@ -33,6 +37,7 @@ function unavailable(method: Method, args: unknown[]): unknown {
     case 'leaveGroup':
       return { errorCode: NOT_COORDINATOR, members: [] };
     case 'commitOffsets':
+    case 'txnOffsetCommit':
       return (args[1] as { topic: string; partition: number }[]).map((e) => ({ topic: e.topic, partition: e.partition, errorCode: NOT_COORDINATOR }));
     case 'fetchOffsets':
       return { errorCode: NOT_COORDINATOR, offsets: [] };
@@ -92,7 +97,8 @@ export class ShardGroups implements GroupService {
   heartbeat: GroupService['heartbeat'] = (req) => this.#route('heartbeat', [req]) as ReturnType<GroupService['heartbeat']>;
   leaveGroup: GroupService['leaveGroup'] = (groupId, members) => this.#route('leaveGroup', [groupId, members]) as ReturnType<GroupService['leaveGroup']>;
   commitOffsets: GroupService['commitOffsets'] = (ref, entries) => this.#route('commitOffsets', [ref, entries]) as ReturnType<GroupService['commitOffsets']>;
-  fetchOffsets: GroupService['fetchOffsets'] = (groupId, topics) => this.#route('fetchOffsets', [groupId, topics]) as ReturnType<GroupService['fetchOffsets']>;
+  txnOffsetCommit: GroupService['txnOffsetCommit'] = (req, entries) => this.#route('txnOffsetCommit', [req, entries]) as ReturnType<GroupService['txnOffsetCommit']>;
+  fetchOffsets: GroupService['fetchOffsets'] = (groupId, topics, requireStable) => this.#route('fetchOffsets', [groupId, topics, requireStable ?? false]) as ReturnType<GroupService['fetchOffsets']>;
   deleteOffsets: GroupService['deleteOffsets'] = (groupId, partitions) => this.#route('deleteOffsets', [groupId, partitions]) as ReturnType<GroupService['deleteOffsets']>;
   describeGroup: GroupService['describeGroup'] = (groupId) => this.#route('describeGroup', [groupId]) as ReturnType<GroupService['describeGroup']>;
   deleteGroup: GroupService['deleteGroup'] = (groupId) => this.#route('deleteGroup', [groupId]) as ReturnType<GroupService['deleteGroup']>;

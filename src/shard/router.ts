@@ -7,6 +7,11 @@
  * treats as retriable: it refreshes metadata (the partition shows LEADER_NOT_AVAILABLE until its shard is back)
  * and retries. A produce whose owner died before answering may or may not have been written, exactly as with a
  * leader change in Kafka; idempotent producers deduplicate the retry.
+ *
+ * Transactions: markers are split per owner like reads (MarkerWriter); a marker for a partition whose owner is
+ * down answers NOT_LEADER_OR_FOLLOWER and the coordinator retries it. The KIP-890 verification a produce needs is
+ * made on the owner shard by the TxnVerifier plugged into its LocalPartitions (it routes itself to the
+ * coordinator's shard).
  */
 import type { Logger } from 'pino';
 import { ErrorCode } from '../protocol/errors.js';
@@ -23,7 +28,9 @@ import {
   type ReadOutcome,
   type ReadSpec,
   type WaitSpec,
+  type DescribeProducersOutcome,
 } from '../kafka/partitions.js';
+import type { MarkerOutcome, TopicPartition, TxnMarker } from '../txn/index.js';
 import type { RpcServe, ShardLink } from './rpc.js';
 
 const UNAVAILABLE = ErrorCode.NOT_LEADER_OR_FOLLOWER;
@@ -58,12 +65,12 @@ export class ShardPartitions implements PartitionOps {
     return r === null ? 'missing' : 'online';
   }
 
-  async produce(topic: string, partition: number, records: ChunkedBytes, apiVersion: number): Promise<ProduceOutcome> {
+  async produce(topic: string, partition: number, records: ChunkedBytes, apiVersion: number, transactionalId: string | null = null): Promise<ProduceOutcome> {
     const r = this.#route(topic, partition);
-    if (r === 'local') return this.local.produce(topic, partition, records, apiVersion);
+    if (r === 'local') return this.local.produce(topic, partition, records, apiVersion, transactionalId);
     if (r === null) return produceFailure(UNAVAILABLE, 'the partition\'s shard is restarting');
     try {
-      const m = await r.call('produce', { topic, partition, apiVersion }, piecesOf(records));
+      const m = await r.call('produce', { topic, partition, apiVersion, transactionalId }, piecesOf(records));
       return m.args as ProduceOutcome;
     } catch (err) {
       this.logger.warn({ topic, partition, err }, 'cross-shard produce failed');
@@ -131,13 +138,13 @@ export class ShardPartitions implements PartitionOps {
     }
   }
 
-  async listOffset(topic: string, partition: number, timestamp: number, apiVersion: number): Promise<OffsetLookup> {
+  async listOffset(topic: string, partition: number, timestamp: number, apiVersion: number, isolationLevel = 0): Promise<OffsetLookup> {
     const r = this.#route(topic, partition);
-    if (r === 'local') return this.local.listOffset(topic, partition, timestamp, apiVersion);
+    if (r === 'local') return this.local.listOffset(topic, partition, timestamp, apiVersion, isolationLevel);
     const failed: OffsetLookup = { errorCode: UNAVAILABLE, offset: -1, timestamp: -1, leaderEpoch: -1 };
     if (r === null) return failed;
     try {
-      return (await r.call('listOffset', { topic, partition, timestamp, apiVersion })).args as OffsetLookup;
+      return (await r.call('listOffset', { topic, partition, timestamp, apiVersion, isolationLevel })).args as OffsetLookup;
     } catch {
       return failed;
     }
@@ -154,12 +161,47 @@ export class ShardPartitions implements PartitionOps {
     }
   }
 
+  async writeMarkers(partitions: readonly TopicPartition[], marker: TxnMarker): Promise<MarkerOutcome[]> {
+    const groups = new Map<ShardLink | 'local' | null, TopicPartition[]>();
+    for (const tp of partitions) {
+      const r = this.#route(tp.topic, tp.partition);
+      const g = groups.get(r);
+      if (g) g.push(tp);
+      else groups.set(r, [tp]);
+    }
+    const failed = (sub: TopicPartition[]): MarkerOutcome[] => sub.map((tp) => ({ topic: tp.topic, partition: tp.partition, errorCode: UNAVAILABLE }));
+    const parts = await Promise.all(
+      [...groups].map(async ([r, sub]) => {
+        if (r === 'local') return this.local.writeMarkers(sub, marker);
+        if (r === null) return failed(sub);
+        try {
+          return (await r.call('writeMarkers', { partitions: sub, marker })).args as MarkerOutcome[];
+        } catch (err) {
+          this.logger.warn({ err }, 'cross-shard marker write failed');
+          return failed(sub);
+        }
+      }),
+    );
+    return parts.flat();
+  }
+
+  async describeProducers(topic: string, partition: number): Promise<DescribeProducersOutcome> {
+    const r = this.#route(topic, partition);
+    if (r === 'local') return this.local.describeProducers(topic, partition);
+    if (r === null) return { errorCode: UNAVAILABLE, producers: [] };
+    try {
+      return (await r.call('describeProducers', { topic, partition })).args as DescribeProducersOutcome;
+    } catch {
+      return { errorCode: UNAVAILABLE, producers: [] };
+    }
+  }
+
   /** Serves the other shards' calls for this shard's partitions. */
   readonly serve: RpcServe = async (op, args, payloads) => {
     const a = args as Record<string, unknown>;
     switch (op) {
       case 'produce':
-        return { result: await this.local.produce(a.topic as string, a.partition as number, payloads, a.apiVersion as number) };
+        return { result: await this.local.produce(a.topic as string, a.partition as number, payloads, a.apiVersion as number, (a.transactionalId as string | null | undefined) ?? null) };
       case 'read': {
         const res = await this.local.read(a.specs as ReadSpec[], a.maxBytes as number);
         return packReads(res);
@@ -168,9 +210,13 @@ export class ShardPartitions implements PartitionOps {
         await this.local.waitForAppend(a.specs as WaitSpec[], a.ms as number, NEVER);
         return { result: null };
       case 'listOffset':
-        return { result: await this.local.listOffset(a.topic as string, a.partition as number, a.timestamp as number, a.apiVersion as number) };
+        return { result: await this.local.listOffset(a.topic as string, a.partition as number, a.timestamp as number, a.apiVersion as number, a.isolationLevel as number | undefined) };
       case 'deleteRecords':
         return { result: await this.local.deleteRecords(a.topic as string, a.partition as number, a.offset as number) };
+      case 'writeMarkers':
+        return { result: await this.local.writeMarkers(a.partitions as TopicPartition[], a.marker as TxnMarker) };
+      case 'describeProducers':
+        return { result: await this.local.describeProducers(a.topic as string, a.partition as number) };
       default:
         this.logger.error({ op }, 'unknown cross-shard operation');
         throw new Error(`unknown operation ${op}`);

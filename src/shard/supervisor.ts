@@ -27,6 +27,7 @@ import { createChannelBuffer } from './channel.js';
 import { ControlPort, type LinkInit, type ShardInit } from './control.js';
 import { ShardTable } from './assignment.js';
 import { lockDataDir } from '../broker/lock.js';
+import { ProducerIdBlocks } from '../txn/index.js';
 
 const RESTART_DELAY_MS_MAX = 30_000;
 /** Placeholder for the diagonal of the ring matrix. */
@@ -75,6 +76,8 @@ export class ShardedBroker {
   /** Serializes topic admin: one table change at a time. */
   #admin: Promise<unknown> = Promise.resolve();
   readonly #fs = new NodeFileSystem();
+  /** Producer id blocks (issue 6): this thread owns <dataDir>/producer-ids and hands blocks to shards. */
+  #producerIds: ProducerIdBlocks | null = null;
   /** Restarts so far (tests and stats). */
   restarts = 0;
 
@@ -106,6 +109,7 @@ export class ShardedBroker {
     const topics = await TopicTable.open(config.dataDir, nodeFs);
     const { table, moves } = await ShardTable.open(nodeFs, config.dataDir, config.smp);
     const b = new ShardedBroker(config, logger, topics, table);
+    b.#producerIds = await ProducerIdBlocks.open(nodeFs, config.dataDir);
     // Every partition of the topic table has an owner; the table holds nothing else.
     const live = new Set<string>();
     for (const t of topics.list()) {
@@ -298,6 +302,8 @@ export class ShardedBroker {
         return this.#serial(() => this.#addPartitions(a.name as string, a.total as number));
       case 'setTopicConfigs':
         return this.#serial(() => this.#setTopicConfigs(a.name as string, a.configs as Record<string, string>));
+      case 'producerIdBlock':
+        return this.#producerIds!.allocate();
       default:
         throw new Error(`unknown call ${op} from shard ${s.id}`);
     }

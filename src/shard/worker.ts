@@ -23,8 +23,10 @@ import { listenReusePort } from './listener.js';
 import { ShardPartitions, type Ownership } from './router.js';
 import { ShardLink, type RpcServe } from './rpc.js';
 import { ShardGroups } from './groups.js';
-import { OFFSETS_TOPIC, brokerGroupCoordinator } from '../groups/index.js';
+import { OFFSETS_TOPIC, brokerGroupCoordinator, groupMarkerListener } from '../groups/index.js';
 import { CpuPool } from './cpu-pool.js';
+import { ShardTxn } from './txn.js';
+import { BlockProducerIdSource, TRANSACTION_STATE_TOPIC, brokerTxnCoordinator, type ProducerIdBlock } from '../txn/index.js';
 
 /** The topics as this shard sees them, and who owns each partition. */
 export class TopicMirror implements TopicView, Ownership {
@@ -78,6 +80,7 @@ class ShardServices implements BrokerServices {
   readonly #creating = new Map<string, Promise<TopicRecord>>();
 
   groups!: ShardGroups;
+  txn!: ShardTxn;
 
   constructor(
     readonly config: BrokerConfig,
@@ -154,7 +157,7 @@ async function runShard(init: ShardInit): Promise<void> {
   }
   logs.start();
 
-  const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger, { countLoad: true }), mirror, logger);
+  const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger, { countLoad: true, producerState: config }), mirror, logger);
   // Consumer groups: this shard coordinates the groups of its own __consumer_offsets partitions.
   let services: ShardServices | null = null;
   const coordinator = brokerGroupCoordinator({
@@ -169,8 +172,35 @@ async function runShard(init: ShardInit): Promise<void> {
       return t ? Array.from({ length: t.partitions }, (_, p) => p).filter((p) => owns(OFFSETS_TOPIC, p)) : [];
     },
   });
+  // Transactional offsets complete when their marker is durable on this shard's __consumer_offsets partitions.
+  partitions.local.onMarker(groupMarkerListener(coordinator));
   const groups = new ShardGroups(init.shardId, coordinator, mirror, partitions.links, logger);
+  // Transactions (issue 6): this shard coordinates the ids of its own __transaction_state partitions; producer id
+  // blocks come from the main thread, which owns the block file.
+  let control: ControlPort | null = null;
+  const txnCoordinator = brokerTxnCoordinator({
+    config,
+    logger,
+    markers: partitions,
+    producerIds: new BlockProducerIdSource(() => control!.call<ProducerIdBlock>('producerIdBlock')),
+    partitionLog: (t, p) => logs.get(t, p),
+    topicExists: (name) => mirror.get(name) !== undefined,
+    partitionExists: (t, p) => p < (mirror.get(t)?.partitions ?? 0),
+    createTopic: (name, n, configs) => services!.createTopic(name, n, configs),
+    pendingTopic: (name) => services!.pendingTopic(name),
+    ownedPartitions: () => {
+      const t = mirror.get(TRANSACTION_STATE_TOPIC);
+      return t ? Array.from({ length: t.partitions }, (_, p) => p).filter((p) => owns(TRANSACTION_STATE_TOPIC, p)) : [];
+    },
+  });
+  const txn = new ShardTxn(init.shardId, txnCoordinator, mirror, partitions.links, logger);
+  // KIP-890 part 1: this shard's partitions and group coordinator ask the transaction's coordinator (routed to its
+  // shard) before the first transactional write of a transaction.
+  partitions.local.setTxnVerifier(txn);
+  coordinator.setTxnVerifier(txn);
   const serveLink: RpcServe = async (op, args, payloads) => {
+    if (op === 'txn') return { result: null, payloads: [await txn.serve((args as { method: string }).method, payloads[0]!)] };
+    if (op === 'txnList') return { result: null, payloads: [txn.serveList(payloads[0]!)] };
     if (op === 'group') return { result: null, payloads: [await groups.serve((args as { method: string }).method, payloads[0]!)] };
     if (op === 'groupList') return { result: null, payloads: [groups.serveList((args as { states: string[] }).states)] };
     return partitions.serve(op, args, payloads);
@@ -204,6 +234,7 @@ async function runShard(init: ShardInit): Promise<void> {
         for (let p = 0; p < t.partitions; p++) logs.get(t.name, p)?.updateConfig(lc);
         // The internal topic appeared (created through some shard): load this shard's share of it.
         if (t.name === OFFSETS_TOPIC) void coordinator.ensureOffsetsTopic();
+        if (t.name === TRANSACTION_STATE_TOPIC) void txnCoordinator.ensureStateTopic();
         return null;
       }
       case 'topicRemoved':
@@ -230,7 +261,9 @@ async function runShard(init: ShardInit): Promise<void> {
         return null;
       case 'close':
         coordinator.close();
+        txnCoordinator.close();
         for (const l of partitions.links.values()) l.close(new Error('shutting down'));
+        await partitions.local.close(); // producer snapshots before the logs close
         await logs.close();
         fs.shutdown?.();
         await cpu.close();
@@ -258,14 +291,16 @@ async function runShard(init: ShardInit): Promise<void> {
         throw new Error(`unknown control op ${op}`);
     }
   };
-  const control = new ControlPort(port, serve);
+  control = new ControlPort(port, serve);
   services = new ShardServices(config, logger, mirror, partitions, control);
   services.groups = groups;
+  services.txn = txn;
   coordinator.start();
+  txnCoordinator.start();
   server = new KafkaServer(services, servedApis());
   await control.call('ready', { shard: init.shardId });
   await done;
-  control.close(new Error('stopped'));
+  control!.close(new Error('stopped'));
 }
 
 if (parentPort && (workerData as { tern?: ShardInit } | null)?.tern) {

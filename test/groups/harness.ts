@@ -4,6 +4,7 @@
  */
 import { GroupCoordinator, MemoryOffsetsStore, groupCoordinatorDefaults, type GroupCoordinatorConfig, type JoinGroupInput, type JoinResult, type TimerHandle, type Timers } from '../../src/groups/index.js';
 import { encodeSubscription } from '../../src/groups/consumer-protocol.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
 
 export class FakeTimers implements Timers {
   private t = 1_700_000_000_000;
@@ -102,4 +103,16 @@ export async function joinAll(h: Harness, groupId: string, reqs: JoinGroupInput[
   const pending = reqs.map((r) => h.coordinator.joinGroup(r));
   await h.timers.advance(h.coordinator.config.groupInitialRebalanceDelayMs + 1);
   return Promise.all(pending);
+}
+
+/**
+ * A COMMIT/ABORT control batch as the partition side writes it to end a transaction (key: version 0, type 1
+ * commit / 0 abort; value: version 0, coordinator epoch 0), for replay tests that put markers in the log.
+ */
+export function markerBatch(producerId: number, producerEpoch: number, commit: boolean): Buffer {
+  const key = Buffer.alloc(4);
+  key.writeInt16BE(0, 0);
+  key.writeInt16BE(commit ? 1 : 0, 2);
+  const value = Buffer.alloc(6);
+  return buildRecordBatch([{ key, value }], { producerId, producerEpoch, baseSequence: -1, transactional: true, control: true });
 }

@@ -67,11 +67,21 @@ describe('advertised ranges', () => {
     expectContains(ApiKey.ListGroups, 0, 1, 2);
     expectContains(ApiKey.DeleteGroups, 1);
     expectContains(ApiKey.OffsetDelete, 0);
+    expectContains(ApiKey.TxnOffsetCommit, 0, 1, 3); // 1: kafkajs; 3: librdkafka (KIP-447 member fields)
   });
 
-  it('do not include transactions, KIP-848, telemetry, SASL or share-group keys (not served)', () => {
+  it('include the transaction coordinator within what clients need: InitProducerId 0 (librdkafka idempotence) to 4 (KIP-360), AddPartitionsToTxn at most 3 (v4+ is broker-only)', () => {
+    expect(advertised.get(ApiKey.InitProducerId)).toEqual({ min: 0, max: 4 });
+    expect(advertised.get(ApiKey.AddPartitionsToTxn)).toEqual({ min: 0, max: 3 });
+    expect(advertised.get(ApiKey.AddOffsetsToTxn)).toEqual({ min: 0, max: 3 });
+    expect(advertised.get(ApiKey.EndTxn)).toEqual({ min: 0, max: 4 });
+    expect(advertised.get(ApiKey.DescribeTransactions)).toEqual({ min: 0, max: 0 });
+    expect(advertised.get(ApiKey.ListTransactions)).toEqual({ min: 0, max: 1 });
+  });
+
+  it('do not include WriteTxnMarkers (broker-only), KIP-848, telemetry, SASL or share-group keys (not served)', () => {
     const forbidden = [
-      ApiKey.InitProducerId, ApiKey.AddPartitionsToTxn, ApiKey.AddOffsetsToTxn, ApiKey.EndTxn, ApiKey.TxnOffsetCommit, ApiKey.WriteTxnMarkers,
+      ApiKey.WriteTxnMarkers,
       ApiKey.ConsumerGroupHeartbeat, ApiKey.ConsumerGroupDescribe, ApiKey.GetTelemetrySubscriptions, ApiKey.PushTelemetry,
       ApiKey.ShareGroupHeartbeat, ApiKey.ShareGroupDescribe, ApiKey.ShareFetch, ApiKey.ShareAcknowledge,
       ApiKey.SaslHandshake, ApiKey.SaslAuthenticate,

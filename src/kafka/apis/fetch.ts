@@ -8,8 +8,10 @@
  *   KIP-74: the first batch of the first partition with data is returned whole even if it exceeds the limits,
  *   so a consumer is never stuck behind one large batch.
  * - Batches are returned as stored, whole, possibly starting before FetchOffset (clients skip the head).
- * - Isolation: no transactions yet, so the last stable offset equals the high watermark and read_committed
- *   consumers get an empty aborted-transaction list.
+ * - Isolation: read_committed reads stop at the last stable offset (never a batch at or beyond it) and carry
+ *   the aborted transactions overlapping what they return; read_uncommitted reads go to the high watermark with
+ *   a null aborted list. LastStableOffset is reported either way; a read_committed long poll wakes when the
+ *   LSO moves.
  * - Fetch sessions (KIP-227) are not kept: every response carries SessionId 0, which clients treat as
  *   sessionless; a request naming a session id gets FETCH_SESSION_ID_NOT_FOUND.
  * - Only synced data is ever served (the log's high watermark moves after fsync).
@@ -20,9 +22,9 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { ZERO_UUID } from '../../protocol/codec.js';
 import { LEADER_EPOCH, type ReadOutcome, type ReadSpec } from '../partitions.js';
 import type { ApiHandler, BrokerServices, RequestContext } from '../context.js';
+import { READ_COMMITTED, READ_UNCOMMITTED } from '../../txn/index.js';
 
 const EMPTY = Buffer.alloc(0);
-const READ_COMMITTED = 1;
 
 interface Target {
   topicOut: FetchableTopicResponseIn;
@@ -32,6 +34,7 @@ interface Target {
 }
 
 function resolveTargets(b: BrokerServices, req: FetchRequest, v: number): { topics: FetchableTopicResponseIn[]; targets: Target[] } {
+  const isolationLevel = req.isolationLevel === READ_COMMITTED ? READ_COMMITTED : READ_UNCOMMITTED;
   const topics: FetchableTopicResponseIn[] = [];
   const targets: Target[] = [];
   for (const ft of req.topics) {
@@ -45,7 +48,7 @@ function resolveTargets(b: BrokerServices, req: FetchRequest, v: number): { topi
       else if (fp.partition < 0 || fp.partition >= rec.partitions) preError = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
       else if (fp.currentLeaderEpoch > LEADER_EPOCH) preError = ErrorCode.UNKNOWN_LEADER_EPOCH;
       else if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch < LEADER_EPOCH) preError = ErrorCode.FENCED_LEADER_EPOCH;
-      const spec: ReadSpec = { topic: rec?.name ?? '', partition: fp.partition, fetchOffset: fp.fetchOffset, partitionMaxBytes: fp.partitionMaxBytes };
+      const spec: ReadSpec = { topic: rec?.name ?? '', partition: fp.partition, fetchOffset: fp.fetchOffset, partitionMaxBytes: fp.partitionMaxBytes, isolationLevel };
       targets.push({ topicOut, spec, preError });
     }
   }
@@ -83,15 +86,16 @@ async function readAll(b: BrokerServices, targets: Target[], readable: Target[],
 
 function respond(topics: FetchableTopicResponseIn[], targets: Target[], attempt: Attempt, isolation: number): FetchResponseIn {
   for (const t of topics) t.partitions = [];
-  const aborted = isolation === READ_COMMITTED ? [] : null;
+  const committed = isolation === READ_COMMITTED;
   targets.forEach((t, i) => {
     const o = attempt.outcomes[i];
-    const out: PartitionDataIn = { partitionIndex: t.spec.partition, errorCode: t.preError, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: aborted, preferredReadReplica: -1, records: EMPTY };
+    const out: PartitionDataIn = { partitionIndex: t.spec.partition, errorCode: t.preError, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: committed ? [] : null, preferredReadReplica: -1, records: EMPTY };
     if (o) {
       out.errorCode = o.errorCode;
       out.highWatermark = o.highWatermark;
       out.lastStableOffset = o.lastStableOffset;
       out.logStartOffset = o.logStartOffset;
+      if (committed) out.abortedTransactions = o.abortedTransactions ?? [];
       out.records = o.records.length === 0 ? EMPTY : o.records.length === 1 ? o.records[0]! : o.records;
     }
     t.topicOut.partitions!.push(out);
@@ -120,7 +124,7 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponseIn> = {
       if (attempt.bytes >= req.minBytes || attempt.errors || left <= 0 || ctx.signal.aborted || readable.length === 0) {
         return respond(topics, targets, attempt, req.isolationLevel);
       }
-      const waits = readable.map((t, i) => ({ topic: t.spec.topic, partition: t.spec.partition, seenHighWatermark: attempt.read[i]!.seenHighWatermark }));
+      const waits = readable.map((t, i) => ({ topic: t.spec.topic, partition: t.spec.partition, seenHighWatermark: attempt.read[i]!.seenHighWatermark, isolationLevel: t.spec.isolationLevel }));
       await b.partitions.waitForAppend(waits, left, ctx.signal);
     }
   },

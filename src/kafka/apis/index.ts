@@ -23,6 +23,14 @@ import { describeGroupsHandler } from './describe-groups.js';
 import { listGroupsHandler } from './list-groups.js';
 import { deleteGroupsHandler } from './delete-groups.js';
 import { offsetDeleteHandler } from './offset-delete.js';
+import { describeProducersHandler } from './describe-producers.js';
+import { txnOffsetCommitHandler } from './txn-offset-commit.js';
+import { initProducerIdHandler } from './init-producer-id.js';
+import { addPartitionsToTxnHandler } from './add-partitions-to-txn.js';
+import { addOffsetsToTxnHandler } from './add-offsets-to-txn.js';
+import { endTxnHandler } from './end-txn.js';
+import { describeTransactionsHandler } from './describe-transactions.js';
+import { listTransactionsHandler } from './list-transactions.js';
 
 export { validateTopicConfigs } from './config-catalog.js';
 
@@ -53,6 +61,16 @@ export function servedApis(): ReadonlyMap<number, ApiHandler> {
     listGroupsHandler,
     deleteGroupsHandler,
     offsetDeleteHandler,
+    // Exactly-once (issue 6).
+    describeProducersHandler,
+    txnOffsetCommitHandler,
+    // Transaction coordinator (issue 6). TxnOffsetCommit is the group side's.
+    initProducerIdHandler,
+    addPartitionsToTxnHandler,
+    addOffsetsToTxnHandler,
+    endTxnHandler,
+    describeTransactionsHandler,
+    listTransactionsHandler,
   ];
   for (const h of all) map.set(h.key, h as ApiHandler);
   const versions = apiVersionsHandler(() => map.values());

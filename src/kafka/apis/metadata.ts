@@ -13,6 +13,7 @@ import { topicNameError, type TopicRecord } from '../../cluster/index.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
 import { CLUSTER_OPERATIONS, NO_AUTHORIZED_OPERATIONS, TOPIC_OPERATIONS } from './acl-operations.js';
 import { OFFSETS_TOPIC } from '../../groups/index.js';
+import { TRANSACTION_STATE_TOPIC } from '../../txn/index.js';
 
 type TopicOut = NonNullable<MetadataResponseIn['topics']>[number];
 
@@ -35,7 +36,7 @@ function describeTopic(b: BrokerServices, t: TopicRecord, includeOps: boolean): 
     }
     partitions.push({ errorCode: 0, partitionIndex: p, leaderId: node, leaderEpoch: 0, replicaNodes: [node], isrNodes: [node], offlineReplicas: [] });
   }
-  return { errorCode: 0, name: t.name, topicId: t.id, isInternal: t.name === OFFSETS_TOPIC, partitions, topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS : NO_AUTHORIZED_OPERATIONS };
+  return { errorCode: 0, name: t.name, topicId: t.id, isInternal: t.name === OFFSETS_TOPIC || t.name === TRANSACTION_STATE_TOPIC, partitions, topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS : NO_AUTHORIZED_OPERATIONS };
 }
 
 export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponseIn> = {

@@ -2,7 +2,8 @@
  * OffsetFetch (key 9), v0-9. A partition without a committed offset answers offset -1.
  * - v0-1: one group, named partitions; a group-level error is reported in every partition.
  * - v2-7: Topics null means every committed offset of the group; the group's error is top-level.
- * - v5+: committed leader epoch; v7 RequireStable (no transactions yet: offsets are always stable).
+ * - v5+: committed leader epoch; v7+ RequireStable: a partition with offsets pending in an open transaction
+ *   answers UNSTABLE_OFFSET_COMMIT (the client retries); older versions get the committed offset.
  * - v8+: several groups per request, each with its own error (v9's member id/epoch are for KIP-848 groups
  *   and ignored for classic ones).
  */
@@ -15,8 +16,8 @@ interface Fetched {
   topics: { name: string; partitions: { partitionIndex: number; committedOffset: number; committedLeaderEpoch: number; metadata: string; errorCode: number }[] }[];
 }
 
-async function fetchGroup(groups: GroupService, groupId: string, topics: readonly { name: string; partitionIndexes: number[] }[] | null): Promise<Fetched> {
-  const r = await groups.fetchOffsets(groupId, topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })));
+async function fetchGroup(groups: GroupService, groupId: string, topics: readonly { name: string; partitionIndexes: number[] }[] | null, requireStable: boolean): Promise<Fetched> {
+  const r = await groups.fetchOffsets(groupId, topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })), requireStable);
   const byTopic = new Map<string, FetchedOffset[]>();
   for (const o of r.offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
   return {
@@ -35,16 +36,17 @@ export const offsetFetchHandler: ApiHandler<OffsetFetchRequest, OffsetFetchRespo
   async handle(req, ctx) {
     const v = ctx.apiVersion;
     const groups = ctx.broker.groups;
+    const requireStable = v >= 7 && req.requireStable;
     if (v >= 8) {
       const out = [];
       for (const g of req.groups) {
-        const f = await fetchGroup(groups, g.groupId, g.topics);
+        const f = await fetchGroup(groups, g.groupId, g.topics, requireStable);
         out.push({ groupId: g.groupId, errorCode: f.errorCode, topics: f.errorCode === 0 ? f.topics : [] });
       }
       return { throttleTimeMs: 0, groups: out };
     }
     const topics = v >= 2 ? req.topics : (req.topics ?? []);
-    const f = await fetchGroup(groups, req.groupId, topics);
+    const f = await fetchGroup(groups, req.groupId, topics, requireStable);
     if (f.errorCode !== 0) {
       if (v >= 2) return { throttleTimeMs: 0, errorCode: f.errorCode, topics: [] };
       // v0-1 have no top-level error: every asked partition carries it.

@@ -12,12 +12,19 @@
  * request arrived in, a list of them when it spanned several, never joined or copied. The answer waits until the
  * data is synced (group commit in src/log): acks=1 and acks=all both mean durable on this single node. acks=0
  * gets no response at all, as every client expects, though the write is still made durable.
+ *
+ * Idempotence and transactions (src/kafka/partitions.ts, src/txn): a batch with a producer id is checked against
+ * the partition's producer state (duplicates answer their original offset, gaps OUT_OF_ORDER_SEQUENCE_NUMBER,
+ * old epochs INVALID_PRODUCER_EPOCH); a transactional batch needs the request's TransactionalId and a
+ * transaction coordinator (TRANSACTIONAL_ID_AUTHORIZATION_FAILED otherwise, as Kafka answers an unauthorized
+ * transactional produce).
  */
 import { ApiKey, type ProduceRequest, type ProduceResponseIn } from '../../protocol/messages/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { RecordsValue } from '../../protocol/codec.js';
 import type { ApiHandler, BrokerServices } from '../context.js';
 import { OFFSETS_TOPIC } from '../../groups/index.js';
+import { TRANSACTION_STATE_TOPIC } from '../../txn/index.js';
 
 type PartitionOut = NonNullable<NonNullable<ProduceResponseIn['responses']>[number]['partitionResponses']>[number];
 
@@ -25,12 +32,12 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
 }
 
-async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: RecordsValue): Promise<PartitionOut> {
-  // Only the group coordinator writes the internal topic (Kafka: InvalidTopicException for clients).
-  if (topic === OFFSETS_TOPIC) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `${OFFSETS_TOPIC} is an internal topic`);
+async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: RecordsValue, transactionalId: string | null): Promise<PartitionOut> {
+  // Only the group and transaction coordinators write their internal topics (Kafka: InvalidTopicException for clients).
+  if (topic === OFFSETS_TOPIC || topic === TRANSACTION_STATE_TOPIC) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `${topic} is an internal topic`);
   if (records === null) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
   // Validation, offsets and the durable append happen where the partition lives (src/kafka/partitions.ts).
-  const res = await b.partitions.produce(topic, index, records, v);
+  const res = await b.partitions.produce(topic, index, records, v, transactionalId);
   return { index, ...res };
 }
 
@@ -47,8 +54,7 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponseIn> = {
       name: td.name,
       partitions: td.partitionData.map((pd) => {
         if (!validAcks) return Promise.resolve(failed(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
-        if (req.transactionalId !== null) return Promise.resolve(failed(pd.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet'));
-        return producePartition(b, ctx.apiVersion, td.name, pd.index, pd.records);
+        return producePartition(b, ctx.apiVersion, td.name, pd.index, pd.records, req.transactionalId);
       }),
     }));
     const responses = [];
