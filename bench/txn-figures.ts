@@ -77,6 +77,8 @@ export interface LoadResult {
   /** librdkafka's request counters over the whole run (every broker connection), by request name. */
   requests: Record<string, number>;
   producerRetries: number;
+  /** txn mode: batches a Produce answer failed, by librdkafka's error text (each retried after 100 ms). */
+  batchErrors: Record<string, number>;
   addPartitionsConcurrent: number;
   eosLogLines: Record<string, number>;
   /** txn mode: librdkafka's round trip of each answer read in the window, by request type, microseconds. */
@@ -94,7 +96,7 @@ const NUMBER_FIELDS = [
   'producerRetries', 'addPartitionsConcurrent',
 ] as const;
 const LIST_FIELDS = ['commitUs', 'firstAckUs', 'txnUs'] as const;
-const COUNT_FIELDS = ['requests', 'eosLogLines', 'ackLatencyUs'] as const;
+const COUNT_FIELDS = ['requests', 'eosLogLines', 'ackLatencyUs', 'batchErrors'] as const;
 
 /** Parses and checks the JSON of a RESULT line; throws naming the first field that is missing or mistyped. */
 export function parseLoadResult(json: string): LoadResult {
@@ -173,6 +175,11 @@ export interface RunFigures {
   addPartitionsPerTxn: number | null;
   concurrentPerTxn: number | null;
   endTxnPerTxn: number | null;
+  /** txn variants: batches failed by a Produce answer (and retried by librdkafka) per transaction. */
+  batchErrorsPerTxn: number | null;
+  /** CPU microseconds per record in the window: the load generator's, the broker's (null where unknown). */
+  clientUsPerRecord: number;
+  brokerUsPerRecord: number | null;
   /** txn variants: librdkafka's round trips in the window, by request type (see RTT_ROWS). */
   rtt: Record<string, LatencySummary>;
   /** txn variants: the coordinator's own timeline, from `__transaction_state` (null when not read). */
@@ -204,6 +211,9 @@ export function figuresOf(variant: string, repeat: number, load: string, r: Load
     addPartitionsPerTxn: per(r.requests.AddPartitionsToTxn),
     concurrentPerTxn: per(r.addPartitionsConcurrent),
     endTxnPerTxn: per(r.requests.EndTxn),
+    batchErrorsPerTxn: per(Object.values(r.batchErrors).reduce((a, b) => a + b, 0)),
+    clientUsPerRecord: (r.clientCpuS * 1e6) / r.windowMessages,
+    brokerUsPerRecord: brokerCpuS === null || brokerWallS === null || brokerWallS <= 0 ? null : (((brokerCpuS / brokerWallS) * r.windowS) * 1e6) / r.windowMessages,
     rtt: Object.fromEntries(Object.entries(r.rttUs).map(([k, v]) => [k, histogramOf(v).summary()])),
     phases: phases === null ? null : summarizePhases(phases),
     problems: problemsOf(r),
@@ -215,8 +225,8 @@ const ms = (us: number): number => us / 1000;
 /** Throughput table: one row per variant, median (min–max) over the runs that passed their checks. */
 export function throughputTable(variants: readonly string[], runs: readonly RunFigures[]): string {
   const lines = [
-    '| variant | msg/s | MB/s | vs plain (median) | produce→ack p50 ms | p99 ms | client cores | broker cores | runs ok | load avg (1m) per run |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | msg/s | MB/s | vs plain (median) | produce→ack p50 ms | p99 ms | client cores | broker cores | client CPU µs/record | broker CPU µs/record | runs ok | load avg (1m) per run |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const plain = median(runs.filter((r) => r.variant === 'plain' && r.problems.length === 0).map((r) => r.msgsPerSec));
   for (const v of variants) {
@@ -226,7 +236,7 @@ export function throughputTable(variants: readonly string[], runs: readonly RunF
     const m = median(rs.map((r) => r.msgsPerSec));
     const ratio = Number.isFinite(plain) && Number.isFinite(m) && plain > 0 ? `${((100 * m) / plain).toFixed(0)}%` : 'n/a';
     lines.push(
-      `| ${v} | ${f((r) => r.msgsPerSec)} | ${f((r) => r.mbPerSec, 1)} | ${ratio} | ${f((r) => ms(r.ack.p50Us), 1)} | ${f((r) => ms(r.ack.p99Us), 1)} | ${f((r) => r.clientCores, 2)} | ${f((r) => r.brokerCores, 2)} | ${rs.length}/${all.length} | ${all.map((r) => r.load.split(' ')[0]).join(', ')} |`,
+      `| ${v} | ${f((r) => r.msgsPerSec)} | ${f((r) => r.mbPerSec, 1)} | ${ratio} | ${f((r) => ms(r.ack.p50Us), 1)} | ${f((r) => ms(r.ack.p99Us), 1)} | ${f((r) => r.clientCores, 2)} | ${f((r) => r.brokerCores, 2)} | ${f((r) => r.clientUsPerRecord, 1)} | ${f((r) => r.brokerUsPerRecord, 1)} | ${rs.length}/${all.length} | ${all.map((r) => r.load.split(' ')[0]).join(', ')} |`,
     );
   }
   return lines.join('\n');
@@ -235,15 +245,15 @@ export function throughputTable(variants: readonly string[], runs: readonly RunF
 /** Transaction table: txn variants only, median (min–max) over the runs that passed their checks. */
 export function transactionTable(variants: readonly string[], runs: readonly RunFigures[]): string {
   const lines = [
-    '| variant | txn/s | txn p50 ms | txn p99 ms | first record acked p50 ms | p99 ms | commit_transaction p50 ms | p99 ms | p99.9 ms | AddPartitionsToTxn per txn | of which CONCURRENT_TRANSACTIONS | EndTxn per txn |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| variant | txn/s | txn p50 ms | txn p99 ms | first record acked p50 ms | p99 ms | commit_transaction p50 ms | p99 ms | p99.9 ms | AddPartitionsToTxn per txn | of which CONCURRENT_TRANSACTIONS | EndTxn per txn | Produce batches failed and retried per txn |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const v of variants) {
     const rs = runs.filter((r) => r.variant === v && r.problems.length === 0 && r.txn !== null);
     if (rs.length === 0) continue;
     const f = (g: (r: RunFigures) => number | null | undefined, d = 0): string => cell(rs.map((r) => g(r) ?? NaN), d);
     lines.push(
-      `| ${v} | ${f((r) => r.txnsPerSec, 1)} | ${f((r) => r.txn && ms(r.txn.p50Us), 1)} | ${f((r) => r.txn && ms(r.txn.p99Us), 1)} | ${f((r) => r.firstAck && ms(r.firstAck.p50Us), 1)} | ${f((r) => r.firstAck && ms(r.firstAck.p99Us), 1)} | ${f((r) => r.commit && ms(r.commit.p50Us), 2)} | ${f((r) => r.commit && ms(r.commit.p99Us), 2)} | ${f((r) => r.commit && ms(r.commit.p999Us), 2)} | ${f((r) => r.addPartitionsPerTxn, 2)} | ${f((r) => r.concurrentPerTxn, 2)} | ${f((r) => r.endTxnPerTxn, 2)} |`,
+      `| ${v} | ${f((r) => r.txnsPerSec, 1)} | ${f((r) => r.txn && ms(r.txn.p50Us), 1)} | ${f((r) => r.txn && ms(r.txn.p99Us), 1)} | ${f((r) => r.firstAck && ms(r.firstAck.p50Us), 1)} | ${f((r) => r.firstAck && ms(r.firstAck.p99Us), 1)} | ${f((r) => r.commit && ms(r.commit.p50Us), 2)} | ${f((r) => r.commit && ms(r.commit.p99Us), 2)} | ${f((r) => r.commit && ms(r.commit.p999Us), 2)} | ${f((r) => r.addPartitionsPerTxn, 2)} | ${f((r) => r.concurrentPerTxn, 2)} | ${f((r) => r.endTxnPerTxn, 2)} | ${f((r) => r.batchErrorsPerTxn, 3)} |`,
     );
   }
   return lines.join('\n');

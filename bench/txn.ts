@@ -26,7 +26,8 @@
  * AddPartitionsToTxn/EndTxn requests per transaction. The python side sends raw microsecond values; the HDR
  * histograms (hdr-histogram-js, bench/histogram.ts) and every percentile are computed here (txn-figures.ts).
  * Where a transaction's time goes, two views: librdkafka's own round trip per request type (from its
- * `debug: eos,protocol` lines, AddPartitionsToTxn split into accepted and CONCURRENT_TRANSACTIONS), and the
+ * `debug: eos,protocol,msg` lines, AddPartitionsToTxn split into accepted and CONCURRENT_TRANSACTIONS; Produce
+ * batches failed by the broker and retried, by error), and the
  * coordinator's timeline, read back from `__transaction_state` after the run (src/client fetch; each record's
  * status and update time, ms): first Ongoing -> PrepareCommit -> CompleteCommit -> the next first Ongoing.
  *
@@ -240,7 +241,7 @@ async function oneRun(variant: Variant, repeat: number): Promise<Run> {
       `  #${repeat} ${variant.name}: ${Math.round(f.msgsPerSec)} msg/s ${f.mbPerSec.toFixed(1)} MB/s, ack p50 ${(f.ack.p50Us / 1000).toFixed(1)} ms p99 ${(f.ack.p99Us / 1000).toFixed(1)} ms${txn}; client ${f.clientCores.toFixed(2)} cores, broker ${f.brokerCores?.toFixed(2) ?? '?'} cores [${brokerThreads
         .slice(0, smp + 1)
         .map((t) => `${t.cores.toFixed(2)}+wait ${t.waitCores.toFixed(2)}`)
-        .join(' ')}]; produce retries ${result.producerRetries}; check: ${f.problems.length === 0 ? `ok (read_committed ${result.readCommitted} = ${result.expectedReadCommitted}, high watermarks ${result.highWatermarkSum}, counted in ${result.countS.toFixed(1)} s)` : `FAILED: ${f.problems.join('; ')}`}; load ${loadBefore}`,
+        .join(' ')}]; CPU µs/record client ${f.clientUsPerRecord.toFixed(1)} broker ${f.brokerUsPerRecord?.toFixed(1) ?? '?'}; request retries ${result.producerRetries}${Object.keys(result.batchErrors).length > 0 ? `, Produce batches failed (retried after 100 ms): ${Object.entries(result.batchErrors).map(([e, n]) => `${n} x ${e}`).join(', ')}` : ''}; check: ${f.problems.length === 0 ? `ok (read_committed ${result.readCommitted} = ${result.expectedReadCommitted}, high watermarks ${result.highWatermarkSum}, counted in ${result.countS.toFixed(1)} s)` : `FAILED: ${f.problems.join('; ')}`}; load ${loadBefore}`,
     );
     if (result.clientErrors.length > 0) log(`    client errors: ${result.clientErrors.slice(0, 5).join(' | ')}`);
     if (brokerOutput.trim() !== '') log(`    broker printed (warn and above, last ${BROKER_OUTPUT_CHARS_MAX} chars):\n${brokerOutput.trimEnd().split('\n').map((l) => `      ${l}`).join('\n')}`);

@@ -23,7 +23,8 @@ then the first Produce round trip: the first record's latency()), and commit_tra
 flush() so nothing is left to send (EndTxn's round trip: the coordinator's PrepareCommit append; the markers and
 CompleteCommit follow on the broker). Every mode records each record's produce-to-acknowledgement time
 (librdkafka's latency(), taken when the answer is read, not when the report is served) for the window's records.
-In txn mode librdkafka's `debug: eos,protocol` lines give the round trip of every answer in the window per request
+In txn mode librdkafka's `debug: eos,protocol,msg` lines give the batches a Produce answer failed (batchErrors
+{error: count}) and the round trip of every answer in the window per request
 type (AddPartitionsToTxn split by outcome: CONCURRENT_TRANSACTIONS or added) as rttUs {name: [us...]}.
 
 Output on stdout, one line each, flushed at once (bench/txn.ts samples the broker's CPU on the first two):
@@ -142,7 +143,8 @@ RECV_LINE = re.compile(r"Received (\w+)Response \(v\d+, \d+ bytes, CorrId \d+, r
 
 
 class EosLog:
-    """librdkafka's `debug: eos,protocol` lines (txn mode only). Counts lines per facility and AddPartitionsToTxn
+    """librdkafka's `debug: eos,protocol,msg` lines (txn mode only). Counts lines per facility, Produce answers that
+    failed a batch (by error; librdkafka retries those after retry.backoff.ms, 100 ms), and AddPartitionsToTxn
     answers of CONCURRENT_TRANSACTIONS (the previous transaction still completing on the broker; librdkafka
     retries after 20 ms), and keeps the round-trip time librdkafka measured for each answer served inside the
     window, per request type (microseconds). An AddPartitionsToTxn answer is filed under its outcome, told by the
@@ -153,6 +155,7 @@ class EosLog:
         self.concurrent = 0
         self.rtt_us = {}
         self.pending_add = None
+        self.batch_errors = {}
 
     def rtt(self, name, us):
         if state["in_window"]:
@@ -171,6 +174,10 @@ class EosLog:
                 self.pending_add = us
             else:
                 self.rtt(m.group(1), us)
+        elif fac == "MSGSET" and "encountered error" in msg:
+            # A Produce answered with an error for this batch: librdkafka retries it after retry.backoff.ms (100).
+            err = msg.split("encountered error: ", 1)[-1].split(" (", 1)[0]
+            self.batch_errors[err] = self.batch_errors.get(err, 0) + 1
         elif fac == "ADDPARTS":
             if "concurrent operation" in msg:
                 self.concurrent += 1
@@ -206,7 +213,7 @@ conf = {
 if MODE == "txn":
     conf["transactional.id"] = CFG["transactionalId"]
     conf["transaction.timeout.ms"] = 60000
-    conf["debug"] = "eos,protocol"
+    conf["debug"] = "eos,protocol,msg"
     conf["logger"] = eos_log
 
 try:
@@ -419,6 +426,7 @@ result = {
     "highWatermarkSum": hw_sum,
     "requests": requests,
     "producerRetries": retries,
+    "batchErrors": eos_log.batch_errors,
     "addPartitionsConcurrent": eos_log.concurrent,
     "eosLogLines": eos_log.by_facility,
     "rttUs": eos_log.rtt_us,

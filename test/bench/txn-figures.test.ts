@@ -41,6 +41,7 @@ function txnResult(over: Partial<LoadResult> = {}): LoadResult {
     highWatermarkSum: 1250 + 13 * 8,
     requests: { AddPartitionsToTxn: 26, EndTxn: 13, Produce: 104 },
     producerRetries: 0,
+    batchErrors: { 'Broker: Not enough in-sync replicas': 2 },
     addPartitionsConcurrent: 13,
     eosLogLines: { ADDPARTS: 40 },
     rttUs: { EndTxn: [2000, 2000, 4000], AddPartitionsToTxn: [1000] },
@@ -90,6 +91,7 @@ describe('parseLoadResult', () => {
     expect(() => parseLoadResult(JSON.stringify({ ...r, readCommitted: '1200' }))).toThrow(/RESULT\.readCommitted: not a number/);
     expect(() => parseLoadResult(JSON.stringify({ ...r, commitUs: [1, 'x'] }))).toThrow(/RESULT\.commitUs/);
     expect(() => parseLoadResult(JSON.stringify({ ...r, ackLatencyUs: [1] }))).toThrow(/RESULT\.ackLatencyUs/);
+    expect(() => parseLoadResult(JSON.stringify({ ...r, batchErrors: null }))).toThrow(/RESULT\.batchErrors/);
     expect(() => parseLoadResult(JSON.stringify({ ...r, rttUs: { EndTxn: 5 } }))).toThrow(/RESULT\.rttUs/);
     expect(() => parseLoadResult(JSON.stringify({ ...r, mode: 'acks1' }))).toThrow(/RESULT\.mode/);
     expect(() => parseLoadResult(JSON.stringify({ ...r, txnRecords: 0 }))).toThrow(/RESULT\.txnRecords/);
@@ -147,6 +149,9 @@ describe('figuresOf and the tables', () => {
     expect(f.addPartitionsPerTxn).toBe(2);
     expect(f.concurrentPerTxn).toBe(1);
     expect(f.endTxnPerTxn).toBe(1);
+    expect(f.batchErrorsPerTxn).toBeCloseTo(2 / 13, 9);
+    expect(f.clientUsPerRecord).toBe(500);
+    expect(f.brokerUsPerRecord).toBe(1500);
     // HDR (3 significant digits) reports the top of the value's bucket: within 0.1%.
     expect(f.commit!.p50Us).toBeGreaterThanOrEqual(5000);
     expect(f.commit!.p50Us).toBeLessThanOrEqual(5005);
