@@ -102,6 +102,9 @@ describe('TxnOffsetCommit on the wire (single process)', () => {
       [-1, ErrorCode.UNSTABLE_OFFSET_COMMIT],
       [-1, ErrorCode.UNSTABLE_OFFSET_COMMIT],
     ]);
+    // The transaction coordinator replays `__transaction_state` in the background too: until it is done, EndTxn
+    // answers COORDINATOR_LOAD_IN_PROGRESS (a client retries it).
+    await (tb.broker as Broker).txn.loaded();
     // The transaction (reloaded by its coordinator too) commits: its marker lands on the group's partition.
     expect((await c.request(ApiKey.EndTxn, 1, { ...txn, committed: true })).errorCode).toBe(0);
     await waitUntil(async () => (await fetchV(c, 'wg', 7, true))[0]![1] === 0);
