@@ -358,6 +358,23 @@ describe('LocalPartitions: transactions on a partition', () => {
     await again.logs.close();
   });
 
+  it('a durable marker stops holding the LSO even when nothing reads the partition: the next abort indexes the LSO after it', async () => {
+    const fs = new SimFileSystem({ seed: 11 });
+    const { logs, parts } = await open(fs);
+    parts.setTxnVerifier(okVerifier);
+    const tp = [{ topic: TOPIC, partition: 0 }];
+    // Transactions ended one after the other with no read in between (as on a __consumer_offsets partition).
+    for (let i = 0; i < 3; i++) {
+      expect(await parts.produce(TOPIC, 0, pbatch(10 + i, 0, 0, { transactional: true }), 9, `tx${i}`)).toMatchObject({ errorCode: 0, baseOffset: 2 * i });
+      expect((await parts.writeMarkers(tp, { producerId: 10 + i, producerEpoch: 0, commit: i < 2, coordinatorEpoch: 0 }))[0]!.errorCode).toBe(0);
+    }
+    // The abort of [4, 5]: the commits before it are durable, nothing else is open, so the LSO after it is 6.
+    const entries = decodeTxnIndex(fs.peek(path.join(DATA, `${TOPIC}-0`, txnIndexFileName(0)))!);
+    expect(entries).toEqual([{ producerId: 12, firstOffset: 4, lastOffset: 5, lastStableOffset: 6 }]);
+    await parts.close();
+    await logs.close();
+  });
+
   it('re-indexes an abort whose index entry a crash lost, and drops entries beyond the recovered log end', async () => {
     const fs = new SimFileSystem({ seed: 9 });
     const first = await open(fs);
