@@ -201,12 +201,14 @@ export class PartitionTxn {
       this.state.applyData(h, first, first + h.lastOffsetDelta);
       return;
     }
-    // Markers are one small record written by the broker; anything bigger is not one of ours: skipped.
+    // Markers are one small record written by the broker; anything bigger, or unreadable, is not one of ours: skipped.
     const size = batchSize(h);
-    if (size > markerBatchBytesMax) return;
-    const bytes = view.slice(p, p + size);
-    const m = parseMarker(Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes), h);
-    if (m === null) return;
+    const bytes = size > markerBatchBytesMax ? null : view.slice(p, p + size);
+    const m = bytes === null ? null : parseMarker(Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes), h);
+    if (m === null) {
+      this.#logger.warn({ dir: this.#log.dir, offset: first, bytes: size }, 'skipping a control batch that is not a transaction marker');
+      return;
+    }
     const done = this.state.applyMarker(h.producerId, h.producerEpoch, m.commit, m.coordinatorEpoch, first, m.timestamp, true);
     // An abort whose index entry a crash lost (only possible above the snapshot offset): index it again.
     if (done?.aborted && !this.index.has(first)) {

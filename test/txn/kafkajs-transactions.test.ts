@@ -1,8 +1,4 @@
 /**
- * NEEDS THE OTHER ISSUE-6 BRANCHES MERGED: transactional Produce, markers and read_committed (branch `idem`);
- * the sendOffsets case also TxnOffsetCommit (branch `txngroups`). On the coordinator branch alone these fail at
- * the first transactional Produce (TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "transactions are not supported yet").
- *
  * kafkajs 2.2.4 transactions end to end against a real in-process broker:
  * - commit and abort round trips reach the coordinator: Ongoing with exactly the partitions written, then
  *   CompleteCommit / CompleteAbort; every partition got one control marker after its data batch;

@@ -4,8 +4,8 @@
  * - an idempotent producer gets a producer id (epoch 0) and its batches carry it; two producers get two ids;
  * - transactional producers initialize through the coordinator (FindCoordinator keyType 1, InitProducerId),
  *   and a second producer of the same transactional id bumps the epoch.
- * The commit/abort round trip with records (transactional Produce) and what read_committed consumers see need
- * the partition side (branch `idem`): kafkajs-transactions.test.ts.
+ * The commit/abort round trip with records (transactional Produce) and what read_committed consumers see are in
+ * kafkajs-transactions.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
