@@ -206,6 +206,23 @@ export async function closesWithin(c: WireClient, ms: number): Promise<boolean> 
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Connections to a sharded broker (ShardedBroker) until every shard holds at least one: the kernel spreads them
+ * over the shards' SO_REUSEPORT sockets. Throws after 60 connections.
+ */
+export async function connectionsOnEveryShard(b: { stats(): Promise<unknown[]> }, port: number): Promise<WireClient[]> {
+  const clients: WireClient[] = [];
+  for (let i = 0; i < 60; i++) {
+    clients.push(await WireClient.connect(port));
+    if (clients.length >= 6) {
+      await sleep(20);
+      const stats = (await b.stats()) as { connections: number }[];
+      if (stats.every((s) => s.connections > 0)) return clients;
+    }
+  }
+  throw new Error('60 connections did not reach every shard');
+}
+
 // --- requests used by many tests --------------------------------------------------------------------------
 
 export async function createTopic(c: WireClient, name: string, partitions = 1, configs: Record<string, string> = {}): Promise<void> {
