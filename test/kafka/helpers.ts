@@ -316,6 +316,18 @@ export function valuesOf(records: Buffer | readonly Buffer[] | null, fromOffset 
     .map((r) => r.value ?? '');
 }
 
+/** The values of the data records of whole batches, in order; control batches (transaction markers) left out. */
+export function dataValuesOf(records: readonly Buffer[]): string[] {
+  const buf = Buffer.concat(records);
+  const out: string[] = [];
+  for (let pos = 0; pos < buf.length; ) {
+    const h = readBatchHeader(buf, pos);
+    if ((h.attributes & 0x20) === 0) for (const r of iterateRecords(batchPayload(buf, pos, h), h)) out.push(r.value!.toString());
+    pos += 12 + h.batchLength;
+  }
+  return out;
+}
+
 export async function metadata(c: WireClient, version: number, topics: { name?: string | null; topicId?: string }[] | null, extra: Record<string, unknown> = {}) {
   return c.request<MetadataResponse>(ApiKey.Metadata, version, { topics, ...extra });
 }
