@@ -44,7 +44,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { buildRecordBatch, isControl, isTransactional, iterateRecords, readBatchHeader, type RecordInput } from '../protocol/records.js';
 import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.js';
 import { Group, GroupState, Member, offsetKey, parseOffsetKey, type CommittedOffset, type GroupStateName, type JoinResult, type PendingTxnOffset, type Protocol, type SyncResult } from './group.js';
-import { InternalTopicPartitions, replayedPayload, type InternalTopic, type Logger, type Route } from './internal-topic.js';
+import { InternalTopicPartitions, replayedPayload, type InternalTopic, type CoordinatorRoute, type Logger } from './internal-topic.js';
 import { OFFSETS_TOPIC, partitionForGroup } from './partitioning.js';
 import { decodeControlKey, decodeGroupValue, decodeKey, decodeOffsetValue, encodeGroupKey, encodeGroupValue, encodeOffsetKey, encodeOffsetValue, type GroupValue } from './records.js';
 import type { MarkerListener, TxnVerifier } from '../txn/index.js';
@@ -452,7 +452,7 @@ export class GroupCoordinator {
 
   // --- routing ----------------------------------------------------------------------------------------------
 
-  private async route(groupId: string, allowEmptyId: boolean): Promise<Route> {
+  private async route(groupId: string, allowEmptyId: boolean): Promise<CoordinatorRoute> {
     if (!allowEmptyId && groupId === '') return { ok: false, errorCode: ErrorCode.INVALID_GROUP_ID };
     return this.offsetsTopic.route(this.partitionFor(groupId));
   }

@@ -25,7 +25,7 @@ export {
   type InternalTopicDeps,
   type InternalTopicPartitionsOptions,
   type Logger,
-  type Route,
+  type CoordinatorRoute,
 } from './internal-topic.js';
 export { OFFSETS_TOPIC, javaStringHashCode, partitionForGroup } from './partitioning.js';
 export { MemoryOffsetsStore, type OffsetsStore } from './store.js';

@@ -36,7 +36,7 @@ export interface InternalTopic {
 }
 
 /** Where a request goes: the owned, loaded partition of its id, or the Kafka error it is answered. */
-export type Route = { ok: true; partition: number } | { ok: false; errorCode: number };
+export type CoordinatorRoute = { ok: true; partition: number } | { ok: false; errorCode: number };
 
 export interface InternalTopicPartitionsOptions<P extends { loading: boolean }> {
   /** The topic's name (logs). */
@@ -137,7 +137,7 @@ export class InternalTopicPartitions<P extends { loading: boolean }> {
   }
 
   /** The owned, loaded partition `partition` (the id's), or the error its request is answered. */
-  async route(partition: number): Promise<Route> {
+  async route(partition: number): Promise<CoordinatorRoute> {
     if (this.#closed) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
     if (!this.owned().includes(partition)) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
     // A request before any FindCoordinator (or while one creates the topic) waits for the creation.

@@ -38,7 +38,7 @@
  */
 import { ErrorCode } from '../protocol/errors.js';
 import { buildRecordBatch, isControl, iterateRecords, readBatchHeader } from '../protocol/records.js';
-import { InternalTopicPartitions, OFFSETS_TOPIC, partitionForGroup, replayedPayload, type InternalTopic, type Logger, type Route, type TimerHandle, type Timers } from '../groups/index.js';
+import { InternalTopicPartitions, OFFSETS_TOPIC, partitionForGroup, replayedPayload, type InternalTopic, type Logger, type CoordinatorRoute, type TimerHandle, type Timers } from '../groups/index.js';
 import { txnCoordinatorDefaults, type TxnCoordinatorConfig } from './config.js';
 import { decodeTxnKey, decodeTxnValue, encodeTxnKey, encodeTxnValue, TxnStatus, txnStatusName, TXN_STATUS_NAMES, type TxnStatusId, type TxnTopicPartitions } from './records.js';
 import type { TxnStateStore } from './state-store.js';
@@ -371,7 +371,7 @@ export class TxnCoordinator implements TxnVerifier {
 
   // --- routing ----------------------------------------------------------------------------------------------
 
-  private route(transactionalId: string): Promise<Route> {
+  private route(transactionalId: string): Promise<CoordinatorRoute> {
     return this.stateTopic.route(this.partitionFor(transactionalId));
   }
 
