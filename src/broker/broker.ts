@@ -15,7 +15,7 @@ import { LocalPartitions } from '../kafka/partitions.js';
 import { createFileSystem, type FileSystem } from '../io/index.js';
 import type { BrokerConfig } from './config.js';
 import { lockDataDir } from './lock.js';
-import { brokerGroupCoordinator, groupMarkerListener, type GroupCoordinator } from '../groups/index.js';
+import { brokerGroupCoordinator, groupMarkerListener, type GroupCoordinator, type InternalTopicDeps } from '../groups/index.js';
 import { BlockProducerIdSource, ProducerIdBlocks, brokerTxnCoordinator, type TxnCoordinator, type TxnVerifier } from '../txn/index.js';
 import { NodeFileSystem } from '../io/index.js';
 
@@ -43,6 +43,8 @@ export class Broker implements BrokerServices {
   readonly partitions: LocalPartitions;
   private server: KafkaServer | null = null;
   private address: { host: string; port: number } | null = null;
+  /** What both coordinators' internal topics are kept in, and created through. */
+  private readonly internalTopics: InternalTopicDeps & { partitionLog(topic: string, partition: number): PartitionLog | undefined };
 
   private constructor(
     readonly config: BrokerConfig,
@@ -52,15 +54,14 @@ export class Broker implements BrokerServices {
     private readonly fs: FileSystem & { shutdown?(): void },
   ) {
     this.partitions = new LocalPartitions(logs, logger, { producerState: config });
-    // Consumer groups (issue 5): the coordinator of every __consumer_offsets partition, over these logs.
-    this.groups = brokerGroupCoordinator({
-      config,
-      logger,
+    this.internalTopics = {
       partitionLog: (t, p) => logs.get(t, p),
       topicExists: (name) => topics.get(name) !== undefined,
       createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
       pendingTopic: (name) => this.pendingTopic(name),
-    });
+    };
+    // Consumer groups (issue 5): the coordinator of every __consumer_offsets partition, over these logs.
+    this.groups = brokerGroupCoordinator({ config, logger, ...this.internalTopics });
     // Transactional offsets complete when their marker is durable on a __consumer_offsets partition.
     this.partitions.onMarker(groupMarkerListener(this.groups));
   }
@@ -76,11 +77,8 @@ export class Broker implements BrokerServices {
       logger: this.logger,
       markers: this.partitions,
       producerIds: new BlockProducerIdSource(() => blocks.allocate()),
-      partitionLog: (t, p) => this.logs.get(t, p),
-      topicExists: (name) => this.topics.get(name) !== undefined,
+      ...this.internalTopics,
       partitionExists: (t, p) => p < (this.topics.get(t)?.partitions ?? 0),
-      createTopic: (name, partitions, configs) => this.createTopic(name, partitions, configs),
-      pendingTopic: (name) => this.pendingTopic(name),
     });
     // KIP-890 part 1: partitions (and the group coordinator, for TxnOffsetCommit) ask it before the first
     // transactional write of a transaction.

@@ -5,21 +5,18 @@
  * yet, see src/log/config.ts) and Kafka's offsets.topic.num.partitions.
  */
 import type { PartitionLog } from '../log/index.js';
-import { GroupCoordinator, coordinatorConfigOf, type GroupCoordinatorConfig, type Logger } from './coordinator.js';
+import { GroupCoordinator, coordinatorConfigOf, type GroupCoordinatorConfig } from './coordinator.js';
+import { brokerInternalTopic, type InternalTopicDeps, type Logger } from './internal-topic.js';
 import { LogOffsetsStore } from './log-store.js';
 import { OFFSETS_TOPIC } from './partitioning.js';
 import { systemTimers } from './timers.js';
 
 export const OFFSETS_TOPIC_CONFIGS: Readonly<Record<string, string>> = { 'cleanup.policy': 'compact' };
 
-export interface BrokerGroupDeps {
+export interface BrokerGroupDeps extends InternalTopicDeps {
   config: GroupCoordinatorConfig;
   logger: Logger;
   partitionLog(topic: string, partition: number): PartitionLog | undefined;
-  topicExists(name: string): boolean;
-  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<unknown>;
-  /** The creation of a topic another request started, if any. */
-  pendingTopic(name: string): Promise<unknown> | undefined;
   /** The `__consumer_offsets` partitions this coordinator owns (a shard's share; default: all). */
   ownedPartitions?: () => readonly number[];
 }
@@ -31,13 +28,6 @@ export function brokerGroupCoordinator(d: BrokerGroupDeps): GroupCoordinator {
     timers: systemTimers,
     logger: d.logger,
     ...(d.ownedPartitions ? { ownedPartitions: d.ownedPartitions } : {}),
-    offsetsTopic: {
-      exists: () => d.topicExists(OFFSETS_TOPIC),
-      create: async () => {
-        const pending = d.pendingTopic(OFFSETS_TOPIC);
-        if (pending !== undefined) await pending;
-        else await d.createTopic(OFFSETS_TOPIC, d.config.offsetsTopicPartitions, { ...OFFSETS_TOPIC_CONFIGS });
-      },
-    },
+    offsetsTopic: brokerInternalTopic(d, OFFSETS_TOPIC, d.config.offsetsTopicPartitions, OFFSETS_TOPIC_CONFIGS),
   });
 }

@@ -41,10 +41,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ErrorCode } from '../protocol/errors.js';
-import { buildRecordBatch, batchPayload, compressionOf, isControl, isTransactional, iterateRecords, readBatchHeader, Compression, type RecordInput } from '../protocol/records.js';
-import { decompress } from '../protocol/compression.js';
+import { buildRecordBatch, isControl, isTransactional, iterateRecords, readBatchHeader, type RecordInput } from '../protocol/records.js';
 import { CONSUMER_PROTOCOL_TYPE } from './consumer-protocol.js';
 import { Group, GroupState, Member, offsetKey, parseOffsetKey, type CommittedOffset, type GroupStateName, type JoinResult, type PendingTxnOffset, type Protocol, type SyncResult } from './group.js';
+import { InternalTopicPartitions, replayedPayload, type InternalTopic, type CoordinatorRoute, type Logger } from './internal-topic.js';
 import { OFFSETS_TOPIC, partitionForGroup } from './partitioning.js';
 import { decodeControlKey, decodeGroupValue, decodeKey, decodeOffsetValue, encodeGroupKey, encodeGroupValue, encodeOffsetKey, encodeOffsetValue, type GroupValue } from './records.js';
 import type { MarkerListener, TxnVerifier } from '../txn/index.js';
@@ -108,11 +108,7 @@ const MARKERS_WHILE_LOADING_MAX = 10_000;
 /** Kafka's NewMemberJoinTimeoutMs: a new member that does not rejoin within it is dropped from the rebalance. */
 const NEW_MEMBER_JOIN_TIMEOUT_MS = 300_000;
 
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { Logger };
 
 export interface JoinGroupInput {
   groupId: string;
@@ -213,8 +209,6 @@ export interface GroupListing {
   state: string;
 }
 
-type Route = { ok: true; partition: number } | { ok: false; errorCode: number };
-
 interface OwnedPartition {
   loading: boolean;
   groups: Map<string, Group>;
@@ -240,7 +234,7 @@ export interface GroupCoordinatorOptions {
   /** `__consumer_offsets` partitions this coordinator owns (default: all). */
   ownedPartitions?: readonly number[] | (() => readonly number[]);
   /** The internal topic: whether it exists, and how to create it (called at most once at a time). */
-  offsetsTopic: { exists(): boolean; create(): Promise<void> };
+  offsetsTopic: InternalTopic;
 }
 
 export class GroupCoordinator {
@@ -248,19 +242,14 @@ export class GroupCoordinator {
   private readonly store: OffsetsStore;
   private readonly timers: Timers;
   private readonly logger: Logger;
-  private readonly ownedOf: () => readonly number[];
-  /** The owned partitions (on a shard: those of `__consumer_offsets` the shard table gives it, once it exists). */
-  private get owned(): readonly number[] {
-    return this.ownedOf();
-  }
-  private readonly offsetsTopic: { exists(): boolean; create(): Promise<void> };
   /** Invariant: only owned partitions are keys; a loaded partition's map holds every live group of it. */
   private readonly partitions = new Map<number, OwnedPartition>();
-  private topicReady = false;
-  private creating: Promise<boolean> | null = null;
-  private loading: Promise<void> = Promise.resolve();
+  /**
+   * `__consumer_offsets`: ownership (on a shard: the partitions the shard table gives it, once the topic exists),
+   * creation, loading, routing.
+   */
+  private readonly offsetsTopic: InternalTopicPartitions<OwnedPartition>;
   private expiryTimer: TimerHandle | null = null;
-  private closed = false;
   private groupCount = 0;
   private txnVerifier: TxnVerifier | null = null;
 
@@ -269,10 +258,19 @@ export class GroupCoordinator {
     this.store = opts.store;
     this.timers = opts.timers;
     this.logger = opts.logger;
-    this.offsetsTopic = opts.offsetsTopic;
-    const all = Array.from({ length: opts.config.offsetsTopicPartitions }, (_, i) => i);
-    const given = opts.ownedPartitions ?? all;
-    this.ownedOf = typeof given === 'function' ? given : () => given;
+    this.offsetsTopic = new InternalTopicPartitions({
+      name: OFFSETS_TOPIC,
+      topic: opts.offsetsTopic,
+      partitionCount: opts.config.offsetsTopicPartitions,
+      ...(opts.ownedPartitions ? { owned: opts.ownedPartitions } : {}),
+      partitions: this.partitions,
+      load: (p) => this.loadPartition(p),
+      logger: opts.logger,
+    });
+  }
+
+  private get closed(): boolean {
+    return this.offsetsTopic.closed;
   }
 
   /**
@@ -281,16 +279,12 @@ export class GroupCoordinator {
    */
   start(): void {
     this.scheduleExpiry();
-    if (this.offsetsTopic.exists()) {
-      this.topicReady = true;
-      this.loading = this.loadAll();
-    }
+    this.offsetsTopic.start();
   }
 
   /** Resolves when every owned partition is loaded (or failed to load). */
-  async loaded(): Promise<void> {
-    await this.creating;
-    await this.loading;
+  loaded(): Promise<void> {
+    return this.offsetsTopic.loaded();
   }
 
   /**
@@ -298,28 +292,11 @@ export class GroupCoordinator {
    * `__consumer_offsets` on the first FindCoordinator for a group); false when the creation failed.
    */
   ensureOffsetsTopic(): Promise<boolean> {
-    if (this.topicReady) return Promise.resolve(true);
-    if (this.creating !== null) return this.creating;
-    const creating = (async () => {
-      try {
-        if (!this.offsetsTopic.exists()) await this.offsetsTopic.create();
-      } catch (err) {
-        this.logger.warn({ err }, 'creating __consumer_offsets failed');
-        this.creating = null;
-        return false;
-      }
-      this.topicReady = true;
-      // An empty new topic loads at once; a topic that existed (created by another path) replays.
-      this.loading = this.loadAll();
-      await this.loading;
-      return true;
-    })();
-    this.creating = creating;
-    return creating;
+    return this.offsetsTopic.ensureTopic();
   }
 
   close(): void {
-    this.closed = true;
+    this.offsetsTopic.close();
     if (this.expiryTimer) this.timers.clearTimeout(this.expiryTimer);
     for (const [p] of this.partitions) this.unloadPartition(p);
   }
@@ -329,20 +306,6 @@ export class GroupCoordinator {
   }
 
   // --- loading ----------------------------------------------------------------------------------------------
-
-  private async loadAll(): Promise<void> {
-    await Promise.all(
-      this.owned
-        .filter((p) => !this.partitions.has(p))
-        .map((p) =>
-          this.loadPartition(p).catch((err: unknown) => {
-            // Its groups answer NOT_COORDINATOR; a restart (or the lead's reassignment) tries again.
-            this.logger.error({ err, partition: p }, 'loading __consumer_offsets partition failed');
-            this.partitions.delete(p);
-          }),
-        ),
-    );
-  }
 
   /**
    * Replays one partition of the internal topic; its groups answer COORDINATOR_LOAD_IN_PROGRESS meanwhile.
@@ -362,9 +325,7 @@ export class GroupCoordinator {
     let skipped = 0;
     for await (const batch of this.store.read(partition)) {
       const header = readBatchHeader(batch, 0);
-      let payload = batchPayload(batch, 0, header);
-      const codec = compressionOf(header.attributes);
-      if (codec !== Compression.none) payload = await decompress(codec, payload);
+      const payload = await replayedPayload(batch, header);
       if (isControl(header.attributes)) {
         let type: 'commit' | 'abort' | null = null;
         try {
@@ -491,18 +452,9 @@ export class GroupCoordinator {
 
   // --- routing ----------------------------------------------------------------------------------------------
 
-  private async route(groupId: string, allowEmptyId: boolean): Promise<Route> {
+  private async route(groupId: string, allowEmptyId: boolean): Promise<CoordinatorRoute> {
     if (!allowEmptyId && groupId === '') return { ok: false, errorCode: ErrorCode.INVALID_GROUP_ID };
-    if (this.closed) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    const partition = this.partitionFor(groupId);
-    if (!this.owned.includes(partition)) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    // A group request before any FindCoordinator (or while it creates the topic) waits for the creation.
-    if (!this.topicReady && !(await this.ensureOffsetsTopic())) return { ok: false, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
-    if (this.closed) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    const owned = this.partitions.get(partition);
-    if (!owned) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    if (owned.loading) return { ok: false, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS };
-    return { ok: true, partition };
+    return this.offsetsTopic.route(this.partitionFor(groupId));
   }
 
   private group(partition: number, groupId: string): Group | undefined {
@@ -1450,10 +1402,7 @@ export class GroupCoordinator {
     try {
       return { errorCode: ErrorCode.NONE, baseOffset: await this.store.append(partition, batch) };
     } catch (err) {
-      this.logger.warn({ err, partition }, 'appending to __consumer_offsets failed');
-      const code = (err as { code?: unknown }).code;
-      if (code === 'KAFKA_STORAGE_ERROR' || code === 'LOG_CLOSED') return { errorCode: ErrorCode.NOT_COORDINATOR, baseOffset: -1 };
-      return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, baseOffset: -1 };
+      return { errorCode: this.offsetsTopic.appendFailed(partition, err), baseOffset: -1 };
     }
   }
 

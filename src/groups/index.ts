@@ -17,6 +17,16 @@ export type {
   GroupService,
 } from './coordinator.js';
 export { GroupState, type GroupStateName, type JoinResult, type SyncResult, type Protocol } from './group.js';
+export {
+  InternalTopicPartitions,
+  brokerInternalTopic,
+  replayedPayload,
+  type InternalTopic,
+  type InternalTopicDeps,
+  type InternalTopicPartitionsOptions,
+  type Logger,
+  type CoordinatorRoute,
+} from './internal-topic.js';
 export { OFFSETS_TOPIC, javaStringHashCode, partitionForGroup } from './partitioning.js';
 export { MemoryOffsetsStore, type OffsetsStore } from './store.js';
 export { LogOffsetsStore } from './log-store.js';

@@ -11,7 +11,7 @@
  * is that offset: transactional offset commits are ordered against each other and against plain commits by it
  * (the later record in the log wins, on load and live alike).
  */
-import { LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, batchSize, readBatchHeader, writeInt64, BASE_OFFSET_OFFSET } from '../protocol/records.js';
+import { readBatchHeader, writeInt64, BASE_OFFSET_OFFSET } from '../protocol/records.js';
 
 export interface OffsetsStore {
   /**
@@ -73,17 +73,4 @@ export class MemoryOffsetsStore implements OffsetsStore {
     for (const l of this.partitions.values()) n += l.length;
     return n;
   }
-}
-
-/** Splits the bytes of consecutive whole batches into one Buffer per batch (views). */
-export function splitBatches(bytes: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  let pos = 0;
-  while (pos + RECORD_BATCH_OVERHEAD <= bytes.length) {
-    const size = batchSize(readBatchHeader(bytes, pos));
-    if (size < LOG_OVERHEAD || pos + size > bytes.length) break;
-    out.push(bytes.subarray(pos, pos + size));
-    pos += size;
-  }
-  return out;
 }

@@ -23,7 +23,7 @@
  *   (loading for them would make every plain consumer scan logs after a restart).
  */
 import type { Logger } from 'pino';
-import type { LogManager, PartitionLog } from '../log/index.js';
+import type { AppendResult, LogManager, PartitionLog } from '../log/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ChunkedView, chunkedLength, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import { BASE_OFFSET_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2, isTransactional, validateBatches, type ValidatedBatch } from '../protocol/records.js';
@@ -136,6 +136,11 @@ const EARLIEST_LOCAL = -4;
 
 export function produceFailure(errorCode: number, errorMessage: string | null = null): ProduceOutcome {
   return { errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+}
+
+/** The answer of a durable append. */
+function produced(res: AppendResult): ProduceOutcome {
+  return { errorCode: 0, errorMessage: null, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset };
 }
 
 export function readFailure(errorCode: number): ReadOutcome {
@@ -283,6 +288,7 @@ export class LocalPartitions implements PartitionOps {
     const loaded = [...this.#txn.entries()];
     await Promise.allSettled(
       loaded.map(async ([log, slot]) => {
+        // A load that failed was answered (and logged) to the requests that waited for it: nothing to snapshot.
         const txn = slot.txn ?? (await slot.loading?.catch(() => null)) ?? null;
         if (txn === null || log.closed || log.failed) return;
         await txn.snapshot().catch((err: unknown) => this.logger.warn({ dir: log.dir, err }, 'producer snapshot at close failed'));
@@ -315,7 +321,7 @@ export class LocalPartitions implements PartitionOps {
         // The fast path: no producer state here, nothing to check.
         const res = await log.append(records, { leaderEpoch: LEADER_EPOCH, batches });
         this.#countAppended(topic, partition, bytes);
-        return { errorCode: 0, errorMessage: null, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset };
+        return produced(res);
       }
       if (producer !== null) {
         if (batches.length !== 1) return produceFailure(ErrorCode.INVALID_RECORD, 'a produce with a producer id carries exactly one record batch per partition');
@@ -327,7 +333,7 @@ export class LocalPartitions implements PartitionOps {
       if (producer === null) {
         const res = await txn.appendPlain(records, batches, bytes);
         this.#countAppended(topic, partition, bytes);
-        return { errorCode: 0, errorMessage: null, baseOffset: res.baseOffset, logAppendTimeMs: res.logAppendTime, logStartOffset: res.logStartOffset };
+        return produced(res);
       }
       if (isTransactional(producer.attributes) && !txn.state.hasOpenTransaction(producer.producerId)) {
         const failure = await this.#verify(txn, transactionalId!, producer, topic, partition);
@@ -342,7 +348,7 @@ export class LocalPartitions implements PartitionOps {
       }
       const out = await res.done;
       this.#countAppended(topic, partition, bytes);
-      return { errorCode: 0, errorMessage: null, baseOffset: out.baseOffset, logAppendTimeMs: out.logAppendTime, logStartOffset: out.logStartOffset };
+      return produced(out);
     } catch (err) {
       const f = storageFailureOf(this.logger, err, 'produce');
       return produceFailure(f.errorCode, f.errorMessage);

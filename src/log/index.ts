@@ -39,4 +39,5 @@ export { LogError, KafkaStorageError, LogClosedError, CorruptLogError, type LogE
 export { OffsetIndex, OFFSET_INDEX_ENTRY_BYTES } from './offset-index.js';
 export { TimeIndex, TIME_INDEX_ENTRY_BYTES } from './time-index.js';
 export { segmentFileName } from './segment.js';
+export { replayBatches, replayReadBytes, TopicLogStore } from './replay.js';
 export { inlineOffload, firstBadCrcIn, type CpuOffload } from './offload.js';

@@ -112,7 +112,8 @@ export class ShardTxn implements TxnService {
           const r = v8.deserialize(m.payloads[0]!) as ListTransactionsResult;
           if (r.errorCode !== 0 && errorCode === 0) errorCode = r.errorCode;
           transactions.push(...r.transactions);
-        } catch {
+        } catch (err) {
+          this.logger.warn({ peer: link.peer, err }, 'listing the transactions of another shard failed');
           if (errorCode === 0) errorCode = ErrorCode.COORDINATOR_NOT_AVAILABLE;
         }
       }),

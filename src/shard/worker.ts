@@ -160,18 +160,19 @@ async function runShard(init: ShardInit): Promise<void> {
   const partitions = new ShardPartitions(init.shardId, new LocalPartitions(logs, logger, { countLoad: true, producerState: config }), mirror, logger);
   // Consumer groups: this shard coordinates the groups of its own __consumer_offsets partitions.
   let services: ShardServices | null = null;
-  const coordinator = brokerGroupCoordinator({
-    config,
-    logger,
-    partitionLog: (t, p) => logs.get(t, p),
-    topicExists: (name) => mirror.get(name) !== undefined,
-    createTopic: (name, n, configs) => services!.createTopic(name, n, configs),
-    pendingTopic: (name) => services!.pendingTopic(name),
-    ownedPartitions: () => {
-      const t = mirror.get(OFFSETS_TOPIC);
-      return t ? Array.from({ length: t.partitions }, (_, p) => p).filter((p) => owns(OFFSETS_TOPIC, p)) : [];
-    },
-  });
+  /** What both coordinators' internal topics are kept in, and created through. */
+  const internalTopics = {
+    partitionLog: (t: string, p: number) => logs.get(t, p),
+    topicExists: (name: string) => mirror.get(name) !== undefined,
+    createTopic: (name: string, n: number, configs: Record<string, string>) => services!.createTopic(name, n, configs),
+    pendingTopic: (name: string) => services!.pendingTopic(name),
+  };
+  /** This shard's share of an internal topic: its partitions the shard table gives this shard (none before it exists). */
+  const ownedShare = (topic: string) => (): readonly number[] => {
+    const t = mirror.get(topic);
+    return t ? Array.from({ length: t.partitions }, (_, p) => p).filter((p) => owns(topic, p)) : [];
+  };
+  const coordinator = brokerGroupCoordinator({ config, logger, ...internalTopics, ownedPartitions: ownedShare(OFFSETS_TOPIC) });
   // Transactional offsets complete when their marker is durable on this shard's __consumer_offsets partitions.
   partitions.local.onMarker(groupMarkerListener(coordinator));
   const groups = new ShardGroups(init.shardId, coordinator, mirror, partitions.links, logger);
@@ -183,15 +184,9 @@ async function runShard(init: ShardInit): Promise<void> {
     logger,
     markers: partitions,
     producerIds: new BlockProducerIdSource(() => control!.call<ProducerIdBlock>('producerIdBlock')),
-    partitionLog: (t, p) => logs.get(t, p),
-    topicExists: (name) => mirror.get(name) !== undefined,
+    ...internalTopics,
     partitionExists: (t, p) => p < (mirror.get(t)?.partitions ?? 0),
-    createTopic: (name, n, configs) => services!.createTopic(name, n, configs),
-    pendingTopic: (name) => services!.pendingTopic(name),
-    ownedPartitions: () => {
-      const t = mirror.get(TRANSACTION_STATE_TOPIC);
-      return t ? Array.from({ length: t.partitions }, (_, p) => p).filter((p) => owns(TRANSACTION_STATE_TOPIC, p)) : [];
-    },
+    ownedPartitions: ownedShare(TRANSACTION_STATE_TOPIC),
   });
   const txn = new ShardTxn(init.shardId, txnCoordinator, mirror, partitions.links, logger);
   // KIP-890 part 1: this shard's partitions and group coordinator ask the transaction's coordinator (routed to its

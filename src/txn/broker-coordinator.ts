@@ -5,7 +5,7 @@
  * transaction.state.log.num.partitions.
  */
 import type { PartitionLog } from '../log/index.js';
-import { systemTimers } from '../groups/index.js';
+import { brokerInternalTopic, systemTimers, type InternalTopicDeps } from '../groups/index.js';
 import { txnCoordinatorConfigOf, type TxnCoordinatorConfig } from './config.js';
 import { TxnCoordinator, type Logger } from './coordinator.js';
 import { LogTxnStateStore } from './state-store.js';
@@ -13,18 +13,14 @@ import { TRANSACTION_STATE_TOPIC, type MarkerWriter, type ProducerIdSource } fro
 
 export const TRANSACTION_STATE_TOPIC_CONFIGS: Readonly<Record<string, string>> = { 'cleanup.policy': 'compact' };
 
-export interface BrokerTxnDeps {
+export interface BrokerTxnDeps extends InternalTopicDeps {
   config: TxnCoordinatorConfig & { offsetsTopicPartitions: number };
   logger: Logger;
   markers: MarkerWriter;
   producerIds: ProducerIdSource;
   partitionLog(topic: string, partition: number): PartitionLog | undefined;
-  topicExists(name: string): boolean;
   /** Whether the topic has that partition (a marker to a deleted one is dropped). */
   partitionExists(topic: string, partition: number): boolean;
-  createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<unknown>;
-  /** The creation of a topic another request started, if any. */
-  pendingTopic(name: string): Promise<unknown> | undefined;
   /** The `__transaction_state` partitions this coordinator owns (a shard's share; default: all). */
   ownedPartitions?: () => readonly number[];
 }
@@ -39,13 +35,6 @@ export function brokerTxnCoordinator(d: BrokerTxnDeps): TxnCoordinator {
     logger: d.logger,
     partitionExists: d.partitionExists,
     ...(d.ownedPartitions ? { ownedPartitions: d.ownedPartitions } : {}),
-    stateTopic: {
-      exists: () => d.topicExists(TRANSACTION_STATE_TOPIC),
-      create: async () => {
-        const pending = d.pendingTopic(TRANSACTION_STATE_TOPIC);
-        if (pending !== undefined) await pending;
-        else await d.createTopic(TRANSACTION_STATE_TOPIC, d.config.transactionStateTopicPartitions, { ...TRANSACTION_STATE_TOPIC_CONFIGS });
-      },
-    },
+    stateTopic: brokerInternalTopic(d, TRANSACTION_STATE_TOPIC, d.config.transactionStateTopicPartitions, TRANSACTION_STATE_TOPIC_CONFIGS),
   });
 }

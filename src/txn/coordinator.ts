@@ -37,13 +37,12 @@
  * the owned partitions when the topic exists; `close()` stops timers and marker retries (a restart resumes them).
  */
 import { ErrorCode } from '../protocol/errors.js';
-import { buildRecordBatch, batchPayload, compressionOf, isControl, iterateRecords, readBatchHeader, Compression } from '../protocol/records.js';
-import { decompress } from '../protocol/compression.js';
-import { OFFSETS_TOPIC, partitionForGroup, type TimerHandle, type Timers } from '../groups/index.js';
+import { buildRecordBatch, isControl, iterateRecords, readBatchHeader } from '../protocol/records.js';
+import { InternalTopicPartitions, OFFSETS_TOPIC, partitionForGroup, replayedPayload, type InternalTopic, type Logger, type CoordinatorRoute, type TimerHandle, type Timers } from '../groups/index.js';
 import { txnCoordinatorDefaults, type TxnCoordinatorConfig } from './config.js';
 import { decodeTxnKey, decodeTxnValue, encodeTxnKey, encodeTxnValue, TxnStatus, txnStatusName, TXN_STATUS_NAMES, type TxnStatusId, type TxnTopicPartitions } from './records.js';
 import type { TxnStateStore } from './state-store.js';
-import type { MarkerWriter, ProducerIdSource, TopicPartition, TxnMarker, TxnVerifier } from './types.js';
+import { TRANSACTION_STATE_TOPIC, type MarkerWriter, type ProducerIdSource, type TopicPartition, type TxnMarker, type TxnVerifier } from './types.js';
 
 /** Kafka: an epoch at or above Short.MAX_VALUE - 1 is exhausted; the next InitProducerId rotates the producer id. */
 export const PRODUCER_EPOCH_EXHAUSTED = 32766;
@@ -58,11 +57,7 @@ export const COORDINATOR_EPOCH = 0;
 /** What a request whose connection closed gets (nobody reads it): no state change was applied. */
 const REQUEST_ABANDONED = ErrorCode.REQUEST_TIMED_OUT;
 
-export interface Logger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-  error(obj: object, msg?: string): void;
-}
+export type { Logger };
 
 /** The coordinator's settings: its own, and the group setting AddOffsetsToTxn needs. */
 export type TxnCoordinatorSettings = TxnCoordinatorConfig & { offsetsTopicPartitions: number };
@@ -173,8 +168,6 @@ interface OwnedPartition {
   txns: Map<string, TxnMeta>;
 }
 
-type Route = { ok: true; partition: number } | { ok: false; errorCode: number };
-
 export interface TxnCoordinatorOptions {
   config: TxnCoordinatorSettings;
   store: TxnStateStore;
@@ -185,7 +178,7 @@ export interface TxnCoordinatorOptions {
   /** `__transaction_state` partitions this coordinator owns (default: all). */
   ownedPartitions?: readonly number[] | (() => readonly number[]);
   /** The internal topic: whether it exists, and how to create it (called at most once at a time). */
-  stateTopic: { exists(): boolean; create(): Promise<void> };
+  stateTopic: InternalTopic;
   /** Whether a partition exists; a marker for a partition that no longer does (topic deleted) is dropped. */
   partitionExists?(topic: string, partition: number): boolean;
   /** The delayed-request clock (default requestClockUs); tests inject a counter. */
@@ -199,20 +192,16 @@ export class TxnCoordinator implements TxnVerifier {
   private readonly producerIds: ProducerIdSource;
   private readonly timers: Timers;
   private readonly logger: Logger;
-  private readonly ownedOf: () => readonly number[];
-  private readonly stateTopic: { exists(): boolean; create(): Promise<void> };
   private readonly partitionExists: (topic: string, partition: number) => boolean;
   private readonly monoUs: () => number;
   /** Invariant: only owned partitions are keys; a loaded partition's map holds every live transactional id of it. */
   private readonly partitions = new Map<number, OwnedPartition>();
-  private topicReady = false;
-  private creating: Promise<boolean> | null = null;
-  private loading: Promise<void> = Promise.resolve();
+  /** `__transaction_state`: ownership, creation, loading, routing. */
+  private readonly stateTopic: InternalTopicPartitions<OwnedPartition>;
   private readonly timerHandles = new Set<TimerHandle>();
   private readonly sleepers = new Set<() => void>();
   /** Completions (markers + Complete record) in flight, for tests and close. */
   private readonly completions = new Set<Promise<void>>();
-  private closed = false;
   private txnCount = 0;
 
   constructor(opts: TxnCoordinatorOptions) {
@@ -222,28 +211,33 @@ export class TxnCoordinator implements TxnVerifier {
     this.producerIds = opts.producerIds;
     this.timers = opts.timers;
     this.logger = opts.logger;
-    this.stateTopic = opts.stateTopic;
     this.partitionExists = opts.partitionExists ?? (() => true);
     this.monoUs = opts.monoUs ?? requestClockUs;
-    const all = Array.from({ length: opts.config.transactionStateTopicPartitions }, (_, i) => i);
-    const given = opts.ownedPartitions ?? all;
-    this.ownedOf = typeof given === 'function' ? given : () => given;
+    this.stateTopic = new InternalTopicPartitions({
+      name: TRANSACTION_STATE_TOPIC,
+      topic: opts.stateTopic,
+      partitionCount: opts.config.transactionStateTopicPartitions,
+      ...(opts.ownedPartitions ? { owned: opts.ownedPartitions } : {}),
+      partitions: this.partitions,
+      load: (p) => this.loadPartition(p),
+      logger: opts.logger,
+    });
+  }
+
+  private get closed(): boolean {
+    return this.stateTopic.closed;
   }
 
   /** Schedules the timeout and expiry scans; loads the owned partitions in the background when the topic exists. */
   start(): void {
     this.every(this.config.transactionAbortTimedOutIntervalMs, () => this.abortTimedOut());
     this.every(this.config.transactionRemoveExpiredIntervalMs, () => this.expire());
-    if (this.stateTopic.exists()) {
-      this.topicReady = true;
-      this.loading = this.loadAll();
-    }
+    this.stateTopic.start();
   }
 
   /** Resolves when every owned partition is loaded (or failed to load). */
-  async loaded(): Promise<void> {
-    await this.creating;
-    await this.loading;
+  loaded(): Promise<void> {
+    return this.stateTopic.loaded();
   }
 
   /** Resolves when the completions (markers, Complete records) started so far have ended. Tests. */
@@ -253,27 +247,11 @@ export class TxnCoordinator implements TxnVerifier {
 
   /** Creates `__transaction_state` if needed and loads it (FindCoordinator calls this); false when creation failed. */
   ensureStateTopic(): Promise<boolean> {
-    if (this.topicReady) return Promise.resolve(true);
-    if (this.creating !== null) return this.creating;
-    const creating = (async () => {
-      try {
-        if (!this.stateTopic.exists()) await this.stateTopic.create();
-      } catch (err) {
-        this.logger.warn({ err }, 'creating __transaction_state failed');
-        this.creating = null;
-        return false;
-      }
-      this.topicReady = true;
-      this.loading = this.loadAll();
-      await this.loading;
-      return true;
-    })();
-    this.creating = creating;
-    return creating;
+    return this.stateTopic.ensureTopic();
   }
 
   close(): void {
-    this.closed = true;
+    this.stateTopic.close();
     for (const h of this.timerHandles) this.timers.clearTimeout(h);
     this.timerHandles.clear();
     for (const wake of this.sleepers) wake();
@@ -316,20 +294,13 @@ export class TxnCoordinator implements TxnVerifier {
     });
   }
 
-  // --- loading ----------------------------------------------------------------------------------------------
-
-  private async loadAll(): Promise<void> {
-    await Promise.all(
-      this.ownedOf()
-        .filter((p) => !this.partitions.has(p))
-        .map((p) =>
-          this.loadPartition(p).catch((err: unknown) => {
-            this.logger.error({ err, partition: p }, 'loading __transaction_state partition failed');
-            this.partitions.delete(p);
-          }),
-        ),
-    );
+  /** Sleeps `ms`, then answers the next retry's delay (doubled, up to TXN_MARKER_RETRY_BACKOFF_MS_MAX). */
+  private async backoff(ms: number): Promise<number> {
+    await this.sleep(ms);
+    return Math.min(ms * 2, TXN_MARKER_RETRY_BACKOFF_MS_MAX);
   }
+
+  // --- loading ----------------------------------------------------------------------------------------------
 
   /** Replays one partition; its ids answer COORDINATOR_LOAD_IN_PROGRESS meanwhile. Prepare* states complete after. */
   async loadPartition(partition: number): Promise<void> {
@@ -342,9 +313,7 @@ export class TxnCoordinator implements TxnVerifier {
     for await (const batch of this.store.read(partition)) {
       const header = readBatchHeader(batch, 0);
       if (isControl(header.attributes)) continue;
-      let payload = batchPayload(batch, 0, header);
-      const codec = compressionOf(header.attributes);
-      if (codec !== Compression.none) payload = await decompress(codec, payload);
+      const payload = await replayedPayload(batch, header);
       for (const r of iterateRecords(payload, header)) {
         records++;
         try {
@@ -402,16 +371,8 @@ export class TxnCoordinator implements TxnVerifier {
 
   // --- routing ----------------------------------------------------------------------------------------------
 
-  private async route(transactionalId: string): Promise<Route> {
-    if (this.closed) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    const partition = this.partitionFor(transactionalId);
-    if (!this.ownedOf().includes(partition)) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    if (!this.topicReady && !(await this.ensureStateTopic())) return { ok: false, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE };
-    if (this.closed) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    const owned = this.partitions.get(partition);
-    if (!owned) return { ok: false, errorCode: ErrorCode.NOT_COORDINATOR };
-    if (owned.loading) return { ok: false, errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS };
-    return { ok: true, partition };
+  private route(transactionalId: string): Promise<CoordinatorRoute> {
+    return this.stateTopic.route(this.partitionFor(transactionalId));
   }
 
   private txn(partition: number, transactionalId: string): TxnMeta | undefined {
@@ -436,13 +397,8 @@ export class TxnCoordinator implements TxnVerifier {
     let meta = this.txn(route.partition, id);
     if (meta === undefined) {
       if (this.txnCount >= this.config.transactionalIdsMax) return initError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-      let producerId: number;
-      try {
-        producerId = await this.producerIds.allocate();
-      } catch (err) {
-        this.logger.error({ err }, 'allocating a producer id failed');
-        return initError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-      }
+      const producerId = await this.allocateProducerId();
+      if (producerId === null) return initError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       const again = await this.route(id);
       if (!again.ok) return initError(again.errorCode);
       meta = this.txn(route.partition, id);
@@ -475,11 +431,18 @@ export class TxnCoordinator implements TxnVerifier {
     if (req.producerId >= 0 && req.producerEpoch >= 0 && req.producerEpoch < PRODUCER_EPOCH_EXHAUSTED) {
       return { errorCode: ErrorCode.NONE, producerId: req.producerId, producerEpoch: req.producerEpoch + 1 };
     }
+    const producerId = await this.allocateProducerId();
+    if (producerId === null) return initError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    return { errorCode: ErrorCode.NONE, producerId, producerEpoch: 0 };
+  }
+
+  /** A new producer id, or null when none could be had (logged: the client is answered COORDINATOR_NOT_AVAILABLE). */
+  private async allocateProducerId(): Promise<number | null> {
     try {
-      return { errorCode: ErrorCode.NONE, producerId: await this.producerIds.allocate(), producerEpoch: 0 };
+      return await this.producerIds.allocate();
     } catch (err) {
       this.logger.error({ err }, 'allocating a producer id failed');
-      return initError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      return null;
     }
   }
 
@@ -515,15 +478,9 @@ export class TxnCoordinator implements TxnVerifier {
     if (meta.producerEpoch >= PRODUCER_EPOCH_EXHAUSTED && (expected === null || expected.producerEpoch === meta.producerEpoch)) {
       if (opts.signal?.aborted) return initError(REQUEST_ABANDONED);
       meta.pending = TxnStatus.Empty; // holds the id while a new producer id is allocated
-      let producerId: number;
-      try {
-        producerId = await this.producerIds.allocate();
-      } catch (err) {
-        this.logger.error({ err }, 'allocating a producer id failed');
-        return initError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
-      } finally {
-        meta.pending = null;
-      }
+      const producerId = await this.allocateProducerId();
+      meta.pending = null;
+      if (producerId === null) return initError(ErrorCode.COORDINATOR_NOT_AVAILABLE);
       next = { ...snapshot(meta), lastProducerId: meta.producerId, producerId, producerEpoch: 0, lastProducerEpoch: expected !== null ? meta.producerEpoch : NO_PRODUCER_EPOCH };
     } else {
       let epoch: number;
@@ -553,14 +510,9 @@ export class TxnCoordinator implements TxnVerifier {
 
   /** Adds partitions to the producer's transaction (starting one if none is ongoing). One error for them all. */
   async addPartitions(req: AddPartitionsInput, opts: TxnCallOptions = {}): Promise<number> {
-    if (req.transactionalId === '') return ErrorCode.INVALID_REQUEST;
     if (req.partitions.length > this.config.transactionPartitionsMax) return ErrorCode.INVALID_REQUEST;
-    const route = await this.route(req.transactionalId);
-    if (!route.ok) return route.errorCode;
-    const meta = this.txn(route.partition, req.transactionalId);
-    const error = this.checkProducer(meta, req);
-    if (error !== ErrorCode.NONE) return error;
-    const m = meta!;
+    const m = await this.producerTxn(req);
+    if (typeof m === 'number') return m;
     if (m.pending !== null || m.state === TxnStatus.PrepareCommit || m.state === TxnStatus.PrepareAbort) return ErrorCode.CONCURRENT_TRANSACTIONS;
     const ongoing = m.state === TxnStatus.Ongoing;
     if (ongoing && req.partitions.every((tp) => m.partitions.get(tp.topic)?.has(tp.partition) === true)) return ErrorCode.NONE;
@@ -584,23 +536,27 @@ export class TxnCoordinator implements TxnVerifier {
     return this.addPartitions({ transactionalId: req.transactionalId, producerId: req.producerId, producerEpoch: req.producerEpoch, partitions: [{ topic: OFFSETS_TOPIC, partition }] }, opts);
   }
 
-  private checkProducer(meta: TxnMeta | undefined, req: TxnRequestInput): number {
+  /**
+   * The state of the request's transactional id when the request's producer id and epoch are its current ones;
+   * else the Kafka error (INVALID_REQUEST for an empty id, the route's error, INVALID_PRODUCER_ID_MAPPING,
+   * PRODUCER_FENCED).
+   */
+  private async producerTxn(req: TxnRequestInput): Promise<TxnMeta | number> {
+    if (req.transactionalId === '') return ErrorCode.INVALID_REQUEST;
+    const route = await this.route(req.transactionalId);
+    if (!route.ok) return route.errorCode;
+    const meta = this.txn(route.partition, req.transactionalId);
     if (meta === undefined || meta.producerId !== req.producerId) return ErrorCode.INVALID_PRODUCER_ID_MAPPING;
     if (meta.producerEpoch !== req.producerEpoch) return ErrorCode.PRODUCER_FENCED;
-    return ErrorCode.NONE;
+    return meta;
   }
 
   // --- EndTxn -----------------------------------------------------------------------------------------------
 
   /** Commits or aborts: answered once the Prepare record is durable; markers and Complete follow. */
   async endTxn(req: EndTxnInput, opts: TxnCallOptions = {}): Promise<number> {
-    if (req.transactionalId === '') return ErrorCode.INVALID_REQUEST;
-    const route = await this.route(req.transactionalId);
-    if (!route.ok) return route.errorCode;
-    const meta = this.txn(route.partition, req.transactionalId);
-    const error = this.checkProducer(meta, req);
-    if (error !== ErrorCode.NONE) return error;
-    const m = meta!;
+    const m = await this.producerTxn(req);
+    if (typeof m === 'number') return m;
     if (m.pending !== null) return ErrorCode.CONCURRENT_TRANSACTIONS;
     switch (m.state) {
       case TxnStatus.Ongoing:
@@ -672,8 +628,7 @@ export class TxnCoordinator implements TxnVerifier {
       remaining = failed.filter((f) => !gone.includes(f)).map((f) => f.tp);
       if (remaining.length === 0) break;
       this.logger.warn({ transactionalId: meta.transactionalId, failed: failed.slice(0, 10).map((f) => `${f.tp.topic}-${f.tp.partition}: ${f.errorCode}`), retryInMs: backoffMs }, 'transaction markers not written yet; retrying');
-      await this.sleep(backoffMs);
-      backoffMs = Math.min(backoffMs * 2, TXN_MARKER_RETRY_BACKOFF_MS_MAX);
+      backoffMs = await this.backoff(backoffMs);
     }
     backoffMs = TXN_MARKER_RETRY_BACKOFF_MS_MIN;
     for (;;) {
@@ -682,8 +637,7 @@ export class TxnCoordinator implements TxnVerifier {
       const error = await this.transition(meta, next, {});
       if (error === ErrorCode.NONE) return;
       this.logger.warn({ transactionalId: meta.transactionalId, errorCode: error, retryInMs: backoffMs }, 'storing a completed transaction failed; retrying');
-      await this.sleep(backoffMs);
-      backoffMs = Math.min(backoffMs * 2, TXN_MARKER_RETRY_BACKOFF_MS_MAX);
+      backoffMs = await this.backoff(backoffMs);
     }
   }
 
@@ -842,10 +796,7 @@ export class TxnCoordinator implements TxnVerifier {
       await this.store.append(partition, buildRecordBatch([{ key, value }], { nowMs: this.timers.now() }));
       return ErrorCode.NONE;
     } catch (err) {
-      this.logger.warn({ err, partition }, 'appending to __transaction_state failed');
-      const code = (err as { code?: unknown }).code;
-      if (code === 'KAFKA_STORAGE_ERROR' || code === 'LOG_CLOSED') return ErrorCode.NOT_COORDINATOR;
-      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+      return this.stateTopic.appendFailed(partition, err);
     }
   }
 

@@ -41,6 +41,15 @@ export function snapshotFileName(offset: number): string {
   return `${String(offset).padStart(20, '0')}.snapshot`;
 }
 
+/** The offsets of the snapshot files in `dir`, newest first. */
+async function snapshotOffsets(fs: FileSystem, dir: string): Promise<number[]> {
+  return (await fs.list(dir))
+    .map((n) => SNAPSHOT_FILE.exec(n)?.[1])
+    .filter((m): m is string => m !== undefined)
+    .map(Number)
+    .sort((a, b) => b - a);
+}
+
 export interface TxnLogger {
   info(obj: object, msg?: string): void;
   warn(obj: object, msg?: string): void;
@@ -120,11 +129,7 @@ export class PartitionTxn {
   static async load(o: PartitionTxnOptions): Promise<PartitionTxn> {
     const { log, fs } = o;
     const end = log.logEndOffset;
-    const offsets = (await fs.list(log.dir))
-      .map((n) => SNAPSHOT_FILE.exec(n)?.[1])
-      .filter((m): m is string => m !== undefined)
-      .map(Number)
-      .sort((a, b) => b - a);
+    const offsets = await snapshotOffsets(fs, log.dir);
     let state: ProducerStateManager | null = null;
     let from = 0;
     for (const offset of offsets) {
@@ -151,7 +156,9 @@ export class PartitionTxn {
     const replayed = await txn.#replay(from);
     txn.state.expire(o.clock());
     txn.#bytesSinceSnapshot = replayed;
-    if (replayed >= o.config.producerSnapshotIntervalBytes) void txn.snapshot().catch(() => undefined);
+    if (replayed >= o.config.producerSnapshotIntervalBytes) {
+      void txn.snapshot().catch((err: unknown) => o.logger.warn({ dir: log.dir, err }, 'producer snapshot after load failed'));
+    }
     return txn;
   }
 
@@ -194,12 +201,14 @@ export class PartitionTxn {
       this.state.applyData(h, first, first + h.lastOffsetDelta);
       return;
     }
-    // Markers are one small record written by the broker; anything bigger is not one of ours: skipped.
+    // Markers are one small record written by the broker; anything bigger, or unreadable, is not one of ours: skipped.
     const size = batchSize(h);
-    if (size > markerBatchBytesMax) return;
-    const bytes = view.slice(p, p + size);
-    const m = parseMarker(Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes), h);
-    if (m === null) return;
+    const bytes = size > markerBatchBytesMax ? null : view.slice(p, p + size);
+    const m = bytes === null ? null : parseMarker(Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes), h);
+    if (m === null) {
+      this.#logger.warn({ dir: this.#log.dir, offset: first, bytes: size }, 'skipping a control batch that is not a transaction marker');
+      return;
+    }
     const done = this.state.applyMarker(h.producerId, h.producerEpoch, m.commit, m.coordinatorEpoch, first, m.timestamp, true);
     // An abort whose index entry a crash lost (only possible above the snapshot offset): index it again.
     if (done?.aborted && !this.index.has(first)) {
@@ -260,6 +269,8 @@ export class PartitionTxn {
     const at = this.#log.logEndOffset;
     const appended = this.#log.append(batch, { leaderEpoch: this.#leaderEpoch });
     if (this.#log.logEndOffset === at) return { done: appended.then(() => undefined) };
+    // Once durable, the transaction it ends stops holding the LSO (whether or not anything reads the partition).
+    const durable = appended.then(() => this.state.markersDurableThrough(at));
     this.#guards.delete(marker.producerId);
     const done = this.state.applyMarker(marker.producerId, marker.producerEpoch, marker.commit, marker.coordinatorEpoch, at, now, false);
     let indexed: Promise<void> = Promise.resolve();
@@ -267,7 +278,7 @@ export class PartitionTxn {
       indexed = this.index.add(this.#segmentOf(at), { producerId: done.producerId, firstOffset: done.firstOffset, lastOffset: at, lastStableOffset: this.state.stableAfter(done) });
     }
     this.#appended(batch.length);
-    return { done: Promise.all([appended, indexed]).then(() => undefined) };
+    return { done: Promise.all([durable, indexed]).then(() => undefined) };
   }
 
   // --- KIP-890 verification ---------------------------------------------------------------------------------
@@ -336,12 +347,7 @@ export class PartitionTxn {
     this.#bytesSinceSnapshot = 0;
     await this.index.flush();
     await this.#fs.writeFileDurable(path.join(log.dir, snapshotFileName(offset)), bytes);
-    const older = (await this.#fs.list(log.dir))
-      .map((n) => SNAPSHOT_FILE.exec(n)?.[1])
-      .filter((m): m is string => m !== undefined)
-      .map(Number)
-      .sort((a, b) => b - a)
-      .slice(producerSnapshotsKeptMax);
+    const older = (await snapshotOffsets(this.#fs, log.dir)).slice(producerSnapshotsKeptMax);
     for (const o of older) await this.#fs.remove(path.join(log.dir, snapshotFileName(o)));
   }
 }

@@ -127,7 +127,11 @@ export class ProducerStateManager {
   readonly producers = new Map<number, ProducerEntry>();
   /** Producer id -> first offset of its open transaction on this partition. */
   readonly #open = new Map<number, number>();
-  /** Transactions whose marker is appended but not yet durable: they hold the LSO until the marker is. */
+  /**
+   * Transactions whose marker is appended but not yet durable: they hold the LSO until the marker is.
+   * Invariant: an entry goes once its marker is known durable (`markersDurableThrough`, called by the owner when
+   * the marker's append is durable, and by `lastStableOffset`), so this holds at most the markers not yet synced.
+   */
   #unstable: { firstOffset: number; markerOffset: number }[] = [];
 
   constructor(readonly config: ProducerStateConfig) {}
@@ -227,11 +231,14 @@ export class ProducerStateManager {
   lastStableOffset(highWatermark: number, logStartOffset: number): number {
     let lso = highWatermark;
     for (const first of this.#open.values()) if (first < lso) lso = first;
-    if (this.#unstable.length > 0) {
-      this.#unstable = this.#unstable.filter((u) => u.markerOffset >= highWatermark);
-      for (const u of this.#unstable) if (u.firstOffset < lso) lso = u.firstOffset;
-    }
+    this.markersDurableThrough(highWatermark - 1);
+    for (const u of this.#unstable) if (u.firstOffset < lso) lso = u.firstOffset;
     return Math.max(lso, logStartOffset);
+  }
+
+  /** Every marker at or below `offset` is durable: the transactions they ended no longer hold the LSO. */
+  markersDurableThrough(offset: number): void {
+    if (this.#unstable.length > 0) this.#unstable = this.#unstable.filter((u) => u.markerOffset > offset);
   }
 
   /** The LSO an aborted index entry records: the first offset still unstable once `completed` ended. */

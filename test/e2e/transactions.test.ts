@@ -5,8 +5,8 @@
  *   every new id is above every id handed out before (blocks are reserved durably, never reused);
  * - confluent-kafka-python 1.7.0: init_transactions on two producers of one transactional id (the second fences
  *   the first), begin/commit and begin/abort; `tern txn list|describe` shows the id with the bumped epoch;
- * - NEEDS the partition side (branch `idem`): begin/produce/commit and begin/produce/abort with a
- *   read_committed consumer seeing exactly the committed records (the 'records' scenario).
+ * - begin/produce/commit and begin/produce/abort with a read_committed consumer seeing exactly the committed
+ *   records (the 'records' scenario).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -15,7 +15,7 @@ import { resolveConfig } from '../../src/broker/config.js';
 import { ShardedBroker } from '../../src/shard/supervisor.js';
 import { partitionForGroup } from '../../src/groups/index.js';
 import type { Broker } from '../../src/broker/broker.js';
-import { createTopic, silent, sleep, tempDataDir, testBroker, WireClient } from '../kafka/helpers.js';
+import { connectionsOnEveryShard, createTopic, silent, sleep, tempDataDir, testBroker, WireClient } from '../kafka/helpers.js';
 
 async function waitUntil(probe: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -102,6 +102,9 @@ describe('TxnOffsetCommit on the wire (single process)', () => {
       [-1, ErrorCode.UNSTABLE_OFFSET_COMMIT],
       [-1, ErrorCode.UNSTABLE_OFFSET_COMMIT],
     ]);
+    // The transaction coordinator replays `__transaction_state` in the background too: until it is done, EndTxn
+    // answers COORDINATOR_LOAD_IN_PROGRESS (a client retries it).
+    await (tb.broker as Broker).txn.loaded();
     // The transaction (reloaded by its coordinator too) commits: its marker lands on the group's partition.
     expect((await c.request(ApiKey.EndTxn, 1, { ...txn, committed: true })).errorCode).toBe(0);
     await waitUntil(async () => (await fetchV(c, 'wg', 7, true))[0]![1] === 0);
@@ -132,20 +135,12 @@ describe('TxnOffsetCommit on the sharded broker', () => {
     const b = await ShardedBroker.start(resolveConfig({ listen: '127.0.0.1:0', dataDir: tempDataDir('tern-txn-shards-'), logLevel: 'silent', smp: 3 }), silent);
     open.push(b);
     const port = b.listenAddress.port;
-    const first = await WireClient.connect(port);
+    // A connection on every shard (throws when 60 connections do not reach them all).
+    const conns = await connectionsOnEveryShard(b, port);
+    const first = conns[0]!;
     await createTopic(first, 'tw', 2);
     expect((await first.request(ApiKey.FindCoordinator, 0, { key: 'sg-0' })).errorCode).toBe(0);
-    // Connections until every shard holds one (the kernel spreads them over the SO_REUSEPORT sockets).
-    const conns: WireClient[] = [first];
     type Stats = { connections: number; links: { callsServed: number }[] };
-    for (let i = 0; i < 60; i++) {
-      const stats = (await b.stats()) as Stats[];
-      if (stats.every((s) => s.connections > 0)) break;
-      conns.push(await WireClient.connect(port));
-      await sleep(10);
-    }
-    const stats = (await b.stats()) as Stats[];
-    expect(stats.every((s) => s.connections > 0), 'a connection on every shard').toBe(true);
     const groups = Array.from({ length: 6 }, (_, i) => `sg-${i}`);
     const owners = new Set(groups.map((g) => b.table.owner('__consumer_offsets', partitionForGroup(g, 50))));
     expect(owners.size, 'the groups are coordinated on several shards').toBeGreaterThan(1);

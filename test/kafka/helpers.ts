@@ -206,6 +206,23 @@ export async function closesWithin(c: WireClient, ms: number): Promise<boolean> 
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Connections to a sharded broker (ShardedBroker) until every shard holds at least one: the kernel spreads them
+ * over the shards' SO_REUSEPORT sockets. Throws after 60 connections.
+ */
+export async function connectionsOnEveryShard(b: { stats(): Promise<unknown[]> }, port: number): Promise<WireClient[]> {
+  const clients: WireClient[] = [];
+  for (let i = 0; i < 60; i++) {
+    clients.push(await WireClient.connect(port));
+    if (clients.length >= 6) {
+      await sleep(20);
+      const stats = (await b.stats()) as { connections: number }[];
+      if (stats.every((s) => s.connections > 0)) return clients;
+    }
+  }
+  throw new Error('60 connections did not reach every shard');
+}
+
 // --- requests used by many tests --------------------------------------------------------------------------
 
 export async function createTopic(c: WireClient, name: string, partitions = 1, configs: Record<string, string> = {}): Promise<void> {
@@ -297,6 +314,18 @@ export function valuesOf(records: Buffer | readonly Buffer[] | null, fromOffset 
     .flatMap((b) => b.records)
     .filter((r) => r.offset >= fromOffset)
     .map((r) => r.value ?? '');
+}
+
+/** The values of the data records of whole batches, in order; control batches (transaction markers) left out. */
+export function dataValuesOf(records: readonly Buffer[]): string[] {
+  const buf = Buffer.concat(records);
+  const out: string[] = [];
+  for (let pos = 0; pos < buf.length; ) {
+    const h = readBatchHeader(buf, pos);
+    if ((h.attributes & 0x20) === 0) for (const r of iterateRecords(batchPayload(buf, pos, h), h)) out.push(r.value!.toString());
+    pos += 12 + h.batchLength;
+  }
+  return out;
 }
 
 export async function metadata(c: WireClient, version: number, topics: { name?: string | null; topicId?: string }[] | null, extra: Record<string, unknown> = {}) {

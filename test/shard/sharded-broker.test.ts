@@ -17,7 +17,7 @@ import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { resolveConfig } from '../../src/broker/config.js';
 import { ShardedBroker } from '../../src/shard/supervisor.js';
 import { ApiKey } from '../../src/protocol/messages/index.js';
-import { FETCH_V, WireClient, createTopic, decodeBatches, fetchBody, metadata, recordsOf, silent, sleep, tempDataDir } from '../kafka/helpers.js';
+import { FETCH_V, WireClient, connectionsOnEveryShard, createTopic, decodeBatches, fetchBody, metadata, recordsOf, silent, sleep, tempDataDir } from '../kafka/helpers.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -36,20 +36,6 @@ type Stats = { shard: number; partitions: number; connections: number; links: { 
 
 function kafkaFor(port: number): Kafka {
   return new Kafka({ clientId: 'tern-shards', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 50, maxRetryTime: 500 } });
-}
-
-/** Connections until every shard holds at least one (the kernel spreads them over the SO_REUSEPORT sockets). */
-async function connectionsOnEveryShard(b: ShardedBroker, port: number): Promise<WireClient[]> {
-  const clients: WireClient[] = [];
-  for (let i = 0; i < 60; i++) {
-    clients.push(await WireClient.connect(port));
-    if (clients.length >= 6) {
-      await sleep(20);
-      const stats = (await b.stats()) as Stats[];
-      if (stats.every((s) => s.connections > 0)) return clients;
-    }
-  }
-  throw new Error('60 connections did not reach every shard');
 }
 
 describe('sharded broker (3 shards in this process)', () => {

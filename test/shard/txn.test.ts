@@ -15,26 +15,15 @@ import { LogManager } from '../../src/log/index.js';
 import { LocalPartitions } from '../../src/kafka/partitions.js';
 import { resolveConfig } from '../../src/broker/config.js';
 import { ApiKey, type ProduceResponse } from '../../src/protocol/messages/index.js';
-import { buildRecordBatch, batchPayload, iterateRecords, readBatchHeader } from '../../src/protocol/records.js';
+import { buildRecordBatch } from '../../src/protocol/records.js';
 import { createChannelBuffer } from '../../src/shard/channel.js';
 import { ShardLink } from '../../src/shard/rpc.js';
 import { ShardPartitions } from '../../src/shard/router.js';
 import { ShardedBroker } from '../../src/shard/supervisor.js';
 import { READ_COMMITTED, READ_UNCOMMITTED, type TxnMarker } from '../../src/txn/index.js';
-import { WireClient, createTopic, silent, tempDataDir } from '../kafka/helpers.js';
+import { WireClient, createTopic, dataValuesOf, silent, tempDataDir } from '../kafka/helpers.js';
 
 const quiet = pino({ level: 'silent' });
-
-function values(records: Buffer[]): string[] {
-  const buf = Buffer.concat(records);
-  const out: string[] = [];
-  for (let pos = 0; pos < buf.length; ) {
-    const h = readBatchHeader(buf, pos);
-    if ((h.attributes & 0x20) === 0) for (const r of iterateRecords(batchPayload(buf, pos, h), h)) out.push(r.value!.toString());
-    pos += 12 + h.batchLength;
-  }
-  return out;
-}
 
 function pbatch(vals: string[], producerId: number, seq: number, transactional = false): Buffer {
   return buildRecordBatch(vals.map((value) => ({ value })), { producerId, producerEpoch: 0, baseSequence: seq, transactional });
@@ -71,10 +60,10 @@ describe('ShardPartitions forwards the transaction operations to the owner', () 
       const spec = (isolationLevel: number) => ({ topic: 'tx', partition: 0, fetchOffset: 0, partitionMaxBytes: 1 << 20, isolationLevel });
       let [rc] = await s1.read([spec(READ_COMMITTED)], 1 << 20);
       expect(rc).toMatchObject({ errorCode: 0, highWatermark: 4, lastStableOffset: 1, abortedTransactions: [] });
-      expect(values(rc!.records)).toEqual(['a']);
+      expect(dataValuesOf(rc!.records)).toEqual(['a']);
       const [ru] = await s1.read([spec(READ_UNCOMMITTED)], 1 << 20);
       expect(ru).toMatchObject({ lastStableOffset: 1, abortedTransactions: null });
-      expect(values(ru!.records)).toEqual(['a', 'x1', 'x2', 'b']);
+      expect(dataValuesOf(ru!.records)).toEqual(['a', 'x1', 'x2', 'b']);
       expect((await s1.listOffset('tx', 0, -1, 5, READ_COMMITTED)).offset).toBe(1);
       expect((await s1.listOffset('tx', 0, -1, 5, READ_UNCOMMITTED)).offset).toBe(4);
 

@@ -2,7 +2,8 @@
  * Test harness for the transaction coordinator: fake time (the group tests' FakeTimers), an in-memory state
  * store (the group side's MemoryOffsetsStore: it keys by partition only), an in-memory MarkerWriter that records
  * every marker and can fail or hold partitions, an in-memory producer id source, and a counter for the
- * delayed-request clock.
+ * delayed-request clock. For the tests against an in-process broker: the batch headers stored in a partition,
+ * and DescribeTransactions over the wire.
  */
 import { MemoryOffsetsStore } from '../../src/groups/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
@@ -20,7 +21,9 @@ import {
   type TxnLogValue,
   type TxnMarker,
 } from '../../src/txn/index.js';
+import { ApiKey } from '../../src/protocol/messages/index.js';
 import { FakeTimers, silent } from '../groups/harness.js';
+import type { TestBroker, WireClient } from '../kafka/helpers.js';
 
 export { FakeTimers, settle } from '../groups/harness.js';
 
@@ -136,4 +139,24 @@ export function storedRecords(store: MemoryOffsetsStore): { id: string; partitio
     }
   }
   return out;
+}
+
+/** Every batch header stored in the partition of an in-process broker, in offset order (the first MiB). */
+export async function storedHeaders(tb: TestBroker, topic: string, partition: number): Promise<ReturnType<typeof readBatchHeader>[]> {
+  const log = tb.broker.partitionLog(topic, partition)!;
+  const res = await log.read(0, 1024 * 1024, { minOneBatch: true });
+  if (!res.ok) return [];
+  const bytes = Buffer.concat(res.records);
+  const out: ReturnType<typeof readBatchHeader>[] = [];
+  for (let pos = 0; pos + 61 <= bytes.length; ) {
+    const h = readBatchHeader(bytes, pos);
+    out.push(h);
+    pos += 12 + h.batchLength;
+  }
+  return out;
+}
+
+/** DescribeTransactions v0 for one transactional id. */
+export async function describeTxn(c: WireClient, id: string): Promise<{ errorCode: number; transactionState: string; producerId: number; producerEpoch: number; topics: { topic: string; partitions: number[] }[] }> {
+  return (await c.request(ApiKey.DescribeTransactions, 0, { transactionalIds: [id] })).transactionStates[0];
 }

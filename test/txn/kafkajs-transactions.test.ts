@@ -1,8 +1,4 @@
 /**
- * NEEDS THE OTHER ISSUE-6 BRANCHES MERGED: transactional Produce, markers and read_committed (branch `idem`);
- * the sendOffsets case also TxnOffsetCommit (branch `txngroups`). On the coordinator branch alone these fail at
- * the first transactional Produce (TRANSACTIONAL_ID_AUTHORIZATION_FAILED: "transactions are not supported yet").
- *
  * kafkajs 2.2.4 transactions end to end against a real in-process broker:
  * - commit and abort round trips reach the coordinator: Ongoing with exactly the partitions written, then
  *   CompleteCommit / CompleteAbort; every partition got one control marker after its data batch;
@@ -14,31 +10,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Consumer } from 'kafkajs';
-import { ApiKey } from '../../src/protocol/messages/index.js';
-import { CONTROL_MASK, readBatchHeader, TRANSACTIONAL_MASK } from '../../src/protocol/records.js';
-import { testBroker, WireClient, type TestBroker } from '../kafka/helpers.js';
+import { CONTROL_MASK, TRANSACTIONAL_MASK } from '../../src/protocol/records.js';
+import { testBroker, WireClient } from '../kafka/helpers.js';
+import { describeTxn, storedHeaders } from './harness.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 function kafkaFor(port: number): Kafka {
   return new Kafka({ clientId: 'txn-kjs-e2e', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, connectionTimeout: 5_000, requestTimeout: 15_000, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 } });
-}
-
-async function storedHeaders(tb: TestBroker, topic: string, partition: number): Promise<ReturnType<typeof readBatchHeader>[]> {
-  const res = await tb.broker.partitionLog(topic, partition)!.read(0, 1024 * 1024, { minOneBatch: true });
-  if (!res.ok) return [];
-  const bytes = Buffer.concat(res.records);
-  const out: ReturnType<typeof readBatchHeader>[] = [];
-  for (let pos = 0; pos + 61 <= bytes.length; ) {
-    const h = readBatchHeader(bytes, pos);
-    out.push(h);
-    pos += 12 + h.batchLength;
-  }
-  return out;
-}
-
-async function describeTxn(c: WireClient, id: string): Promise<{ errorCode: number; transactionState: string; producerId: number; producerEpoch: number; topics: { topic: string; partitions: number[] }[] }> {
-  return (await c.request(ApiKey.DescribeTransactions, 0, { transactionalIds: [id] })).transactionStates[0];
 }
 
 async function waitForState(c: WireClient, id: string, state: string): Promise<string> {

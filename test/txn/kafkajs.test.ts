@@ -4,40 +4,21 @@
  * - an idempotent producer gets a producer id (epoch 0) and its batches carry it; two producers get two ids;
  * - transactional producers initialize through the coordinator (FindCoordinator keyType 1, InitProducerId),
  *   and a second producer of the same transactional id bumps the epoch.
- * The commit/abort round trip with records (transactional Produce) and what read_committed consumers see need
- * the partition side (branch `idem`): kafkajs-transactions.test.ts.
+ * The commit/abort round trip with records (transactional Produce) and what read_committed consumers see are in
+ * kafkajs-transactions.test.ts.
  */
 import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel } from 'kafkajs';
 import { ApiKey } from '../../src/protocol/messages/index.js';
-import { readBatchHeader, TRANSACTIONAL_MASK } from '../../src/protocol/records.js';
-import { testBroker, WireClient, type TestBroker } from '../kafka/helpers.js';
+import { TRANSACTIONAL_MASK } from '../../src/protocol/records.js';
+import { testBroker, WireClient } from '../kafka/helpers.js';
+import { describeTxn, storedHeaders } from './harness.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 function kafkaFor(port: number): Kafka {
   return new Kafka({ clientId: 'txn-kjs', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, connectionTimeout: 5_000, requestTimeout: 15_000, retry: { retries: 5, initialRetryTime: 100, maxRetryTime: 1_000 } });
 }
-
-/** Every batch header stored in the partition, in offset order. */
-async function storedHeaders(tb: TestBroker, topic: string, partition: number): Promise<ReturnType<typeof readBatchHeader>[]> {
-  const log = tb.broker.partitionLog(topic, partition)!;
-  const res = await log.read(0, 1024 * 1024, { minOneBatch: true });
-  if (!res.ok) return [];
-  const bytes = Buffer.concat(res.records);
-  const out: ReturnType<typeof readBatchHeader>[] = [];
-  for (let pos = 0; pos + 61 <= bytes.length; ) {
-    const h = readBatchHeader(bytes, pos);
-    out.push(h);
-    pos += 12 + h.batchLength;
-  }
-  return out;
-}
-
-async function describeTxn(c: WireClient, id: string): Promise<{ errorCode: number; transactionState: string; producerId: number; producerEpoch: number; topics: { topic: string; partitions: number[] }[] }> {
-  return (await c.request(ApiKey.DescribeTransactions, 0, { transactionalIds: [id] })).transactionStates[0];
-}
-
 
 describe('kafkajs against the transaction coordinator', () => {
   it('an idempotent producer gets a producer id; its batches carry it; two producers get two ids', async () => {

@@ -10,8 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { SimFileSystem } from '../../src/io/index.js';
 import { LogManager, defaultLogConfig, segmentFileName } from '../../src/log/index.js';
 import { LocalPartitions } from '../../src/kafka/partitions.js';
+import { dataValuesOf } from '../kafka/helpers.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { buildRecordBatch, iterateRecords, batchPayload, readBatchHeader, TRANSACTIONAL_MASK } from '../../src/protocol/records.js';
+import { buildRecordBatch, TRANSACTIONAL_MASK } from '../../src/protocol/records.js';
 import {
   ProducerStateManager,
   READ_COMMITTED,
@@ -171,18 +172,6 @@ function logsDefault() {
   return { ...defaultLogConfig };
 }
 
-/** The values of what a read returned, in order (uncompressed batches, control batches skipped). */
-function values(records: Buffer[]): string[] {
-  const buf = Buffer.concat(records);
-  const out: string[] = [];
-  for (let pos = 0; pos < buf.length; ) {
-    const h = readBatchHeader(buf, pos);
-    if ((h.attributes & 0x20) === 0) for (const r of iterateRecords(batchPayload(buf, pos, h), h)) out.push(r.value!.toString());
-    pos += 12 + h.batchLength;
-  }
-  return out;
-}
-
 const okVerifier: TxnVerifier = { verifyPartition: () => Promise.resolve(0) };
 
 describe('LocalPartitions: idempotent produce', () => {
@@ -319,17 +308,17 @@ describe('LocalPartitions: transactions on a partition', () => {
     const read = (isolationLevel: number, fetchOffset = 0) => parts.read([{ topic: TOPIC, partition: 0, fetchOffset, partitionMaxBytes: 1 << 20, isolationLevel }], 1 << 20).then((r) => r[0]!);
     let rc = await read(READ_COMMITTED);
     expect(rc).toMatchObject({ highWatermark: 4, lastStableOffset: 1, abortedTransactions: [] });
-    expect(values(rc.records)).toEqual(['a']);
+    expect(dataValuesOf(rc.records)).toEqual(['a']);
     const ru = await read(READ_UNCOMMITTED);
     expect(ru).toMatchObject({ lastStableOffset: 1, abortedTransactions: null });
-    expect(values(ru.records)).toEqual(['a', 'abort0', 'commit0', 'b']);
+    expect(dataValuesOf(ru.records)).toEqual(['a', 'abort0', 'commit0', 'b']);
     expect(await parts.listOffset(TOPIC, 0, -1, 5, READ_COMMITTED)).toMatchObject({ offset: 1 });
     expect(await parts.listOffset(TOPIC, 0, -1, 5, READ_UNCOMMITTED)).toMatchObject({ offset: 4 });
 
     expect(await parts.writeMarkers([{ topic: TOPIC, partition: 0 }], { producerId: 1, producerEpoch: 0, commit: false, coordinatorEpoch: 0 })).toEqual([{ topic: TOPIC, partition: 0, errorCode: 0 }]); // 4
     rc = await read(READ_COMMITTED);
     expect(rc.lastStableOffset).toBe(2); // tx2 still open
-    expect(values(rc.records)).toEqual(['a', 'abort0']);
+    expect(dataValuesOf(rc.records)).toEqual(['a', 'abort0']);
     expect(rc.abortedTransactions).toEqual([{ producerId: 1, firstOffset: 1 }]);
     expect((await read(READ_COMMITTED, 2)).abortedTransactions).toEqual([]);
     await parts.writeMarkers([{ topic: TOPIC, partition: 0 }, { topic: 'nope', partition: 0 }], { producerId: 2, producerEpoch: 0, commit: true, coordinatorEpoch: 0 }).then((o) =>
@@ -337,7 +326,7 @@ describe('LocalPartitions: transactions on a partition', () => {
     ); // 5
     rc = await read(READ_COMMITTED);
     expect(rc).toMatchObject({ highWatermark: 6, lastStableOffset: 6 });
-    expect(values(rc.records)).toEqual(['a', 'abort0', 'commit0', 'b']);
+    expect(dataValuesOf(rc.records)).toEqual(['a', 'abort0', 'commit0', 'b']);
     expect(heard).toEqual([`${TOPIC}-0:abort`, `${TOPIC}-0:commit`]);
     // a marker from a fenced epoch is refused; one for a producer with nothing open is written
     await parts.produce(TOPIC, 0, pbatch(1, 1, 0), 9); // 6: epoch 1
@@ -356,6 +345,23 @@ describe('LocalPartitions: transactions on a partition', () => {
     expect(r2[0]).toMatchObject({ lastStableOffset: 8, abortedTransactions: [{ producerId: 1, firstOffset: 1 }] });
     await again.parts.close();
     await again.logs.close();
+  });
+
+  it('a durable marker stops holding the LSO even when nothing reads the partition: the next abort indexes the LSO after it', async () => {
+    const fs = new SimFileSystem({ seed: 11 });
+    const { logs, parts } = await open(fs);
+    parts.setTxnVerifier(okVerifier);
+    const tp = [{ topic: TOPIC, partition: 0 }];
+    // Transactions ended one after the other with no read in between (as on a __consumer_offsets partition).
+    for (let i = 0; i < 3; i++) {
+      expect(await parts.produce(TOPIC, 0, pbatch(10 + i, 0, 0, { transactional: true }), 9, `tx${i}`)).toMatchObject({ errorCode: 0, baseOffset: 2 * i });
+      expect((await parts.writeMarkers(tp, { producerId: 10 + i, producerEpoch: 0, commit: i < 2, coordinatorEpoch: 0 }))[0]!.errorCode).toBe(0);
+    }
+    // The abort of [4, 5]: the commits before it are durable, nothing else is open, so the LSO after it is 6.
+    const entries = decodeTxnIndex(fs.peek(path.join(DATA, `${TOPIC}-0`, txnIndexFileName(0)))!);
+    expect(entries).toEqual([{ producerId: 12, firstOffset: 4, lastOffset: 5, lastStableOffset: 6 }]);
+    await parts.close();
+    await logs.close();
   });
 
   it('re-indexes an abort whose index entry a crash lost, and drops entries beyond the recovered log end', async () => {

@@ -10,7 +10,7 @@ import { resolveConfig } from '../../src/broker/config.js';
 import { ShardedBroker } from '../../src/shard/supervisor.js';
 import { ApiKey } from '../../src/protocol/messages/index.js';
 import { PRODUCER_ID_BLOCK_SIZE } from '../../src/txn/index.js';
-import { WireClient, createTopic, silent, sleep, tempDataDir } from '../kafka/helpers.js';
+import { connectionsOnEveryShard, createTopic, silent, sleep, tempDataDir } from '../kafka/helpers.js';
 
 const open: ShardedBroker[] = [];
 afterEach(async () => {
@@ -18,19 +18,6 @@ afterEach(async () => {
 });
 
 type Stats = { shard: number; connections: number; links: { peer: number; callsSent: number; callsServed: number }[] };
-
-async function connectionsOnEveryShard(b: ShardedBroker, port: number): Promise<WireClient[]> {
-  const clients: WireClient[] = [];
-  for (let i = 0; i < 60; i++) {
-    clients.push(await WireClient.connect(port));
-    if (clients.length >= 6) {
-      await sleep(20);
-      const stats = (await b.stats()) as Stats[];
-      if (stats.every((s) => s.connections > 0)) return clients;
-    }
-  }
-  throw new Error('60 connections did not reach every shard');
-}
 
 describe('transactions on 3 shards', () => {
   it('ids on every shard are served from any connection; ListTransactions sees them all; producer ids are distinct across shards', async () => {

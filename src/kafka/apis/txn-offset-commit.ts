@@ -21,9 +21,9 @@
  *   the pending transactional offsets of the group's partition are at their limit).
  */
 import { ApiKey, type TxnOffsetCommitRequest, type TxnOffsetCommitResponseIn } from '../../protocol/messages/index.js';
-import { ErrorCode } from '../../protocol/errors.js';
 import type { TxnOffsetCommitEntry } from '../../groups/index.js';
 import type { ApiHandler } from '../context.js';
+import { commitKnownPartitions } from './offset-commit.js';
 
 export const txnOffsetCommitHandler: ApiHandler<TxnOffsetCommitRequest, TxnOffsetCommitResponseIn> = {
   key: ApiKey.TxnOffsetCommit,
@@ -32,45 +32,30 @@ export const txnOffsetCommitHandler: ApiHandler<TxnOffsetCommitRequest, TxnOffse
   async handle(req, ctx) {
     const v = ctx.apiVersion;
     const b = ctx.broker;
-    const entries: TxnOffsetCommitEntry[] = [];
-    const errors = new Map<string, number>();
-    for (const t of req.topics) {
-      const topic = b.topics.get(t.name);
-      for (const p of t.partitions) {
-        if (topic === undefined || p.partitionIndex < 0 || p.partitionIndex >= topic.partitions) {
-          errors.set(`${t.name}\u0000${p.partitionIndex}`, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-          continue;
-        }
-        entries.push({
-          topic: t.name,
-          partition: p.partitionIndex,
-          offset: p.committedOffset,
-          leaderEpoch: v >= 2 ? p.committedLeaderEpoch : -1,
-          metadata: p.committedMetadata,
-        });
-      }
-    }
-    if (entries.length > 0) {
-      const results = await b.groups.txnOffsetCommit(
-        {
-          transactionalId: req.transactionalId,
-          groupId: req.groupId,
-          producerId: req.producerId,
-          producerEpoch: req.producerEpoch,
-          memberId: v >= 3 ? req.memberId : '',
-          generationId: v >= 3 ? req.generationId : -1,
-          groupInstanceId: v >= 3 ? req.groupInstanceId : null,
-        },
-        entries,
-      );
-      for (const r of results) errors.set(`${r.topic}\u0000${r.partition}`, r.errorCode);
-    }
-    return {
-      throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({
-        name: t.name,
-        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: errors.get(`${t.name}\u0000${p.partitionIndex}`) ?? ErrorCode.UNKNOWN_SERVER_ERROR })),
-      })),
-    };
+    const topics = await commitKnownPartitions(
+      b,
+      req.topics,
+      (topic, p): TxnOffsetCommitEntry => ({
+        topic,
+        partition: p.partitionIndex,
+        offset: p.committedOffset,
+        leaderEpoch: v >= 2 ? p.committedLeaderEpoch : -1,
+        metadata: p.committedMetadata,
+      }),
+      (entries) =>
+        b.groups.txnOffsetCommit(
+          {
+            transactionalId: req.transactionalId,
+            groupId: req.groupId,
+            producerId: req.producerId,
+            producerEpoch: req.producerEpoch,
+            memberId: v >= 3 ? req.memberId : '',
+            generationId: v >= 3 ? req.generationId : -1,
+            groupInstanceId: v >= 3 ? req.groupInstanceId : null,
+          },
+          entries,
+        ),
+    );
+    return { throttleTimeMs: 0, topics };
   },
 };
