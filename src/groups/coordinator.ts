@@ -1300,7 +1300,9 @@ export class GroupCoordinator {
   private scheduleExpiry(): void {
     if (this.closed) return;
     this.expiryTimer = this.timers.setTimeout(() => {
-      void this.expireOffsets().finally(() => this.scheduleExpiry());
+      this.expireOffsets()
+        .catch((err: unknown) => this.logger.error({ err }, 'offset expiry failed'))
+        .finally(() => this.scheduleExpiry());
     }, this.config.offsetsRetentionCheckIntervalMs);
   }
 

@@ -51,8 +51,9 @@ describe('tern group', () => {
         const o = await admin.fetchOffsets({ groupId: 'cli-g', topics: ['cli-grp'] });
         return o[0]!.partitions.every((p) => p.offset === '10');
       });
+      // Paused first: a consumer still running could read and commit the late record (lag 0 instead of 1).
+      consumer.pause([{ topic: 'cli-grp' }]);
       await producer.send({ topic: 'cli-grp', messages: [{ partition: 0, value: 'late' }] });
-      await consumer.pause([{ topic: 'cli-grp' }]);
 
       const list = await tern(['group', 'list']);
       expect(list.code, list.stderr).toBe(0);
