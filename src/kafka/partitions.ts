@@ -148,6 +148,8 @@ export function readFailure(errorCode: number): ReadOutcome {
 }
 
 /** Verifier errors a producer does not retry, answered as the retriable NOT_ENOUGH_REPLICAS (as Kafka does). */
+const TXN_SWEEP_MIN = 64;
+
 const RETRIABLE_VERIFY_ERRORS: ReadonlySet<number> = new Set([
   ErrorCode.NOT_COORDINATOR,
   ErrorCode.COORDINATOR_NOT_AVAILABLE,
@@ -201,6 +203,8 @@ export class LocalPartitions implements PartitionOps {
   readonly #clock: () => number;
   /** Producer state per open log (a reopened or recreated partition is a new log, with a fresh state). */
   readonly #txn = new Map<PartitionLog, TxnSlot>();
+  /** Size of `#txn` at which states of closed logs are next swept (amortized: doubles with the map). */
+  #txnSweepAt = TXN_SWEEP_MIN;
   #verifier: TxnVerifier | null = null;
   readonly #markerListeners = new Set<MarkerListener>();
 
@@ -258,8 +262,12 @@ export class LocalPartitions implements PartitionOps {
   async #loadTxn(log: PartitionLog): Promise<PartitionTxn> {
     let slot = this.#txn.get(log);
     if (slot === undefined) {
-      // Forget the states of logs closed since (deleted partitions, logs reopened after a full disk).
-      for (const l of this.#txn.keys()) if (l.closed) this.#txn.delete(l);
+      // Forget the states of logs closed since (deleted partitions, logs reopened after a full disk); swept when
+      // the map has doubled, not on every load (10,000 partitions loading would make it quadratic).
+      if (this.#txn.size >= this.#txnSweepAt) {
+        for (const l of this.#txn.keys()) if (l.closed) this.#txn.delete(l);
+        this.#txnSweepAt = Math.max(TXN_SWEEP_MIN, 2 * this.#txn.size);
+      }
       const s: TxnSlot = { txn: null, loading: null, waiters: 0 };
       s.loading = PartitionTxn.load({ log, fs: log.fileSystem, config: this.#producerState, clock: this.#clock, logger: this.logger, leaderEpoch: LEADER_EPOCH }).then(
         (txn) => {

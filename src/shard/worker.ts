@@ -120,11 +120,14 @@ class ShardServices implements BrokerServices {
 }
 
 /** Runs a shard until the main thread tells it to stop. */
+const MiB = 1024 * 1024;
+
 async function runShard(init: ShardInit): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('src/shard/worker.js runs as a worker thread');
   // Memory budgets are the broker's: each shard gets its share.
-  const config: BrokerConfig = { ...init.config, requestQueueBytesMax: Math.max(8 * 1024 * 1024, Math.floor(init.config.requestQueueBytesMax / init.shards)) };
+  const share = (total: number, floorBytes: number): number => Math.max(floorBytes, Math.floor(total / init.shards));
+  const config: BrokerConfig = { ...init.config, requestQueueBytesMax: share(init.config.requestQueueBytesMax, 8 * MiB) };
   const logger = createLogger(config.logLevel).child({ shard: init.shardId });
   const mirror = new TopicMirror(init.clusterId, init.topics, init.owners);
   const fs: FileSystem & { shutdown?(): void } = createFileSystem({
@@ -132,7 +135,7 @@ async function runShard(init: ShardInit): Promise<void> {
     flushDelayUs: config.flushDelayUs,
     flushBytesMax: config.flushBytesMax,
     ioThreads: config.ioThreads,
-    readAheadBudgetBytes: Math.max(16 * 1024 * 1024, Math.floor(engineReadAheadBudgetBytesDefault / init.shards)),
+    readAheadBudgetBytes: share(engineReadAheadBudgetBytesDefault, 16 * MiB),
     logger,
   });
   const cpu = new CpuPool();
@@ -147,7 +150,7 @@ async function runShard(init: ShardInit): Promise<void> {
     owns,
     cleanShutdownFile: init.cleanShutdownFile,
     offload: cpu,
-    batchCacheBytesMax: Math.max(8 * 1024 * 1024, Math.floor(batchCacheBytesMax / init.shards)),
+    batchCacheBytesMax: share(batchCacheBytesMax, 8 * MiB),
   });
   // A partition in the table without a directory (a crash between the table write and its creation): create it.
   for (const t of mirror.list()) {
