@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { AppendFile, FileSystem } from '../io/index.js';
+import type { FileSystem } from '../io/index.js';
 import { ChunkedView, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import {
   LOG_OVERHEAD,
@@ -101,12 +101,15 @@ interface PendingAppend {
   endPosition: number;
   maxTimestamp: number;
   offsetOfMaxTimestamp: number;
-  synced: boolean;
+  /** The caller's promise (its rejection is marked handled when the log fails, see #fail). */
+  done: Promise<AppendResult>;
   /** Settled by #advance once the high watermark passes this append (never earlier), or by #fail. */
   resolve: (r: AppendResult) => void;
   reject: (err: Error) => void;
   result: AppendResult;
 }
+
+const ignore = (): void => undefined;
 
 /** Settled pending appends tolerated at the head of the queue before it is compacted. */
 const PENDING_COMPACT_MIN = 1024;
@@ -144,8 +147,6 @@ export class PartitionLog {
   #logEndOffset = 0;
   #pending: PendingAppend[] = [];
   #pendingHead = 0;
-  /** Promises of appends not yet settled, so `close` can drain them. */
-  #inFlight = new Set<Promise<unknown>>();
   #deletions = new Set<Promise<void>>();
   #maintenance: Promise<unknown> = Promise.resolve();
   #listeners = new Set<() => void>();
@@ -358,13 +359,16 @@ export class PartitionLog {
   append(records: ChunkedBytes, opts: { leaderEpoch: number; batches?: readonly AppendBatch[] }): Promise<AppendResult> {
     const unusable = this.#unusable();
     if (unusable !== null) return Promise.reject(unusable);
-    const view = new ChunkedView(records);
-    const batches = opts.batches ?? walkBatches(view);
+    // A single Buffer with its batches known (the produce path) needs no ChunkedView: slices are subarrays.
+    const view = Buffer.isBuffer(records) && opts.batches !== undefined ? null : new ChunkedView(records);
+    const length = view === null ? (records as Buffer).length : view.length;
+    const batches = opts.batches ?? walkBatches(view!);
     assert(batches.length > 0, 'append needs at least one batch');
     const now = this.#clock();
     const appendTime = this.#config.messageTimestampType === 'LogAppendTime' ? now : undefined;
-    const offsetCount = batches.reduce((n, b) => n + b.lastOffsetDelta + 1, 0);
-    this.#maybeRoll(now, view.length, offsetCount);
+    let offsetCount = 0;
+    for (const b of batches) offsetCount += b.lastOffsetDelta + 1;
+    this.#maybeRoll(now, length, offsetCount);
 
     const segment = this.#segments.at(-1)!;
     const baseOffset = this.#logEndOffset;
@@ -374,8 +378,13 @@ export class PartitionLog {
     let offsetOfMaxTimestamp = -1;
     for (const b of batches) {
       const size = LOG_OVERHEAD + b.batchLength;
-      assert(b.position + size <= view.length, 'batch runs past the records buffer');
-      const batch = view.slice(b.position, b.position + size);
+      assert(b.position + size <= length, 'batch runs past the records buffer');
+      const batch =
+        view !== null
+          ? view.slice(b.position, b.position + size)
+          : b.position === 0 && size === length
+            ? (records as Buffer)
+            : (records as Buffer).subarray(b.position, b.position + size);
       assignOffsets(batch, 0, offset, opts.leaderEpoch, appendTime);
       const lastOffset = offset + b.lastOffsetDelta;
       const batchMaxTimestamp = appendTime ?? b.maxTimestamp;
@@ -387,50 +396,40 @@ export class PartitionLog {
       this.#cache.add(offset, lastOffset, batch);
       offset = lastOffset + 1;
     }
-    const files = segment.append(records, appended, this.#config.indexIntervalBytes);
+    segment.append(records, appended, this.#config.indexIntervalBytes);
     this.#logEndOffset = offset;
     // An append is acknowledged only when every append before it is durable too, i.e. when the high watermark
     // passes it: after a roll, this append's file (the new segment) may finish syncing before an earlier
     // append's file (the old segment), and acking it then could lose it to recovery if the earlier one tears.
+    // The append path allocates as little as it can (its garbage is what makes the young-generation GC pauses
+    // that set the produce p99): one promise for the caller, the pending record, and one reaction on the sync
+    // through handlers bound once; whether an append is durable is read off its file's synced size.
     let resolve!: (r: AppendResult) => void;
     let reject!: (err: Error) => void;
     const done = new Promise<AppendResult>((res, rej) => {
       resolve = res;
       reject = rej;
     });
-    const pending: PendingAppend = {
+    this.#pending.push({
       endOffset: offset,
       segment,
       endPosition: segment.size,
       maxTimestamp,
       offsetOfMaxTimestamp,
-      synced: false,
+      done,
       resolve,
       reject,
       result: { baseOffset, lastOffset: offset - 1, logAppendTime: appendTime ?? -1, logStartOffset: -1 },
-    };
-    this.#pending.push(pending);
-    this.#syncAll(files).then(
-      () => {
-        pending.synced = true;
-        this.#advance();
-      },
-      () => undefined, // #syncAll failed the log; #fail rejected every pending append, this one included
-    );
-    this.#inFlight.add(done);
-    const forget = (): void => void this.#inFlight.delete(done);
-    done.then(forget, forget);
+    });
+    this.#scheduler.sync(segment.log).then(this.#onSynced, this.#onSyncFailed);
     return done;
   }
 
-  /** Syncs `files` through the group-commit scheduler; a failure fails the log. */
-  async #syncAll(files: readonly AppendFile[]): Promise<void> {
-    try {
-      await Promise.all(files.map((f) => this.#scheduler.sync(f)));
-    } catch (err) {
-      throw this.#fail(err);
-    }
-  }
+  /** Bound once: a sync of some segment's .log finished; acknowledge what is durable now. */
+  readonly #onSynced = (): void => this.#advance();
+
+  /** Bound once: a failed write or sync fails the log (#fail rejects every pending append). */
+  readonly #onSyncFailed = (err: unknown): void => void this.#fail(err);
 
   #maybeRoll(now: number, bytes: number, offsetCount: number): void {
     const active = this.#segments.at(-1)!;
@@ -453,8 +452,11 @@ export class PartitionLog {
   #advance(): void {
     if (this.#failure !== null) return;
     let advanced = false;
-    while (this.#pendingHead < this.#pending.length && this.#pending[this.#pendingHead]!.synced) {
-      const p = this.#pending[this.#pendingHead++]!;
+    // Durable = its bytes are below its .log's synced size (a sync covers everything written before it began).
+    while (this.#pendingHead < this.#pending.length) {
+      const p = this.#pending[this.#pendingHead]!;
+      if (p.segment.log.syncedSize < p.endPosition) break;
+      this.#pendingHead++;
       p.segment.makeVisible(p.endPosition, p.maxTimestamp, p.offsetOfMaxTimestamp);
       this.#highWatermark = p.endOffset;
       p.result.logStartOffset = this.#logStartOffset;
@@ -463,7 +465,10 @@ export class PartitionLog {
     }
     // Under steady load the queue never empties: drop the settled prefix once it is most of the array.
     const settled = this.#pendingHead;
-    if (settled === this.#pending.length || (settled >= PENDING_COMPACT_MIN && settled * 2 >= this.#pending.length)) {
+    if (settled === this.#pending.length) {
+      this.#pending.length = 0;
+      this.#pendingHead = 0;
+    } else if (settled >= PENDING_COMPACT_MIN && settled * 2 >= this.#pending.length) {
       this.#pending = this.#pending.slice(this.#pendingHead);
       this.#pendingHead = 0;
     }
@@ -489,7 +494,12 @@ export class PartitionLog {
       this.#cache.clear();
       this.#logger.error({ dir: this.dir, err }, 'log failed; it stays offline until reopened');
       // Every append not yet acknowledged fails, including ones whose own sync succeeded: an earlier one did not.
-      for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i]!.reject(this.#failure);
+      // Each caller's promise is marked handled first: a caller that dropped it must not crash the process.
+      for (let i = this.#pendingHead; i < this.#pending.length; i++) {
+        const p = this.#pending[i]!;
+        p.done.catch(ignore);
+        p.reject(this.#failure);
+      }
       this.#pending = [];
       this.#pendingHead = 0;
       this.#notify(); // wake long-polling fetches so they see the error now
@@ -764,7 +774,7 @@ export class PartitionLog {
 
   /** Closes without a final sync and removes the partition directory. */
   async #shutdown(sync: boolean): Promise<void> {
-    await Promise.allSettled([...this.#inFlight]);
+    await Promise.allSettled(this.#pending.slice(this.#pendingHead).map((p) => p.done));
     await this.#maintenance;
     await Promise.allSettled([...this.#deletions]);
     if (sync && this.#failure === null) {

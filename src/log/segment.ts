@@ -144,16 +144,15 @@ export class Segment {
    * go to the file as they are) and indexes its batches.
    * Returns the files written, which the owner must sync before the batches become visible.
    */
-  append(chunk: ChunkedBytes, batches: readonly AppendedBatch[], indexIntervalBytes: number): AppendFile[] {
+  append(chunk: ChunkedBytes, batches: readonly AppendedBatch[], indexIntervalBytes: number): void {
     const start = this.log.size;
-    // Only the .log is written and synced per append. The indexes are derived data kept in memory, written when
-    // the segment is sealed; after an unclean shutdown every segment is rescanned and its indexes rebuilt.
-    const touched: AppendFile[] = [this.log];
+    // Only the .log is written (and synced by the caller) per append. The indexes are derived data kept in memory,
+    // written when the segment is sealed; after an unclean shutdown every segment is rescanned and its indexes
+    // rebuilt.
     for (const b of batches) {
       this.#index(start + b.position, b.size, b.baseOffset, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
     }
     this.log.append(piecesOf(chunk));
-    return touched;
   }
 
   /** Marks the batches up to `endPosition` synced; `maxTimestamp` is the largest among them. */

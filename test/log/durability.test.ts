@@ -54,6 +54,26 @@ describe('a failed sync is fatal for the log', () => {
     await log.close();
   });
 
+  it('a caller that dropped its append promise does not get an unhandled rejection when the log fails', async () => {
+    const fs = new SimFileSystem({ seed: 4 });
+    const { log } = await openLog(dir, { fs });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      fs.failNextSyncs(1, isLog);
+      void log.append(batch(1), { leaderEpoch: 0 }); // dropped: nobody handles it
+      const watched = log.append(batch(1), { leaderEpoch: 0 });
+      await expect(watched).rejects.toMatchObject({ code: 'KAFKA_STORAGE_ERROR' });
+      await new Promise((resolve) => setTimeout(resolve, 20)); // unhandled rejections are reported after a turn
+      expect(log.failed).toBe(true);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    await log.close();
+  });
+
   it('treats a failed write like a failed sync', async () => {
     const fs = new SimFileSystem({ seed: 3 });
     const { log } = await openLog(dir, { fs });
