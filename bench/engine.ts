@@ -5,7 +5,7 @@
  *
  *   npm run build && node dist/bench/engine.js [--duration-s 3] [--quick] [--dir /path/on/real/disk]
  *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0,readAheadBytes=0,pipelineRounds=1 ...] [--rate 5000] [--json out.json]
- *       [--only <regex over cell names such as "log rate 1 KiB x 16 p">] [--outstanding N] [--no-fio] [--no-raw]
+ *       [--only <regex over cell names such as "log rate 1 KiB x 16 p">] [--outstanding N] [--no-fio] [--no-floor] [--no-raw]
  *       [--batch-cache-bytes N] [--index-interval-bytes N]   (diagnostics; defaults as in the broker)
  *
  * What is measured (every figure is a real durable append: resolved only after fdatasync):
@@ -67,6 +67,7 @@ import {
 import { LogManager, SyncScheduler, defaultLogConfig, type PartitionLog } from '../src/log/index.js';
 import { buildRecordBatch, validateBatches, type ValidatedBatch } from '../src/protocol/records.js';
 import { fioAvailable, measureDisk, type FioResult } from './fio.js';
+import { measureFloor, type FloorResult } from './floor.js';
 import type { PacerData } from './engine-pacer.js';
 
 const KiB = 1024;
@@ -83,6 +84,8 @@ interface Args {
   nativeConfigs: EngineOptions[];
   rate: number;
   fio: boolean;
+  /** Measure the device floor (bench/floor.c) before each open-loop cell. */
+  floor: boolean;
   raw: boolean;
   /** Runs only the cells whose name (`log rate 1 KiB x 16 p`) matches. */
   only: RegExp | null;
@@ -118,6 +121,7 @@ function parseArgs(argv: string[]): Args {
     nativeConfigs: nativeConfigs.length > 0 ? nativeConfigs : [{}],
     rate: Number(get('--rate') ?? 5000),
     fio: !argv.includes('--no-fio'),
+    floor: !argv.includes('--no-floor'),
     raw: !argv.includes('--no-raw'),
     only: get('--only') === undefined ? null : new RegExp(get('--only')!),
     outstanding: get('--outstanding') === undefined ? null : Number(get('--outstanding')),
@@ -363,6 +367,11 @@ interface CellResult extends Cell {
   maxUs: number;
   /** load 'rate': latency from the actual issue time, without the pacer's lateness. */
   serviceP99Us?: number;
+  /**
+   * load 'rate' (log, raw): the device floor (bench/floor.c) for the same rate and append size, one file, run
+   * just before the cell: the same open-loop schedule by one C thread with ideal group commit.
+   */
+  floor?: FloorResult | null;
   seconds: number;
   appends: number;
   counters: Counters;
@@ -743,6 +752,8 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
     }
   });
   gcObserver.observe({ entryTypes: ['gc'] });
+  // The device floor for this schedule, measured just before the cell so both see the same disk and neighbours.
+  const floor = cell.load === 'rate' && cell.mode !== 'null' && args.floor ? measureFloor(root, cell.rate!, cell.appendBytes, args.durationS) : undefined;
   let r: { hist: hdr.Histogram; service?: hdr.Histogram; pacerLate?: hdr.Histogram; afterCallback?: hdr.Histogram | null; tail?: TailShares | null; appends: number; seconds: number; start: Window; end: Window };
   if (cell.load === 'max') r = await closedLoop(targets, pool, cell.outstanding!, warmupMs, durationMs, snap);
   else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap, cell.mode === 'null' ? null : engineOf(rig.fs));
@@ -762,6 +773,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
     p999Us: r.hist.getValueAtPercentile(99.9),
     maxUs: r.hist.maxValue,
     ...(r.service ? { serviceP99Us: r.service.getValueAtPercentile(99) } : {}),
+    ...(floor === undefined ? {} : { floor }),
     seconds: r.seconds,
     appends: r.appends,
     counters: { ...counters_, hist: null },
@@ -816,6 +828,10 @@ function checks(results: CellResult[], disk: FioResult | null): TargetCheck[] {
         out.push({ target: `moderate load: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} at ${fmt(r.rate!)}/s, p99 <= 2x fio fdatasync p99`, engine, measured: `${fmt(r.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
       }
     }
+    for (const r of mine.filter((x) => x.load === 'rate' && x.floor)) {
+      const ratio = r.p99Us / r.floor!.p99Us;
+      out.push({ target: `moderate load vs the device floor: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} at ${fmt(r.rate!)}/s, p99 <= 2x the floor's p99 (same schedule, run just before)`, engine, measured: `${fmt(r.p99Us)} / ${fmt(r.floor!.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
+    }
     for (const size of [KiB, 16 * KiB]) {
       const one = mine.find((x) => x.mode === 'log' && x.load === 'rate' && x.partitions === 1 && x.appendBytes === size);
       const many = mine.find((x) => x.mode === 'log' && x.load === 'rate' && x.partitions === 1000 && x.appendBytes === size);
@@ -853,17 +869,17 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
     lines.push(`| 4 KiB write + fdatasync: p50 / p99 / p99.9 | ${fmt(disk.fdatasyncP50Us)} / ${fmt(disk.fdatasyncP99Us)} / ${fmt(disk.fdatasyncP999Us)} µs (${fmt(disk.syncedWritesPerSec)} syncs/s) |`, '');
   }
   lines.push(
-    'Mode log = through PartitionLog (LogManager, as the broker), raw = straight at one AppendFile. Load max = closed loop with N appends outstanding; rate = open loop, latency from each append\'s due time ("p99 from issue": from when the pacer actually issued it). Latency = append call to durable (µs). Rounds, syncs, callbacks: over the measured window (node: SyncScheduler rounds and file syncs). Loop lateness = how late a 1 ms timer fired in the bench process during the cell (µs; GC pauses, CPU starvation). CPU = cores used by this process (2 vCPUs in all).',
+    'Mode log = through PartitionLog (LogManager, as the broker), raw = straight at one AppendFile. Load max = closed loop with N appends outstanding; rate = open loop, latency from each append\'s due time ("p99 from issue": from when the pacer actually issued it; "device floor": bench/floor.c, the same open-loop schedule on one file by one C thread with ideal group commit, run just before the cell). Latency = append call to durable (µs). Rounds, syncs, callbacks: over the measured window (node: SyncScheduler rounds and file syncs). Loop lateness = how late a 1 ms timer fired in the bench process during the cell (µs; GC pauses, CPU starvation). CPU = cores used by this process (2 vCPUs in all).',
     '',
-    '| engine | mode | load | append | partitions | outstanding / rate | appends/s | MB/s | % of fio | p50 | p99 | p99.9 | max | p99 from issue | rounds/s | appends/round | syncs/round | results/callback | loop lateness p99 / max | CPU |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| engine | mode | load | append | partitions | outstanding / rate | appends/s | MB/s | % of fio | p50 | p99 | p99.9 | max | p99 from issue | device floor p50 / p99 / p99.9 | rounds/s | appends/round | syncs/round | results/callback | loop lateness p99 / max | CPU |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   );
   for (const r of results) {
     const c = r.counters;
     const pct = disk ? `${fmt((100 * r.mbps) / disk.seqWriteMBps, 1)}%` : 'n/a';
     const load = r.load === 'max' ? `${fmt(r.outstanding!)} out` : `${fmt(r.rate!)}/s`;
     lines.push(
-      `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${load} | ${fmt(r.appendsPerSec)} | ${fmt(r.mbps, 1)} | ${pct} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.p999Us)} | ${fmt(r.maxUs)} | ${r.serviceP99Us === undefined ? '' : fmt(r.serviceP99Us)} | ${fmt(c.rounds / r.seconds)} | ${fmt(r.appends / c.rounds, 1)} | ${fmt(c.syncs / c.rounds, 1)} | ${fmt(c.results / c.callbacks, 1)} | ${fmt(r.loopDelayP99Us)} / ${fmt(r.loopDelayMaxUs)} | ${fmt(r.cpuCores, 2)} |`,
+      `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${load} | ${fmt(r.appendsPerSec)} | ${fmt(r.mbps, 1)} | ${pct} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.p999Us)} | ${fmt(r.maxUs)} | ${r.serviceP99Us === undefined ? '' : fmt(r.serviceP99Us)} | ${r.floor ? `${fmt(r.floor.p50Us)} / ${fmt(r.floor.p99Us)} / ${fmt(r.floor.p999Us)}` : ''} | ${fmt(c.rounds / r.seconds)} | ${fmt(r.appends / c.rounds, 1)} | ${fmt(c.syncs / c.rounds, 1)} | ${fmt(c.results / c.callbacks, 1)} | ${fmt(r.loopDelayP99Us)} / ${fmt(r.loopDelayMaxUs)} | ${fmt(r.cpuCores, 2)} |`,
     );
   }
   const timed = results.filter((r) => r.engineTiming !== undefined);
