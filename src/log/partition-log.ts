@@ -401,8 +401,8 @@ export class PartitionLog {
     // An append is acknowledged only when every append before it is durable too, i.e. when the high watermark
     // passes it: after a roll, this append's file (the new segment) may finish syncing before an earlier
     // append's file (the old segment), and acking it then could lose it to recovery if the earlier one tears.
-    // The append path allocates as little as it can (its garbage is what makes the young-generation GC pauses
-    // that set the produce p99): one promise for the caller, the pending record, and one reaction on the sync
+    // The append path allocates as little as it can (halving its garbage raised 1 KiB appends at max load 1.7x,
+    // docs/benchmarks.md round 3): one promise for the caller, the pending record, and one reaction on the sync
     // through handlers bound once; whether an append is durable is read off its file's synced size.
     let resolve!: (r: AppendResult) => void;
     let reject!: (err: Error) => void;
