@@ -7,6 +7,7 @@
  * random bytes, the rest zeros (randomness matters to compressing brokers and disks; Tern stores as sent).
  */
 import { partitionForKey } from '../src/client/index.js';
+import { mulberry32 } from '../src/io/sim.js';
 import type { KeyDistribution } from './workload.js';
 
 export const STAMP_BYTES = 8;
@@ -14,18 +15,6 @@ export const STAMP_BYTES = 8;
 /** Microseconds on CLOCK_MONOTONIC: the same clock in every thread of the process, unlike performance.now(). */
 export function nowUs(): number {
   return Number(process.hrtime.bigint()) / 1000;
-}
-
-/** mulberry32: a small seeded PRNG, so payloads and random keys are the same in every run. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function payloadTemplate(bytes: number, randomRatio: number, seed: number): Buffer {
