@@ -4,7 +4,7 @@
  * (NodeFileSystem + the JS-side SyncScheduler), beside fio's limits for the same disk measured in the same run.
  *
  *   npm run build && node dist/bench/engine.js [--duration-s 3] [--quick] [--dir /path/on/real/disk]
- *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0,readAheadBytes=0,pipelineRounds=1 ...] [--rate 5000] [--json out.json]
+ *       [--engines native,node] [--native-config ioThreads=4,flushDelayUs=0,readAheadBytes=0,pipelineRounds=1,zeroAheadBytes=0 ...] [--rate 5000] [--json out.json]
  *       [--only <regex over cell names such as "log rate 1 KiB x 16 p">] [--outstanding N] [--no-fio] [--no-floor] [--no-raw]
  *       [--batch-cache-bytes N] [--index-interval-bytes N]   (diagnostics; defaults as in the broker)
  *
@@ -135,7 +135,7 @@ function parseEngineOptions(s: string): EngineOptions {
   const o: Record<string, number | boolean> = {};
   for (const kv of s.split(',').filter((x) => x !== '')) {
     const [k, v] = kv.split('=');
-    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds') throw new Error(`--native-config: unknown key ${k}`);
+    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds' && k !== 'zeroAheadBytes') throw new Error(`--native-config: unknown key ${k}`);
     o[k] = k === 'pipelineRounds' ? Number(v) !== 0 : Number(v);
   }
   return o as EngineOptions;
@@ -256,6 +256,8 @@ interface Counters {
   hist: EngineHistograms | null;
   splitPieces: number;
   piecesByHelpers: number;
+  /** Native only: bytes of zeros written ahead of the files' ends (EngineOptions.zeroAheadBytes). */
+  zeroAheadBytes: number;
 }
 
 interface Rig {
@@ -268,7 +270,7 @@ interface Rig {
   close(): Promise<void>;
 }
 
-const nodeCounters: Counters = { rounds: NaN, syncs: NaN, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN, hist: null, splitPieces: NaN, piecesByHelpers: NaN };
+const nodeCounters: Counters = { rounds: NaN, syncs: NaN, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN, hist: null, splitPieces: NaN, piecesByHelpers: NaN, zeroAheadBytes: NaN };
 
 /** The engine's JS face, for the time of its last completion callback (native only). */
 function engineOf(fsImpl: FileSystem): { lastCallbackAtMs: number; lastPostedMonotonicMs: number } | null {
@@ -300,6 +302,7 @@ async function openRig(variant: Variant, dataDir: string, batchCacheBytes: numbe
           hist: s.histograms,
           splitPieces: s.splitPieces,
           piecesByHelpers: s.piecesByHelpers,
+          zeroAheadBytes: s.zeroAheadBytes,
         };
       }
       return { ...nodeCounters, rounds: logs.scheduler.roundCount, syncs: logs.scheduler.syncCount };
@@ -417,6 +420,7 @@ interface EngineTiming {
   resultsPerCallbackMean: number;
   splitPieces: number;
   piecesByHelpers: number;
+  zeroAheadBytes: number;
 }
 
 function engineTiming(c: Counters): EngineTiming | undefined {
@@ -443,6 +447,7 @@ function engineTiming(c: Counters): EngineTiming | undefined {
     resultsPerCallbackMean: histogramMean(h.resultsPerCallback),
     splitPieces: c.splitPieces,
     piecesByHelpers: c.piecesByHelpers,
+    zeroAheadBytes: c.zeroAheadBytes,
   };
 }
 
@@ -469,6 +474,7 @@ function diff(a: Counters, b: Counters): Counters {
         : (Object.fromEntries(Object.keys(b.hist).map((k) => [k, histogramDiff(a.hist![k as keyof EngineHistograms], b.hist![k as keyof EngineHistograms])])) as unknown as EngineHistograms),
     splitPieces: b.splitPieces - a.splitPieces,
     piecesByHelpers: b.piecesByHelpers - a.piecesByHelpers,
+    zeroAheadBytes: b.zeroAheadBytes - a.zeroAheadBytes,
   };
 }
 
@@ -886,16 +892,16 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
   if (timed.length > 0) {
     lines.push(
       '',
-      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: in engine = oldest request of the file in a round queued -> the round posted, counted once per chunk appended (all of the engine time, weighted like appends; an upper bound for later appends of the round); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads).',
+      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: in engine = oldest request of the file in a round queued -> the round posted, counted once per chunk appended (all of the engine time, weighted like appends; an upper bound for later appends of the round); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads). Zeros ahead = MB of zeros written ahead past the logical ends of the files in the window (zero-ahead).',
       '',
-      '| mode | load | append | partitions | in engine | queue wait | sync wait | round | write | fdatasync | hand-off | callback p99 | pacer late p99 | after callback | files/round mean (max) | results/callback | GC n / total / max ms | split pieces (helpers) |',
-      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+      '| engine | mode | load | append | partitions | in engine | queue wait | sync wait | round | write | fdatasync | hand-off | callback p99 | pacer late p99 | after callback | files/round mean (max) | results/callback | GC n / total / max ms | split pieces (helpers) | zeros ahead MB |',
+      '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
     );
     for (const r of timed) {
       const t = r.engineTiming!;
       const pp = (a: number, b: number): string => `${fmt(a)} / ${fmt(b)}`;
       lines.push(
-        `| ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.fileP50Us, t.fileP99Us)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} | ${pp(t.writeP50Us, t.writeP99Us)} | ${pp(t.syncP50Us, t.syncP99Us)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) |`,
+        `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.fileP50Us, t.fileP99Us)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} | ${pp(t.writeP50Us, t.writeP99Us)} | ${pp(t.syncP50Us, t.syncP99Us)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) | ${fmt(t.zeroAheadBytes / 1e6, 1)} |`,
       );
     }
   }

@@ -7,7 +7,9 @@
  * issue, so the appends that would have arrived during a stall are never counted. This program is the best any
  * engine could do on this disk under the engine benchmark's schedule: one thread in C, no runtime, no thread
  * hops, ideal group commit (each round writes every append due so far in one O_DIRECT pwrite, rewriting the
- * partly filled tail block, then one fdatasync; all of them complete together).
+ * partly filled tail block, then one fdatasync; all of them complete together), on a file laid out with zeros
+ * first (synced) so every write is an overwrite and every fdatasync a cache flush with no journal commit: what the
+ * engine's zero-ahead gets for a low-rate file, and what fio's fdatasync job measures (bench/fio.ts).
  *
  *   cc -O2 -o floor bench/floor.c && ./floor <rate/s> <append bytes> <seconds> <file>
  *
@@ -44,11 +46,11 @@ int main(int argc, char** argv) {
   double seconds = atof(argv[3]);
   const char* path = argv[4];
   long total = (long)(rate * seconds);
-  if (!(rate > 0) || size <= 0 || size > STAGING / 4 || total <= 0 || total > 100000000L) {
+  if (!(rate > 0) || size <= 0 || size > STAGING / 4 || total <= 0 || total > 100000000L || total * size > (8L << 30)) {
     fprintf(stderr, "bad arguments\n");
     return 2;
   }
-  int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY | O_DIRECT, 0644);
+  int fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_DIRECT, 0644);
   if (fd < 0) {
     perror("open");
     return 1;
@@ -57,6 +59,19 @@ int main(int argc, char** argv) {
   char* staging = NULL;
   if (latency == NULL || posix_memalign((void**)&staging, ALIGN, STAGING) != 0) {
     fprintf(stderr, "out of memory\n");
+    return 1;
+  }
+  memset(staging, 0, STAGING);
+  long layout = (total * size + STAGING) & ~(long)(ALIGN - 1);
+  for (long o = 0; o < layout; o += STAGING) {
+    long n = layout - o < STAGING ? layout - o : STAGING;
+    if (pwrite(fd, staging, n, o) != n) {
+      perror("pwrite (layout)");
+      return 1;
+    }
+  }
+  if (fdatasync(fd) != 0) {
+    perror("fdatasync (layout)");
     return 1;
   }
   memset(staging, 'a', STAGING);

@@ -110,6 +110,7 @@ export class Broker implements BrokerServices {
       flushDelayUs: config.flushDelayUs,
       flushBytesMax: config.flushBytesMax,
       ioThreads: config.ioThreads,
+      zeroAheadBytes: config.zeroAheadBytes,
       logger,
     });
     const logs = await LogManager.open({

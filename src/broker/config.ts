@@ -76,6 +76,8 @@ export interface BrokerConfig extends GroupCoordinatorConfig, TxnCoordinatorConf
   flushBytesMax: number;
   /** Threads writing and syncing the files of one flush round in parallel. */
   ioThreads: number;
+  /** Native engine: zeros kept written ahead of each segment's end, bytes (0: off); see EngineOptions. */
+  zeroAheadBytes: number;
   /** Retry period for bringing back a partition that went offline on a full disk. */
   storageRetryMs: number;
 
@@ -103,6 +105,7 @@ export interface BrokerOptions {
   flushDelayUs?: number;
   flushBytesMax?: number;
   ioThreads?: number;
+  zeroAheadBytes?: number;
   storageRetryMs?: number;
   smp?: number;
   partitionsPerShardMax?: number;
@@ -130,7 +133,15 @@ import { availableParallelism } from 'node:os';
 import type { GroupCoordinatorConfig } from '../groups/coordinator.js';
 import { producerStateDefaults, validateProducerStateConfig, type ProducerStateConfig } from '../txn/producer-state.js';
 import { txnConfigOf, type TxnCoordinatorConfig } from '../txn/config.js';
-import { engineFlushBytesMaxLimit, engineFlushDelayUsMax, engineIoThreadsDefault, engineIoThreadsMax, type LogEngine } from '../io/index.js';
+import {
+  engineFlushBytesMaxLimit,
+  engineFlushDelayUsMax,
+  engineIoThreadsDefault,
+  engineIoThreadsMax,
+  engineZeroAheadBytesDefault,
+  engineZeroAheadBytesMax,
+  type LogEngine,
+} from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
 import { shardsMax } from '../shard/assignment.js';
 
@@ -155,6 +166,11 @@ function positiveInt(v: number, what: string, max = Number.MAX_SAFE_INTEGER): nu
 }
 
 const MiB = 1024 * 1024;
+
+function zeroAheadBytes(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > engineZeroAheadBytesMax) throw new ConfigError(`zero-ahead-bytes must be an integer in 0..${engineZeroAheadBytesMax}, got ${v}`);
+  return v;
+}
 
 function channelBytes(v: number): number {
   if (!Number.isInteger(v) || v < 64 * 1024 || v > channelBytesMax || (v & (v - 1)) !== 0) {
@@ -203,6 +219,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     flushDelayUs,
     flushBytesMax: positiveInt(o.flushBytesMax ?? 8 * MiB, 'flushBytesMax', engineFlushBytesMaxLimit),
     ioThreads: positiveInt(o.ioThreads ?? engineIoThreadsDefault, 'ioThreads', engineIoThreadsMax),
+    zeroAheadBytes: zeroAheadBytes(o.zeroAheadBytes ?? engineZeroAheadBytesDefault),
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
     smp: positiveInt(o.smp ?? availableParallelism(), 'smp', shardsMax),
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),

@@ -24,6 +24,8 @@ export interface StartOptions {
   logEngine?: string;
   /** Group-commit delay, µs. */
   flushDelayUs?: number;
+  /** Native engine: zeros written ahead of each segment's end, bytes (0: off). */
+  zeroAheadBytes?: number;
   /** Shards (worker threads); default: the number of cores. */
   smp?: number;
   /** Kafka `offsets.topic.num.partitions`. */
@@ -61,6 +63,7 @@ const KEYS = {
   defaultPartitions: 'num-partitions',
   logEngine: 'log-engine',
   flushDelayUs: 'flush-delay-us',
+  zeroAheadBytes: 'zero-ahead-bytes',
   smp: 'smp',
   offsetsTopicPartitions: 'offsets-topic-partitions',
   groupInitialRebalanceDelayMs: 'group-initial-rebalance-delay-ms',
@@ -136,6 +139,11 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (flushDelayUs !== undefined && (String(delayRaw).trim() === '' || !Number.isInteger(flushDelayUs) || flushDelayUs < 0)) {
     throw new CliError(`flush-delay-us must be an integer >= 0, got '${delayRaw}'`);
   }
+  const zeroRaw = pick('zeroAheadBytes');
+  const zeroAheadBytes = zeroRaw === undefined ? undefined : Number(zeroRaw);
+  if (zeroAheadBytes !== undefined && (String(zeroRaw).trim() === '' || !Number.isInteger(zeroAheadBytes) || zeroAheadBytes < 0)) {
+    throw new CliError(`zero-ahead-bytes must be an integer >= 0, got '${zeroRaw}'`);
+  }
   const smpRaw = pick('smp');
   const smp = smpRaw === undefined ? undefined : Number(smpRaw);
   if (smp !== undefined && (String(smpRaw).trim() === '' || !Number.isInteger(smp) || smp < 1 || smp > 256)) {
@@ -156,6 +164,7 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
     ...(smp === undefined ? {} : { smp }),
     ...(logEngine === undefined ? {} : { logEngine }),
     ...(flushDelayUs === undefined ? {} : { flushDelayUs }),
+    ...(zeroAheadBytes === undefined ? {} : { zeroAheadBytes }),
     dataDir: str('dataDir', START_DEFAULTS.dataDir)!,
     nodeId,
     logLevel,
@@ -180,6 +189,7 @@ export function startCommand(): Command {
     .option('--num-partitions <n>', 'partitions of auto-created topics, as Kafka num.partitions (default: 1)')
     .addOption(new Option('--log-engine <engine>', 'storage engine: native (O_DIRECT, group commit off the JS thread), node (node:fs), auto (native when built; default)').choices(LOG_ENGINES))
     .option('--flush-delay-us <us>', 'group commit: extra wait before a flush round, to gather more appends (default: 0)')
+    .option('--zero-ahead-bytes <bytes>', 'native engine: zeros kept written ahead of each segment end, so low-rate appends overwrite and sync without a journal commit (default: 1048576; 0: off)')
     .option('--smp <n>', 'shards: worker threads, each with its own connections, partitions and log engine (default: the number of cores)')
     .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
     .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
@@ -209,7 +219,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; transactionStatePartitions?: string; transactionMaxTimeoutMs?: string; transactionAbortIntervalMs?: string; transactionalIdExpirationMs?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; zeroAheadBytes?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; transactionStatePartitions?: string; transactionMaxTimeoutMs?: string; transactionAbortIntervalMs?: string; transactionalIdExpirationMs?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -230,6 +240,7 @@ Example tern.yaml:
       if (opts.numPartitions !== undefined) flags.defaultPartitions = opts.numPartitions;
       if (opts.logEngine !== undefined) flags.logEngine = opts.logEngine;
       if (opts.flushDelayUs !== undefined) flags.flushDelayUs = opts.flushDelayUs;
+      if (opts.zeroAheadBytes !== undefined) flags.zeroAheadBytes = opts.zeroAheadBytes;
       if (opts.smp !== undefined) flags.smp = opts.smp;
       if (opts.offsetsTopicPartitions !== undefined) flags.offsetsTopicPartitions = opts.offsetsTopicPartitions;
       if (opts.groupInitialRebalanceDelayMs !== undefined) flags.groupInitialRebalanceDelayMs = opts.groupInitialRebalanceDelayMs;

@@ -1,12 +1,19 @@
 /**
  * The file I/O face the log is written against. Two implementations: `NodeFileSystem` (node:fs, today's
  * production path) and `SimFileSystem` (in memory, loses unsynced bytes on a simulated crash, injects faults).
- * The native O_DIRECT appender will implement the same interfaces later.
+ * The native engine (`NativeFileSystem`, O_DIRECT group commit) implements the same interfaces.
  *
  * Durability rule: bytes given to `AppendFile.append` are durable only once a later `sync()` has resolved.
  * A failed write or sync latches the file into an error state: every later operation rejects with that error,
  * because after a failed fsync the page-cache state is unknown and retrying could report lost data as durable.
  */
+
+/**
+ * The longest run of zeros a file written with O_DIRECT may carry past its logical end after a crash: the native
+ * engine's zeros written ahead (at most `engineZeroAheadBytesMax`, kZeroAheadBytesMax in native/engine.cc) plus
+ * the padding of its last block (at most 4 KiB). Recovery takes such a zero tail for padding, not a torn write.
+ */
+export const directZeroTailBytesMax = 16 * 1024 * 1024 + 4096;
 
 /** An append-only file with positional reads: one segment or index file of a partition log. */
 export interface AppendFile {

@@ -21,7 +21,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { AppendFile, FileSystem } from '../io/index.js';
+import { directZeroTailBytesMax, type AppendFile, type FileSystem } from '../io/index.js';
 import { piecesOf, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import {
   LOG_OVERHEAD,
@@ -41,7 +41,6 @@ import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
 
 /** O_DIRECT block sizes: logical block sizes are powers of two in [512, 4096]. */
 const directIoBlockBytesMin = 512;
-const directIoBlockBytesMax = 4096;
 
 /** What the owner knows about one batch it appends. */
 export interface AppendedBatch {
@@ -243,14 +242,15 @@ export class Segment {
   }
 
   /**
-   * The native engine writes whole blocks with O_DIRECT: while a segment is open its file ends in zeros up to the
-   * next block boundary (cut back on close). After a crash those zeros follow the last batch; they are padding,
-   * not a torn write, so they must not count as a cut (which would drop the segments after this one).
-   * Returns the padding's size, or -1 when the tail after `validBytes` is not all-zero padding of one block.
+   * The native engine writes whole blocks with O_DIRECT and keeps zeros written ahead of the end: while a segment
+   * is open its file ends in zeros (cut back on close). After a crash those zeros follow the last batch; they are
+   * padding, not a torn write, so they must not count as a cut (which would drop the segments after this one).
+   * Returns the padding's size, or -1 when the tail after `validBytes` is not all zeros (or longer than the
+   * engine ever leaves, `directZeroTailBytesMax`).
    */
   async #directIoPadding(validBytes: number): Promise<number> {
     const tail = this.log.size - validBytes;
-    if (tail <= 0 || tail >= directIoBlockBytesMax || this.log.size % directIoBlockBytesMin !== 0) return -1;
+    if (tail <= 0 || tail > directZeroTailBytesMax || this.log.size % directIoBlockBytesMin !== 0) return -1;
     const bytes = await this.log.read(validBytes, tail);
     return bytes.length === tail && bytes.every((b) => b === 0) ? tail : -1;
   }

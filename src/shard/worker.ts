@@ -135,6 +135,7 @@ async function runShard(init: ShardInit): Promise<void> {
     flushDelayUs: config.flushDelayUs,
     flushBytesMax: config.flushBytesMax,
     ioThreads: config.ioThreads,
+    zeroAheadBytes: config.zeroAheadBytes,
     readAheadBudgetBytes: share(engineReadAheadBudgetBytesDefault, 16 * MiB),
     logger,
   });

@@ -36,9 +36,12 @@ if (!available) console.warn('[native-engine] skipped: the native addon is not b
  */
 const retained: NativeFileSystem[] = [];
 
-/** A file system over a fresh engine (every file direct unless told otherwise); shut down after the test. */
+/**
+ * A file system over a fresh engine (every file direct unless told otherwise); shut down after the test. Zero-ahead
+ * is off unless asked for: these tests check each file's exact bytes on disk, block padding included.
+ */
 function engine(opts: NativeFileSystemOptions = {}): NativeFileSystem {
-  const fs = new NativeFileSystem({ directFor: () => true, ...opts });
+  const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, ...opts });
   retained.push(fs);
   onTestFinished(() => fs.shutdown());
   return fs;
@@ -237,6 +240,117 @@ describe.skipIf(!available)('native engine: close', () => {
     expect(readFileSync(file).equals(data)).toBe(true);
     expect(() => f.append([data])).toThrow(/closed/);
     await expect(f.sync()).rejects.toThrow(/closed/);
+  });
+});
+
+describe.skipIf(!available)('native engine: zero-ahead', () => {
+  const KiB = 1024;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('writes zeros ahead of the end; later appends land in them without growing the file; close cuts them; a reopened file starts again', async () => {
+    const dir = tempDir();
+    const fs = engine({ zeroAheadBytes: 1024 * KiB });
+    const file = path.join(dir, 'z.log');
+    const f = await openFile(fs, file);
+    const a = f.alignment;
+    const step1 = 64 * KiB; // the first step
+    let logical = bytes(1000, 1);
+    f.append([logical]);
+    await f.sync();
+    let physical = roundUp(1000, a) + step1;
+    expectOnDisk(file, logical, physical);
+    expect(fs.engine.stats()).toMatchObject({ zeroAheadWrites: 1, zeroAheadBytes: step1, zeroAheadFailures: 0 });
+
+    // inside the first block's zeros' reach: an overwrite, the file does not grow, no zeros written
+    const second = bytes(24, 2); // 1,024 bytes in all: still the first block's reach for any alignment
+    f.append([second]);
+    await f.sync();
+    logical = Buffer.concat([logical, second]);
+    expectOnDisk(file, logical, physical);
+    expect(fs.engine.stats().zeroAheadWrites).toBe(1);
+
+    // less than half a step (32 KiB) left ahead, the 100 ms gap over: the next step is written, doubled (the last
+    // one was used up within a second)
+    await sleep(150);
+    const third = bytes(40 * KiB, 3);
+    f.append([third]);
+    await f.sync();
+    logical = Buffer.concat([logical, third]);
+    physical = roundUp(logical.length, a) + 128 * KiB;
+    expectOnDisk(file, logical, physical);
+    // every byte past the first data write's block came from zero-ahead writes
+    expect(fs.engine.stats()).toMatchObject({ zeroAheadWrites: 2, zeroAheadBytes: physical - roundUp(1000, a) });
+
+    // at most one zero-ahead write per 100 ms per file: a burst right after gets none (it overwrites)
+    const t0 = performance.now();
+    const fourth = bytes(100 * KiB, 4);
+    f.append([fourth]);
+    await f.sync();
+    const elapsed = performance.now() - t0;
+    logical = Buffer.concat([logical, fourth]);
+    expect(fs.engine.stats().zeroAheadWrites).toBeLessThanOrEqual(2 + Math.floor(elapsed / 100));
+    if (fs.engine.stats().zeroAheadWrites === 2) expectOnDisk(file, logical, physical);
+
+    await f.close();
+    expect(readFileSync(file).equals(logical), 'close cuts the zeros: the file is its logical bytes').toBe(true);
+
+    const g = await openFile(fs, file);
+    expect(g.size).toBe(logical.length);
+    const fifth = bytes(10, 5);
+    g.append([fifth]);
+    await g.sync();
+    logical = Buffer.concat([logical, fifth]);
+    expectOnDisk(file, logical, roundUp(logical.length, a) + step1);
+    await g.close();
+    expect(readFileSync(file).equals(logical)).toBe(true);
+  });
+
+  it('a file written faster than one step per 100 ms mostly extends as it writes: zeros stay a bounded share', async () => {
+    const dir = tempDir();
+    const fs = engine({ zeroAheadBytes: 1024 * KiB });
+    const file = path.join(dir, 'fast.log');
+    const f = await openFile(fs, file);
+    const t0 = performance.now();
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 32; i++) {
+      const b = bytes(512 * KiB + i, 10 + i);
+      parts.push(b);
+      f.append([b]);
+      await f.sync();
+    }
+    const elapsed = performance.now() - t0;
+    const st = fs.engine.stats();
+    expect(st.zeroAheadWrites).toBeGreaterThanOrEqual(1);
+    expect(st.zeroAheadWrites, `${st.zeroAheadWrites} zero-ahead writes in ${elapsed.toFixed(0)} ms`).toBeLessThanOrEqual(1 + Math.ceil(elapsed / 100));
+    expect(st.zeroAheadBytes).toBeLessThanOrEqual(st.zeroAheadWrites * 1024 * KiB);
+    const logical = Buffer.concat(parts);
+    expect(statSync(file).size).toBeLessThanOrEqual(roundUp(logical.length, f.alignment) + 1024 * KiB);
+    await f.close();
+    expect(readFileSync(file).equals(logical)).toBe(true);
+  });
+
+  it('a slow file keeps 64 KiB steps (1,000 idle partitions hold 64 MiB of zeros, not 1 GiB)', async () => {
+    const dir = tempDir();
+    const fs = engine({ zeroAheadBytes: 1024 * KiB });
+    const file = path.join(dir, 'slow.log');
+    const f = await openFile(fs, file);
+    const a = f.alignment;
+    let logical = bytes(1000, 1);
+    f.append([logical]);
+    await f.sync();
+    await sleep(1100); // half a step not used up within a second: the step does not grow
+    const more = bytes(40 * KiB, 2);
+    f.append([more]);
+    await f.sync();
+    logical = Buffer.concat([logical, more]);
+    expectOnDisk(file, logical, roundUp(logical.length, a) + 64 * KiB);
+    expect(fs.engine.stats().zeroAheadWrites).toBe(2);
+    await f.close();
+  });
+
+  it('zeroAheadBytes is validated', () => {
+    expect(() => engine({ zeroAheadBytes: -1 })).toThrow(RangeError);
+    expect(() => engine({ zeroAheadBytes: 17 * 1024 * KiB })).toThrow(RangeError);
   });
 });
 
@@ -630,7 +744,7 @@ const CHILD = `
 import { statSync } from 'node:fs';
 const { NativeFileSystem } = await import(process.env.ENGINE_MODULE);
 const [victimPath, otherPath, directIo] = process.argv.slice(2);
-const fs = new NativeFileSystem({ directFor: () => true, directIo });
+const fs = new NativeFileSystem({ directFor: () => true, directIo, zeroAheadBytes: Number(process.env.ZERO_AHEAD ?? 0) });
 const victim = await fs.open(victimPath);
 const other = await fs.open(otherPath);
 const steps = [];
@@ -665,7 +779,16 @@ interface ChildStep {
   otherSynced: number;
 }
 
-async function runFaulted(env: Record<string, string>, victim: string, other: string, directIo: string): Promise<{ steps: ChildStep[]; stats: { syncs: number; splitPieces: number }; direct: boolean }> {
+/** The child's engine counters the tests look at. */
+interface ChildStats {
+  syncs: number;
+  splitPieces: number;
+  zeroAheadWrites: number;
+  zeroAheadFailures: number;
+}
+
+/** Runs CHILD under `env` (zero-ahead off unless env.ZERO_AHEAD says otherwise: the shim counts every pwrite). */
+async function runFaulted(env: Record<string, string>, victim: string, other: string, directIo: string): Promise<{ steps: ChildStep[]; stats: ChildStats; direct: boolean }> {
   const modulePath = path.join(REPO, 'dist/src/io/native-file.js');
   if (!existsSync(modulePath)) throw new Error(`${modulePath} missing: run \`npx tsc -p tsconfig.json\` (npm test does) first`);
   const script = path.join(tempDir(), 'child.mjs');
@@ -689,7 +812,7 @@ async function runFaulted(env: Record<string, string>, victim: string, other: st
       if (timedOut) return reject(new Error(`child did not exit within 10 s (output: ${out.slice(-500)})`));
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || !line.startsWith('{')) reject(new Error(`child exited ${code ?? signal}: ${err.slice(-2000)}${out.slice(-500)}`));
-      else resolve(JSON.parse(line) as { steps: ChildStep[]; stats: { syncs: number; splitPieces: number }; direct: boolean });
+      else resolve(JSON.parse(line) as { steps: ChildStep[]; stats: ChildStats; direct: boolean });
     });
   });
 }
@@ -762,6 +885,27 @@ describe.skipIf(!available)('native engine: EIO from the disk (failsync shim)', 
       expect(r.stats.syncs).toBe(2 + 6);
     });
   }
+});
+
+describe.skipIf(!available)('native engine: a failed zero-ahead write (failsync shim)', () => {
+  it('does not fail the file: its data was written, the sync succeeds, the file stops zeroing ahead; the next failed data write does fail it', async (ctx) => {
+    const so = await failsyncOrSkip(ctx);
+    const data = tempDir();
+    mkdirSync(path.join(data, 'victim'));
+    mkdirSync(path.join(data, 'other'));
+    const victim = path.join(data, 'victim', 'v.log');
+    const other = path.join(data, 'other', 'o.log');
+    // the victim's 1st pwrite (round 1's data) succeeds, its 2nd (round 1's zeros ahead) and later ones fail
+    const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: -1, writeAfter: 1 });
+    const r = await runFaulted({ ...env, ZERO_AHEAD: String(1024 * 1024), LEAVE_OPEN: '1' }, victim, other, 'auto');
+    expect(r.direct).toBe(true);
+    expect(r.steps.map((s) => s.victim)).toEqual(['ok', 'EIO', 'EIO', 'EIO', 'EIO', 'EIO']);
+    expect(r.steps.map((s) => s.other)).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(r.steps.every((s) => s.victimSynced === 700), 'round 1 durable, nothing after').toBe(true);
+    expect(r.stats.zeroAheadFailures).toBe(1);
+    // the bystander zeroed ahead too (its first write), without failures
+    expect(r.stats.zeroAheadWrites).toBeGreaterThanOrEqual(2);
+  });
 });
 
 describe.skipIf(!available)('native engine: EIO in a split write (failsync shim)', () => {

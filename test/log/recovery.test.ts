@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { statSync } from 'node:fs';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { NativeFileSystem, SimFileSystem, nativeEngineAvailable } from '../../src/io/index.js';
+import { NativeFileSystem, SimFileSystem, directZeroTailBytesMax, nativeEngineAvailable } from '../../src/io/index.js';
 import { OffsetIndex, TimeIndex, segmentFileName } from '../../src/log/index.js';
 import { readBatchHeader } from '../../src/protocol/records.js';
 import { T0, batch, fsCases, offsetsOf, openLog, range, tempDir, type FsCase, type TestFs } from './helpers.js';
@@ -202,6 +202,39 @@ function tornTailTests(c: FsCase): void {
       await log.close();
     });
 
+    /**
+     * The native engine also keeps zeros written ahead of an open segment's end (zero-ahead): after a crash a
+     * segment may end in up to `directZeroTailBytesMax` zero bytes. Those are padding too; a longer zero run is
+     * nothing the engine leaves, so it is a cut.
+     */
+    it('a zero tail as long as the engine\'s zeros ahead is padding too; one longer than any it leaves is a cut', async () => {
+      const t = c.make();
+      const dir = t.dir;
+      const config = { segmentBytes: 400 };
+      const first = await openLog(dir, { fs: t.fs, config });
+      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
+      const bases = first.log.segmentBaseOffsets;
+      await first.log.close();
+      expect(bases.length).toBeGreaterThan(3);
+      const logical = bases.map((b) => t.size(file(dir, b, '.log')));
+      // segment 0: one 64 KiB zero-ahead step past its block; segment 1: the longest tail the engine can leave
+      const block = (n: number): number => Math.ceil(n / 4096) * 4096;
+      const tailTo = (i: number): number => block(logical[i]!) + (i === 1 ? directZeroTailBytesMax - 4096 : 65536);
+      for (const i of [0, 1]) t.append(file(dir, bases[i]!, '.log'), Buffer.alloc(tailTo(i) - logical[i]!));
+      const { log } = await openLog(dir, { fs: t.fs, config, clean: false });
+      expect(log.segmentBaseOffsets).toEqual(bases);
+      expect(await readEverything(log)).toEqual(range(0, 40));
+      for (const i of [0, 1]) expect(t.size(file(dir, bases[i]!, '.log')), `segment ${bases[i]}`).toBe(logical[i]);
+      await log.close();
+
+      // one block more than the engine ever leaves: a cut, the segments after it go
+      t.append(file(dir, bases[1]!, '.log'), Buffer.alloc(block(logical[1]!) + directZeroTailBytesMax + 4096 - logical[1]!));
+      const again = await openLog(dir, { fs: t.fs, config, clean: false });
+      expect(again.log.segmentBaseOffsets).toEqual(bases.slice(0, 2));
+      expect(again.log.logEndOffset).toBe(bases[2]);
+      await again.log.close();
+    });
+
     it('padding that is not all zeros is a cut: later segments go (the control for the test above)', async () => {
       const t = c.make();
       const dir = t.dir;
@@ -241,6 +274,8 @@ describe.skipIf(!nativeEngineAvailable())('recovery after the native engine stop
     const segFile = (b: number) => file(dir, b, '.log');
     const padded = bases.filter((b) => statSync(segFile(b)).size % 512 === 0 && statSync(segFile(b)).size > 0);
     expect(padded.length, 'the open segments end in whole blocks on disk').toBe(bases.length);
+    // segments of ~600 bytes: one of 64 KiB or more on disk ends in zeros written ahead (zero-ahead is on by default)
+    expect(bases.some((b) => statSync(segFile(b)).size >= 65536), 'some segment carries zeros ahead').toBe(true);
     // as a crash: nothing closes the files, so nothing cuts the padding
     crashed.shutdown();
 
