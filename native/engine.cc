@@ -21,10 +21,11 @@
 // needs no journal handle and its fdatasync no journal commit: the sync is one device cache flush, like fio's
 // fdatasync job, which overwrites a laid-out file (4 KiB write + fdatasync, p50 200 -> 130 µs, p99 300 -> 210 µs on
 // the dev VM). The zeros go out after a round's data write once less than half a step is left ahead: steps of
-// 64 KiB, doubling up to zeroAheadBytes while a file uses half a step within a second (a slow file stays at
-// 64 KiB: 1,000 idle partitions hold 64 MiB of zeros, not 1 GiB), and at most once per kZeroAheadGapNs per
-// file: a file written faster than that (the throughput regime, where a round's journal commit is shared by many
-// appends) just extends as before, so zeros never cost more than one step per gap of disk bandwidth. The zeros past the logical end are cut off on close; after a crash recovery takes a zero
+// 64 KiB, doubling up to zeroAheadBytes while a file uses half a step within 200 ms (a slow file stays at 64 KiB:
+// 1,000 idle partitions hold 64 MiB of zeros, not 1 GiB), at most once per kZeroAheadGapNs per file, and only in
+// light rounds (<= kZeroAheadRoundDataMax of data; <= kZeroAheadRoundZerosMax of zeros per round, all files
+// together). In the throughput regime (heavy rounds, whose journal commit is shared by many appends) files just
+// extend as before: zeros never take bandwidth from a loaded disk. The zeros past the logical end are cut off on close; after a crash recovery takes a zero
 // tail for padding (src/log/segment.ts).
 //
 // Reads: native preads into aligned blocks handed to JS as zero-copy views. A direct file (nothing of it in the
@@ -84,7 +85,9 @@ constexpr uint64_t kZeroAheadFirstBytes = 64 << 10;   // a file's first zero-ahe
 constexpr uint64_t kZeroAheadBytesDefault = 1 << 20;
 constexpr uint64_t kZeroAheadBytesMax = 16 << 20;     // with the block size, what recovery accepts as padding
 constexpr uint64_t kZeroAheadGapNs = 100'000'000;     // at most one zero-ahead write per file per 100 ms
-constexpr uint64_t kZeroAheadGrowNs = 1'000'000'000;  // a step used up faster than this doubles the next
+constexpr uint64_t kZeroAheadGrowNs = 200'000'000;    // a step half used up faster than this doubles the next
+constexpr uint64_t kZeroAheadRoundDataMax = 256 << 10; // rounds carrying more data write no zeros ahead
+constexpr uint64_t kZeroAheadRoundZerosMax = 1 << 20;  // zeros written ahead in one round, all files together
 
 uint64_t NowNs() {
   return static_cast<uint64_t>(
@@ -868,6 +871,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
           jobs.push_back(std::move(j));
         }
         dirty_.clear();
+        // Zero-ahead belongs to light rounds (latency-bound: each round's journal commit is its own); a heavy round
+        // shares one commit among many appends, and zeros would take bandwidth from it. Set here, read by this
+        // round's write stage only (one round writes at a time).
+        zeroBudget_.store(queuedBytes_ <= kZeroAheadRoundDataMax ? static_cast<int64_t>(kZeroAheadRoundZerosMax) : 0);
         queuedBytes_ = 0;
         ticket = nextTicket_++;
         roundStartNs = NowNs();
@@ -1087,11 +1094,16 @@ class Engine : public Napi::ObjectWrap<Engine> {
     uint64_t now = NowNs();
     if (f.lastZeroNs != 0) {
       if (now - f.lastZeroNs < kZeroAheadGapNs) return;
-      // half a step used up within a second: a faster file, bigger steps (fewer journal commits)
+      // half a step used up within 200 ms: a faster file, bigger steps (fewer journal commits)
       if (now - f.lastZeroNs < kZeroAheadGrowNs) f.zeroStep = std::min(f.zeroStep * 2, zeroAheadBytes_);
     }
-    f.lastZeroNs = now;
     uint64_t to = AlignUp(end + f.zeroStep, f.align);
+    int64_t want = static_cast<int64_t>(to - f.diskSize);
+    if (zeroBudget_.fetch_sub(want) < want) {  // a heavy round, or this round's zeros spent: a later round
+      zeroBudget_.fetch_add(want);
+      return;
+    }
+    f.lastZeroNs = now;
     zeroAheadWrites_++;
     while (f.diskSize < to) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(to - f.diskSize, kStagingBytes));
@@ -1515,6 +1527,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   uint64_t readAheadBytes_ = kReadAheadBytesDefault;
   uint64_t zeroAheadBytes_ = kZeroAheadBytesDefault;
   uint8_t* zeros_ = nullptr;  // kStagingBytes of zeros, aligned: the source of every zero-ahead write
+  std::atomic<int64_t> zeroBudget_{0};  // zeros the round now writing may still write ahead
   std::shared_ptr<std::atomic<int64_t>> readAheadBudget_ = std::make_shared<std::atomic<int64_t>>(0);
   std::thread prefetcher_;
   std::mutex prefetchMu_;

@@ -305,7 +305,7 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
     expect(readFileSync(file).equals(logical)).toBe(true);
   });
 
-  it('a file written faster than one step per 100 ms mostly extends as it writes: zeros stay a bounded share', async () => {
+  it('a file written faster than one step per 100 ms (light rounds) mostly extends as it writes: zeros stay a bounded share', async () => {
     const dir = tempDir();
     const fs = engine({ zeroAheadBytes: 1024 * KiB });
     const file = path.join(dir, 'fast.log');
@@ -313,7 +313,7 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
     const t0 = performance.now();
     const parts: Buffer[] = [];
     for (let i = 0; i < 32; i++) {
-      const b = bytes(512 * KiB + i, 10 + i);
+      const b = bytes(200 * KiB + i, 10 + i);
       parts.push(b);
       f.append([b]);
       await f.sync();
@@ -327,6 +327,24 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
     expect(statSync(file).size).toBeLessThanOrEqual(roundUp(logical.length, f.alignment) + 1024 * KiB);
     await f.close();
     expect(readFileSync(file).equals(logical)).toBe(true);
+  });
+
+  it('heavy rounds (more than 256 KiB of data) write no zeros ahead: the throughput regime keeps the disk to itself', async () => {
+    const dir = tempDir();
+    const fs = engine({ zeroAheadBytes: 1024 * KiB });
+    const file = path.join(dir, 'heavy.log');
+    const f = await openFile(fs, file);
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 8; i++) {
+      const b = bytes(300 * KiB + i, 50 + i);
+      parts.push(b);
+      f.append([b]);
+      await f.sync();
+      expect(statSync(file).size, 'on disk: the data up to its last block, nothing ahead').toBe(roundUp(f.size, f.alignment));
+    }
+    expect(fs.engine.stats().zeroAheadWrites).toBe(0);
+    await f.close();
+    expect(readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
   });
 
   it('a slow file keeps 64 KiB steps (1,000 idle partitions hold 64 MiB of zeros, not 1 GiB)', async () => {
