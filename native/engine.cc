@@ -25,8 +25,8 @@
 // 1,000 idle partitions hold 64 MiB of zeros, not 1 GiB), at most once per kZeroAheadGapNs per file, and only in
 // light rounds (<= kZeroAheadRoundDataMax of data; <= kZeroAheadRoundZerosMax of zeros per round, all files
 // together). In the throughput regime (heavy rounds, whose journal commit is shared by many appends) files just
-// extend as before: zeros never take bandwidth from a loaded disk. The zeros past the logical end are cut off on close; after a crash recovery takes a zero
-// tail for padding (src/log/segment.ts).
+// extend as before: zeros never take bandwidth from a loaded disk. The zeros past the logical end are cut off on
+// close; after a crash recovery takes a zero tail for padding (src/log/segment.ts).
 //
 // Reads: native preads into aligned blocks handed to JS as zero-copy views. A direct file (nothing of it in the
 // page cache) gets its own read-ahead: a read that continues the previous one makes the prefetch thread read the
