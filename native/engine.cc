@@ -23,8 +23,8 @@
 // the dev VM). The zeros go out after a round's data write once less than half a step is left ahead: steps of
 // 64 KiB, doubling up to zeroAheadBytes while a file uses half a step within 200 ms (a slow file stays at 64 KiB:
 // 1,000 idle partitions hold 64 MiB of zeros, not 1 GiB), at most once per kZeroAheadGapNs per file, and only in
-// light rounds (<= kZeroAheadRoundDataMax of data; <= kZeroAheadRoundZerosMax of zeros per round, all files
-// together). In the throughput regime (heavy rounds, whose journal commit is shared by many appends) files just
+// light rounds (<= kZeroAheadRoundDataMax of data; at most one full step, zeroAheadBytes, of zeros per round, all
+// files together). In the throughput regime (heavy rounds, whose journal commit is shared by many appends) files just
 // extend as before: zeros never take bandwidth from a loaded disk. The zeros past the logical end are cut off on
 // close; after a crash recovery takes a zero tail for padding (src/log/segment.ts).
 //
@@ -87,7 +87,6 @@ constexpr uint64_t kZeroAheadBytesMax = 16 << 20;     // with the block size, wh
 constexpr uint64_t kZeroAheadGapNs = 100'000'000;     // at most one zero-ahead write per file per 100 ms
 constexpr uint64_t kZeroAheadGrowNs = 200'000'000;    // a step half used up faster than this doubles the next
 constexpr uint64_t kZeroAheadRoundDataMax = 256 << 10; // rounds carrying more data write no zeros ahead
-constexpr uint64_t kZeroAheadRoundZerosMax = 1 << 20;  // zeros written ahead in one round, all files together
 
 uint64_t NowNs() {
   return static_cast<uint64_t>(
@@ -874,7 +873,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
         // Zero-ahead belongs to light rounds (latency-bound: each round's journal commit is its own); a heavy round
         // shares one commit among many appends, and zeros would take bandwidth from it. Set here, read by this
         // round's write stage only (one round writes at a time).
-        zeroBudget_.store(queuedBytes_ <= kZeroAheadRoundDataMax ? static_cast<int64_t>(kZeroAheadRoundZerosMax) : 0);
+        zeroBudget_.store(queuedBytes_ <= kZeroAheadRoundDataMax ? static_cast<int64_t>(zeroAheadBytes_) : 0);
         queuedBytes_ = 0;
         ticket = nextTicket_++;
         roundStartNs = NowNs();
@@ -1084,7 +1083,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // After a direct file's data write: keeps zeros written ahead of its end (see the top of this file). A failed
-  // zero write leaves the data alone (it lies past the logical end): the file just stops zeroing ahead.
+  // zero write leaves the data alone (it lies past the logical end): the file just stops zeroing ahead (how much
+  // of it was written does not matter: close asks the file for its size).
   void ZeroAhead(File& f) {
     uint64_t end = AlignUp(f.written, f.align);
     if (f.diskSize < end) f.diskSize = end;
@@ -1107,17 +1107,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
     zeroAheadWrites_++;
     while (f.diskSize < to) {
       size_t n = static_cast<size_t>(std::min<uint64_t>(to - f.diskSize, kStagingBytes));
-      ssize_t w = ::pwrite(f.fd, zeros_, n, static_cast<off_t>(f.diskSize));
-      if (w < 0 && errno == EINTR) continue;
-      if (w > 0) {
-        f.diskSize += static_cast<uint64_t>(w);
-        zeroAheadBytesWritten_ += static_cast<uint64_t>(w);
-      }
-      if (w <= 0 || static_cast<size_t>(w) != n) {
+      if (PwriteAll(f, zeros_, n, f.diskSize) != 0) {
         f.zeroOff = true;
         zeroAheadFailures_++;
         return;
       }
+      f.diskSize += n;
+      zeroAheadBytesWritten_ += n;
     }
   }
 

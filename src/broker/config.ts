@@ -167,8 +167,8 @@ function positiveInt(v: number, what: string, max = Number.MAX_SAFE_INTEGER): nu
 
 const MiB = 1024 * 1024;
 
-function zeroAheadBytes(v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > engineZeroAheadBytesMax) throw new ConfigError(`zero-ahead-bytes must be an integer in 0..${engineZeroAheadBytesMax}, got ${v}`);
+function nonNegativeInt(v: number, what: string, max: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > max) throw new ConfigError(`${what} must be an integer in 0..${max}, got ${v}`);
   return v;
 }
 
@@ -189,10 +189,6 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(`log-level must be one of ${LOG_LEVELS.join(', ')}`);
   const logEngine = o.logEngine ?? 'auto';
   if (!(LOG_ENGINES as readonly string[]).includes(logEngine)) throw new ConfigError(`log-engine must be one of ${LOG_ENGINES.join(', ')}, got ${logEngine}`);
-  const flushDelayUs = o.flushDelayUs ?? 0;
-  if (!Number.isInteger(flushDelayUs) || flushDelayUs < 0 || flushDelayUs > engineFlushDelayUsMax) {
-    throw new ConfigError(`flush-delay-us must be an integer in 0..${engineFlushDelayUsMax}, got ${flushDelayUs}`);
-  }
   return {
     listen,
     advertise,
@@ -216,10 +212,10 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     retentionCheckIntervalMs: positiveInt(o.retentionCheckIntervalMs ?? 300_000, 'retentionCheckIntervalMs'),
     shutdownGraceMs: 10_000,
     logEngine: logEngine as LogEngine,
-    flushDelayUs,
+    flushDelayUs: nonNegativeInt(o.flushDelayUs ?? 0, 'flush-delay-us', engineFlushDelayUsMax),
     flushBytesMax: positiveInt(o.flushBytesMax ?? 8 * MiB, 'flushBytesMax', engineFlushBytesMaxLimit),
     ioThreads: positiveInt(o.ioThreads ?? engineIoThreadsDefault, 'ioThreads', engineIoThreadsMax),
-    zeroAheadBytes: zeroAheadBytes(o.zeroAheadBytes ?? engineZeroAheadBytesDefault),
+    zeroAheadBytes: nonNegativeInt(o.zeroAheadBytes ?? engineZeroAheadBytesDefault, 'zero-ahead-bytes', engineZeroAheadBytesMax),
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
     smp: positiveInt(o.smp ?? availableParallelism(), 'smp', shardsMax),
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),

@@ -8,12 +8,15 @@
  * because after a failed fsync the page-cache state is unknown and retrying could report lost data as durable.
  */
 
+/** The most zeros the native engine keeps written ahead of a file's end (kZeroAheadBytesMax in native/engine.cc). */
+export const engineZeroAheadBytesMax = 16 * 1024 * 1024;
+
 /**
  * The longest run of zeros a file written with O_DIRECT may carry past its logical end after a crash: the native
- * engine's zeros written ahead (at most `engineZeroAheadBytesMax`, kZeroAheadBytesMax in native/engine.cc) plus
- * the padding of its last block (at most 4 KiB). Recovery takes such a zero tail for padding, not a torn write.
+ * engine's zeros written ahead plus the padding of its last block (at most 4 KiB). Recovery takes such a zero tail
+ * for padding, not a torn write.
  */
-export const directZeroTailBytesMax = 16 * 1024 * 1024 + 4096;
+export const directZeroTailBytesMax = engineZeroAheadBytesMax + 4096;
 
 /** An append-only file with positional reads: one segment or index file of a partition log. */
 export interface AppendFile {

@@ -21,7 +21,7 @@
  * torn write.
  */
 import { constants as osConstants } from 'node:os';
-import type { AppendFile, FileSystem } from './file.js';
+import { engineZeroAheadBytesMax, type AppendFile, type FileSystem } from './file.js';
 import { nativeBinding } from './native.js';
 import { NodeFileSystem } from './node-file.js';
 
@@ -70,7 +70,7 @@ export const engineIoThreadsMax = 64;
 export const engineIoThreadsDefault = 16;
 export const engineReadAheadBytesDefault = 8 * 1024 * 1024;
 export const engineZeroAheadBytesDefault = 1024 * 1024;
-export const engineZeroAheadBytesMax = 16 * 1024 * 1024;
+export { engineZeroAheadBytesMax };
 export const engineReadAheadBytesMax = 64 * 1024 * 1024;
 export const engineReadAheadBudgetBytesDefault = 64 * 1024 * 1024;
 export const engineReadAheadBudgetBytesMax = 4 * 1024 * 1024 * 1024;

@@ -366,6 +366,28 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
     await f.close();
   });
 
+  it('steps grow past 1 MiB when zeroAheadBytes allows it (a round may write one full step of zeros)', async () => {
+    const dir = tempDir();
+    const fs = engine({ zeroAheadBytes: 4096 * KiB });
+    const file = path.join(dir, 'big.log');
+    const f = await openFile(fs, file);
+    const parts: Buffer[] = [];
+    let aheadMax = 0;
+    // ~10 MB/s in light rounds: half a step is used up within 200 ms until the step reaches 2-4 MiB
+    for (let i = 0; i < 150 && aheadMax <= 1024 * KiB; i++) {
+      const b = bytes(100 * KiB, 100 + i);
+      parts.push(b);
+      f.append([b]);
+      await f.sync();
+      aheadMax = Math.max(aheadMax, statSync(file).size - roundUp(f.size, f.alignment));
+      await sleep(10);
+    }
+    expect(aheadMax, 'zeros ahead of the end at some point').toBeGreaterThan(1024 * KiB);
+    expect(fs.engine.stats().zeroAheadFailures).toBe(0);
+    await f.close();
+    expect(readFileSync(file).equals(Buffer.concat(parts))).toBe(true);
+  });
+
   it('zeroAheadBytes is validated', () => {
     expect(() => engine({ zeroAheadBytes: -1 })).toThrow(RangeError);
     expect(() => engine({ zeroAheadBytes: 17 * 1024 * KiB })).toThrow(RangeError);
