@@ -828,13 +828,18 @@ interface ChildStats {
 }
 
 /** Runs CHILD under `env` (zero-ahead off unless env.ZERO_AHEAD says otherwise: the shim counts every pwrite). */
-async function runFaulted(env: Record<string, string>, victim: string, other: string, directIo: string): Promise<{ steps: ChildStep[]; stats: ChildStats; direct: boolean }> {
+function runFaulted(env: Record<string, string>, victim: string, other: string, directIo: string): Promise<{ steps: ChildStep[]; stats: ChildStats; direct: boolean }> {
+  return runChild(CHILD, [victim, other, directIo], env);
+}
+
+/** Runs `source` as an ES module in a child process with ENGINE_MODULE set; resolves to its last stdout line's JSON. */
+async function runChild<T>(source: string, args: string[], env: Record<string, string>): Promise<T> {
   const modulePath = path.join(REPO, 'dist/src/io/native-file.js');
   if (!existsSync(modulePath)) throw new Error(`${modulePath} missing: run \`npx tsc -p tsconfig.json\` (npm test does) first`);
   const script = path.join(tempDir(), 'child.mjs');
-  writeFileSync(script, CHILD);
+  writeFileSync(script, source);
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, victim, other, directIo], {
+    const child = spawn(process.execPath, [script, ...args], {
       env: { ...process.env, ...env, ENGINE_MODULE: `file://${modulePath}` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -852,7 +857,7 @@ async function runFaulted(env: Record<string, string>, victim: string, other: st
       if (timedOut) return reject(new Error(`child did not exit within 10 s (output: ${out.slice(-500)})`));
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || !line.startsWith('{')) reject(new Error(`child exited ${code ?? signal}: ${err.slice(-2000)}${out.slice(-500)}`));
-      else resolve(JSON.parse(line) as { steps: ChildStep[]; stats: ChildStats; direct: boolean });
+      else resolve(JSON.parse(line) as T);
     });
   });
 }
@@ -945,6 +950,47 @@ describe.skipIf(!available)('native engine: a failed zero-ahead write (failsync 
     expect(r.stats.zeroAheadFailures).toBe(1);
     // the bystander zeroed ahead too (its first write), without failures
     expect(r.stats.zeroAheadWrites).toBeGreaterThanOrEqual(2);
+  });
+});
+
+/**
+ * Under the shim with FAILSYNC_DELAY_MS (every fdatasync of a regular file sleeps that long first): FILES files are
+ * appended to and synced together, so one round (flushDelayUs gathers them) asks for FILES fdatasyncs; prints how
+ * long that took.
+ */
+const PARALLEL_SYNC_CHILD = `
+const { NativeFileSystem } = await import(process.env.ENGINE_MODULE);
+const [dir, count] = process.argv.slice(2);
+const fs = new NativeFileSystem({ directFor: () => true, flushDelayUs: 20000, zeroAheadBytes: 0 });
+const files = [];
+for (let i = 0; i < Number(count); i++) files.push(await fs.open(dir + '/f' + i + '.log'));
+const round = async (fill) => {
+  for (const f of files) f.append([Buffer.alloc(512, fill)]);
+  const t0 = performance.now();
+  await Promise.all(files.map((f) => f.sync()));
+  return performance.now() - t0;
+};
+await round(1); // creates the files and syncs their directory once
+const ms = await round(2);
+const synced = files.map((f) => f.syncedSize);
+await Promise.all(files.map((f) => f.close()));
+fs.shutdown();
+console.log(JSON.stringify({ ms, synced }));
+`;
+
+describe.skipIf(!available)('native engine: a round\'s fdatasyncs run together (failsync shim delays each)', () => {
+  it('16 files synced in one round take about one sync, not 16 (or the 4 that one thread per 4 files took)', async (ctx) => {
+    const so = await failsyncOrSkip(ctx);
+    const data = tempDir();
+    const delayMs = 150;
+    // the shim delays (and would fail: syncAfter -1, never) only files under the prefix
+    const env = { ...failsyncEnv(so, { prefix: data + path.sep, syncAfter: -1 }), FAILSYNC_DELAY_MS: String(delayMs) };
+    const r = await runChild<{ ms: number; synced: number[] }>(PARALLEL_SYNC_CHILD, [data, '16'], env);
+    expect(r.synced).toEqual(Array.from({ length: 16 }, () => 1024));
+    // each sync sleeps delayMs: in parallel the round is ~1x that (+ the 20 ms gather); one after another 16x, and
+    // with a thread per 4 files 4x
+    expect(r.ms).toBeGreaterThanOrEqual(delayMs);
+    expect(r.ms).toBeLessThan(2 * delayMs);
   });
 });
 
