@@ -5,6 +5,7 @@
  * standard suite with peers (issue #7); this file only adds `--log-engine`, passed to `tern start`.
  *
  *   npm run build && node dist/bench/engine-e2e.js --log-engine node|native [--duration-s 10] [--dir /path] [--json out.json]
+ *     [--broker-arg <tern start argument>]...
  *
  * Workloads (all acks=all, i.e. every acknowledged batch is fsynced before the answer):
  * - throughput: 100 B and 1 KiB records, 1 and 6 partitions. `producers` connections, each with up to
@@ -34,6 +35,8 @@ interface Args {
   dir: string;
   json: string | null;
   logEngine: string | null;
+  /** Further `tern start` arguments (`--broker-arg`, repeatable), e.g. `--broker-arg --zero-ahead-bytes=0`. */
+  brokerArgs: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -46,6 +49,7 @@ function parseArgs(argv: string[]): Args {
     dir: get('--dir') ?? path.join(os.tmpdir(), `tern-bench-${process.pid}`),
     json: get('--json') ?? null,
     logEngine: get('--log-engine') ?? null,
+    brokerArgs: argv.flatMap((a, i) => (a === '--broker-arg' && i + 1 < argv.length ? [argv[i + 1]!] : [])),
   };
 }
 
@@ -91,10 +95,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startBroker(dataDir: string, logEngine: string | null): Promise<{ proc: ChildProcess; port: number }> {
+async function startBroker(dataDir: string, logEngine: string | null, extra: string[]): Promise<{ proc: ChildProcess; port: number }> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
   const port = await freePort();
-  const proc = spawn(process.execPath, [path.join(root, 'bin/tern.js'), 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...(logEngine === null ? [] : ['--log-engine', logEngine])], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const proc = spawn(process.execPath, [path.join(root, 'bin/tern.js'), 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', ...(logEngine === null ? [] : ['--log-engine', logEngine]), ...extra], { stdio: ['ignore', 'inherit', 'inherit'] });
   const deadline = Date.now() + 20_000;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
@@ -232,7 +236,7 @@ async function main(): Promise<void> {
   }
 
   const dataDir = path.join(args.dir, 'data');
-  const { proc, port } = await startBroker(dataDir, args.logEngine);
+  const { proc, port } = await startBroker(dataDir, args.logEngine, args.brokerArgs);
   const conns = await Promise.all(Array.from({ length: producers }, () => Connection.connect({ host: '127.0.0.1', port, clientId: 'tern-bench', inFlightRequestsMax: 64 })));
   const conn = conns[0]!;
   const throughput: ThroughputResult[] = [];
@@ -269,7 +273,7 @@ async function main(): Promise<void> {
   }
 
   const lines: string[] = [];
-  lines.push(`Machine: ${machine}`, `Log engine: ${args.logEngine ?? 'broker default'}; load average at start ${loadStart}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`, '');
+  lines.push(`Machine: ${machine}`, `Log engine: ${args.logEngine ?? 'broker default'}${args.brokerArgs.length > 0 ? ` (${args.brokerArgs.join(' ')})` : ''}; load average at start ${loadStart}, at end ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`, '');
   if (disk) {
     lines.push('| disk (fio, same run) | value |', '|---|---|');
     lines.push(`| O_DIRECT sequential write, 1 MiB blocks, fdatasync every 16 MiB | ${fmt(disk.seqWriteMBps, 1)} MB/s |`);
@@ -286,7 +290,7 @@ async function main(): Promise<void> {
     if (disk) lines.push('', `p99 / fdatasync p99 = ${fmt(latency.p99Us / disk.fdatasyncP99Us, 2)}x (design target: within 2x)`);
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ machine, date: new Date().toISOString(), logEngine: args.logEngine, loadStart, disk, throughput, latency }, null, 2));
+  if (args.json) fs.writeFileSync(args.json, JSON.stringify({ machine, date: new Date().toISOString(), logEngine: args.logEngine, brokerArgs: args.brokerArgs, loadStart, disk, throughput, latency }, null, 2));
 }
 
 main().catch((err: unknown) => {

@@ -23,6 +23,10 @@
  * - load "max": closed loop, a fixed number of appends outstanding, spread round-robin over the partitions; a
  *   finished append is replaced at once. Latency there is mostly queueing (Little's law); the figure that
  *   matters is MB/s.
+ * - load "serial": closed loop with one append outstanding on one partition, each issued when the previous one is
+ *   durable: the shape of fio's fdatasync job (one write + fdatasync at a time, each timed from its own issue), so
+ *   its p99 is the like-for-like comparison with fio's fdatasync p99 (the rate it reaches is the load: one
+ *   append per durable round trip).
  * - load "rate": open loop at a fixed total rate spread round-robin over the partitions; latency is measured from
  *   the time each append was due (coordinated omission corrected: a stall delays every append due meanwhile).
  *   A worker thread paces (bench/engine-pacer.ts) so the schedule is not bound to Node's 1 ms timers.
@@ -145,7 +149,7 @@ function parseEngineOptions(s: string): EngineOptions {
 
 interface Cell {
   mode: 'log' | 'raw' | 'null' | 'read';
-  load: 'max' | 'rate';
+  load: 'max' | 'serial' | 'rate';
   appendBytes: number;
   partitions: number;
   /** load 'max': appends outstanding. */
@@ -171,6 +175,8 @@ function cellsFor(args: Args): Cell[] {
   cells.push({ mode: 'log', load: 'max', appendBytes: 256 * KiB, partitions: 16, outstanding: 128 });
   cells.push({ mode: 'log', load: 'max', appendBytes: MiB, partitions: 1, outstanding: outstandingFor(MiB, 1) });
   if (args.raw) cells.push({ mode: 'raw', load: 'max', appendBytes: MiB, partitions: 1, outstanding: outstandingFor(MiB, 1) });
+  // fio's fdatasync job's shape (one append at a time): p99 like for like with fio's.
+  for (const appendBytes of [KiB, 16 * KiB]) cells.push({ mode: 'log', load: 'serial', appendBytes, partitions: 1, outstanding: 1 });
   for (const appendBytes of [KiB, 16 * KiB]) {
     for (const partitions of [1, 16, 1000]) cells.push({ mode: 'log', load: 'rate', appendBytes, partitions, rate: args.rate });
   }
@@ -761,7 +767,7 @@ async function runCell(rig: Rig, cell: Cell, args: Args, root: string): Promise<
   // The device floor for this schedule, measured just before the cell so both see the same disk and neighbours.
   const floor = cell.load === 'rate' && cell.mode !== 'null' && args.floor ? measureFloor(root, cell.rate!, cell.appendBytes, args.durationS) : undefined;
   let r: { hist: hdr.Histogram; service?: hdr.Histogram; pacerLate?: hdr.Histogram; afterCallback?: hdr.Histogram | null; tail?: TailShares | null; appends: number; seconds: number; start: Window; end: Window };
-  if (cell.load === 'max') r = await closedLoop(targets, pool, cell.outstanding!, warmupMs, durationMs, snap);
+  if (cell.load !== 'rate') r = await closedLoop(targets, pool, cell.outstanding!, warmupMs, durationMs, snap);
   else r = await openLoop(targets, pool, cell.rate!, warmupMs, durationMs, snap, cell.mode === 'null' ? null : engineOf(rig.fs));
   loopDelay.disable();
   await sleep(1); // let the observer's last entries arrive
@@ -829,6 +835,10 @@ function checks(results: CellResult[], disk: FioResult | null): TargetCheck[] {
         const ratio = r.mbps / disk.seqWriteMBps;
         out.push({ target: `large batches: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} MB/s >= 80% of fio`, engine, measured: `${fmt(r.mbps, 1)} MB/s`, ratio, threshold: '>= 0.80', pass: ratio >= 0.8 });
       }
+      for (const r of mine.filter((x) => x.load === 'serial')) {
+        const ratio = r.p99Us / disk.fdatasyncP99Us;
+        out.push({ target: `moderate load like fio (one append at a time, ${fmt(r.appendsPerSec)}/s): ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)}, p99 <= 2x fio fdatasync p99`, engine, measured: `${fmt(r.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
+      }
       for (const r of mine.filter((x) => x.load === 'rate' && x.mode !== 'null')) {
         const ratio = r.p99Us / disk.fdatasyncP99Us;
         out.push({ target: `moderate load: ${r.mode} ${r.partitions} p x ${sizeName(r.appendBytes)} at ${fmt(r.rate!)}/s, p99 <= 2x fio fdatasync p99`, engine, measured: `${fmt(r.p99Us)} µs`, ratio, threshold: '<= 2.00', pass: ratio <= 2 });
@@ -875,7 +885,7 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
     lines.push(`| 4 KiB write + fdatasync: p50 / p99 / p99.9 | ${fmt(disk.fdatasyncP50Us)} / ${fmt(disk.fdatasyncP99Us)} / ${fmt(disk.fdatasyncP999Us)} µs (${fmt(disk.syncedWritesPerSec)} syncs/s) |`, '');
   }
   lines.push(
-    'Mode log = through PartitionLog (LogManager, as the broker), raw = straight at one AppendFile. Load max = closed loop with N appends outstanding; rate = open loop, latency from each append\'s due time ("p99 from issue": from when the pacer actually issued it; "device floor": bench/floor.c, the same open-loop schedule on one file by one C thread with ideal group commit, run just before the cell). Latency = append call to durable (µs). Rounds, syncs, callbacks: over the measured window (node: SyncScheduler rounds and file syncs). Loop lateness = how late a 1 ms timer fired in the bench process during the cell (µs; GC pauses, CPU starvation). CPU = cores used by this process (2 vCPUs in all).',
+    'Mode log = through PartitionLog (LogManager, as the broker), raw = straight at one AppendFile. Load max = closed loop with N appends outstanding; serial = closed loop, one append at a time on one partition (the shape of fio\'s fdatasync job); rate = open loop, latency from each append\'s due time ("p99 from issue": from when the pacer actually issued it; "device floor": bench/floor.c, the same open-loop schedule on one file by one C thread with ideal group commit, run just before the cell). Latency = append call to durable (µs). Rounds, syncs, callbacks: over the measured window (node: SyncScheduler rounds and file syncs). Loop lateness = how late a 1 ms timer fired in the bench process during the cell (µs; GC pauses, CPU starvation). CPU = cores used by this process (2 vCPUs in all).',
     '',
     '| engine | mode | load | append | partitions | outstanding / rate | appends/s | MB/s | % of fio | p50 | p99 | p99.9 | max | p99 from issue | device floor p50 / p99 / p99.9 | rounds/s | appends/round | syncs/round | results/callback | loop lateness p99 / max | CPU |',
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -883,7 +893,7 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
   for (const r of results) {
     const c = r.counters;
     const pct = disk ? `${fmt((100 * r.mbps) / disk.seqWriteMBps, 1)}%` : 'n/a';
-    const load = r.load === 'max' ? `${fmt(r.outstanding!)} out` : `${fmt(r.rate!)}/s`;
+    const load = r.load === 'rate' ? `${fmt(r.rate!)}/s` : `${fmt(r.outstanding!)} out`;
     lines.push(
       `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${load} | ${fmt(r.appendsPerSec)} | ${fmt(r.mbps, 1)} | ${pct} | ${fmt(r.p50Us)} | ${fmt(r.p99Us)} | ${fmt(r.p999Us)} | ${fmt(r.maxUs)} | ${r.serviceP99Us === undefined ? '' : fmt(r.serviceP99Us)} | ${r.floor ? `${fmt(r.floor.p50Us)} / ${fmt(r.floor.p99Us)} / ${fmt(r.floor.p999Us)}` : ''} | ${fmt(c.rounds / r.seconds)} | ${fmt(r.appends / c.rounds, 1)} | ${fmt(c.syncs / c.rounds, 1)} | ${fmt(c.results / c.callbacks, 1)} | ${fmt(r.loopDelayP99Us)} / ${fmt(r.loopDelayMaxUs)} | ${fmt(r.cpuCores, 2)} |`,
     );
