@@ -862,6 +862,15 @@ async function runChild<T>(source: string, args: string[], env: Record<string, s
   });
 }
 
+/** A victim file (in its own directory: the fault prefix) and a bystander, in a fresh temp dir. */
+function victimAndOther(): { victim: string; other: string; victimDir: string } {
+  const data = tempDir();
+  const victimDir = path.join(data, 'victim');
+  mkdirSync(victimDir);
+  mkdirSync(path.join(data, 'other'));
+  return { victim: path.join(victimDir, 'v.log'), other: path.join(data, 'other', 'o.log'), victimDir };
+}
+
 let shim: Promise<string> | null = null;
 let shimDir: string | null = null;
 afterAll(() => {
@@ -888,12 +897,8 @@ async function failsyncOrSkip(ctx: TestContext): Promise<string> {
 describe.skipIf(!available)('native engine: EIO from the disk (failsync shim)', () => {
   it('a failed fdatasync rejects that file sync with EIO, later syncs keep failing, another file keeps syncing', async (ctx) => {
     const so = await failsyncOrSkip(ctx);
-    const data = tempDir();
-    mkdirSync(path.join(data, 'victim'));
-    mkdirSync(path.join(data, 'other'));
-    const victim = path.join(data, 'victim', 'v.log');
-    const other = path.join(data, 'other', 'o.log');
-    const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: 2 });
+    const { victim, other, victimDir } = victimAndOther();
+    const env = failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: 2 });
     const r = await runFaulted(env, victim, other, 'auto');
     expect(r.direct).toBe(true);
     expect(r.steps.map((s) => s.victim)).toEqual(['ok', 'ok', 'EIO', 'EIO', 'EIO', 'EIO']);
@@ -913,12 +918,8 @@ describe.skipIf(!available)('native engine: EIO from the disk (failsync shim)', 
   for (const directIo of ['auto', 'off'] as const) {
     it(`a failed ${directIo === 'auto' ? 'pwrite (direct)' : 'pwritev (buffered)'} fails the file's sync with EIO; the other file is unaffected`, async (ctx) => {
       const so = await failsyncOrSkip(ctx);
-      const data = tempDir();
-      mkdirSync(path.join(data, 'victim'));
-      mkdirSync(path.join(data, 'other'));
-      const victim = path.join(data, 'victim', 'v.log');
-      const other = path.join(data, 'other', 'o.log');
-      const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: -1, writeAfter: 2 });
+      const { victim, other, victimDir } = victimAndOther();
+      const env = failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: -1, writeAfter: 2 });
       // files left open: the process must exit anyway (a file failed by a write once kept the loop alive)
       const r = await runFaulted({ ...env, LEAVE_OPEN: '1' }, victim, other, directIo);
       expect(r.direct).toBe(directIo === 'auto');
@@ -935,13 +936,9 @@ describe.skipIf(!available)('native engine: EIO from the disk (failsync shim)', 
 describe.skipIf(!available)('native engine: a failed zero-ahead write (failsync shim)', () => {
   it('does not fail the file: its data was written, the sync succeeds, the file stops zeroing ahead; the next failed data write does fail it', async (ctx) => {
     const so = await failsyncOrSkip(ctx);
-    const data = tempDir();
-    mkdirSync(path.join(data, 'victim'));
-    mkdirSync(path.join(data, 'other'));
-    const victim = path.join(data, 'victim', 'v.log');
-    const other = path.join(data, 'other', 'o.log');
+    const { victim, other, victimDir } = victimAndOther();
     // the victim's 1st pwrite (round 1's data) succeeds, its 2nd (round 1's zeros ahead) and later ones fail
-    const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: -1, writeAfter: 1 });
+    const env = failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: -1, writeAfter: 1 });
     const r = await runFaulted({ ...env, ZERO_AHEAD: String(1024 * 1024), LEAVE_OPEN: '1' }, victim, other, 'auto');
     expect(r.direct).toBe(true);
     expect(r.steps.map((s) => s.victim)).toEqual(['ok', 'EIO', 'EIO', 'EIO', 'EIO', 'EIO']);
@@ -997,13 +994,9 @@ describe.skipIf(!available)('native engine: a round\'s fdatasyncs run together (
 describe.skipIf(!available)('native engine: EIO in a split write (failsync shim)', () => {
   it('a failed pwrite of one piece of a multi-MiB write latches the file: EIO now and on every later sync, no further writes; the other file keeps going', async (ctx) => {
     const so = await failsyncOrSkip(ctx);
-    const data = tempDir();
-    mkdirSync(path.join(data, 'victim'));
-    mkdirSync(path.join(data, 'other'));
-    const victim = path.join(data, 'victim', 'v.log');
-    const other = path.join(data, 'other', 'o.log');
+    const { victim, other, victimDir } = victimAndOther();
     // 3 MiB + i per step: 3 pieces for the first step (they succeed), 4 for the next (its third pwrite fails)
-    const env = failsyncEnv(so, { prefix: path.join(data, 'victim') + path.sep, syncAfter: -1, writeAfter: 5 });
+    const env = failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: -1, writeAfter: 5 });
     const r = await runFaulted({ ...env, CHUNK_BYTES: String(3 * MiB) }, victim, other, 'auto');
     expect(r.direct).toBe(true);
     expect(r.stats.splitPieces, 'the writes were split').toBeGreaterThanOrEqual(6 * 3 + 3);
