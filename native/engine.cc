@@ -20,13 +20,15 @@
 // appends of a low-rate file are overwrites of blocks already allocated and written. On ext4 such a direct write
 // needs no journal handle and its fdatasync no journal commit: the sync is one device cache flush, like fio's
 // fdatasync job, which overwrites a laid-out file (4 KiB write + fdatasync, p50 200 -> 130 µs, p99 300 -> 210 µs on
-// the dev VM). The zeros go out after a round's data write once less than half a step is left ahead: steps of
+// the dev VM). A round's data write plans the next zeros once less than half a step is left ahead: steps of
 // 64 KiB, doubling up to zeroAheadBytes while a file uses half a step within 200 ms (a slow file stays at 64 KiB:
-// 1,000 idle partitions hold 64 MiB of zeros, not 1 GiB), at most once per kZeroAheadGapNs per file, and only in
-// light rounds (<= kZeroAheadRoundDataMax of data; at most one full step, zeroAheadBytes, of zeros per round, all
-// files together). In the throughput regime (heavy rounds, whose journal commit is shared by many appends) files just
-// extend as before: zeros never take bandwidth from a loaded disk. The zeros past the logical end are cut off on
-// close; after a crash recovery takes a zero tail for padding (src/log/segment.ts).
+// 1,000 idle partitions hold 64 MiB of zeros, not 1 GiB), only in light rounds (<= kZeroAheadRoundDataMax of data;
+// at most one full step, zeroAheadBytes, of zeros per round, all files together). A pool thread writes them once
+// the round is posted, beside the next rounds (whose writes wait only if they reach into the zeros), so no append
+// waits for a zero write; the file's next sync carries them (one journal commit per step). In the throughput
+// regime (heavy rounds, whose journal commit is shared by many appends) files just extend as before: zeros never
+// take bandwidth from a loaded disk. The zeros past the logical end are cut off on close; after a crash recovery
+// takes a zero tail for padding (src/log/segment.ts).
 //
 // Reads: native preads into aligned blocks handed to JS as zero-copy views. A direct file (nothing of it in the
 // page cache) gets its own read-ahead: a read that continues the previous one makes the prefetch thread read the
@@ -84,7 +86,6 @@ constexpr uint64_t kSequentialSlackBytes = 64 << 10; // a read this close past t
 constexpr uint64_t kZeroAheadFirstBytes = 64 << 10;   // a file's first zero-ahead step (then doubling)
 constexpr uint64_t kZeroAheadBytesDefault = 1 << 20;
 constexpr uint64_t kZeroAheadBytesMax = 16 << 20;     // with the block size, what recovery accepts as padding
-constexpr uint64_t kZeroAheadGapNs = 100'000'000;     // at most one zero-ahead write per file per 100 ms
 constexpr uint64_t kZeroAheadGrowNs = 200'000'000;    // a step half used up faster than this doubles the next
 constexpr uint64_t kZeroAheadRoundDataMax = 256 << 10; // rounds carrying more data write no zeros ahead
 
@@ -180,10 +181,17 @@ struct File {
   std::vector<uint8_t> tail;  // direct: bytes [written - written % align, written)
   bool tailLoaded = false;
   bool dirSynced = false;
-  uint64_t diskSize = 0;    // the file's size as this engine left it: >= written (block padding, zeros ahead)
   uint64_t zeroStep = 0;    // the next zero-ahead step (0: none yet)
-  uint64_t lastZeroNs = 0;  // when the last zero-ahead write started
-  bool zeroOff = false;     // a zero-ahead write failed (a full disk): this file extends as it writes
+  uint64_t lastZeroNs = 0;  // when the last zero-ahead write was planned
+  // Zero-ahead writes run after their round is posted, beside the next rounds' writes (see ZeroAheadWrite): the
+  // file's size and the planned zero write are shared with that writer. A data write reaching past zeroFrom (the
+  // start of a planned or running zero write; UINT64_MAX: none) takes zeroMu, so it never overlaps the zeros; one
+  // that ends before it (the usual case: zeros are planned with half a step still ahead) goes on without waiting.
+  std::atomic<uint64_t> diskSize{0};  // the file's size as this engine left it: >= written (padding, zeros ahead)
+  std::mutex zeroMu;
+  std::atomic<uint64_t> zeroFrom{UINT64_MAX};
+  uint64_t zeroTo = 0;               // guarded by zeroMu: the planned zero write's end (0: none)
+  std::atomic<bool> zeroOff{false};  // a zero-ahead write failed (a full disk): this file extends as it writes
   // Latched by the write stage or the sync stage (they run concurrently); once set, neither touches the file again.
   std::atomic<int> error{0};
 
@@ -208,6 +216,7 @@ struct Job {
   bool close = false;
   uint64_t writtenAfter = 0;  // the file's logical size once this job's writes are done
   uint64_t queuedNs = 0;
+  bool zeroAhead = false;  // a zero-ahead write was planned: it runs once the round is posted (ZeroAheadWrite)
 };
 
 
@@ -803,6 +812,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     n("zeroAheadWrites", zeroAheadWrites_);
     n("zeroAheadBytes", zeroAheadBytesWritten_);
     n("zeroAheadFailures", zeroAheadFailures_);
+    n("zeroAheadPending", zeroAheadPending_);
     auto h = Napi::Object::New(env);
     h.Set("fileLatencyUs", fileLatencyUs_.ToJs(env));
     h.Set("queueWaitUs", queueWaitUs_.ToJs(env));
@@ -899,6 +909,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
       roundUs_.Record(now > roundStartNs ? (now - roundStartNs) / 1000 : 0);
       // Once per chunk (an append's piece): a round that carries many appends counts as many times, as they wait.
       for (auto& j : jobs) fileLatencyUs_.Record(now > j.queuedNs ? (now - j.queuedNs) / 1000 : 0, std::max<size_t>(1, j.chunks.size()));
+      std::vector<std::shared_ptr<File>> zeroFiles;
+      for (auto& j : jobs)
+        if (j.zeroAhead) zeroFiles.push_back(j.file);
       jobs.clear();  // the chunks' owned copies go before JS hears the bytes are written
       Post(results);
       if (exclusive) ReleaseWriteStage();
@@ -907,6 +920,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
         syncTurn_++;
       }
       syncTurnCv_.notify_all();
+      // The zeros go out after the round is posted, on a pool thread (the runner takes the next round): no append
+      // waits for their write unless it reaches into them.
+      if (!zeroFiles.empty()) {
+        if (pool_.empty()) {
+          for (auto& f : zeroFiles) ZeroAheadWrite(*f);
+        } else {
+          Help(1, [this, files = std::move(zeroFiles)](uint8_t*) {
+            for (auto& f : files) ZeroAheadWrite(*f);
+          });
+        }
+      }
     }
   }
 
@@ -932,10 +956,20 @@ class Engine : public Napi::ObjectWrap<Engine> {
     File& f = *j.file;
     if (f.error == 0 && !j.chunks.empty()) {
       uint64_t t0 = NowNs();
-      int e = f.direct ? WriteDirect(f, j.chunks, staging) : WriteBuffered(f, j.chunks);
+      int e;
+      if (f.direct) {
+        uint64_t total = 0;
+        for (const Chunk& c : j.chunks) total += c.size;
+        // Reaching into a planned zero write: after it (the writes must not overlap, in either order).
+        std::unique_lock<std::mutex> zl(f.zeroMu, std::defer_lock);
+        if (AlignUp(f.written + total, f.align) > f.zeroFrom.load()) zl.lock();
+        e = WriteDirect(f, j.chunks, staging);
+        if (e == 0) j.zeroAhead = PlanZeroAhead(f, zl);
+      } else {
+        e = WriteBuffered(f, j.chunks);
+      }
       writeUs_.Record(MicrosSince(t0));
       if (e != 0) f.error = e;
-      else if (f.direct) ZeroAhead(f);
     }
     j.writtenAfter = f.written;
   }
@@ -1039,6 +1073,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
   Result RunJob(Job& j, uint8_t* staging) {
     File& f = *j.file;
     uint32_t flags = 0;
+    // Truncate and close change the file under any zeros ahead: a planned zero write is dropped (this job plans
+    // again after its own write), a running one is waited for.
+    std::unique_lock<std::mutex> zl(f.zeroMu);
+    if (f.zeroTo != 0) zeroAheadPending_--;
+    f.zeroTo = 0;
+    f.zeroFrom = UINT64_MAX;
     if (f.error == 0 && j.truncateTo >= 0) {
       if (::ftruncate(f.fd, j.truncateTo) != 0) {
         f.error = errno;
@@ -1053,7 +1093,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       uint64_t t0 = NowNs();
       f.error = f.direct ? WriteDirect(f, j.chunks, staging) : WriteBuffered(f, j.chunks);
       writeUs_.Record(MicrosSince(t0));
-      if (f.error == 0 && f.direct) ZeroAhead(f);
+      if (f.error == 0 && f.direct && !j.close) j.zeroAhead = PlanZeroAhead(f, zl);
     }
     if (f.error == 0 && j.sync) flags |= SyncFile(f, f.written);
     if (j.close) {
@@ -1069,39 +1109,58 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return Result{f.id, f.written, f.synced, f.error, flags};
   }
 
-  // After a direct file's data write: keeps zeros written ahead of its end (see the top of this file). A failed
-  // zero write leaves the data alone (it lies past the logical end): the file just stops zeroing ahead (how much
-  // of it was written does not matter: close asks the file for its size).
-  void ZeroAhead(File& f) {
+  // After a direct file's data write (its write stage): plans the next zero-ahead write once less than half a step
+  // is left ahead (see the top of this file); it runs after the round is posted (ZeroAheadWrite). `zl` is the
+  // file's zeroMu, held or not: no zero write is planned or running when zeroFrom is UINT64_MAX, and none can
+  // start before this returns (only this round would start it).
+  bool PlanZeroAhead(File& f, std::unique_lock<std::mutex>& zl) {
     uint64_t end = AlignUp(f.written, f.align);
     if (f.diskSize < end) f.diskSize = end;
-    if (zeroAheadBytes_ == 0 || f.zeroOff) return;
+    if (zeroAheadBytes_ == 0 || f.zeroOff || f.zeroFrom.load() != UINT64_MAX) return false;
     if (f.zeroStep == 0) f.zeroStep = std::min(kZeroAheadFirstBytes, zeroAheadBytes_);
-    if (f.diskSize >= end + f.zeroStep / 2) return;  // more than half a step still ahead
+    if (f.diskSize >= end + f.zeroStep / 2) return false;  // more than half a step still ahead
     uint64_t now = NowNs();
-    if (f.lastZeroNs != 0) {
-      if (now - f.lastZeroNs < kZeroAheadGapNs) return;
-      // half a step used up within 200 ms: a faster file, bigger steps (fewer journal commits)
-      if (now - f.lastZeroNs < kZeroAheadGrowNs) f.zeroStep = std::min(f.zeroStep * 2, zeroAheadBytes_);
-    }
+    // half a step used up within 200 ms: a faster file, bigger steps (fewer journal commits)
+    if (f.lastZeroNs != 0 && now - f.lastZeroNs < kZeroAheadGrowNs) f.zeroStep = std::min(f.zeroStep * 2, zeroAheadBytes_);
     uint64_t to = AlignUp(end + f.zeroStep, f.align);
     int64_t want = static_cast<int64_t>(to - f.diskSize);
     if (zeroBudget_.fetch_sub(want) < want) {  // a heavy round, or this round's zeros spent: a later round
       zeroBudget_.fetch_add(want);
-      return;
+      return false;
     }
     f.lastZeroNs = now;
-    zeroAheadWrites_++;
-    while (f.diskSize < to) {
-      size_t n = static_cast<size_t>(std::min<uint64_t>(to - f.diskSize, kStagingBytes));
-      if (PwriteAll(f, zeros_, n, f.diskSize) != 0) {
-        f.zeroOff = true;
-        zeroAheadFailures_++;
-        return;
+    if (!zl.owns_lock()) zl.lock();
+    zeroAheadPending_++;
+    f.zeroTo = to;
+    f.zeroFrom = f.diskSize.load();
+    return true;
+  }
+
+  // Writes a file's planned zeros ahead, from its current size (a data write that reached past zeroFrom meanwhile
+  // has moved it) up to zeroTo. Data writes that end before zeroFrom run beside it; the others wait on zeroMu. A
+  // failed zero write leaves the data alone (it lies past the logical end): the file just stops zeroing ahead (how
+  // much of it was written does not matter: close asks the file for its size). The zeros are not synced here: the
+  // file's next sync carries them (one journal commit per step, as when they were written inside a round).
+  void ZeroAheadWrite(File& f) {
+    std::lock_guard<std::mutex> lock(f.zeroMu);
+    uint64_t to = f.zeroTo;
+    f.zeroTo = 0;
+    if (to != 0 && f.error == 0 && !f.zeroOff) {
+      zeroAheadWrites_++;
+      while (f.diskSize < to) {
+        uint64_t at = f.diskSize;
+        size_t n = static_cast<size_t>(std::min<uint64_t>(to - at, kStagingBytes));
+        if (PwriteAll(f, zeros_, n, at) != 0) {
+          f.zeroOff = true;
+          zeroAheadFailures_++;
+          break;
+        }
+        f.diskSize = at + n;
+        zeroAheadBytesWritten_ += n;
       }
-      f.diskSize += n;
-      zeroAheadBytesWritten_ += n;
     }
+    if (to != 0) zeroAheadPending_--;
+    f.zeroFrom = UINT64_MAX;
   }
 
   static int SyncParentDir(const std::string& path) {
@@ -1523,7 +1582,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::atomic<uint64_t> rounds_{0}, writes_{0}, bytesWritten_{0}, syncs_{0}, callbacks_{0}, resultsPosted_{0},
       unaligned_{0}, splitJobs_{0}, splitPieces_{0}, piecesByHelpers_{0}, diskReads_{0}, readAheadHits_{0},
       readAheadWaits_{0}, readAheadMisses_{0}, readAheadBytesRead_{0}, readAheadCopiedBytes_{0},
-      readAheadOverBudget_{0}, syncBatches_{0}, zeroAheadWrites_{0}, zeroAheadBytesWritten_{0}, zeroAheadFailures_{0};
+      readAheadOverBudget_{0}, syncBatches_{0}, zeroAheadWrites_{0}, zeroAheadBytesWritten_{0}, zeroAheadFailures_{0},
+      zeroAheadPending_{0};
   Histogram fileLatencyUs_, queueWaitUs_, syncWaitUs_, roundUs_, writeUs_, syncUs_, deliverUs_, callbackUs_, filesPerRound_, resultsPerCallback_;
 };
 

@@ -180,6 +180,8 @@ export interface EngineStats {
   zeroAheadWrites: number;
   zeroAheadBytes: number;
   zeroAheadFailures: number;
+  /** Zero-ahead writes planned and not yet done (they run after their round has resolved its syncs). */
+  zeroAheadPending: number;
   histograms: EngineHistograms;
 }
 
