@@ -211,6 +211,7 @@ struct File {
 struct Job {
   std::shared_ptr<File> file;
   std::vector<Chunk> chunks;
+  uint64_t bytes = 0;  // the chunks' total size
   int64_t truncateTo = -1;
   bool sync = false;
   bool close = false;
@@ -868,6 +869,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
           Job j;
           j.file = f;
           j.chunks.swap(f->queue);
+          j.bytes = f->queuedBytes;
           j.truncateTo = f->truncateTo;
           j.sync = f->wantSync;
           j.close = f->wantClose;
@@ -958,11 +960,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
       uint64_t t0 = NowNs();
       int e;
       if (f.direct) {
-        uint64_t total = 0;
-        for (const Chunk& c : j.chunks) total += c.size;
         // Reaching into a planned zero write: after it (the writes must not overlap, in either order).
         std::unique_lock<std::mutex> zl(f.zeroMu, std::defer_lock);
-        if (AlignUp(f.written + total, f.align) > f.zeroFrom.load()) zl.lock();
+        if (AlignUp(f.written + j.bytes, f.align) > f.zeroFrom.load()) zl.lock();
         e = WriteDirect(f, j.chunks, staging);
         if (e == 0) j.zeroAhead = PlanZeroAhead(f, zl);
       } else {

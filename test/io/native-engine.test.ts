@@ -795,6 +795,13 @@ describe.skipIf(!available)('native engine: read-ahead', () => {
 
 // --- EIO through the fault kit ------------------------------------------------------------------------------------
 
+/** For the child scripts below: waits (bounded) until the engine of `fs` has no zero-ahead write planned or running. */
+const CHILD_ZEROS_DONE = `
+const zerosDone = async (fs) => {
+  for (let w = 0; w < 5000 && fs.engine.stats().zeroAheadPending > 0; w++) await new Promise((r) => setTimeout(r, 1));
+};
+`;
+
 /**
  * Runs in a child process under the failsync shim: a victim file (under the fault prefix) and a bystander (outside
  * it) are appended to and synced STEPS times; prints one JSON line of what each step did.
@@ -802,6 +809,7 @@ describe.skipIf(!available)('native engine: read-ahead', () => {
 const CHILD = `
 import { statSync } from 'node:fs';
 const { NativeFileSystem } = await import(process.env.ENGINE_MODULE);
+${CHILD_ZEROS_DONE}
 const [victimPath, otherPath, directIo] = process.argv.slice(2);
 const fs = new NativeFileSystem({ directFor: () => true, directIo, zeroAheadBytes: Number(process.env.ZERO_AHEAD ?? 0) });
 const victim = await fs.open(victimPath);
@@ -814,7 +822,7 @@ for (let i = 0; i < 6; i++) {
   other.append([chunk]);
   const [v, o] = await Promise.allSettled([victim.sync(), other.sync()]);
   // zeros ahead are written after a round resolves: let them finish, so each step's pwrites come in a known order
-  for (let w = 0; w < 5000 && fs.engine.stats().zeroAheadPending > 0; w++) await new Promise((r) => setTimeout(r, 1));
+  await zerosDone(fs);
   steps.push({
     victim: v.status === 'fulfilled' ? 'ok' : v.reason.code,
     other: o.status === 'fulfilled' ? 'ok' : o.reason.code,
@@ -980,6 +988,7 @@ describe.skipIf(!available)('native engine: a failed zero-ahead write (failsync 
 const SLOW_ZEROS_CHILD = `
 import { readFileSync } from 'node:fs';
 const { NativeFileSystem } = await import(process.env.ENGINE_MODULE);
+${CHILD_ZEROS_DONE}
 const [file] = process.argv.slice(2);
 const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 1024 * 1024 });
 const f = await fs.open(file);
@@ -997,7 +1006,7 @@ await step(1000);
 const withinMs = await step(24); // ends inside the first block: beside the zero write
 const pendingAfterWithin = fs.engine.stats().zeroAheadPending;
 const intoMs = await step(100 * 1024); // reaches into the zeros: after them
-for (let w = 0; w < 5000 && fs.engine.stats().zeroAheadPending > 0; w++) await new Promise((r) => setTimeout(r, 1));
+await zerosDone(fs);
 await f.close();
 const exact = readFileSync(file).equals(Buffer.concat(parts));
 const { zeroAheadWrites } = fs.engine.stats();
