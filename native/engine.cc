@@ -82,6 +82,7 @@ constexpr int kResultFields = 5;                  // id, written, synced, errno,
 constexpr size_t kReadBlockBytes = 2 << 20;       // read-ahead unit: blocks at multiples of this file position
 constexpr size_t kReadAheadBytesDefault = 8 << 20; // per direct file being read sequentially
 constexpr size_t kReadAheadBytesMax = 64 << 20;
+constexpr size_t kReadPoolIdleBytesMax = 32 << 20; // read buffers kept for reuse once JS lets go of them
 constexpr uint64_t kSequentialSlackBytes = 64 << 10; // a read this close past the last one's end continues it
 constexpr uint64_t kZeroAheadFirstBytes = 64 << 10;   // a file's first zero-ahead step (then doubling)
 constexpr uint64_t kZeroAheadBytesDefault = 1 << 20;
@@ -141,10 +142,90 @@ struct Chunk {
 
 // An aligned block read ahead for one direct file: [start, start + valid) are the file's bytes. Shared by the
 // file (until replaced) and by every Buffer view handed to JS from it.
+void* AlignedAlloc(size_t bytes) {
+  void* p = nullptr;
+  if (posix_memalign(&p, kMemAlign, bytes == 0 ? kMemAlign : bytes) != 0) return nullptr;
+  return p;
+}
+
+// Recycles the aligned buffers of reads (each read's own buffer and each read-ahead block) by size class. A
+// consumer streaming a log asks for about the same size again and again; without recycling every read would be a
+// fresh mmap whose pages fault in one by one (about one minor fault per 4 KiB read) and an munmap when JS lets go
+// of the view. Classes are 64 KiB x 2^k and 96 KiB x 2^k up to 64 MiB (at most 1.5x the size asked for); larger
+// reads are allocated and freed as they come. At most `idleMax` bytes are kept idle; the rest is freed. Shared
+// with every Buffer it lent (their finalizers give buffers back), so it outlives the engine when they do.
+class BufferPool {
+ public:
+  static constexpr int kClasses = 21;
+  explicit BufferPool(size_t idleMax) : idleMax_(idleMax) {}
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+  ~BufferPool() {
+    for (auto& list : free_)
+      for (auto* p : list) std::free(p);
+  }
+
+  static size_t ClassBytes(int c) { return (c % 2 == 0 ? size_t{64} << 10 : size_t{96} << 10) << (c / 2); }
+
+  // A buffer of at least `bytes`; `*capacity` gets its size, to pass back to Give. Null when out of memory.
+  uint8_t* Take(size_t bytes, size_t* capacity) {
+    int c = ClassOf(bytes);
+    if (c < 0) {
+      *capacity = bytes;
+      return static_cast<uint8_t*>(AlignedAlloc(bytes));
+    }
+    *capacity = ClassBytes(c);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!free_[c].empty()) {
+        uint8_t* p = free_[c].back();
+        free_[c].pop_back();
+        idle_ -= *capacity;
+        reused_++;
+        return p;
+      }
+    }
+    allocated_++;
+    return static_cast<uint8_t*>(AlignedAlloc(*capacity));
+  }
+
+  void Give(uint8_t* p, size_t capacity) {
+    if (p == nullptr) return;
+    int c = ClassOf(capacity);
+    if (c >= 0 && ClassBytes(c) == capacity) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_ + capacity <= idleMax_) {
+        free_[c].push_back(p);
+        idle_ += capacity;
+        return;
+      }
+    }
+    std::free(p);
+  }
+
+  uint64_t Reused() const { return reused_.load(); }
+  uint64_t Allocated() const { return allocated_.load(); }
+
+ private:
+  static int ClassOf(size_t bytes) {
+    for (int c = 0; c < kClasses; c++)
+      if (ClassBytes(c) >= bytes) return c;
+    return -1;
+  }
+
+  const size_t idleMax_;
+  std::mutex mu_;
+  size_t idle_ = 0;  // guarded by mu_
+  std::vector<uint8_t*> free_[kClasses];
+  std::atomic<uint64_t> reused_{0};
+  std::atomic<uint64_t> allocated_{0};
+};
+
 struct ReadBlock {
   uint64_t start = 0;
   uint64_t limit = 0;  // the file's written size the block was asked with: valid <= limit - start
-  uint8_t* mem = nullptr;
+  uint8_t* mem = nullptr;  // kReadBlockBytes from `pool`
+  std::shared_ptr<BufferPool> pool;
   std::shared_ptr<std::atomic<int64_t>> budget;  // the engine's read-ahead bytes left; this block's given back
   std::mutex mu;
   std::condition_variable cv;
@@ -152,7 +233,8 @@ struct ReadBlock {
   size_t valid = 0;
   int error = 0;
   ~ReadBlock() {
-    std::free(mem);
+    if (pool) pool->Give(mem, kReadBlockBytes);
+    else std::free(mem);
     if (budget) budget->fetch_add(static_cast<int64_t>(kReadBlockBytes));
   }
 };
@@ -229,12 +311,6 @@ struct Result {
   int error;
   uint32_t flags;
 };
-
-void* AlignedAlloc(size_t bytes) {
-  void* p = nullptr;
-  if (posix_memalign(&p, kMemAlign, bytes == 0 ? kMemAlign : bytes) != 0) return nullptr;
-  return p;
-}
 
 uint64_t AlignDown(uint64_t v, uint64_t a) { return v - v % a; }
 uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
@@ -535,12 +611,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
     ReadWorker(Napi::Env env, Engine* engine, std::shared_ptr<File> f, uint64_t pos, size_t len, uint64_t limit)
         : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), engine_(engine),
           engineRef_(Napi::Persistent(engine->Value())), f_(std::move(f)), pos_(pos), len_(len), limit_(limit) {}
-    ~ReadWorker() override { std::free(buf_); }
+    ~ReadWorker() override { engine_->readPool_->Give(buf_, cap_); }
     Napi::Promise Promise() { return deferred_.Promise(); }
 
     void Execute() override {
       if (f_->direct && engine_->readAheadBytes_ > 0 && len_ > 0) {
-        bool sequential = engine_->FromReadAhead(*f_, pos_, len_, buf_);
+        bool sequential = engine_->FromReadAhead(*f_, pos_, len_, buf_, cap_);
         if (buf_ != nullptr) {
           avail_ = len_;
           if (sequential) engine_->ScheduleReadAhead(f_, pos_ + len_, limit_);
@@ -560,7 +636,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
         start = AlignDown(pos_, f_->align);
         span = static_cast<size_t>(AlignUp(pos_ + len_, f_->align) - start);
       }
-      buf_ = static_cast<uint8_t*>(AlignedAlloc(span));
+      buf_ = engine_->readPool_->Take(span, &cap_);
       if (buf_ == nullptr) {
         err_ = ENOMEM;
         return;
@@ -584,17 +660,20 @@ class Engine : public Napi::ObjectWrap<Engine> {
         deferred_.Reject(e.Value());
         return;
       }
-      // Zero-copy: the Buffer is a view of the aligned block the kernel read into; freed by its finalizer.
+      // Zero-copy: the Buffer is a view of the aligned block the kernel read into; its finalizer gives the block
+      // back to the pool (which the finalizer keeps alive: the engine may be gone by then).
       uint8_t* base = buf_;
+      size_t cap = cap_;
       buf_ = nullptr;
-      int64_t external = static_cast<int64_t>(avail_ + offset_);
+      std::shared_ptr<BufferPool> pool = engine_->readPool_;
+      int64_t external = static_cast<int64_t>(cap);
       Napi::MemoryManagement::AdjustExternalMemory(env, external);
-      auto out = Napi::Buffer<uint8_t>::New(env, base + offset_, avail_, [base, external](Napi::Env e, uint8_t*) {
-        std::free(base);
+      auto out = Napi::Buffer<uint8_t>::New(env, base + offset_, avail_, [pool, base, cap, external](Napi::Env e, uint8_t*) {
+        pool->Give(base, cap);
         Napi::MemoryManagement::AdjustExternalMemory(e, -external);
       });
       if (out.IsEmpty()) {
-        std::free(base);  // the environment is shutting down: nothing can read it
+        pool->Give(base, cap);  // the environment is shutting down: nothing can read it
         return;
       }
       deferred_.Resolve(out);
@@ -611,6 +690,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     size_t len_;
     uint64_t limit_;
     uint8_t* buf_ = nullptr;
+    size_t cap_ = 0;  // buf_'s size, from the pool
     size_t offset_ = 0;
     size_t avail_ = 0;
     int err_ = 0;
@@ -642,7 +722,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // like the page cache's copy to user memory) into `buf`, a buffer of the read's own that JS may change and
   // that frees its memory with the view, so read-ahead blocks are never pinned by JS. Records the read; returns
   // whether it continues the previous one (sequential).
-  bool FromReadAhead(File& f, uint64_t pos, size_t len, uint8_t*& buf) {
+  bool FromReadAhead(File& f, uint64_t pos, size_t len, uint8_t*& buf, size_t& cap) {
     const uint64_t end = pos + len;
     std::vector<std::shared_ptr<ReadBlock>> need;
     bool sequential;
@@ -683,7 +763,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     if (waited) readAheadWaits_++;
     readAheadHits_++;
-    buf = static_cast<uint8_t*>(AlignedAlloc(len));
+    buf = readPool_->Take(len, &cap);
     if (buf == nullptr) return sequential;
     size_t done = 0;
     for (auto& b : need) {
@@ -722,6 +802,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
         b->start = k;
         b->limit = limit;
         b->budget = readAheadBudget_;
+        b->pool = readPool_;
         f->blocks.push_back(b);
         fresh.push_back(std::move(b));
       }
@@ -747,7 +828,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       ReadBlock& b = *item.second;
       int err = 0;
       size_t valid = 0;
-      b.mem = static_cast<uint8_t*>(AlignedAlloc(kReadBlockBytes));
+      size_t cap = 0;
+      b.mem = readPool_->Take(kReadBlockBytes, &cap);
       if (b.mem == nullptr) {
         err = ENOMEM;
       } else {
@@ -810,6 +892,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
     n("readAheadBytesRead", readAheadBytesRead_);
     n("readAheadCopiedBytes", readAheadCopiedBytes_);
     n("readAheadOverBudget", readAheadOverBudget_);
+    o.Set("readBuffersReused", Napi::Number::New(env, static_cast<double>(readPool_->Reused())));
+    o.Set("readBuffersAllocated", Napi::Number::New(env, static_cast<double>(readPool_->Allocated())));
     n("zeroAheadWrites", zeroAheadWrites_);
     n("zeroAheadBytes", zeroAheadBytesWritten_);
     n("zeroAheadFailures", zeroAheadFailures_);
@@ -1571,6 +1655,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   uint8_t* zeros_ = nullptr;  // kStagingBytes of zeros, aligned: the source of every zero-ahead write
   std::atomic<int64_t> zeroBudget_{0};  // zeros the round now writing may still write ahead
   std::shared_ptr<std::atomic<int64_t>> readAheadBudget_ = std::make_shared<std::atomic<int64_t>>(0);
+  std::shared_ptr<BufferPool> readPool_ = std::make_shared<BufferPool>(kReadPoolIdleBytesMax);
   std::thread prefetcher_;
   std::mutex prefetchMu_;
   std::condition_variable prefetchCv_;

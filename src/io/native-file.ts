@@ -176,6 +176,9 @@ export interface EngineStats {
   readAheadCopiedBytes: number;
   /** Read-ahead blocks not read because the budget was spent. */
   readAheadOverBudget: number;
+  /** Read buffers (reads' own and read-ahead blocks) taken from the engine's pool of freed ones; newly allocated. */
+  readBuffersReused: number;
+  readBuffersAllocated: number;
   /** Zero-ahead writes, their bytes, and the ones that failed (the file then stops zeroing ahead). */
   zeroAheadWrites: number;
   zeroAheadBytes: number;

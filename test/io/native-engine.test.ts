@@ -1135,6 +1135,64 @@ describe.skipIf(!available)('native engine: seeded random appends against a mode
   }
 });
 
+describe.skipIf(!available)('native engine: read buffer pool', () => {
+  // A child with --expose-gc: a read's buffer goes back to the pool only when JS lets go of it (its finalizer).
+  it('buffers JS let go of are reused by later reads (bytes exact); a buffer still held is never reused; buffers outliving the engine are safe', async () => {
+    const dir = tempDir();
+    const script = `
+      import assert from 'node:assert/strict';
+      import { NativeFileSystem } from ${JSON.stringify(path.resolve('dist/src/io/native-file.js'))};
+      const MiB = 1 << 20;
+      const collect = async () => { for (let i = 0; i < 3; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 5)); } };
+      for (const readAheadBytes of [0, 8 * MiB]) {
+        const fs = new NativeFileSystem({ readAheadBytes, directFor: () => true, zeroAheadBytes: 0 });
+        const f = fs.create(${JSON.stringify(dir)} + '/pool-' + readAheadBytes + '.log');
+        const data = Buffer.alloc(12 * MiB);
+        for (let i = 0; i < data.length; i += 4) data.writeUInt32LE((i * 2654435761) >>> 0, i);
+        f.append([data]);
+        await f.sync();
+        const held = await f.read(3 * MiB + 7, 100_000);
+        const heldCopy = Buffer.from(held);
+        let pos = 0;
+        for (let i = 0; i < 24; i++) {
+          const len = MiB - (i % 5) * 999;
+          const got = await f.read(pos, len);
+          assert.ok(got.equals(data.subarray(pos, pos + len)), 'read ' + i + ' at ' + pos);
+          got.fill(0xab); // dirty it: a reused buffer must not leak these bytes into a later read
+          pos = (pos + len) % (10 * MiB);
+          await collect();
+        }
+        assert.ok(held.equals(heldCopy), 'a held buffer is never handed to another read');
+        const s = fs.engine.stats();
+        assert.ok(s.readBuffersReused >= 15, 'reused ' + s.readBuffersReused + ' allocated ' + s.readBuffersAllocated);
+        // without the pool every read and every read-ahead block (about 36 here) would be a fresh allocation; with it,
+        // only what is alive at once: the held buffer, a read or two, and read-ahead's blocks (4 ahead, 2 behind)
+        assert.ok(s.readBuffersAllocated <= 12, 'allocated ' + s.readBuffersAllocated);
+        globalThis.keep = (globalThis.keep ?? []).concat([await f.read(0, 4096)]);
+        await f.close();
+        fs.engine.shutdown();
+      }
+      await collect(); // the engines are gone; the buffers they lent are still readable
+      assert.equal(globalThis.keep[1].readUInt32LE(4), (4 * 2654435761) >>> 0);
+      globalThis.keep = null;
+      await collect(); // and giving them back to a pool whose engine is gone is safe
+      console.log('done');`;
+    const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    expect(out).toContain('done');
+    expect(code, out).toBe(0);
+  });
+});
+
 describe.skipIf(!available)('native engine: lifetime', () => {
   it('engines shut down and garbage-collected leave nothing behind: the process exits cleanly', async () => {
     const script = `
