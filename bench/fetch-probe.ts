@@ -12,7 +12,6 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +19,7 @@ import hdr from 'hdr-histogram-js';
 import { Connection } from '../src/client/index.js';
 import { ApiKey } from '../src/protocol/messages/index.js';
 import { buildRecordBatch } from '../src/protocol/records.js';
+import { freePort } from './proc.js';
 
 const argv = process.argv.slice(2);
 const get = (name: string): string | undefined => {
@@ -32,17 +32,6 @@ const rounds = Number(get('--rounds') ?? 2);
 const nodeArgs = argv.flatMap((a, i) => (a === '--broker-node-arg' && i + 1 < argv.length ? [argv[i + 1]!] : []));
 const dataDir = get('--dir') ?? path.join(os.tmpdir(), `tern-fetch-probe-${process.pid}`);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** Minor faults and CPU seconds (user + system) of `pid` so far. */
 function procStat(pid: number): { minflt: number; cpuS: number } {
