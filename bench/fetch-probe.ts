@@ -3,7 +3,8 @@
  * given engine, produces `--mb` MB of 1 KiB records (acks=all, 63 per batch) to one partition, then reads them back
  * from offset 0 `--rounds` times on one connection, one Fetch at a time (1 MiB per partition, as engine-e2e's
  * consume does). Prints consume MB/s, per-fetch latency p50/p99/p99.9 (HDR), and the broker process's minor page
- * faults and CPU seconds (from /proc) after producing and at the end.
+ * faults and CPU seconds (from /proc) after producing and at the end, and (the broker runs with --trace-gc) the
+ * Mark-Compacts and scavenges of all its isolates with their pause time in total.
  *
  *   npm run build && node dist/bench/fetch-probe.js --log-engine native|node [--mb 400] [--rounds 2] [--dir /path]
  *     [--broker-node-arg <node flag, e.g. --trace-gc>]...
@@ -42,7 +43,25 @@ function procStat(pid: number): { minflt: number; cpuS: number } {
 
 fs.rmSync(dataDir, { recursive: true, force: true });
 const port = await freePort();
-const broker = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/tern.js'), 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--log-engine', logEngine], { stdio: ['ignore', 'inherit', 'inherit'] });
+const broker = spawn(process.execPath, ['--trace-gc', ...nodeArgs, path.join(root, 'bin/tern.js'), 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--log-engine', logEngine], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** --trace-gc lines of every isolate: "... ms: Mark-Compact 9.9 (27.7) -> 9.5 (27.7) MB, 2.69 / 0.02 ms ...". */
+const gc = { markCompacts: 0, markCompactMs: 0, scavenges: 0, scavengeMs: 0 };
+let gcTail = '';
+broker.stdout!.on('data', (d: Buffer) => {
+  const lines = (gcTail + d.toString()).split('\n');
+  gcTail = lines.pop()!;
+  for (const line of lines) {
+    if (!/^\[\d+:0x[0-9a-f]+\]/.test(line)) {
+      process.stdout.write(`${line}\n`); // the broker's own output, not a GC trace line
+      continue;
+    }
+    const m = /ms: (Mark-Compact|Scavenge)\b[^,]*, ([\d.]+) \//.exec(line);
+    if (m === null) continue;
+    if (m[1] === 'Mark-Compact') (gc.markCompacts++, (gc.markCompactMs += Number(m[2])));
+    else (gc.scavenges++, (gc.scavengeMs += Number(m[2])));
+  }
+});
+const gcLine = (): string => `${gc.markCompacts} Mark-Compacts (${gc.markCompactMs.toFixed(0)} ms), ${gc.scavenges} scavenges (${gc.scavengeMs.toFixed(0)} ms)`;
 try {
   const deadline = Date.now() + 20_000;
   let conn: Connection | null = null;
@@ -69,7 +88,7 @@ try {
     }),
   );
   const produced = procStat(broker.pid!);
-  console.log(`${logEngine}: produced ${(sent / 1e6).toFixed(0)} MB at ${(sent / 1e6 / ((performance.now() - t0) / 1000)).toFixed(0)} MB/s; broker so far: ${produced.minflt} minor faults, ${produced.cpuS.toFixed(2)} CPU s`);
+  console.log(`${logEngine}: produced ${(sent / 1e6).toFixed(0)} MB at ${(sent / 1e6 / ((performance.now() - t0) / 1000)).toFixed(0)} MB/s; broker so far: ${produced.minflt} minor faults, ${produced.cpuS.toFixed(2)} CPU s, ${gcLine()}`);
   for (let round = 0; round < rounds; round++) {
     const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
     let offset = 0;
@@ -102,7 +121,7 @@ try {
     console.log(`${logEngine}: round ${round}: consumed ${(bytes / 1e6).toFixed(0)} MB at ${(bytes / 1e6 / s).toFixed(0)} MB/s; ${hist.totalCount} fetches, p50 / p99 / p99.9 ${p(50)} / ${p(99)} / ${p(99.9)} ms`);
   }
   const end = procStat(broker.pid!);
-  console.log(`${logEngine}: broker while consuming: ${end.minflt - produced.minflt} minor faults, ${(end.cpuS - produced.cpuS).toFixed(2)} CPU s`);
+  console.log(`${logEngine}: broker while consuming: ${end.minflt - produced.minflt} minor faults, ${(end.cpuS - produced.cpuS).toFixed(2)} CPU s; GC in all, whole run: ${gcLine()}`);
   conn.close();
 } finally {
   broker.kill('SIGTERM');
