@@ -50,12 +50,13 @@ function workerUrl(): URL {
  * produced and fetched byte passes through it as ArrayBuffers; with V8's default starting limits the headroom above
  * the live heap stays below the young generation's size, so V8 kept starting incremental marking: a Mark-Compact
  * (2-21 ms pause) every ~13 MB produced. Starting at 128 MiB cut them 3-6x in the fetch probe (docs/benchmarks.md,
- * "Round 8"). Set before the first shard's isolate is created; the main thread's heap is already configured.
+ * "Round 8"). Set before the first shard's isolate is created (heap flags apply to isolates created after); the main
+ * thread's heap is already configured.
  */
 export const SHARD_OLD_SPACE_INITIAL_MIB = 128;
 let shardHeapsConfigured = false;
 
-function configureShardHeaps(): void {
+export function configureShardHeaps(): void {
   if (shardHeapsConfigured) return;
   shardHeapsConfigured = true;
   v8.setFlagsFromString(`--initial-old-space-size=${SHARD_OLD_SPACE_INITIAL_MIB}`);
