@@ -7,7 +7,7 @@
  * Mark-Compacts and scavenges of all its isolates with their pause time in total.
  *
  *   npm run build && node dist/bench/fetch-probe.js --log-engine native|node [--mb 400] [--rounds 2] [--dir /path]
- *     [--broker-node-arg <node flag, e.g. --trace-gc>]...
+ *     [--broker-node-arg <node flag, e.g. --max-semi-space-size=32>]...
  *
  * The data dir must be on a real disk (not tmpfs). Linux only (reads /proc/<pid>/stat).
  */
@@ -57,8 +57,13 @@ broker.stdout!.on('data', (d: Buffer) => {
     }
     const m = /ms: (Mark-Compact|Scavenge)\b[^,]*, ([\d.]+) \//.exec(line);
     if (m === null) continue;
-    if (m[1] === 'Mark-Compact') (gc.markCompacts++, (gc.markCompactMs += Number(m[2])));
-    else (gc.scavenges++, (gc.scavengeMs += Number(m[2])));
+    if (m[1] === 'Mark-Compact') {
+      gc.markCompacts++;
+      gc.markCompactMs += Number(m[2]);
+    } else {
+      gc.scavenges++;
+      gc.scavengeMs += Number(m[2]);
+    }
   }
 });
 const gcLine = (): string => `${gc.markCompacts} Mark-Compacts (${gc.markCompactMs.toFixed(0)} ms), ${gc.scavenges} scavenges (${gc.scavengeMs.toFixed(0)} ms)`;
