@@ -9,9 +9,9 @@
  *   npm run build && node dist/bench/fetch-probe.js --log-engine native|node [--mb 400] [--rounds 2] [--dir /path]
  *     [--broker-node-arg <node flag, e.g. --max-semi-space-size=32>]...
  *
- * The data dir must be on a real disk (not tmpfs). Linux only (reads /proc/<pid>/stat).
+ * The data dir must be on a real disk (not tmpfs). Linux only (reads /proc/<pid>/stat). The broker's output is
+ * kept by ServerProcess for error messages, not printed.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,7 +20,7 @@ import hdr from 'hdr-histogram-js';
 import { Connection } from '../src/client/index.js';
 import { ApiKey } from '../src/protocol/messages/index.js';
 import { buildRecordBatch } from '../src/protocol/records.js';
-import { freePort } from './proc.js';
+import { freePort, HOST, ServerProcess } from './proc.js';
 
 const argv = process.argv.slice(2);
 const get = (name: string): string | undefined => {
@@ -34,27 +34,21 @@ const nodeArgs = argv.flatMap((a, i) => (a === '--broker-node-arg' && i + 1 < ar
 const dataDir = get('--dir') ?? path.join(os.tmpdir(), `tern-fetch-probe-${process.pid}`);
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Minor faults and CPU seconds (user + system) of `pid` so far. */
-function procStat(pid: number): { minflt: number; cpuS: number } {
-  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const tick = 100; // USER_HZ on Linux
-  return { minflt: Number(f[7]), cpuS: (Number(f[11]) + Number(f[12])) / tick };
+/** Minor faults and CPU seconds (user + system) of the broker so far. */
+function procStat(p: ServerProcess): { minflt: number; cpuS: number } {
+  return { minflt: p.minorFaults() ?? NaN, cpuS: p.cpuSeconds() ?? NaN };
 }
 
 fs.rmSync(dataDir, { recursive: true, force: true });
 const port = await freePort();
-const broker = spawn(process.execPath, ['--trace-gc', ...nodeArgs, path.join(root, 'bin/tern.js'), 'start', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--log-engine', logEngine], { stdio: ['ignore', 'pipe', 'inherit'] });
+const broker = new ServerProcess('tern', process.execPath, ['--trace-gc', ...nodeArgs, path.join(root, 'bin/tern.js'), 'start', '--listen', `${HOST}:${port}`, '--data-dir', dataDir, '--log-level', 'warn', '--log-engine', logEngine]);
 /** --trace-gc lines of every isolate: "... ms: Mark-Compact 9.9 (27.7) -> 9.5 (27.7) MB, 2.69 / 0.02 ms ...". */
 const gc = { markCompacts: 0, markCompactMs: 0, scavenges: 0, scavengeMs: 0 };
 let gcTail = '';
-broker.stdout!.on('data', (d: Buffer) => {
+broker.proc.stdout!.on('data', (d: Buffer) => {
   const lines = (gcTail + d.toString()).split('\n');
   gcTail = lines.pop()!;
   for (const line of lines) {
-    if (!/^\[\d+:0x[0-9a-f]+\]/.test(line)) {
-      process.stdout.write(`${line}\n`); // the broker's own output, not a GC trace line
-      continue;
-    }
     const m = /ms: (Mark-Compact|Scavenge)\b[^,]*, ([\d.]+) \//.exec(line);
     if (m === null) continue;
     if (m[1] === 'Mark-Compact') {
@@ -68,13 +62,8 @@ broker.stdout!.on('data', (d: Buffer) => {
 });
 const gcLine = (): string => `${gc.markCompacts} Mark-Compacts (${gc.markCompactMs.toFixed(0)} ms), ${gc.scavenges} scavenges (${gc.scavengeMs.toFixed(0)} ms)`;
 try {
-  const deadline = Date.now() + 20_000;
-  let conn: Connection | null = null;
-  while (conn === null) {
-    conn = await Connection.connect({ host: '127.0.0.1', port, clientId: 'fetch-probe', inFlightRequestsMax: 64 }).catch(() => null);
-    if (conn === null && (Date.now() > deadline || broker.exitCode !== null)) throw new Error('broker did not start');
-    if (conn === null) await new Promise((r) => setTimeout(r, 100));
-  }
+  await broker.waitForPort(port);
+  const conn = await Connection.connect({ host: HOST, port, clientId: 'fetch-probe', inFlightRequestsMax: 64 });
   const created = await conn.request(ApiKey.CreateTopics, { topics: [{ name: 'probe', numPartitions: 1, replicationFactor: 1 }], timeoutMs: 10_000 });
   if (created.topics[0]?.errorCode !== 0) throw new Error(`create topic: error ${created.topics[0]?.errorCode}`);
   const value = Buffer.alloc(1024, 0x61);
@@ -86,13 +75,13 @@ try {
     Array.from({ length: 8 }, async () => {
       while (sent < mb * 1e6) {
         sent += batch.length;
-        const res = await conn!.request(ApiKey.Produce, body);
+        const res = await conn.request(ApiKey.Produce, body);
         const code = res.responses[0]!.partitionResponses[0]!.errorCode;
         if (code !== 0) throw new Error(`produce error ${code}`);
       }
     }),
   );
-  const produced = procStat(broker.pid!);
+  const produced = procStat(broker);
   console.log(`${logEngine}: produced ${(sent / 1e6).toFixed(0)} MB at ${(sent / 1e6 / ((performance.now() - t0) / 1000)).toFixed(0)} MB/s; broker so far: ${produced.minflt} minor faults, ${produced.cpuS.toFixed(2)} CPU s, ${gcLine()}`);
   for (let round = 0; round < rounds; round++) {
     const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -125,11 +114,10 @@ try {
     const p = (q: number): string => (hist.getValueAtPercentile(q) / 1000).toFixed(2);
     console.log(`${logEngine}: round ${round}: consumed ${(bytes / 1e6).toFixed(0)} MB at ${(bytes / 1e6 / s).toFixed(0)} MB/s; ${hist.totalCount} fetches, p50 / p99 / p99.9 ${p(50)} / ${p(99)} / ${p(99.9)} ms`);
   }
-  const end = procStat(broker.pid!);
+  const end = procStat(broker);
   console.log(`${logEngine}: broker while consuming: ${end.minflt - produced.minflt} minor faults, ${(end.cpuS - produced.cpuS).toFixed(2)} CPU s; GC in all, whole run: ${gcLine()}`);
   conn.close();
 } finally {
-  broker.kill('SIGTERM');
-  if (broker.exitCode === null) await new Promise((r) => broker.once('exit', r));
+  await broker.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }

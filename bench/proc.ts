@@ -71,12 +71,21 @@ export class ServerProcess {
    * /proc/<pid>/stat; null where /proc is not available.
    */
   cpuSeconds(): number | null {
+    const f = this.#stat();
+    return f === null ? null : (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS_PER_SEC;
+  }
+
+  /** Minor page faults of the server so far (/proc/<pid>/stat minflt); null where /proc is not available. */
+  minorFaults(): number | null {
+    const f = this.#stat();
+    return f === null ? null : Number(f[7]);
+  }
+
+  /** /proc/<pid>/stat from field 3 on (after the command name, which may contain spaces): utime is f[11]. */
+  #stat(): string[] | null {
     try {
       const stat = fs.readFileSync(`/proc/${this.proc.pid}/stat`, 'utf8');
-      // Fields after the command name (which may contain spaces) start at field 3; utime is field 14.
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-      return ticks / CLOCK_TICKS_PER_SEC;
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     } catch {
       return null;
     }

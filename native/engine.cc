@@ -140,8 +140,6 @@ struct Chunk {
   std::shared_ptr<std::vector<uint8_t>> owned;  // set when the bytes were copied at append
 };
 
-// An aligned block read ahead for one direct file: [start, start + valid) are the file's bytes. Shared by the
-// file (until replaced) and by every Buffer view handed to JS from it.
 void* AlignedAlloc(size_t bytes) {
   void* p = nullptr;
   if (posix_memalign(&p, kMemAlign, bytes == 0 ? kMemAlign : bytes) != 0) return nullptr;
@@ -221,10 +219,12 @@ class BufferPool {
   std::atomic<uint64_t> allocated_{0};
 };
 
+// An aligned block read ahead for one direct file: [start, start + valid) are the file's bytes. Shared by the
+// file (until replaced) and by the reads copying out of it.
 struct ReadBlock {
   uint64_t start = 0;
   uint64_t limit = 0;  // the file's written size the block was asked with: valid <= limit - start
-  uint8_t* mem = nullptr;  // kReadBlockBytes from `pool`
+  uint8_t* mem = nullptr;  // kReadBlockBytes (a class size) taken from `pool` by the prefetch thread
   std::shared_ptr<BufferPool> pool;
   std::shared_ptr<std::atomic<int64_t>> budget;  // the engine's read-ahead bytes left; this block's given back
   std::mutex mu;
@@ -234,7 +234,6 @@ struct ReadBlock {
   int error = 0;
   ~ReadBlock() {
     if (pool) pool->Give(mem, kReadBlockBytes);
-    else std::free(mem);
     if (budget) budget->fetch_add(static_cast<int64_t>(kReadBlockBytes));
   }
 };
@@ -828,8 +827,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       ReadBlock& b = *item.second;
       int err = 0;
       size_t valid = 0;
-      size_t cap = 0;
-      b.mem = readPool_->Take(kReadBlockBytes, &cap);
+      size_t cap;  // == kReadBlockBytes, what ~ReadBlock gives back
+      b.mem = b.pool->Take(kReadBlockBytes, &cap);
       if (b.mem == nullptr) {
         err = ENOMEM;
       } else {

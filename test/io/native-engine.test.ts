@@ -22,6 +22,7 @@ import {
 } from '../../src/io/native-file.js';
 import { buildFailsync, failsyncEnv, FaultUnavailable, IN_CI } from '../e2e/lib/faultkit.js';
 import { tempDir } from '../log/helpers.js';
+import { nodeScript } from '../helpers/node-script.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const O_DIRECT = 0o40000;
@@ -1135,22 +1136,6 @@ describe.skipIf(!available)('native engine: seeded random appends against a mode
   }
 });
 
-/** Runs `script` (an ES module) in a child with --expose-gc, killed after `timeoutMs`; its exit code and output. */
-async function gcChild(script: string, timeoutMs: number): Promise<{ code: number | null; out: string }> {
-  const child = spawn(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('exit', (c) => {
-      clearTimeout(timer);
-      resolve(c);
-    });
-  });
-  return { code, out };
-}
-
 describe.skipIf(!available)('native engine: read buffer pool', () => {
   // A child with --expose-gc: a read's buffer goes back to the pool only when JS lets go of it (its finalizer).
   it('buffers JS let go of are reused by later reads (bytes exact); a buffer still held is never reused; buffers outliving the engine are safe', async () => {
@@ -1193,7 +1178,7 @@ describe.skipIf(!available)('native engine: read buffer pool', () => {
       globalThis.keep = null;
       await collect(); // and giving them back to a pool whose engine is gone is safe
       console.log('done');`;
-    const { code, out } = await gcChild(script, 30_000);
+    const { code, out } = await nodeScript(['--expose-gc', '--input-type=module'], script, 30_000);
     expect(out).toContain('done');
     expect(code, out).toBe(0);
   });
@@ -1207,7 +1192,7 @@ describe.skipIf(!available)('native engine: lifetime', () => {
       for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 10)); }
       globalThis.kept = new NativeEngine(); // one alive at exit: its cleanup hook stops it
       console.log('done');`;
-    const { code, out } = await gcChild(script, 20_000);
+    const { code, out } = await nodeScript(['--expose-gc', '--input-type=module'], script, 20_000);
     expect(out).toContain('done');
     expect(code, out).toBe(0);
   });

@@ -4,10 +4,10 @@
  * process-wide, so each case runs in its own child: a worker retains ~100 MiB in 1 MiB arrays and counts the major
  * GCs it saw (the child script is CommonJS so that the eval'd worker is too). Without the setting V8 collects at least once on the way there; with it, never.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { nodeScript } from '../helpers/node-script.js';
 
 const SUPERVISOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/src/shard/supervisor.js');
 
@@ -31,14 +31,7 @@ async function majorGcsInWorker(configure: boolean): Promise<number> {
     const w = new Worker(src, { eval: true });
     w.on('message', (m) => { console.log('major=' + m); process.exit(0); });
     })();`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => {
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (c) => (clearTimeout(timer), resolve(c)));
-  });
+  const { code, out } = await nodeScript([], script, 30_000);
   const m = /major=(\d+)/.exec(out);
   if (code !== 0 || m === null) throw new Error(`child failed (exit ${code}): ${out}`);
   return Number(m[1]);
