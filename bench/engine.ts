@@ -29,7 +29,8 @@
  *   append per durable round trip).
  * - load "rate": open loop at a fixed total rate spread round-robin over the partitions; latency is measured from
  *   the time each append was due (coordinated omission corrected: a stall delays every append due meanwhile).
- *   A worker thread paces (bench/engine-pacer.ts) so the schedule is not bound to Node's 1 ms timers.
+ *   A C process paces (bench/pacer.c: a byte down a pipe per due append, read on the event loop as the broker
+ *   reads its sockets), so the schedule is not bound to Node's 1 ms timers and pacing costs the 2 vCPUs little.
  * - per cell, the engine's counters over the measured window: group-commit rounds, fdatasyncs, completion
  *   callbacks into JS and results per callback (native), or rounds and syncs of the SyncScheduler (node); the
  *   event-loop lateness of this process (GC pauses and CPU starvation show there, not in the engine's counters)
@@ -47,13 +48,12 @@
  * <= 2x fio's fdatasync p99; 1,000 partitions at the same total rate <= 2x the p99 of one partition.
  * The data dir must be on a real disk (never tmpfs: fsync there is a no-op).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
 import hdr from 'hdr-histogram-js';
 import {
   NativeFileSystem,
@@ -72,7 +72,7 @@ import { LogManager, SyncScheduler, defaultLogConfig, type PartitionLog } from '
 import { buildRecordBatch, validateBatches, type ValidatedBatch } from '../src/protocol/records.js';
 import { fioAvailable, measureDisk, type FioResult } from './fio.js';
 import { measureFloor, type FloorResult } from './floor.js';
-import type { PacerData } from './engine-pacer.js';
+import { compileBenchC } from './cc.js';
 
 const KiB = 1024;
 const MiB = 1024 * 1024;
@@ -568,10 +568,11 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
   const intervalUs = intervalNs / 1000;
   const warmupCount = Math.round((rate * warmupMs) / 1000);
   const total = warmupCount + Math.round((rate * durationMs) / 1000);
-  const startNs = 20e6; // let the worker start first
+  const startNs = 50e6; // let the pacer start first (its late start would only add to the warm-up)
   const startUs = startNs / 1000;
-  const data: PacerData = { baseNs: baseNs.toString(), startNs, intervalNs, total };
-  const worker = new Worker(new URL('./engine-pacer.js', import.meta.url), { workerData: data });
+  const pacerBin = compileBenchC('pacer');
+  if (pacerBin === null) throw new Error('open-loop cells need bench/pacer.c compiled (a C compiler)');
+  const pacer = spawn(pacerBin, [baseNs.toString(), String(startNs), String(Math.round(intervalNs)), String(total)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let start: Window | null = null;
   let issued = 0;
   let appends = 0;
@@ -614,14 +615,15 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
       if (++settled === issued && allSettled !== null) allSettled();
     }, onFail);
   };
+  // One byte per due append (bench/pacer.c), read on this event loop as the broker reads its sockets.
   await new Promise<void>((resolve, reject) => {
-    worker.on('message', (m: number | 'done') => {
-      if (m === 'done') return resolve();
-      while (issued < m) issue(issued++);
+    pacer.stdout.on('data', (chunk: Buffer) => {
+      const due = Math.min(total, issued + chunk.length);
+      while (issued < due) issue(issued++);
     });
-    worker.once('error', reject);
+    pacer.once('error', reject);
+    pacer.once('close', (code) => (code === 0 && issued === total ? resolve() : reject(new Error(`pacer exited with ${code} after ${issued} of ${total}`))));
   });
-  await worker.terminate();
   if (settled < issued) await new Promise<void>((resolve) => (allSettled = resolve));
   if (failure !== null) throw failure;
   const end = snap();
