@@ -41,7 +41,7 @@
  *   issued), the time from the engine callback to each append's resolution (promise chain through the log), and
  *   GC pauses (count, total, longest) seen by a PerformanceObserver.
  *   The open-loop generator is kept cheap so it is not what makes the loop late: payload copies are pooled, one
- *   closure per append, times as performance.now() doubles (no BigInt per append).
+ *   closure per append.
  * Results: a Markdown table on stdout, every figure as JSON in bench/results/engine-<time>.json (or --json).
  *
  * Targets (issue #3): large-batch append MB/s >= 80% of fio's O_DIRECT sequential write; p99 at moderate load
@@ -279,7 +279,7 @@ interface Rig {
 const nodeCounters: Counters = { rounds: NaN, syncs: NaN, writes: NaN, bytesWritten: NaN, callbacks: NaN, results: NaN, unalignedWrites: NaN, hist: null, splitPieces: NaN, piecesByHelpers: NaN, zeroAheadBytes: NaN };
 
 /** The engine's JS face, for the time of its last completion callback (native only). */
-function engineOf(fsImpl: FileSystem): { lastCallbackAtMs: number; lastPostedMonotonicMs: number } | null {
+function engineOf(fsImpl: FileSystem): { lastCallbackMonotonicMs: number; lastPostedMonotonicMs: number } | null {
   return fsImpl instanceof NativeFileSystem ? fsImpl.engine : null;
 }
 
@@ -550,7 +550,7 @@ export interface TailShares {
   jsUs: number;
 }
 
-async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmupMs: number, durationMs: number, snap: () => Window, engine: { lastCallbackAtMs: number; lastPostedMonotonicMs: number } | null): Promise<OpenLoopResult> {
+async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmupMs: number, durationMs: number, snap: () => Window, engine: { lastCallbackMonotonicMs: number; lastPostedMonotonicMs: number } | null): Promise<OpenLoopResult> {
   const hist = histogram();
   const service = histogram();
   const pacerLate = histogram();
@@ -558,12 +558,12 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
   // Per measured append: due, issued, callback start, resolved (µs since base), for the tail breakdown.
   const F = 5;
   const perAppend = engine === null ? null : new Float64Array(Math.round((rate * durationMs) / 1000) * F + 64);
-  // One clock for the pacer (hrtime ns in its thread) and this thread (performance.now() doubles: no BigInt per
-  // append): both are CLOCK_MONOTONIC, anchored at the same instant here.
+  // One clock for everything: CLOCK_MONOTONIC, which the pacer (C), the engine's threads and process.hrtime read.
+  // Not performance.now(): on the dev VM it drifts from CLOCK_MONOTONIC by 100-500 ppm (1-2 ms over a cell), which
+  // made appends look issued before they were due (latencies understated; the bench before round 9 did so).
   const baseNs = process.hrtime.bigint();
-  const basePerfMs = performance.now();
   const baseMonoUs = Number(baseNs) / 1000;
-  const nowUs = (): number => (performance.now() - basePerfMs) * 1000;
+  const nowUs = (): number => Number(process.hrtime.bigint() - baseNs) / 1000;
   const intervalNs = 1e9 / rate;
   const intervalUs = intervalNs / 1000;
   const warmupCount = Math.round((rate * warmupMs) / 1000);
@@ -600,7 +600,7 @@ async function openLoop(targets: Target[], pool: BufferPool, rate: number, warmu
         service.recordValue(Math.max(1, Math.round(doneUs - sentUs)));
         pacerLate.recordValue(Math.max(1, Math.round(sentUs - dueUs)));
         if (afterCallback !== null) {
-          const callbackUs = (engine!.lastCallbackAtMs - basePerfMs) * 1000;
+          const callbackUs = engine!.lastCallbackMonotonicMs * 1000 - baseMonoUs;
           afterCallback.recordValue(Math.max(1, Math.round(doneUs - callbackUs)));
           const k = (i - warmupCount) * F;
           if (perAppend !== null && k + F - 1 < perAppend.length) {

@@ -322,13 +322,17 @@ export class NativeEngine {
     this.#files.delete(id);
   }
 
-  /** performance.now() when the last completion callback began (diagnostics: the bench's JS-side share). */
-  lastCallbackAtMs = 0;
+  /**
+   * When the last completion callback began, ms on CLOCK_MONOTONIC like lastPostedMonotonicMs (diagnostics: the
+   * bench's JS-side share). Not performance.now(): on the dev VM that clock drifts from CLOCK_MONOTONIC by
+   * 100-500 ppm, so times taken on the two cannot be compared.
+   */
+  lastCallbackMonotonicMs = 0;
   /** When the engine posted the results of the last callback, ms on CLOCK_MONOTONIC (process.hrtime's clock). */
   lastPostedMonotonicMs = 0;
 
   #onComplete(results: Float64Array, postedMonotonicMs: number): void {
-    this.lastCallbackAtMs = performance.now();
+    this.lastCallbackMonotonicMs = Number(process.hrtime.bigint()) / 1e6;
     this.lastPostedMonotonicMs = postedMonotonicMs;
     for (let i = 0; i < results.length; i += RESULT_FIELDS) {
       this.#files.get(results[i]!)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);
