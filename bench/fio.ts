@@ -4,7 +4,8 @@
  *
  * - seqWrite: O_DIRECT sequential writes of 1 MiB blocks with one fdatasync per 16 MiB: the disk's
  *   streaming write limit, with sync cost amortized as a group-committing log would.
- * - syncLatency: 4 KiB appends each followed by fdatasync (the cost floor of one acks=all round trip).
+ * - syncLatency: 4 KiB appends each followed by fdatasync (the cost floor of one acks=all round trip); on request
+ *   the same at other block sizes (`syncBlockBytes`), so an append of that size has a like-for-like floor.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -16,6 +17,8 @@ export interface FioResult {
   fdatasyncP99Us: number;
   fdatasyncP999Us: number;
   syncedWritesPerSec: number;
+  /** The same job at the extra block sizes asked for, by size in bytes. */
+  syncAtSize: Record<number, { p50Us: number; p99Us: number; p999Us: number; perSec: number }>;
 }
 
 interface FioJob {
@@ -38,20 +41,30 @@ export function fioAvailable(): boolean {
   }
 }
 
-export function measureDisk(dir: string, seconds: number): FioResult {
+/** `syncBlockBytes`: extra block sizes for the write + fdatasync job (4 KiB always runs). */
+export function measureDisk(dir: string, seconds: number, syncBlockBytes: readonly number[] = []): FioResult {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, 'fio.bench');
+  const syncJob = (bytes: number): { job: FioJob; p: (k: string) => number } => {
+    const job = runFio(['--name=synclat', `--filename=${file}`, '--rw=write', `--bs=${bytes}`, '--ioengine=psync', '--size=256M', '--fdatasync=1', `--runtime=${seconds}`, '--time_based']);
+    const pct = job.sync?.lat_ns?.percentile ?? {};
+    return { job, p: (k: string): number => Math.round((pct[k] ?? NaN) / 1000) };
+  };
   try {
     const seq = runFio(['--name=seqwrite', `--filename=${file}`, '--rw=write', '--bs=1M', '--direct=1', '--ioengine=psync', '--size=2G', '--fdatasync=16', `--runtime=${seconds}`, '--time_based', '--end_fsync=1']);
-    const sync = runFio(['--name=synclat', `--filename=${file}`, '--rw=write', '--bs=4k', '--ioengine=psync', '--size=256M', '--fdatasync=1', `--runtime=${seconds}`, '--time_based']);
-    const pct = sync.sync?.lat_ns?.percentile ?? {};
-    const p = (k: string): number => Math.round((pct[k] ?? NaN) / 1000);
+    const sync = syncJob(4096);
+    const syncAtSize: FioResult['syncAtSize'] = {};
+    for (const bytes of syncBlockBytes) {
+      const { job, p } = syncJob(bytes);
+      syncAtSize[bytes] = { p50Us: p('50.000000'), p99Us: p('99.000000'), p999Us: p('99.900000'), perSec: job.write.iops };
+    }
     return {
       seqWriteMBps: seq.write.bw_bytes / 1e6,
-      fdatasyncP50Us: p('50.000000'),
-      fdatasyncP99Us: p('99.000000'),
-      fdatasyncP999Us: p('99.900000'),
-      syncedWritesPerSec: sync.write.iops,
+      fdatasyncP50Us: sync.p('50.000000'),
+      fdatasyncP99Us: sync.p('99.000000'),
+      fdatasyncP999Us: sync.p('99.900000'),
+      syncedWritesPerSec: sync.job.write.iops,
+      syncAtSize,
     };
   } finally {
     fs.rmSync(file, { force: true });
