@@ -414,10 +414,13 @@ interface EngineTiming {
   syncWaitP99Us: number;
   roundP50Us: number;
   roundP99Us: number;
+  roundMaxUs: number;
   writeP50Us: number;
   writeP99Us: number;
+  writeMaxUs: number;
   syncP50Us: number;
   syncP99Us: number;
+  syncMaxUs: number;
   deliverP50Us: number;
   deliverP99Us: number;
   callbackP99Us: number;
@@ -441,10 +444,13 @@ function engineTiming(c: Counters): EngineTiming | undefined {
     syncWaitP99Us: histogramPercentile(h.syncWaitUs, 99),
     roundP50Us: histogramPercentile(h.roundUs, 50),
     roundP99Us: histogramPercentile(h.roundUs, 99),
+    roundMaxUs: histogramPercentile(h.roundUs, 100),
     writeP50Us: histogramPercentile(h.writeUs, 50),
     writeP99Us: histogramPercentile(h.writeUs, 99),
+    writeMaxUs: histogramPercentile(h.writeUs, 100),
     syncP50Us: histogramPercentile(h.syncUs, 50),
     syncP99Us: histogramPercentile(h.syncUs, 99),
+    syncMaxUs: histogramPercentile(h.syncUs, 100),
     deliverP50Us: histogramPercentile(h.deliverUs, 50),
     deliverP99Us: histogramPercentile(h.deliverUs, 99),
     callbackP99Us: histogramPercentile(h.callbackUs, 99),
@@ -914,7 +920,7 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
   if (timed.length > 0) {
     lines.push(
       '',
-      'Where the time goes (native; p50 / p99 in µs over the measured window). Engine side: in engine = oldest request of the file in a round queued -> the round posted, counted once per chunk appended (all of the engine time, weighted like appends; an upper bound for later appends of the round); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads). Zeros ahead = MB of zeros written ahead past the logical ends of the files in the window (zero-ahead).',
+      'Where the time goes (native; p50 / p99 in µs over the measured window; round, write and fdatasync also the max). Engine side: in engine = oldest request of the file in a round queued -> the round posted, counted once per chunk appended (all of the engine time, weighted like appends; an upper bound for later appends of the round); queue wait = first request queued -> the writes of its round start; sync wait = its writes done -> the sync stage takes it (waiting for the previous fdatasyncs); round = writes start -> results posted; write / fdatasync per file; hand-off = results posted -> JS completion callback starts; callback = its own run. JS side (rate cells): pacer late = due -> issued; after callback = engine callback starts -> the append resolves (promise chain through the log). GC = pauses seen in the cell: count, total ms, longest ms. Split = pieces of large writes (by helper threads). Zeros ahead = MB of zeros written ahead past the logical ends of the files in the window (zero-ahead).',
       '',
       '| engine | mode | load | append | partitions | in engine | queue wait | sync wait | round | write | fdatasync | hand-off | callback p99 | pacer late p99 | after callback | files/round mean (max) | results/callback | GC n / total / max ms | split pieces (helpers) | zeros ahead MB |',
       '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
@@ -923,7 +929,7 @@ function report(results: CellResult[], disk: FioResult | null, meta: Meta): stri
       const t = r.engineTiming!;
       const pp = (a: number, b: number): string => `${fmt(a)} / ${fmt(b)}`;
       lines.push(
-        `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.fileP50Us, t.fileP99Us)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} | ${pp(t.writeP50Us, t.writeP99Us)} | ${pp(t.syncP50Us, t.syncP99Us)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) | ${fmt(t.zeroAheadBytes / 1e6, 1)} |`,
+        `| ${r.engine} | ${r.mode} | ${r.load} | ${sizeName(r.appendBytes)} | ${fmt(r.partitions)} | ${pp(t.fileP50Us, t.fileP99Us)} | ${pp(t.queueWaitP50Us, t.queueWaitP99Us)} | ${pp(t.syncWaitP50Us, t.syncWaitP99Us)} | ${pp(t.roundP50Us, t.roundP99Us)} / ${fmt(t.roundMaxUs)} | ${pp(t.writeP50Us, t.writeP99Us)} / ${fmt(t.writeMaxUs)} | ${pp(t.syncP50Us, t.syncP99Us)} / ${fmt(t.syncMaxUs)} | ${pp(t.deliverP50Us, t.deliverP99Us)} | ${fmt(t.callbackP99Us)} | ${r.pacerLateP99Us === undefined ? '' : fmt(r.pacerLateP99Us)} | ${r.afterCallbackP99Us === undefined ? '' : pp(r.afterCallbackP50Us!, r.afterCallbackP99Us)} | ${fmt(t.filesPerRoundMean, 1)} (${fmt(t.filesPerRoundMax)}) | ${fmt(t.resultsPerCallbackMean, 1)} | ${fmt(r.gcCount)} / ${fmt(r.gcTotalMs, 1)} / ${fmt(r.gcMaxMs, 1)} | ${fmt(t.splitPieces)} (${fmt(t.piecesByHelpers)}) | ${fmt(t.zeroAheadBytes / 1e6, 1)} |`,
       );
     }
   }
