@@ -257,12 +257,15 @@ describe.skipIf(!available)('native engine: close', () => {
 describe.skipIf(!available)('native engine: zero-ahead', () => {
   const KiB = 1024;
   const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** A new file on an engine that zeroes up to `zeroAheadBytes` (1 MiB) ahead. */
+  const zeroAheadFile = async (name: string, zeroAheadBytes = 1024 * KiB): Promise<{ fs: NativeFileSystem; file: string; f: NativeAppendFile }> => {
+    const fs = engine({ zeroAheadBytes });
+    const file = path.join(tempDir(), name);
+    return { fs, file, f: await openFile(fs, file) };
+  };
 
   it('writes zeros ahead of the end after the sync resolves; later appends land in them without growing the file; close cuts them; a reopened file starts again', async () => {
-    const dir = tempDir();
-    const fs = engine({ zeroAheadBytes: 1024 * KiB });
-    const file = path.join(dir, 'z.log');
-    const f = await openFile(fs, file);
+    const { fs, file, f } = await zeroAheadFile('z.log');
     const a = f.alignment;
     const step1 = 64 * KiB; // the first step
     let logical = bytes(1000, 1);
@@ -320,10 +323,7 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
   });
 
   it('a fast file (light rounds back to back) keeps ahead of its appends: nearly all of them land in zeros, the zeros stay within one step of the data', async () => {
-    const dir = tempDir();
-    const fs = engine({ zeroAheadBytes: 1024 * KiB });
-    const file = path.join(dir, 'fast.log');
-    const f = await openFile(fs, file);
+    const { fs, file, f } = await zeroAheadFile('fast.log');
     const parts: Buffer[] = [];
     let extending = 0;
     for (let i = 0; i < 64; i++) {
@@ -348,10 +348,7 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
   });
 
   it('heavy rounds (more than 256 KiB of data) write no zeros ahead: the throughput regime keeps the disk to itself', async () => {
-    const dir = tempDir();
-    const fs = engine({ zeroAheadBytes: 1024 * KiB });
-    const file = path.join(dir, 'heavy.log');
-    const f = await openFile(fs, file);
+    const { fs, file, f } = await zeroAheadFile('heavy.log');
     const parts: Buffer[] = [];
     for (let i = 0; i < 8; i++) {
       const b = bytes(300 * KiB + i, 50 + i);
@@ -366,10 +363,7 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
   });
 
   it('a slow file keeps 64 KiB steps (1,000 idle partitions hold 64 MiB of zeros, not 1 GiB)', async () => {
-    const dir = tempDir();
-    const fs = engine({ zeroAheadBytes: 1024 * KiB });
-    const file = path.join(dir, 'slow.log');
-    const f = await openFile(fs, file);
+    const { fs, file, f } = await zeroAheadFile('slow.log');
     const a = f.alignment;
     let logical = bytes(1000, 1);
     f.append([logical]);
@@ -386,10 +380,7 @@ describe.skipIf(!available)('native engine: zero-ahead', () => {
   });
 
   it('steps grow past 1 MiB when zeroAheadBytes allows it (a round may write one full step of zeros)', async () => {
-    const dir = tempDir();
-    const fs = engine({ zeroAheadBytes: 4096 * KiB });
-    const file = path.join(dir, 'big.log');
-    const f = await openFile(fs, file);
+    const { fs, file, f } = await zeroAheadFile('big.log', 4096 * KiB);
     const parts: Buffer[] = [];
     let aheadMax = 0;
     // ~10 MB/s in light rounds: half a step is used up within 200 ms until the step reaches 2-4 MiB

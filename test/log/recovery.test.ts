@@ -24,6 +24,15 @@ async function fill(t: TestFs, n: number, config = {}): Promise<number[]> {
   return starts;
 }
 
+/** Writes 20 batches of 2 records across segments of `config` and closes; returns the segments' base offsets. */
+async function segmented(t: TestFs, config: { segmentBytes: number; indexIntervalBytes?: number }): Promise<number[]> {
+  const { log } = await openLog(t.dir, { fs: t.fs, config });
+  for (let i = 0; i < 20; i++) await log.append(batch(2), { leaderEpoch: 0 });
+  const bases = log.segmentBaseOffsets;
+  await log.close();
+  return bases;
+}
+
 async function readEverything(log: Awaited<ReturnType<typeof openLog>>['log']): Promise<number[]> {
   const out: number[] = [];
   let next = log.logStartOffset;
@@ -107,10 +116,7 @@ function tornTailTests(c: FsCase): void {
       const t = c.make();
       const dir = t.dir;
       const config = { segmentBytes: 400 };
-      const first = await openLog(dir, { fs: t.fs, config });
-      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
-      const bases = first.log.segmentBaseOffsets;
-      await first.log.close();
+      const bases = await segmented(t, config);
       expect(bases.length).toBeGreaterThan(3);
 
       const second = file(dir, bases[1]!, '.log');
@@ -135,10 +141,7 @@ function tornTailTests(c: FsCase): void {
       const t = c.make();
       const dir = t.dir;
       const config = { segmentBytes: 400, indexIntervalBytes: 50 };
-      const first = await openLog(dir, { fs: t.fs, config });
-      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
-      expect(first.log.segmentCount).toBeGreaterThan(2);
-      await first.log.close();
+      expect((await segmented(t, config)).length).toBeGreaterThan(2);
       checkIndexes(t, 0);
       await t.fs.remove(file(dir, 0, '.index'));
       await t.fs.remove(file(dir, 0, '.timeindex'));
@@ -154,9 +157,7 @@ function tornTailTests(c: FsCase): void {
       const t = c.make();
       const dir = t.dir;
       const config = { segmentBytes: 400, indexIntervalBytes: 50 };
-      const first = await openLog(dir, { fs: t.fs, config });
-      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
-      await first.log.close();
+      await segmented(t, config);
       const indexFile = file(dir, 0, '.index');
       const good = t.bytes(indexFile)!;
       expect(good.length).toBeGreaterThanOrEqual(16);
@@ -179,10 +180,7 @@ function tornTailTests(c: FsCase): void {
       const t = c.make();
       const dir = t.dir;
       const config = { segmentBytes: 400 };
-      const first = await openLog(dir, { fs: t.fs, config });
-      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
-      const bases = first.log.segmentBaseOffsets;
-      await first.log.close();
+      const bases = await segmented(t, config);
       expect(bases.length).toBeGreaterThan(3);
       const logical = bases.map((b) => t.size(file(dir, b, '.log')));
       bases.forEach((b, i) => {
@@ -211,10 +209,7 @@ function tornTailTests(c: FsCase): void {
       const t = c.make();
       const dir = t.dir;
       const config = { segmentBytes: 400 };
-      const first = await openLog(dir, { fs: t.fs, config });
-      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
-      const bases = first.log.segmentBaseOffsets;
-      await first.log.close();
+      const bases = await segmented(t, config);
       expect(bases.length).toBeGreaterThan(3);
       const logical = bases.map((b) => t.size(file(dir, b, '.log')));
       // segment 0: one 64 KiB zero-ahead step past its block; segment 1: the longest tail the engine can leave
@@ -239,10 +234,7 @@ function tornTailTests(c: FsCase): void {
       const t = c.make();
       const dir = t.dir;
       const config = { segmentBytes: 400 };
-      const first = await openLog(dir, { fs: t.fs, config });
-      for (let i = 0; i < 20; i++) await first.log.append(batch(2), { leaderEpoch: 0 });
-      const bases = first.log.segmentBaseOffsets;
-      await first.log.close();
+      const bases = await segmented(t, config);
       const seg1 = file(dir, bases[1]!, '.log');
       const size = t.size(seg1);
       const pad = Buffer.alloc(Math.ceil(size / 512) * 512 - size);
