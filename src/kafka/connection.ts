@@ -50,6 +50,12 @@ interface Slot {
   chunks: Buffer[] | null;
   /** Close the connection once everything before this slot is written (acks=0 produce failed). */
   closeReason: string | null;
+  /** Run once the response is taken by the socket, or when it will not be written (ctx.holdUntilWritten). */
+  releases?: (() => void)[];
+}
+
+function runAll(fns: readonly (() => void)[]): void {
+  for (const f of fns) f();
 }
 
 export class Connection {
@@ -219,6 +225,10 @@ export class Connection {
       closeAfterEarlierResponses: (reason: string) => {
         slot.closeReason = reason;
       },
+      holdUntilWritten: (release: () => void) => {
+        if (this.closed) release();
+        else (slot.releases ??= []).push(release);
+      },
     };
     const finish = (res: unknown): void => {
       if (res !== null && !this.closed) {
@@ -271,14 +281,20 @@ export class Connection {
         this.close(slot.closeReason, true);
         return;
       }
-      if (slot.chunks && !this.closed) {
-        if (slot.chunks.length === 1) this.socket.write(slot.chunks[0]!);
+      const releases = slot.releases;
+      slot.releases = undefined;
+      if (slot.chunks && slot.chunks.length > 0 && !this.closed) {
+        // The socket calls back once it has taken the bytes (or failed, or was destroyed): then the views the
+        // response holds may be handed back.
+        const written = releases ? () => runAll(releases) : undefined;
+        if (slot.chunks.length === 1) this.socket.write(slot.chunks[0]!, written);
         else {
           this.socket.cork();
-          for (const c of slot.chunks) this.socket.write(c);
+          const last = slot.chunks.length - 1;
+          slot.chunks.forEach((c, i) => this.socket.write(c, i === last ? written : undefined));
           this.socket.uncork();
         }
-      }
+      } else if (releases) runAll(releases);
     }
     if (this.draining && this.pending.length === 0) this.socket.end();
     this.maybeResume();
@@ -358,6 +374,11 @@ export class Connection {
     this.closed = true;
     this.log.debug({ reason }, 'connection closed');
     this.abort.abort();
+    for (const slot of this.pending) {
+      const releases = slot.releases;
+      slot.releases = undefined;
+      if (releases) runAll(releases);
+    }
     this.pending.length = 0;
     this.backlog.length = 0;
     this.partialBytes.bytes -= this.partialBytesCharged;

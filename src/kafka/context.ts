@@ -52,6 +52,12 @@ export interface RequestContext {
    * it on failure: the client hears nothing, so closing is how Kafka tells it to refresh metadata and retry.
    */
   closeAfterEarlierResponses(reason: string): void;
+  /**
+   * Runs `release` once this request's response has been taken by the socket, or at once when there will be no
+   * response to write (the connection closed, the handler failed). A handler uses it for records that are views
+   * it must hand back (Fetch, src/kafka/apis/fetch.ts). Absent where responses are not written to a socket.
+   */
+  holdUntilWritten?(release: () => void): void;
 }
 
 /**

@@ -64,6 +64,13 @@ export interface ReadSpec {
   isolationLevel?: number;
 }
 
+/**
+ * Given to `read` by a caller that can say when it is done with the records (a Fetch: once its response is on the
+ * socket): a read may then return views of memory it must hand back, and passes `release` here; the caller calls
+ * it once, after the last use of those records. Without it every record is the caller's to keep.
+ */
+export type HoldViews = (release: () => void) => void;
+
 export interface ReadOutcome {
   errorCode: number;
   highWatermark: number;
@@ -115,7 +122,7 @@ export interface PartitionOps extends MarkerWriter {
    * Reads the partitions in order, sharing `maxBytes` (the first partition with data gets at least one whole
    * batch, KIP-74), each capped at its own partitionMaxBytes.
    */
-  read(specs: readonly ReadSpec[], maxBytes: number): Promise<ReadOutcome[]>;
+  read(specs: readonly ReadSpec[], maxBytes: number, hold?: HoldViews): Promise<ReadOutcome[]>;
   /** Resolves when any of the partitions' high watermarks moves past what was seen, after `ms`, or on abort. */
   waitForAppend(specs: readonly WaitSpec[], ms: number, signal: AbortSignal): Promise<void>;
   /**

@@ -29,6 +29,9 @@ export interface LinkInit {
   peer: number;
   tx: SharedArrayBuffer;
   rx: SharedArrayBuffer;
+  /** The bulk arenas (bulk.ts): this shard's answers to the peer, and the peer's answers to this shard. */
+  bulkTx: SharedArrayBuffer;
+  bulkRx: SharedArrayBuffer;
 }
 
 export interface ErrorData {

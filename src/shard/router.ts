@@ -28,6 +28,7 @@ import {
   type ReadOutcome,
   type ReadSpec,
   type WaitSpec,
+  type HoldViews,
   type DescribeProducersOutcome,
 } from '../kafka/partitions.js';
 import type { MarkerOutcome, TopicPartition, TxnMarker } from '../txn/index.js';
@@ -78,7 +79,11 @@ export class ShardPartitions implements PartitionOps {
     }
   }
 
-  async read(specs: readonly ReadSpec[], maxBytes: number): Promise<ReadOutcome[]> {
+  /**
+   * With `hold`, a part answered by another shard may come as views of that shard's bulk arena (rpc.ts): no copy
+   * on this side; its release goes to `hold`.
+   */
+  async read(specs: readonly ReadSpec[], maxBytes: number, hold?: HoldViews): Promise<ReadOutcome[]> {
     const groups = new Map<ShardLink | 'local' | null, number[]>();
     specs.forEach((s, i) => {
       const r = this.#route(s.topic, s.partition);
@@ -96,7 +101,8 @@ export class ShardPartitions implements PartitionOps {
         else if (r === null) res = sub.map(() => readFailure(UNAVAILABLE));
         else {
           try {
-            const m = await r.call('read', { specs: sub, maxBytes });
+            const m = await r.call('read', { specs: sub, maxBytes }, [], { bulk: hold !== undefined });
+            if (m.release) hold!(m.release);
             res = unpackReads(m.args as PackedRead[], m.payloads);
           } catch {
             res = sub.map(() => readFailure(UNAVAILABLE));

@@ -11,22 +11,45 @@
  * Record bytes cross once: written into the ring by the sender, copied out into one buffer by the receiver (a
  * ring slot is reused as soon as it is read, and the log and the batch cache keep what they are given).
  *
+ * Bulk answers: a call made with `{ bulk: true }` (a Fetch's read) may be answered by a BULK_RESPONSE, whose
+ * payloads the responder copied into its bulk arena (bulk.ts) instead of the ring: the caller gets views of the
+ * arena, no copy, and a `release` it must call once, when it is done with them (the connection calls it when
+ * the socket has taken the bytes). Releases go back as RELEASE frames, batched per turn of the event loop:
+ *   u32 kind | u32 runs | (u32 start, u32 count)[runs]
+ * Answers smaller than `BULK_PAYLOAD_BYTES_MIN` and answers the arena has no room for go through the ring.
+ *
  * Back-pressure: a frame that does not fit waits in the outbox, in order, until the peer frees ring space; the
  * call's caller (a request handler) waits with it, so its connection keeps the request in flight and stops
  * reading at its in-flight limit. The outbox holds references to bytes those requests already hold (no copy),
  * so its memory is bounded by the connections' limits, not by the ring.
  */
 import { ChannelReceiver, ChannelSender } from './channel.js';
+import { BulkReader, BulkWriter } from './bulk.js';
 
 const REQUEST = 1;
 const RESPONSE = 2;
 const FRAGMENT = 3;
+const BULK_RESPONSE = 4;
+const RELEASE = 5;
+/** Smaller answers go through the ring: two small copies cost less than a release round trip. */
+export const BULK_PAYLOAD_BYTES_MIN = 16 * 1024;
 const HEADER_BYTES = 16;
 const FRAGMENT_HEADER_BYTES = 8;
 
 export interface RpcMessage {
   args: unknown;
   payloads: Buffer[];
+  /**
+   * Present when `payloads` are views of the peer's bulk arena: call it once when they are no longer used (until
+   * then the peer does not reuse that memory). Calling it again does nothing.
+   */
+  release?: () => void;
+}
+
+/** The shared memory of a link's two bulk arenas: `tx` this side writes answers into, `rx` the peer's. */
+export interface BulkBuffers {
+  tx: SharedArrayBuffer;
+  rx: SharedArrayBuffer;
 }
 
 export type RpcServe = (op: string, args: unknown, payloads: Buffer[]) => Promise<{ result: unknown; payloads?: readonly Buffer[] }>;
@@ -72,18 +95,28 @@ export class ShardLink {
     return this.#outboxBytes;
   }
 
-  /** Counters: calls made to the peer, calls served for it, frames that had to be fragmented. */
-  readonly stats = { callsSent: 0, callsServed: 0, fragmented: 0 };
+  /**
+   * Counters: calls made to the peer, calls served for it, frames that had to be fragmented, answers sent through
+   * the bulk arena, answers that asked for it but went through the ring (too small, or no room), arena blocks
+   * this side has lent and not had back.
+   */
+  readonly stats = { callsSent: 0, callsServed: 0, fragmented: 0, bulkAnswers: 0, bulkDeclined: 0, bulkBlocksLent: 0 };
+  readonly #bulkTx: BulkWriter | null;
+  readonly #bulkRx: BulkReader | null;
+  /** Runs released here and not yet sent back to the peer (start, count pairs). */
+  #releases: number[] = [];
 
   constructor(
     readonly peer: number,
     tx: SharedArrayBuffer,
     rx: SharedArrayBuffer,
     serve: RpcServe,
-    private readonly opts: { onClose?: (why: Error) => void } = {},
+    private readonly opts: { onClose?: (why: Error) => void; bulk?: BulkBuffers } = {},
   ) {
     this.#tx = new ChannelSender(tx);
     this.#rx = new ChannelReceiver(rx);
+    this.#bulkTx = opts.bulk ? new BulkWriter(opts.bulk.tx) : null;
+    this.#bulkRx = opts.bulk ? new BulkReader(opts.bulk.rx) : null;
     this.#serve = serve;
     this.done = this.#rx.run((m) => this.#receive(m)).catch((err: unknown) => this.close(err as Error));
   }
@@ -92,15 +125,18 @@ export class ShardLink {
     return this.#closed !== null;
   }
 
-  /** Calls `op` on the peer; resolves with its result and payloads (owned copies). */
-  call(op: string, args: unknown, payloads: readonly Buffer[] = []): Promise<RpcMessage> {
+  /**
+   * Calls `op` on the peer; resolves with its result and payloads: owned copies, or with `bulk`, possibly views
+   * of the peer's arena with a `release` to call.
+   */
+  call(op: string, args: unknown, payloads: readonly Buffer[] = [], opts: { bulk?: boolean } = {}): Promise<RpcMessage> {
     if (this.#closed) return Promise.reject(new ShardUnavailableError(`shard ${this.peer} is unavailable: ${this.#closed.message}`));
     const id = this.#nextId;
     this.#nextId = (this.#nextId + 1) >>> 0 || 1;
     this.stats.callsSent++;
     return new Promise<RpcMessage>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      this.#send(encode(REQUEST, id, { op, args }, payloads));
+      this.#send(encode(REQUEST, id, opts.bulk && this.#bulkRx ? { op, args, bulk: true } : { op, args }, payloads));
     });
   }
 
@@ -190,9 +226,69 @@ export class ShardLink {
     }
   }
 
+  /** The answer to a call: through the bulk arena when the caller asked and it fits, else through the ring. */
+  #answer(id: number, result: unknown, payloads: readonly Buffer[], bulk: boolean): void {
+    if (bulk && this.#bulkTx && payloads.length > 0) {
+      let total = 0;
+      for (const p of payloads) total += p.length;
+      const run = total >= BULK_PAYLOAD_BYTES_MIN ? this.#bulkTx.write(payloads, total) : null;
+      if (run) {
+        this.stats.bulkAnswers++;
+        this.stats.bulkBlocksLent = this.#bulkTx.blocksInUse;
+        const [head, text] = encode(BULK_RESPONSE, id, { ok: true, result }, payloads);
+        const tail = Buffer.allocUnsafe(8);
+        tail.writeUInt32LE(run.start, 0);
+        tail.writeUInt32LE(run.count, 4);
+        this.#send([head!, text!, tail]);
+        return;
+      }
+      this.stats.bulkDeclined++;
+    }
+    this.#send(encode(RESPONSE, id, { ok: true, result }, payloads));
+  }
+
+  /** Queues a run's return to the peer; one RELEASE frame per turn of the event loop carries them all. */
+  #release(start: number, count: number): void {
+    if (this.#closed) return;
+    if (this.#releases.length === 0) setImmediate(() => this.#flushReleases());
+    this.#releases.push(start, count);
+  }
+
+  #flushReleases(): void {
+    const runs = this.#releases;
+    this.#releases = [];
+    if (this.#closed || runs.length === 0) return;
+    const f = Buffer.allocUnsafe(8 + 4 * runs.length);
+    f.writeUInt32LE(RELEASE, 0);
+    f.writeUInt32LE(runs.length / 2, 4);
+    runs.forEach((v, i) => f.writeUInt32LE(v, 8 + 4 * i));
+    this.#send([f]);
+  }
+
+  #freeRuns(view: Buffer): void {
+    const runs = view.readUInt32LE(4);
+    if (!this.#bulkTx || view.length < 8 + 8 * runs) {
+      this.close(new Error(`bad release frame from shard ${this.peer}`));
+      return;
+    }
+    for (let i = 0; i < runs; i++) {
+      const start = view.readUInt32LE(8 + 8 * i);
+      const count = view.readUInt32LE(12 + 8 * i);
+      if (!this.#bulkTx.free(start, count)) {
+        this.close(new Error(`shard ${this.peer} released bulk blocks ${start}+${count} it did not hold`));
+        return;
+      }
+    }
+    this.stats.bulkBlocksLent = this.#bulkTx.blocksInUse;
+  }
+
   #receive(m: Uint8Array): void {
     const view = Buffer.from(m.buffer, m.byteOffset, m.length);
     const kind = view.readUInt32LE(0);
+    if (kind === RELEASE) {
+      this.#freeRuns(view);
+      return;
+    }
     if (kind === FRAGMENT) {
       const total = view.readUInt32LE(4);
       const a = (this.#assembling ??= { buf: Buffer.allocUnsafe(total), at: 0 });
@@ -215,6 +311,10 @@ export class ShardLink {
     let at = HEADER_BYTES + 4 * count;
     const json = JSON.parse(view.toString('utf8', at, at + jsonBytes)) as unknown;
     at += jsonBytes;
+    if (kind === BULK_RESPONSE) {
+      this.#bulkAnswer(view, id, json, count, at);
+      return;
+    }
     let payloadBytes = 0;
     for (let i = 0; i < count; i++) payloadBytes += view.readUInt32LE(HEADER_BYTES + 4 * i);
     // One copy of every payload out of the ring, into one buffer.
@@ -240,11 +340,37 @@ export class ShardLink {
       this.close(new Error(`bad frame kind ${kind} from shard ${this.peer}`));
       return;
     }
-    const { op, args } = json as { op: string; args: unknown };
+    const { op, args, bulk } = json as { op: string; args: unknown; bulk?: boolean };
     this.stats.callsServed++;
     this.#serve(op, args, payloads).then(
-      (r) => this.#send(encode(RESPONSE, id, { ok: true, result: r.result }, r.payloads ?? [])),
+      (r) => this.#answer(id, r.result, r.payloads ?? [], bulk === true),
       (err: unknown) => this.#send(encode(RESPONSE, id, { ok: false, error: (err as Error).message }, [])),
     );
+  }
+
+  /** A BULK_RESPONSE: payload views of the peer's arena, and the release that hands the run back. */
+  #bulkAnswer(view: Buffer, id: number, json: unknown, count: number, at: number): void {
+    const start = view.readUInt32LE(at);
+    const blocks = view.readUInt32LE(at + 4);
+    const sizes: number[] = [];
+    for (let i = 0; i < count; i++) sizes.push(view.readUInt32LE(HEADER_BYTES + 4 * i));
+    const payloads = this.#bulkRx?.views(start, blocks, sizes);
+    if (!payloads) {
+      this.close(new Error(`bad bulk answer from shard ${this.peer}`));
+      return;
+    }
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#release(start, blocks);
+    };
+    const p = this.#pending.get(id);
+    if (!p) {
+      release(); // the caller gave up
+      return;
+    }
+    this.#pending.delete(id);
+    p.resolve({ args: (json as { result?: unknown }).result, payloads, release });
   }
 }

@@ -25,6 +25,7 @@ import { TopicTable, type TopicRecord } from '../cluster/index.js';
 import { NodeFileSystem } from '../io/index.js';
 import { parsePartitionDir } from '../log/index.js';
 import { createChannelBuffer } from './channel.js';
+import { BULK_BLOCK_BYTES, createBulkBuffer } from './bulk.js';
 import { ControlPort, type LinkInit, type ShardInit } from './control.js';
 import { ShardTable } from './assignment.js';
 import { lockDataDir } from '../broker/lock.js';
@@ -33,6 +34,14 @@ import { ProducerIdBlocks } from '../txn/index.js';
 const RESTART_DELAY_MS_MAX = 30_000;
 /** Placeholder for the diagonal of the ring matrix. */
 const EMPTY_RING = new SharedArrayBuffer(0);
+
+/**
+ * Each direction's bulk arena: twice its ring (8 MiB by default), so eight 1 MiB fetch answers can be in flight
+ * to one shard before answers fall back to the ring.
+ */
+function bulkBytes(config: BrokerConfig): number {
+  return Math.max(BULK_BLOCK_BYTES, 2 * config.shardChannelBytes);
+}
 /** How often shards report per-partition append rates (the load new partitions are placed by). */
 const LOAD_SAMPLE_MS = 10_000;
 /** How long topic admin waits for a restarting shard before failing. */
@@ -85,6 +94,8 @@ export class ShardedBroker {
   readonly #shards: Shard[] = [];
   /** rings[a][b]: the ring shard a writes and shard b reads. */
   readonly #rings: SharedArrayBuffer[][] = [];
+  /** Bulk arenas (bulk.ts), one per ordered pair like the rings: `#bulk[a][c]` holds a's answers to c. */
+  readonly #bulk: SharedArrayBuffer[][] = [];
   readonly #deleting = new Set<string>();
   readonly #creating = new Set<string>();
   #upWaiters: (() => void)[] = [];
@@ -150,7 +161,10 @@ export class ShardedBroker {
       b.#removeMarkers();
     }
     // One ring per ordered pair of distinct shards (a shard never writes to itself).
-    for (let a = 0; a < config.smp; a++) b.#rings.push(Array.from({ length: config.smp }, (_, c) => (a === c ? EMPTY_RING : createChannelBuffer(config.shardChannelBytes))));
+    for (let a = 0; a < config.smp; a++) {
+      b.#rings.push(Array.from({ length: config.smp }, (_, c) => (a === c ? EMPTY_RING : createChannelBuffer(config.shardChannelBytes))));
+      b.#bulk.push(Array.from({ length: config.smp }, (_, c) => (a === c ? EMPTY_RING : createBulkBuffer(bulkBytes(config)))));
+    }
     for (let id = 0; id < config.smp; id++) b.#shards.push({ id, worker: null, control: null, up: false, crashes: 0, startedAt: 0 });
     try {
       await Promise.all(b.#shards.map((s) => b.#spawn(s)));
@@ -195,6 +209,11 @@ export class ShardedBroker {
     }
   }
 
+  /** Shard `id`'s end of its link to `peer`. */
+  #link(id: number, peer: number): LinkInit {
+    return { peer, tx: this.#rings[id]![peer]!, rx: this.#rings[peer]![id]!, bulkTx: this.#bulk[id]![peer]!, bulkRx: this.#bulk[peer]![id]! };
+  }
+
   #ownersOf(t: TopicRecord): number[] {
     return Array.from({ length: t.partitions }, (_, p) => this.table.owner(t.name, p) ?? 0);
   }
@@ -202,7 +221,7 @@ export class ShardedBroker {
   #init(id: number): ShardInit {
     const links: LinkInit[] = [];
     for (let peer = 0; peer < this.config.smp; peer++) {
-      if (peer !== id) links.push({ peer, tx: this.#rings[id]![peer]!, rx: this.#rings[peer]![id]! });
+      if (peer !== id) links.push(this.#link(id, peer));
     }
     const list = this.topics.list();
     return {
@@ -255,6 +274,9 @@ export class ShardedBroker {
       if (p === s.id) continue;
       this.#rings[s.id]![p] = createChannelBuffer(this.config.shardChannelBytes);
       this.#rings[p]![s.id] = createChannelBuffer(this.config.shardChannelBytes);
+      // Fresh arenas too: the peer may still hold views of the old ones, which stay valid (and unused) for it.
+      this.#bulk[s.id]![p] = createBulkBuffer(bulkBytes(this.config));
+      this.#bulk[p]![s.id] = createBulkBuffer(bulkBytes(this.config));
     }
     if (Date.now() - s.startedAt > 60_000) s.crashes = 0;
     const delay = Math.min(RESTART_DELAY_MS_MAX, this.config.shardRestartDelayMs * 2 ** s.crashes);
@@ -265,7 +287,7 @@ export class ShardedBroker {
       await this.#spawn(s);
       await s.control!.call('listen', { port: this.#address!.port, advertisePort: this.config.advertise.port });
       for (const peer of this.#shards) {
-        if (peer.id !== s.id && peer.up) await peer.control!.call('link', { peer: s.id, tx: this.#rings[peer.id]![s.id], rx: this.#rings[s.id]![peer.id] });
+        if (peer.id !== s.id && peer.up) await peer.control!.call('link', this.#link(peer.id, s.id));
       }
       this.restarts++;
       this.#markUp(s);

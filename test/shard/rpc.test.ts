@@ -2,10 +2,13 @@
  * Cross-shard calls (src/shard/rpc.ts) between two links in one thread: requests and responses with payloads,
  * frames larger than the ring (fragmented without joining, reassembled byte-exact), ordering, back-pressure (a
  * full ring makes calls wait, in order, until the peer reads) and a closed link failing its calls in flight.
+ * Bulk answers: views of the peer's arena, no copy, returned on release; a run is never reused before its
+ * release; a full arena, a small answer or a plain call go through the ring.
  */
 import { describe, expect, it } from 'vitest';
 import { createChannelBuffer } from '../../src/shard/channel.js';
-import { ShardLink, ShardUnavailableError, type RpcServe } from '../../src/shard/rpc.js';
+import { BULK_PAYLOAD_BYTES_MIN, ShardLink, ShardUnavailableError, type RpcServe } from '../../src/shard/rpc.js';
+import { BULK_BLOCK_BYTES, BulkReader, BulkWriter, createBulkBuffer } from '../../src/shard/bulk.js';
 
 function pair(serveA: RpcServe, serveB: RpcServe, ringBytes = 64 * 1024): [ShardLink, ShardLink] {
   const ab = createChannelBuffer(ringBytes);
@@ -92,5 +95,142 @@ describe('ShardLink', () => {
     await expect(a.call('x', null)).rejects.toThrow('boom on the owner');
     a.close();
     b.close();
+  });
+});
+
+/** Two links sharing rings and bulk arenas of `bulkBytes` each way, as the supervisor wires shards. */
+function bulkPair(serveB: RpcServe, bulkBytes = 16 * BULK_BLOCK_BYTES): { a: ShardLink; b: ShardLink; arenaB: SharedArrayBuffer } {
+  const ab = createChannelBuffer(256 * 1024);
+  const ba = createChannelBuffer(256 * 1024);
+  const arenaA = createBulkBuffer(bulkBytes);
+  const arenaB = createBulkBuffer(bulkBytes);
+  const a = new ShardLink(1, ab, ba, none, { bulk: { tx: arenaA, rx: arenaB } });
+  const b = new ShardLink(0, ba, ab, serveB, { bulk: { tx: arenaB, rx: arenaA } });
+  return { a, b, arenaB };
+}
+
+/** Lets queued releases (sent on the next turn) reach the peer and be read. */
+async function settle(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+}
+
+describe('ShardLink bulk answers', () => {
+  // The serving side answers `{ n }` with three payloads whose bytes depend on n.
+  const payloadsOf = (n: number, size = 40_000): Buffer[] => [pattern(size, n), pattern(10, n + 1), pattern(size / 2, n + 2)];
+  const serve: RpcServe = async (_op, args) => ({ result: { n: (args as { n: number }).n }, payloads: payloadsOf((args as { n: number }).n) });
+
+  it('answers a bulk call with views of the peer\'s arena (no copy on the caller), returned on release', async () => {
+    const { a, b, arenaB } = bulkPair(serve);
+    const r = await a.call('read', { n: 7 }, [], { bulk: true });
+    expect(r.args).toEqual({ n: 7 });
+    expect(r.release).toBeTypeOf('function');
+    for (const p of r.payloads) expect(p.buffer).toBe(arenaB); // in place: the caller copied nothing
+    expect(r.payloads.map((p) => p.toString('latin1'))).toEqual(payloadsOf(7).map((p) => p.toString('latin1')));
+    expect(b.stats.bulkAnswers).toBe(1);
+    expect(b.stats.bulkBlocksLent).toBe(1); // 60,010 bytes: one 64 KiB block
+    r.release!();
+    r.release!(); // a second release does nothing
+    await settle();
+    expect(b.stats.bulkBlocksLent).toBe(0);
+    expect(b.closed).toBe(false);
+    a.close();
+    b.close();
+  });
+
+  it('never reuses a run before its release: held answers stay intact while later ones come and go', async () => {
+    const { a, b } = bulkPair(serve);
+    const held = await Promise.all(Array.from({ length: 6 }, (_, n) => a.call('read', { n }, [], { bulk: true })));
+    for (let round = 0; round < 20; round++) {
+      const r = await a.call('read', { n: 100 + round }, [], { bulk: true });
+      expect(Buffer.concat(r.payloads).equals(Buffer.concat(payloadsOf(100 + round)))).toBe(true);
+      r.release!();
+      await settle();
+    }
+    held.forEach((r, n) => expect(Buffer.concat(r.payloads).equals(Buffer.concat(payloadsOf(n)))).toBe(true));
+    expect(b.stats.bulkBlocksLent).toBe(6);
+    for (const r of held) r.release!();
+    await settle();
+    expect(b.stats.bulkBlocksLent).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  it('answers through the ring, as owned copies, when the arena is full, the answer small, or the call did not ask', async () => {
+    const { a, b, arenaB } = bulkPair(serve, 2 * BULK_BLOCK_BYTES);
+    // An answer of 60,010 bytes takes one block: two fill the arena.
+    const big = async (n: number) => a.call('read', { n }, [], { bulk: true });
+    const [h1, h2] = await Promise.all([big(1), big(2)]);
+    expect(h1!.release).toBeDefined();
+    expect(h2!.release).toBeDefined();
+    const full = await big(3);
+    expect(full.release).toBeUndefined();
+    for (const p of full.payloads) expect(p.buffer).not.toBe(arenaB);
+    expect(Buffer.concat(full.payloads).equals(Buffer.concat(payloadsOf(3)))).toBe(true);
+    expect(b.stats.bulkDeclined).toBe(1);
+    const plain = await a.call('read', { n: 4 });
+    expect(plain.release).toBeUndefined();
+    expect(Buffer.concat(plain.payloads).equals(Buffer.concat(payloadsOf(4)))).toBe(true);
+    h1!.release!();
+    h2!.release!();
+    await settle();
+    const again = await big(5); // room again
+    expect(again.payloads[0]!.buffer).toBe(arenaB);
+    again.release!();
+    a.close();
+    b.close();
+  });
+
+  it('sends answers under the size floor through the ring', async () => {
+    const small = (n: number): Buffer[] => [pattern(BULK_PAYLOAD_BYTES_MIN - 1, n)];
+    const { a, b } = bulkPair(async (_op, args) => ({ result: null, payloads: small((args as { n: number }).n) }));
+    const r = await a.call('read', { n: 9 }, [], { bulk: true });
+    expect(r.release).toBeUndefined();
+    expect(r.payloads[0]!.equals(small(9)[0]!)).toBe(true);
+    expect(b.stats.bulkAnswers).toBe(0);
+    a.close();
+    b.close();
+  });
+
+  it('keeps views valid after the link closes; a release then is a no-op', async () => {
+    const { a, b } = bulkPair(serve);
+    const r = await a.call('read', { n: 3 }, [], { bulk: true });
+    a.close();
+    b.close();
+    expect(() => r.release!()).not.toThrow();
+    expect(Buffer.concat(r.payloads).equals(Buffer.concat(payloadsOf(3)))).toBe(true);
+  });
+});
+
+describe('BulkWriter', () => {
+  it('allocates contiguous runs next-fit, frees them in any order, and refuses runs it did not lend', () => {
+    const w = new BulkWriter(createBulkBuffer(8 * BULK_BLOCK_BYTES));
+    const one = (blocks: number) => w.write([Buffer.alloc(blocks * BULK_BLOCK_BYTES - 1, blocks)], blocks * BULK_BLOCK_BYTES - 1);
+    expect(one(2)).toEqual({ start: 0, count: 2 });
+    expect(one(3)).toEqual({ start: 2, count: 3 });
+    expect(one(3)).toEqual({ start: 5, count: 3 });
+    expect(one(1)).toBeNull(); // full
+    expect(w.free(2, 3)).toBe(true);
+    expect(w.free(2, 3)).toBe(false); // twice
+    expect(w.free(1, 2)).toBe(false); // straddles a lent and a free block
+    expect(w.free(7, 2)).toBe(false); // past the end
+    expect(one(2)).toEqual({ start: 2, count: 2 }); // wraps to the first free run
+    expect(one(2)).toBeNull(); // one block left
+    expect(one(1)).toEqual({ start: 4, count: 1 });
+    expect(w.blocksInUse).toBe(8);
+    expect(w.write([Buffer.alloc(5 * BULK_BLOCK_BYTES)], 5 * BULK_BLOCK_BYTES)).toBeNull(); // over half the arena
+    for (const [s, c] of [[0, 2], [5, 3], [2, 2], [4, 1]] as const) expect(w.free(s, c)).toBe(true);
+    expect(w.blocksInUse).toBe(0);
+  });
+
+  it('lays payloads end to end in the run', () => {
+    const buf = createBulkBuffer(4 * BULK_BLOCK_BYTES);
+    const w = new BulkWriter(buf);
+    const parts = [pattern(70_000, 1), pattern(3, 2), pattern(1000, 3)];
+    const run = w.write(parts, 71_003)!;
+    expect(run.count).toBe(2);
+    const views = new BulkReader(buf).views(run.start, run.count, parts.map((p) => p.length))!;
+    views.forEach((v, i) => expect(v.equals(parts[i]!)).toBe(true));
+    expect(new BulkReader(buf).views(3, 2, [1])).toBeNull(); // past the arena
+    expect(new BulkReader(buf).views(0, 1, [BULK_BLOCK_BYTES + 1])).toBeNull(); // more than the run
   });
 });

@@ -5,6 +5,8 @@
  *
  * - ownership: partitions spread evenly; each shard opens only its own.
  * - a Produce and a Fetch spanning all shards, answered from the connection's shard (cross-shard calls counted).
+ * - cross-shard fetch answers through the owner's bulk arena (kafkajs reads them); runs held while a socket is not
+ *   read, the ring used when an arena is full, every block handed back (closed connections included).
  * - topic admin through any connection is visible on every shard once answered.
  * - a shard crash under acks=all load: restarted, its partitions recovered, no acknowledged record lost.
  * - clean shutdown: stops accepting, drains, syncs, leaves each shard's clean marker; a restart needs no scan.
@@ -26,13 +28,33 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((b) => b.close()));
 });
 
-async function start(dataDir = tempDataDir('tern-shards-'), smp = 3): Promise<{ b: ShardedBroker; port: number; dataDir: string }> {
-  const b = await ShardedBroker.start(resolveConfig({ listen: '127.0.0.1:0', dataDir, logLevel: 'silent', smp }), silent);
+async function start(dataDir = tempDataDir('tern-shards-'), smp = 3, shardChannelBytes?: number): Promise<{ b: ShardedBroker; port: number; dataDir: string }> {
+  const b = await ShardedBroker.start(resolveConfig({ listen: '127.0.0.1:0', dataDir, logLevel: 'silent', smp, shardChannelBytes }), silent);
   open.push(b);
   return { b, port: b.listenAddress.port, dataDir };
 }
 
-type Stats = { shard: number; partitions: number; connections: number; links: { peer: number; callsSent: number; callsServed: number }[] };
+type Stats = { shard: number; partitions: number; connections: number; links: { peer: number; callsSent: number; callsServed: number; bulkAnswers: number; bulkDeclined: number; bulkBlocksLent: number }[] };
+
+/** Sums a link counter over every shard's links. */
+async function linkTotal(b: ShardedBroker, key: 'bulkAnswers' | 'bulkDeclined' | 'bulkBlocksLent'): Promise<number> {
+  return ((await b.stats()) as Stats[]).reduce((n, s) => n + s.links.reduce((m, l) => m + l[key], 0), 0);
+}
+
+/** Waits (bounded) until every shard has every bulk block back. */
+async function allBlocksBack(b: ShardedBroker): Promise<number> {
+  let lent = await linkTotal(b, 'bulkBlocksLent');
+  for (let i = 0; i < 100 && lent > 0; i++) {
+    await sleep(20);
+    lent = await linkTotal(b, 'bulkBlocksLent');
+  }
+  return lent;
+}
+
+/** `n` values of `size` bytes, distinct per partition and index. */
+function bulkValues(partition: number, n: number, size: number): string[] {
+  return Array.from({ length: n }, (_, i) => `${partition}:${i}:`.padEnd(size, String.fromCharCode(97 + ((partition * 7 + i) % 26))));
+}
 
 function kafkaFor(port: number): Kafka {
   return new Kafka({ clientId: 'tern-shards', brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 20, initialRetryTime: 50, maxRetryTime: 500 } });
@@ -123,6 +145,91 @@ describe('sharded broker (3 shards in this process)', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     const p2 = f.responses[0].partitions.find((p: { partitionIndex: number }) => p.partitionIndex === 2);
     expect(decodeBatches(p2.records).flatMap((x) => x.records.map((r) => r.value))).toEqual(['wake']);
+  });
+
+  it('serves cross-shard fetches from the owner\'s bulk arena: kafkajs reads every record, every block comes back', async () => {
+    const { b, port } = await start();
+    const admin = kafkaFor(port).admin();
+    await admin.connect();
+    await admin.createTopics({ topics: [{ topic: 'bulk', numPartitions: 3 }] });
+    await admin.disconnect();
+    const producer = kafkaFor(port).producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    for (let p = 0; p < 3; p++) {
+      for (let k = 0; k < 3; k++) await producer.send({ topic: 'bulk', acks: -1, messages: bulkValues(p, 300, 1000).slice(100 * k, 100 * k + 100).map((value) => ({ partition: p, value })) });
+    }
+    await producer.disconnect();
+    const consumer = kafkaFor(port).consumer({ groupId: 'bulk-readers', maxWaitTimeInMs: 100 });
+    await consumer.connect();
+    await consumer.subscribe({ topic: 'bulk', fromBeginning: true });
+    const got = new Map<number, string[]>([[0, []], [1, []], [2, []]]);
+    let count = 0;
+    const done = new Promise<void>((resolve) => {
+      void consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          got.get(partition)!.push(message.value!.toString());
+          if (++count === 900) resolve();
+        },
+      });
+    });
+    await done;
+    await consumer.disconnect();
+    for (let p = 0; p < 3; p++) expect(got.get(p)).toEqual(bulkValues(p, 300, 1000));
+    // Whichever shard kafkajs's connection landed on, two of the three partitions were read across shards, in
+    // answers of ~300 KB: through the arenas.
+    expect(await linkTotal(b, 'bulkAnswers')).toBeGreaterThan(0);
+    expect(await allBlocksBack(b)).toBe(0);
+  });
+
+  it('keeps a run lent while its response waits on a socket that is not read, falls back to the ring when the arena is full, and gets every block back', async () => {
+    // 64 KiB rings: 128 KiB arenas of two blocks, so two answers held fill one.
+    const { b, port } = await start(undefined, 3, 64 * 1024);
+    const c = await WireClient.connect(port);
+    await createTopic(c, 'held', 3);
+    // Two batches of 25 records per partition (~51 KB): an answer from offset 0 is one block, its bytes differ
+    // from an answer from offset 25 (the second batch only), so a run reused too early would show.
+    const values = [0, 1, 2].map((p) => bulkValues(p, 50, 1000));
+    for (let p = 0; p < 3; p++) {
+      for (const half of [values[p]!.slice(0, 25), values[p]!.slice(25)]) {
+        const prod = await c.request(ApiKey.Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'held', partitionData: [{ index: p, records: recordsOf(half) }] }] });
+        expect(prod.responses[0].partitionResponses[0].errorCode).toBe(0);
+      }
+    }
+    const fetchFrom = (offset: number) => {
+      const body = fetchBody('held', 0, offset);
+      body.topics[0]!.partitions = [0, 1, 2].map((p) => ({ ...body.topics[0]!.partitions[0]!, partition: p }));
+      return body;
+    };
+    const check = (f: { responses: { partitions: { partitionIndex: number; errorCode: number; records: Buffer | Buffer[] | null }[] }[] }, offset: number): void => {
+      for (const part of f.responses[0]!.partitions) {
+        expect(part.errorCode).toBe(0);
+        expect(decodeBatches(part.records).flatMap((x) => x.records.map((r) => r.value))).toEqual(values[part.partitionIndex]!.slice(offset));
+      }
+    };
+    // Readers that stop reading: their responses pile up once the kernel's socket buffers are full, and the
+    // ones the socket has not taken keep their runs.
+    const stalled = await Promise.all(Array.from({ length: 6 }, () => WireClient.connect(port)));
+    for (const s of stalled) s.socket.pause();
+    const pending = stalled.map((s) => Array.from({ length: 80 }, () => s.request(ApiKey.Fetch, FETCH_V, fetchFrom(0))));
+    // Wait until every fetch is answered (the count of lent blocks stops moving): runs stay lent.
+    let lent = -1;
+    for (let i = 0, same = 0; i < 100 && same < 3; i++) {
+      await sleep(100);
+      const now = await linkTotal(b, 'bulkBlocksLent');
+      same = now === lent ? same + 1 : 0;
+      lent = now;
+    }
+    expect(lent, 'runs held by responses the sockets have not taken').toBeGreaterThan(0);
+    // Meanwhile other readers get exact answers, through the ring where the arenas are full.
+    const declinedBefore = await linkTotal(b, 'bulkDeclined');
+    for (const reader of await connectionsOnEveryShard(b, port)) for (let i = 0; i < 3; i++) check(await reader.request(ApiKey.Fetch, FETCH_V, fetchFrom(25)), 25);
+    expect(await linkTotal(b, 'bulkDeclined')).toBeGreaterThan(declinedBefore);
+    // One stalled reader goes away; the others read everything they were sent, intact.
+    stalled[0]!.destroy();
+    await Promise.allSettled(pending[0]!);
+    for (const s of stalled.slice(1)) s.socket.resume();
+    for (const list of pending.slice(1)) for (const f of await Promise.all(list)) check(f, 0);
+    expect(await allBlocksBack(b)).toBe(0);
   });
 
   it('makes a topic created or deleted through any connection visible on every shard once answered', async () => {

@@ -15,6 +15,9 @@
  * - Fetch sessions (KIP-227) are not kept: every response carries SessionId 0, which clients treat as
  *   sessionless; a request naming a session id gets FETCH_SESSION_ID_NOT_FOUND.
  * - Only synced data is ever served (the log's high watermark moves after fsync).
+ * - Records another shard read arrive as views of its bulk arena (src/shard/bulk.ts): the answered attempt's
+ *   views are handed back once the response is on the socket (`ctx.holdUntilWritten`), a discarded long-poll
+ *   attempt's at once.
  */
 import { ApiKey, type FetchRequest, type FetchResponseIn } from '../../protocol/messages/index.js';
 import type { FetchableTopicResponseIn, PartitionDataIn } from '../../protocol/messages/FetchResponse.js';
@@ -62,10 +65,13 @@ interface Attempt {
   read: ReadOutcome[];
   bytes: number;
   errors: boolean;
+  /** Hand-backs of the views this attempt's records are (reads answered by other shards). */
+  releases: (() => void)[];
 }
 
 async function readAll(b: BrokerServices, targets: Target[], readable: Target[], maxBytes: number): Promise<Attempt> {
-  const read = readable.length === 0 ? [] : await b.partitions.read(readable.map((t) => t.spec), maxBytes);
+  const releases: (() => void)[] = [];
+  const read = readable.length === 0 ? [] : await b.partitions.read(readable.map((t) => t.spec), maxBytes, (r) => releases.push(r));
   const outcomes: (ReadOutcome | null)[] = [];
   let bytes = 0;
   let errors = false;
@@ -81,7 +87,7 @@ async function readAll(b: BrokerServices, targets: Target[], readable: Target[],
     bytes += o.bytes;
     if (o.errorCode !== 0) errors = true;
   }
-  return { outcomes, read, bytes, errors };
+  return { outcomes, read, bytes, errors, releases };
 }
 
 function respond(topics: FetchableTopicResponseIn[], targets: Target[], attempt: Attempt, isolation: number): FetchResponseIn {
@@ -122,8 +128,10 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponseIn> = {
       const attempt = await readAll(b, targets, readable, maxBytes);
       const left = deadline - Date.now();
       if (attempt.bytes >= req.minBytes || attempt.errors || left <= 0 || ctx.signal.aborted || readable.length === 0) {
+        for (const r of attempt.releases) ctx.holdUntilWritten ? ctx.holdUntilWritten(r) : r();
         return respond(topics, targets, attempt, req.isolationLevel);
       }
+      for (const r of attempt.releases) r(); // a long poll's attempt not answered: nothing uses its records
       const waits = readable.map((t, i) => ({ topic: t.spec.topic, partition: t.spec.partition, seenHighWatermark: attempt.read[i]!.seenHighWatermark, isolationLevel: t.spec.isolationLevel }));
       await b.partitions.waitForAppend(waits, left, ctx.signal);
     }
