@@ -13,12 +13,15 @@
  *   (`FrameParser.push`, the client side); the broker takes frames as chunk lists and never joins.
  * - `cacheCompact`: the batch cache copies a batch that would pin much more request memory than its own size
  *   (batch-cache.ts); a memory policy at cache admission, off the socket-to-disk path.
+ * - `shardHop`: payload bytes crossing shards (src/shard/rpc.ts). Through a ring they are copied twice, in by the
+ *   sender and out by the receiver (ring space is reused at once); a Fetch answer through a bulk arena once, by
+ *   the owner shard, and the connection's shard writes the arena's memory to the socket.
  *
  * The counters are module state, so per thread (each shard counts its own); counting costs two additions on
  * paths that copy anyway.
  */
 
-export type CopyReason = 'straddleTemp' | 'fieldJoin' | 'frameJoin' | 'cacheCompact';
+export type CopyReason = 'straddleTemp' | 'fieldJoin' | 'frameJoin' | 'cacheCompact' | 'shardHop';
 
 /** Largest temp a straddling read copies: a record batch header (61 bytes), the biggest fixed-size read. */
 export const STRADDLE_TEMP_BYTES_MAX = 61;
@@ -31,7 +34,7 @@ export interface CopyTally {
 
 export type CopyCounts = Record<CopyReason, CopyTally>;
 
-const REASONS: readonly CopyReason[] = ['straddleTemp', 'fieldJoin', 'frameJoin', 'cacheCompact'];
+const REASONS: readonly CopyReason[] = ['straddleTemp', 'fieldJoin', 'frameJoin', 'cacheCompact', 'shardHop'];
 
 function zero(): CopyCounts {
   const out = {} as CopyCounts;

@@ -25,6 +25,7 @@
  */
 import { ChannelReceiver, ChannelSender } from './channel.js';
 import { BulkReader, BulkWriter } from './bulk.js';
+import { countCopy } from '../protocol/copy-meter.js';
 
 const REQUEST = 1;
 const RESPONSE = 2;
@@ -73,6 +74,13 @@ function encode(kind: number, id: number, json: unknown, payloads: readonly Buff
   head.writeUInt32LE(payloads.length, 12);
   payloads.forEach((p, i) => head.writeUInt32LE(p.length, HEADER_BYTES + 4 * i));
   return [head, text, ...payloads];
+}
+
+/** Counts the copy of `payloads` into the ring (copy-meter.ts), which sending them will make. */
+function countRingCopy(payloads: readonly Buffer[]): void {
+  let bytes = 0;
+  for (const p of payloads) bytes += p.length;
+  if (bytes > 0) countCopy('shardHop', bytes);
 }
 
 export class ShardLink {
@@ -136,6 +144,7 @@ export class ShardLink {
     this.stats.callsSent++;
     return new Promise<RpcMessage>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
+      countRingCopy(payloads);
       this.#send(encode(REQUEST, id, opts.bulk && this.#bulkRx ? { op, args, bulk: true } : { op, args }, payloads));
     });
   }
@@ -233,6 +242,7 @@ export class ShardLink {
       for (const p of payloads) total += p.length;
       const run = total >= BULK_PAYLOAD_BYTES_MIN ? this.#bulkTx.write(payloads, total) : null;
       if (run) {
+        countCopy('shardHop', total);
         this.stats.bulkAnswers++;
         this.stats.bulkBlocksLent = this.#bulkTx.blocksInUse;
         const [head, text] = encode(BULK_RESPONSE, id, { ok: true, result }, payloads);
@@ -244,6 +254,7 @@ export class ShardLink {
       }
       this.stats.bulkDeclined++;
     }
+    countRingCopy(payloads);
     this.#send(encode(RESPONSE, id, { ok: true, result }, payloads));
   }
 
@@ -293,6 +304,7 @@ export class ShardLink {
       const total = view.readUInt32LE(4);
       const a = (this.#assembling ??= { buf: Buffer.allocUnsafe(total), at: 0 });
       view.copy(a.buf, a.at, FRAGMENT_HEADER_BYTES);
+      countCopy('shardHop', view.length - FRAGMENT_HEADER_BYTES); // the frame's header and JSON too, a few bytes
       a.at += view.length - FRAGMENT_HEADER_BYTES;
       if (a.at < total) return;
       this.#assembling = null;
@@ -320,6 +332,7 @@ export class ShardLink {
     // One copy of every payload out of the ring, into one buffer.
     const body = transient ? Buffer.allocUnsafe(payloadBytes) : view.subarray(at, at + payloadBytes);
     if (transient) view.copy(body, 0, at, at + payloadBytes);
+    if (transient && payloadBytes > 0) countCopy('shardHop', payloadBytes);
     const payloads: Buffer[] = [];
     let o = 0;
     for (let i = 0; i < count; i++) {

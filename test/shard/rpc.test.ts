@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { createChannelBuffer } from '../../src/shard/channel.js';
 import { BULK_PAYLOAD_BYTES_MIN, ShardLink, ShardUnavailableError, type RpcServe } from '../../src/shard/rpc.js';
 import { BULK_BLOCK_BYTES, BulkReader, BulkWriter, createBulkBuffer } from '../../src/shard/bulk.js';
+import { copyCounts, resetCopyCounts } from '../../src/protocol/copy-meter.js';
 
 function pair(serveA: RpcServe, serveB: RpcServe, ringBytes = 64 * 1024): [ShardLink, ShardLink] {
   const ab = createChannelBuffer(ringBytes);
@@ -176,6 +177,47 @@ describe('ShardLink bulk answers', () => {
     const again = await big(5); // room again
     expect(again.payloads[0]!.buffer).toBe(arenaB);
     again.release!();
+    a.close();
+    b.close();
+  });
+
+  it('copies an answer\'s bytes once through the arena against twice through the ring (instrumented and metered)', async () => {
+    const parts = [pattern(40_000, 1), pattern(20_000, 2)];
+    const { a, b } = bulkPair(async () => ({ result: null, payloads: parts }));
+    // Every Uint8Array#set and Buffer#copy of 1 KiB or more made while a call runs (record bytes; headers and
+    // JSON are smaller).
+    const copied = async (bulk: boolean): Promise<{ spied: number; metered: number; r: Awaited<ReturnType<ShardLink['call']>> }> => {
+      const set = Uint8Array.prototype.set;
+      const copy = Buffer.prototype.copy;
+      let spied = 0;
+      Uint8Array.prototype.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
+        if (src.length >= 1024) spied += src.length;
+        return set.call(this, src, offset);
+      };
+      Buffer.prototype.copy = function (this: Buffer, target: Uint8Array, ...rest: number[]) {
+        const n = copy.call(this, target, ...rest);
+        if (n >= 1024) spied += n;
+        return n;
+      };
+      resetCopyCounts();
+      try {
+        const r = await a.call('read', null, [], { bulk });
+        return { spied, metered: copyCounts().shardHop.bytes, r };
+      } finally {
+        Uint8Array.prototype.set = set;
+        Buffer.prototype.copy = copy;
+      }
+    };
+    const ring = await copied(false);
+    expect(ring.r.release).toBeUndefined();
+    expect(ring.spied).toBe(2 * 60_000); // into the ring, out into the caller's buffer
+    expect(ring.metered).toBe(ring.spied);
+    const arena = await copied(true);
+    expect(arena.r.release).toBeDefined();
+    expect(arena.spied).toBe(60_000); // into the arena only
+    expect(arena.metered).toBe(arena.spied);
+    expect(Buffer.concat(arena.r.payloads).equals(Buffer.concat(parts))).toBe(true);
+    arena.r.release!();
     a.close();
     b.close();
   });
