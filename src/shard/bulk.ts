@@ -7,7 +7,7 @@
  * shard (from its batch cache or read buffer), and the connection's shard writes views of the arena straight to
  * the socket; it hands the blocks back (a RELEASE frame, rpc.ts) once the socket has taken them.
  *
- * Layout: `blockBytes` blocks; a payload takes a contiguous run of them. Only the writing shard allocates and
+ * Layout: blocks of `BULK_BLOCK_BYTES`; a payload takes a contiguous run of them. Only the writing shard allocates and
  * frees (its own thread, no atomics): the reader's releases reach it as messages. Allocation is next-fit over a
  * used-flag per block, so runs are freed in any order and a slow consumer holding one run never blocks the rest.
  * When no run fits, the caller sends the payload through the ring as before: a full arena costs a copy, never a
@@ -49,7 +49,7 @@ export class BulkWriter {
   }
 
   /**
-   * Copies `payloads` end to end into one run; returns the run's first block, or -1 when the payloads take more
+   * Copies `payloads` (`totalBytes` in all) end to end into one run and returns it; null when they take more
    * than half the arena (one answer never monopolises it) or no run that long is free.
    */
   write(payloads: readonly Uint8Array[], totalBytes: number): { start: number; count: number } | null {

@@ -51,6 +51,21 @@ async function allBlocksBack(b: ShardedBroker): Promise<number> {
   return lent;
 }
 
+/** Creates a topic through kafkajs's admin client. */
+async function adminCreateTopic(port: number, topic: string, numPartitions: number): Promise<void> {
+  const admin = kafkaFor(port).admin();
+  await admin.connect();
+  await admin.createTopics({ topics: [{ topic, numPartitions }] });
+  await admin.disconnect();
+}
+
+/** A Fetch body for partitions 0..partitions-1 of `topic`, each from `offset`. */
+function fetchAcross(topic: string, partitions: number, offset: number, o: Parameters<typeof fetchBody>[3] = {}): ReturnType<typeof fetchBody> {
+  const body = fetchBody(topic, 0, offset, o);
+  body.topics[0]!.partitions = Array.from({ length: partitions }, (_, p) => ({ ...body.topics[0]!.partitions[0]!, partition: p }));
+  return body;
+}
+
 /** `n` values of `size` bytes, distinct per partition and index. */
 function bulkValues(partition: number, n: number, size: number): string[] {
   return Array.from({ length: n }, (_, i) => `${partition}:${i}:`.padEnd(size, String.fromCharCode(97 + ((partition * 7 + i) % 26))));
@@ -92,10 +107,7 @@ describe('sharded broker (3 shards in this process)', () => {
 
   it('serves a Produce and a Fetch that span every shard from the connection\'s shard', async () => {
     const { b, port } = await start();
-    const admin = kafkaFor(port).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'span', numPartitions: 6 }] });
-    await admin.disconnect();
+    await adminCreateTopic(port, 'span', 6);
     const owners = Array.from({ length: 6 }, (_, p) => b.table.owner('span', p));
     expect(new Set(owners).size).toBe(3);
 
@@ -109,9 +121,7 @@ describe('sharded broker (3 shards in this process)', () => {
     // One Fetch for all six partitions, on every connection of several (so from every shard).
     const clients = await connectionsOnEveryShard(b, port);
     for (const c of clients) {
-      const body = fetchBody('span', 0, 0);
-      body.topics[0]!.partitions = Array.from({ length: 6 }, (_, p) => ({ ...body.topics[0]!.partitions[0]!, partition: p }));
-      const f = await c.request(ApiKey.Fetch, FETCH_V, body);
+      const f = await c.request(ApiKey.Fetch, FETCH_V, fetchAcross('span', 6, 0));
       const parts = f.responses[0].partitions as { partitionIndex: number; errorCode: number; highWatermark: bigint | number; records: Buffer | Buffer[] | null }[];
       expect(parts.map((p) => p.partitionIndex)).toEqual([0, 1, 2, 3, 4, 5]);
       for (const p of parts) {
@@ -132,8 +142,7 @@ describe('sharded broker (3 shards in this process)', () => {
     const { b, port } = await start();
     const c = await WireClient.connect(port);
     await createTopic(c, 'poll', 3);
-    const body = fetchBody('poll', 0, 0, { maxWaitMs: 10_000, minBytes: 1 });
-    body.topics[0]!.partitions = [0, 1, 2].map((p) => ({ ...body.topics[0]!.partitions[0]!, partition: p }));
+    const body = fetchAcross('poll', 3, 0, { maxWaitMs: 10_000, minBytes: 1 });
     const started = Date.now();
     const waiting = c.request(ApiKey.Fetch, FETCH_V, body);
     await sleep(200);
@@ -149,10 +158,7 @@ describe('sharded broker (3 shards in this process)', () => {
 
   it('serves cross-shard fetches from the owner\'s bulk arena: kafkajs reads every record, every block comes back', async () => {
     const { b, port } = await start();
-    const admin = kafkaFor(port).admin();
-    await admin.connect();
-    await admin.createTopics({ topics: [{ topic: 'bulk', numPartitions: 3 }] });
-    await admin.disconnect();
+    await adminCreateTopic(port, 'bulk', 3);
     const producer = kafkaFor(port).producer({ allowAutoTopicCreation: false });
     await producer.connect();
     for (let p = 0; p < 3; p++) {
@@ -195,11 +201,7 @@ describe('sharded broker (3 shards in this process)', () => {
         expect(prod.responses[0].partitionResponses[0].errorCode).toBe(0);
       }
     }
-    const fetchFrom = (offset: number) => {
-      const body = fetchBody('held', 0, offset);
-      body.topics[0]!.partitions = [0, 1, 2].map((p) => ({ ...body.topics[0]!.partitions[0]!, partition: p }));
-      return body;
-    };
+    const fetchFrom = (offset: number) => fetchAcross('held', 3, offset);
     const check = (f: { responses: { partitions: { partitionIndex: number; errorCode: number; records: Buffer | Buffer[] | null }[] }[] }, offset: number): void => {
       for (const part of f.responses[0]!.partitions) {
         expect(part.errorCode).toBe(0);

@@ -128,7 +128,10 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponseIn> = {
       const attempt = await readAll(b, targets, readable, maxBytes);
       const left = deadline - Date.now();
       if (attempt.bytes >= req.minBytes || attempt.errors || left <= 0 || ctx.signal.aborted || readable.length === 0) {
-        for (const r of attempt.releases) ctx.holdUntilWritten ? ctx.holdUntilWritten(r) : r();
+        for (const r of attempt.releases) {
+          if (ctx.holdUntilWritten) ctx.holdUntilWritten(r);
+          else r();
+        }
         return respond(topics, targets, attempt, req.isolationLevel);
       }
       for (const r of attempt.releases) r(); // a long poll's attempt not answered: nothing uses its records
