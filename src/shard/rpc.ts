@@ -269,6 +269,8 @@ export class ShardLink {
     const runs = this.#releases;
     this.#releases = [];
     if (this.#closed || runs.length === 0) return;
+    // Never fragmented: at most one run per arena block is lent (2 x ring / 64 KiB), 8 bytes each, far below the
+    // ring's message limit (a quarter of the ring); #receive handles RELEASE as a single message only.
     const f = Buffer.allocUnsafe(8 + 4 * runs.length);
     f.writeUInt32LE(RELEASE, 0);
     f.writeUInt32LE(runs.length / 2, 4);
