@@ -37,7 +37,7 @@ export class BulkWriter {
   #cursor = 0;
   #inUse = 0;
 
-  constructor(readonly buffer: SharedArrayBuffer) {
+  constructor(buffer: SharedArrayBuffer) {
     this.blocks = Math.floor(buffer.byteLength / BULK_BLOCK_BYTES);
     this.#used = new Uint8Array(this.blocks);
     this.#mem = Buffer.from(buffer);
@@ -70,7 +70,7 @@ export class BulkWriter {
 
   /** Frees a run the reader released; false (nothing changed) for a run that is not wholly allocated. */
   free(start: number, count: number): boolean {
-    if (!Number.isInteger(start) || !Number.isInteger(count) || count <= 0 || start < 0 || start + count > this.blocks) return false;
+    if (count <= 0 || start < 0 || start + count > this.blocks) return false;
     for (let i = start; i < start + count; i++) if (this.#used[i] !== 1) return false;
     this.#used.fill(0, start, start + count);
     this.#inUse -= count;
@@ -110,7 +110,7 @@ export class BulkReader {
     const base = start * BULK_BLOCK_BYTES;
     let total = 0;
     for (const s of sizes) total += s;
-    if (!Number.isInteger(start) || start < 0 || count <= 0 || base + count * BULK_BLOCK_BYTES > this.#buffer.byteLength || total > count * BULK_BLOCK_BYTES) return null;
+    if (count <= 0 || base + count * BULK_BLOCK_BYTES > this.#buffer.byteLength || total > count * BULK_BLOCK_BYTES) return null;
     const out: Buffer[] = [];
     let at = base;
     for (const s of sizes) {

@@ -108,7 +108,10 @@ export class ShardLink {
    * the bulk arena, answers that asked for it but went through the ring (too small, or no room), arena blocks
    * this side has lent and not had back.
    */
-  readonly stats = { callsSent: 0, callsServed: 0, fragmented: 0, bulkAnswers: 0, bulkDeclined: 0, bulkBlocksLent: 0 };
+  get stats(): { callsSent: number; callsServed: number; fragmented: number; bulkAnswers: number; bulkDeclined: number; bulkBlocksLent: number } {
+    return { ...this.#counts, bulkBlocksLent: this.#bulkTx?.blocksInUse ?? 0 };
+  }
+  readonly #counts = { callsSent: 0, callsServed: 0, fragmented: 0, bulkAnswers: 0, bulkDeclined: 0 };
   readonly #bulkTx: BulkWriter | null;
   readonly #bulkRx: BulkReader | null;
   /** Runs released here and not yet sent back to the peer (start, count pairs). */
@@ -141,7 +144,7 @@ export class ShardLink {
     if (this.#closed) return Promise.reject(new ShardUnavailableError(`shard ${this.peer} is unavailable: ${this.#closed.message}`));
     const id = this.#nextId;
     this.#nextId = (this.#nextId + 1) >>> 0 || 1;
-    this.stats.callsSent++;
+    this.#counts.callsSent++;
     return new Promise<RpcMessage>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
       countRingCopy(payloads);
@@ -168,7 +171,7 @@ export class ShardLink {
     if (this.#closed) return;
     let length = 0;
     for (const p of parts) length += p.length;
-    if (length > this.#tx.messageBytesMax) this.stats.fragmented++;
+    if (length > this.#tx.messageBytesMax) this.#counts.fragmented++;
     this.#outbox.push({ parts, length, sent: 0 });
     this.#outboxBytes += length;
     if (!this.#pumping && this.#drain() !== null) void this.#pump();
@@ -243,8 +246,7 @@ export class ShardLink {
       const run = total >= BULK_PAYLOAD_BYTES_MIN ? this.#bulkTx.write(payloads, total) : null;
       if (run) {
         countCopy('shardHop', total);
-        this.stats.bulkAnswers++;
-        this.stats.bulkBlocksLent = this.#bulkTx.blocksInUse;
+        this.#counts.bulkAnswers++;
         const [head, text] = encode(BULK_RESPONSE, id, { ok: true, result }, payloads);
         const tail = Buffer.allocUnsafe(8);
         tail.writeUInt32LE(run.start, 0);
@@ -252,7 +254,7 @@ export class ShardLink {
         this.#send([head!, text!, tail]);
         return;
       }
-      this.stats.bulkDeclined++;
+      this.#counts.bulkDeclined++;
     }
     countRingCopy(payloads);
     this.#send(encode(RESPONSE, id, { ok: true, result }, payloads));
@@ -292,7 +294,6 @@ export class ShardLink {
         return;
       }
     }
-    this.stats.bulkBlocksLent = this.#bulkTx.blocksInUse;
   }
 
   #receive(m: Uint8Array): void {
@@ -356,7 +357,7 @@ export class ShardLink {
       return;
     }
     const { op, args, bulk } = json as { op: string; args: unknown; bulk?: boolean };
-    this.stats.callsServed++;
+    this.#counts.callsServed++;
     this.#serve(op, args, payloads).then(
       (r) => this.#answer(id, r.result, r.payloads ?? [], bulk === true),
       (err: unknown) => this.#send(encode(RESPONSE, id, { ok: false, error: (err as Error).message }, [])),

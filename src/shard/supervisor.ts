@@ -25,7 +25,7 @@ import { TopicTable, type TopicRecord } from '../cluster/index.js';
 import { NodeFileSystem } from '../io/index.js';
 import { parsePartitionDir } from '../log/index.js';
 import { createChannelBuffer } from './channel.js';
-import { BULK_BLOCK_BYTES, createBulkBuffer } from './bulk.js';
+import { createBulkBuffer } from './bulk.js';
 import { ControlPort, type LinkInit, type ShardInit } from './control.js';
 import { ShardTable } from './assignment.js';
 import { lockDataDir } from '../broker/lock.js';
@@ -35,13 +35,6 @@ const RESTART_DELAY_MS_MAX = 30_000;
 /** Placeholder for the diagonal of the ring matrix. */
 const EMPTY_RING = new SharedArrayBuffer(0);
 
-/**
- * Each direction's bulk arena: twice its ring (8 MiB by default), so eight 1 MiB fetch answers can be in flight
- * to one shard before answers fall back to the ring.
- */
-function bulkBytes(config: BrokerConfig): number {
-  return Math.max(BULK_BLOCK_BYTES, 2 * config.shardChannelBytes);
-}
 /** How often shards report per-partition append rates (the load new partitions are placed by). */
 const LOAD_SAMPLE_MS = 10_000;
 /** How long topic admin waits for a restarting shard before failing. */
@@ -94,7 +87,10 @@ export class ShardedBroker {
   readonly #shards: Shard[] = [];
   /** rings[a][b]: the ring shard a writes and shard b reads. */
   readonly #rings: SharedArrayBuffer[][] = [];
-  /** Bulk arenas (bulk.ts), one per ordered pair like the rings: `#bulk[a][c]` holds a's answers to c. */
+  /**
+   * Bulk arenas (bulk.ts), one per ordered pair like the rings: `#bulk[a][c]` holds a's answers to c. Twice the ring
+   * (8 MiB by default): eight 1 MiB fetch answers in flight to one shard before answers fall back to the ring.
+   */
   readonly #bulk: SharedArrayBuffer[][] = [];
   readonly #deleting = new Set<string>();
   readonly #creating = new Set<string>();
@@ -162,8 +158,9 @@ export class ShardedBroker {
     }
     // One ring per ordered pair of distinct shards (a shard never writes to itself).
     for (let a = 0; a < config.smp; a++) {
-      b.#rings.push(Array.from({ length: config.smp }, (_, c) => (a === c ? EMPTY_RING : createChannelBuffer(config.shardChannelBytes))));
-      b.#bulk.push(Array.from({ length: config.smp }, (_, c) => (a === c ? EMPTY_RING : createBulkBuffer(bulkBytes(config)))));
+      b.#rings.push(Array.from({ length: config.smp }, () => EMPTY_RING));
+      b.#bulk.push(Array.from({ length: config.smp }, () => EMPTY_RING));
+      for (let c = 0; c < config.smp; c++) if (a !== c) b.#openDirection(a, c);
     }
     for (let id = 0; id < config.smp; id++) b.#shards.push({ id, worker: null, control: null, up: false, crashes: 0, startedAt: 0 });
     try {
@@ -207,6 +204,12 @@ export class ShardedBroker {
       this.logger.warn({ dir: full }, 'removing partition directory of a topic that no longer exists');
       fs.rmSync(full, { recursive: true, force: true });
     }
+  }
+
+  /** A new ring and bulk arena for what shard `a` sends shard `c`. */
+  #openDirection(a: number, c: number): void {
+    this.#rings[a]![c] = createChannelBuffer(this.config.shardChannelBytes);
+    this.#bulk[a]![c] = createBulkBuffer(2 * this.config.shardChannelBytes);
   }
 
   /** Shard `id`'s end of its link to `peer`. */
@@ -272,11 +275,9 @@ export class ShardedBroker {
     // Fresh rings both ways: the old ones may hold half a message of the dead thread.
     for (let p = 0; p < this.config.smp; p++) {
       if (p === s.id) continue;
-      this.#rings[s.id]![p] = createChannelBuffer(this.config.shardChannelBytes);
-      this.#rings[p]![s.id] = createChannelBuffer(this.config.shardChannelBytes);
       // Fresh arenas too: the peer may still hold views of the old ones, which stay valid (and unused) for it.
-      this.#bulk[s.id]![p] = createBulkBuffer(bulkBytes(this.config));
-      this.#bulk[p]![s.id] = createBulkBuffer(bulkBytes(this.config));
+      this.#openDirection(s.id, p);
+      this.#openDirection(p, s.id);
     }
     if (Date.now() - s.startedAt > 60_000) s.crashes = 0;
     const delay = Math.min(RESTART_DELAY_MS_MAX, this.config.shardRestartDelayMs * 2 ** s.crashes);
