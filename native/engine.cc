@@ -610,13 +610,25 @@ class Engine : public Napi::ObjectWrap<Engine> {
     ReadWorker(Napi::Env env, Engine* engine, std::shared_ptr<File> f, uint64_t pos, size_t len, uint64_t limit)
         : Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), engine_(engine),
           engineRef_(Napi::Persistent(engine->Value())), f_(std::move(f)), pos_(pos), len_(len), limit_(limit) {}
+    // Reads into `dest` (memory of the caller's, e.g. a shard's bulk arena) instead of a buffer of the pool; the
+    // reference keeps it alive until the read is done.
+    void Into(Napi::Uint8Array dest) {
+      destRef_ = Napi::Persistent(dest);
+      dest_ = dest.Data();
+      destLen_ = dest.ByteLength();
+    }
     ~ReadWorker() override { engine_->readPool_->Give(buf_, cap_); }
     Napi::Promise Promise() { return deferred_.Promise(); }
 
     void Execute() override {
+      if (dest_ != nullptr && destLen_ < len_) {
+        err_ = EINVAL;
+        return;
+      }
       if (f_->direct && engine_->readAheadBytes_ > 0 && len_ > 0) {
-        bool sequential = engine_->FromReadAhead(*f_, pos_, len_, buf_, cap_);
-        if (buf_ != nullptr) {
+        bool served = false;
+        bool sequential = engine_->FromReadAhead(*f_, pos_, len_, dest_, buf_, cap_, served);
+        if (served) {
           avail_ = len_;
           if (sequential) engine_->ScheduleReadAhead(f_, pos_ + len_, limit_);
           return;
@@ -635,12 +647,27 @@ class Engine : public Napi::ObjectWrap<Engine> {
         start = AlignDown(pos_, f_->align);
         span = static_cast<size_t>(AlignUp(pos_ + len_, f_->align) - start);
       }
-      buf_ = engine_->readPool_->Take(span, &cap_);
-      if (buf_ == nullptr) {
-        err_ = ENOMEM;
-        return;
+      // Into `dest` straight from the kernel when an aligned stretch of it holds the whole span (a direct read
+      // needs its memory aligned too); otherwise through a pool buffer, then copied into `dest`.
+      uint8_t* into = nullptr;
+      if (dest_ != nullptr) {
+        uintptr_t at = reinterpret_cast<uintptr_t>(dest_);
+        size_t skip = f_->direct ? static_cast<size_t>(AlignUp(at, kMemAlign) - at) : 0;
+        if (skip + span <= destLen_) {
+          into = dest_ + skip;
+          destSkip_ = skip;
+        }
       }
-      int64_t got = PreadAll(f_->fd, buf_, span, start);
+      uint8_t* target = into;
+      if (target == nullptr) {
+        buf_ = engine_->readPool_->Take(span, &cap_);
+        if (buf_ == nullptr) {
+          err_ = ENOMEM;
+          return;
+        }
+        target = buf_;
+      }
+      int64_t got = PreadAll(f_->fd, target, span, start);
       engine_->diskReads_++;
       if (got < 0) {
         err_ = static_cast<int>(-got);
@@ -649,6 +676,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
       offset_ = static_cast<size_t>(pos_ - start);
       size_t have = static_cast<size_t>(got);
       avail_ = have > offset_ ? std::min(len_, have - offset_) : 0;
+      if (dest_ != nullptr && into == nullptr) {
+        std::memcpy(dest_, buf_ + offset_, avail_);
+        engine_->readPool_->Give(buf_, cap_);
+        buf_ = nullptr;
+        offset_ = 0;
+      } else if (into != nullptr) {
+        offset_ += destSkip_;
+      }
     }
 
     void OnOK() override {
@@ -657,6 +692,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
         auto e = Napi::Error::New(env, std::string("read ") + f_->path + ": " + std::strerror(err_));
         e.Set("errno", Napi::Number::New(env, -err_));
         deferred_.Reject(e.Value());
+        return;
+      }
+      if (dest_ != nullptr) {
+        // [offset, length] of the bytes read within `dest`.
+        auto out = Napi::Array::New(env, 2);
+        out.Set(uint32_t{0}, Napi::Number::New(env, static_cast<double>(offset_)));
+        out.Set(uint32_t{1}, Napi::Number::New(env, static_cast<double>(avail_)));
+        deferred_.Resolve(out);
         return;
       }
       // Zero-copy: the Buffer is a view of the aligned block the kernel read into; its finalizer gives the block
@@ -693,11 +736,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
     size_t offset_ = 0;
     size_t avail_ = 0;
     int err_ = 0;
+    Napi::Reference<Napi::Uint8Array> destRef_;
+    uint8_t* dest_ = nullptr;
+    size_t destLen_ = 0;
+    size_t destSkip_ = 0;
   };
 
   // read(id, position, length, limit) -> Promise<Buffer>: up to `length` bytes, shorter at the end of the file.
   // `limit`: the file's size known written (bytes below it never change until a truncate); read-ahead never
-  // keeps bytes at or past it.
+  // keeps bytes at or past it. read(id, position, length, limit, dest) -> Promise<[offset, length]>: the bytes go
+  // into the Uint8Array `dest` (at least length + 2 x alignment + 4 KiB, so a direct read fits aligned in it) at
+  // `offset`, with no buffer of the engine's own.
   Napi::Value Read(const Napi::CallbackInfo& info) {
     std::shared_ptr<File> f;
     {
@@ -710,6 +759,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     uint64_t limit = info.Length() > 3 && info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value())
                                                             : pos + len;
     auto* w = new ReadWorker(info.Env(), this, std::move(f), pos, len, limit);
+    if (info.Length() > 4 && info[4].IsTypedArray()) w->Into(info[4].As<Napi::Uint8Array>());
     auto p = w->Promise();
     w->Queue();
     return p;
@@ -717,11 +767,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   // ---- read-ahead (libuv pool threads and the prefetch thread) ----------------------------------------------
 
-  // Serves [pos, pos + len) from the file's read-ahead blocks when they hold all of it: copied (in native code,
-  // like the page cache's copy to user memory) into `buf`, a buffer of the read's own that JS may change and
-  // that frees its memory with the view, so read-ahead blocks are never pinned by JS. Records the read; returns
-  // whether it continues the previous one (sequential).
-  bool FromReadAhead(File& f, uint64_t pos, size_t len, uint8_t*& buf, size_t& cap) {
+  // Serves [pos, pos + len) from the file's read-ahead blocks when they hold all of it (`served`): copied (in
+  // native code, like the page cache's copy to user memory) into `dest` when given, else into `buf`, a buffer of
+  // the read's own that JS may change and that frees its memory with the view, so read-ahead blocks are never
+  // pinned by JS. Records the read; returns whether it continues the previous one (sequential).
+  bool FromReadAhead(File& f, uint64_t pos, size_t len, uint8_t* dest, uint8_t*& buf, size_t& cap, bool& served) {
     const uint64_t end = pos + len;
     std::vector<std::shared_ptr<ReadBlock>> need;
     bool sequential;
@@ -762,16 +812,21 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     if (waited) readAheadWaits_++;
     readAheadHits_++;
-    buf = readPool_->Take(len, &cap);
-    if (buf == nullptr) return sequential;
+    uint8_t* to = dest;
+    if (to == nullptr) {
+      buf = readPool_->Take(len, &cap);
+      if (buf == nullptr) return sequential;
+      to = buf;
+    }
     size_t done = 0;
     for (auto& b : need) {
       uint64_t from = std::max(pos, b->start);
-      uint64_t to = std::min(end, b->start + kReadBlockBytes);
-      std::memcpy(buf + done, b->mem + (from - b->start), static_cast<size_t>(to - from));
-      done += static_cast<size_t>(to - from);
+      uint64_t until = std::min(end, b->start + kReadBlockBytes);
+      std::memcpy(to + done, b->mem + (from - b->start), static_cast<size_t>(until - from));
+      done += static_cast<size_t>(until - from);
     }
     readAheadCopiedBytes_ += len;
+    served = true;
     return sequential;
   }
 

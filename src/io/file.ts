@@ -18,6 +18,13 @@ export const engineZeroAheadBytesMax = 16 * 1024 * 1024;
  */
 export const directZeroTailBytesMax = engineZeroAheadBytesMax + 4096;
 
+/**
+ * Memory a read may go straight into, asked for by size: a view at least `bytes` long, or null (then the read
+ * uses memory of its own). A shard answering another shard's Fetch passes its bulk arena this way (rpc.ts), so
+ * a cold read lands where the other shard's socket write takes it from.
+ */
+export type ReadInto = (bytes: number) => Uint8Array | null;
+
 /** An append-only file with positional reads: one segment or index file of a partition log. */
 export interface AppendFile {
   readonly path: string;
@@ -33,8 +40,11 @@ export interface AppendFile {
   append(chunks: readonly Uint8Array[]): void;
   /** Writes everything appended before this call, then fdatasyncs. Never retried after a failure. */
   sync(): Promise<void>;
-  /** Reads up to `length` bytes at `position`; shorter at the end of the file. */
-  read(position: number, length: number): Promise<Buffer>;
+  /**
+   * Reads up to `length` bytes at `position`; shorter at the end of the file. With `into`, an engine that can
+   * may read into memory it gets from it (the result is then a view of that memory); others ignore it.
+   */
+  read(position: number, length: number, into?: ReadInto): Promise<Buffer>;
   /** Cuts the file to `size` bytes. Only valid with nothing queued (recovery, index rebuild). */
   truncate(size: number): Promise<void>;
   /** Closes the handle; queued bytes are written first but not synced. Idempotent. */

@@ -4,7 +4,7 @@
  * `NodeFileSystem` (node:fs; the fallback where the addon is not built), and `SimFileSystem`, the deterministic
  * twin for tests: crashes lose unsynced bytes, faults (torn writes, EIO, ENOSPC, latency) come from a seed.
  */
-export { directZeroTailBytesMax, type AppendFile, type FileSystem } from './file.js';
+export { directZeroTailBytesMax, type AppendFile, type FileSystem, type ReadInto } from './file.js';
 export { NodeFileSystem } from './node-file.js';
 export { SimFileSystem, mulberry32, type SimOptions, type CrashOptions } from './sim.js';
 export { nativeBinding, type NativeBinding } from './native.js';

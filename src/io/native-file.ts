@@ -4,7 +4,8 @@
  * the engine (one round = one write per dirty file, then one fdatasync per file asked to sync, all files of a
  * round in parallel on the engine's I/O threads; the next round's writes overlap this round's syncs), off the
  * JS thread, many completions per callback; cold reads are
- * native preads into aligned buffers handed to JS as views (zero-copy). A direct file read sequentially (a
+ * native preads into aligned buffers handed to JS as views (zero-copy), or into memory the caller gives (a shard's
+ * bulk arena, for an answer to another shard). A direct file read sequentially (a
  * consumer catching up: nothing of it is in the page cache) gets read-ahead: the engine's prefetch thread reads
  * the next `readAheadBytes` in 2 MiB blocks, and reads they hold are copied out of them in native code.
  *
@@ -21,7 +22,7 @@
  * torn write.
  */
 import { constants as osConstants } from 'node:os';
-import { engineZeroAheadBytesMax, type AppendFile, type FileSystem } from './file.js';
+import { engineZeroAheadBytesMax, type AppendFile, type FileSystem, type ReadInto } from './file.js';
 import { nativeBinding } from './native.js';
 import { NodeFileSystem } from './node-file.js';
 
@@ -196,6 +197,7 @@ interface EngineHandle {
   close(id: number): void;
   kick(): void;
   read(id: number, position: number, length: number, limit: number): Promise<Buffer>;
+  read(id: number, position: number, length: number, limit: number, dest: Uint8Array): Promise<[number, number]>;
   ref(): void;
   unref(): void;
   stats(): EngineStats;
@@ -227,6 +229,9 @@ export function nativeEngineAvailable(): boolean {
   const b = nativeBinding() as unknown as { Engine?: unknown } | null;
   return typeof b?.Engine === 'function';
 }
+
+/** The memory alignment of direct reads (the engine's kMemAlign: every dio_mem_align seen). */
+const READ_MEMORY_ALIGN_BYTES = 4096;
 
 /** One engine: two runner threads, its I/O threads and a prefetch thread, shared by every file opened through it. */
 export class NativeEngine {
@@ -418,11 +423,15 @@ export class NativeAppendFile implements AppendFile {
     });
   }
 
-  read(position: number, length: number): Promise<Buffer> {
+  read(position: number, length: number, into?: ReadInto): Promise<Buffer> {
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#closed) return Promise.reject(new Error(`read of closed file ${this.path}`));
     // Not into the zero padding; read-ahead keeps nothing at or past what is known written.
-    return this.handle.read(this.id, position, Math.max(0, Math.min(length, this.#written - position)), this.#written);
+    const n = Math.max(0, Math.min(length, this.#written - position));
+    // Room for the read's aligned span (a direct read starts and ends on the file's alignment) at an aligned address.
+    const dest = into !== undefined && n > 0 ? into(n + 2 * this.alignment + READ_MEMORY_ALIGN_BYTES) : null;
+    if (dest === null) return this.handle.read(this.id, position, n, this.#written);
+    return this.handle.read(this.id, position, n, this.#written, dest).then(([at, got]) => Buffer.from(dest.buffer, dest.byteOffset + at, got));
   }
 
   truncate(size: number): Promise<void> {

@@ -23,6 +23,7 @@
  *   (loading for them would make every plain consumer scan logs after a restart).
  */
 import type { Logger } from 'pino';
+import type { ReadInto } from '../io/index.js';
 import type { AppendResult, LogManager, PartitionLog } from '../log/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ChunkedView, chunkedLength, type ChunkedBytes } from '../protocol/chunked-bytes.js';
@@ -424,18 +425,22 @@ export class LocalPartitions implements PartitionOps {
 
   // --- reads ----------------------------------------------------------------------------------------------
 
-  async read(specs: readonly ReadSpec[], maxBytes: number): Promise<ReadOutcome[]> {
+  /**
+   * `into` (not part of PartitionOps): memory cold reads may go straight into, for an answer to another shard
+   * (AppendFile.read). The records are then views of it, valid while the caller keeps it.
+   */
+  async read(specs: readonly ReadSpec[], maxBytes: number, _hold?: HoldViews, into?: ReadInto): Promise<ReadOutcome[]> {
     let bytes = 0;
     const out: ReadOutcome[] = [];
     for (const s of specs) {
-      const r = await this.readOne(s, maxBytes - bytes, bytes === 0);
+      const r = await this.readOne(s, maxBytes - bytes, bytes === 0, into);
       bytes += r.bytes;
       out.push(r);
     }
     return out;
   }
 
-  private async readOne(s: ReadSpec, budgetLeft: number, first: boolean): Promise<ReadOutcome> {
+  private async readOne(s: ReadSpec, budgetLeft: number, first: boolean, into: ReadInto | undefined): Promise<ReadOutcome> {
     const log = this.logs.get(s.topic, s.partition);
     if (!log) return readFailure(this.missingError(s.topic, s.partition));
     // The topic was deleted while a Fetch waited: its log is gone, not empty.
@@ -460,7 +465,7 @@ export class LocalPartitions implements PartitionOps {
     const budget = Math.min(s.partitionMaxBytes, budgetLeft);
     if (budget <= 0 && !first) return out;
     try {
-      const res = await log.read(s.fetchOffset, Math.max(budget, 0), { minOneBatch: first, upTo: end });
+      const res = await log.read(s.fetchOffset, Math.max(budget, 0), { minOneBatch: first, upTo: end, into });
       if (!res.ok) {
         // the log moved under us (retention or DeleteRecords between the check and the read)
         return { ...out, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, highWatermark: res.highWatermark, logStartOffset: res.logStartOffset };

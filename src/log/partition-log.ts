@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import type { FileSystem } from '../io/index.js';
+import type { FileSystem, ReadInto } from '../io/index.js';
 import { ChunkedView, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import {
   LOG_OVERHEAD,
@@ -520,12 +520,13 @@ export class PartitionLog {
    * Whole batches from the one holding `fetchOffset`, up to `maxBytes` (capped at readBytesMax), each ending
    * below `upTo` (default and maximum: the high watermark). KIP-74: with `minOneBatch` the first batch is returned
    * even when it is bigger than `maxBytes`. The first batch may start before `fetchOffset`, as in Kafka.
-   * Recent batches come from the batch cache as views; older ones are read from the segment file.
+   * Recent batches come from the batch cache as views; older ones are read from the segment file (into memory
+   * from `opts.into` when the engine can: AppendFile.read).
    */
   async read(
     fetchOffset: number,
     maxBytes: number,
-    opts: { minOneBatch: boolean; upTo?: number },
+    opts: { minOneBatch: boolean; upTo?: number; into?: ReadInto },
   ): Promise<ReadResult> {
     const unusable = this.#unusable();
     if (unusable !== null) throw unusable;
@@ -544,7 +545,7 @@ export class PartitionLog {
 
     const segments = this.#segments;
     for (let i = segmentIndexFor(segments, fetchOffset); i < segments.length; i++) {
-      const records = await this.#withSegment(segments[i]!, (s) => s.read(fetchOffset, limit, upTo, opts.minOneBatch));
+      const records = await this.#withSegment(segments[i]!, (s) => s.read(fetchOffset, limit, upTo, opts.minOneBatch, opts.into));
       // Deleted under us (retention or DeleteRecords): answer again against the new log start.
       if (records === GONE) return this.read(fetchOffset, maxBytes, opts);
       if (records !== null) return ok(records);

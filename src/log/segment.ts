@@ -21,7 +21,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { directZeroTailBytesMax, type AppendFile, type FileSystem } from '../io/index.js';
+import { directZeroTailBytesMax, type AppendFile, type FileSystem, type ReadInto } from '../io/index.js';
 import { piecesOf, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import {
   LOG_OVERHEAD,
@@ -294,15 +294,16 @@ export class Segment {
   /**
    * Whole visible batches starting with the one that holds `fetchOffset` (or the first after it), each with
    * lastOffset < `upTo`, within `maxBytes` (KIP-74: the first batch regardless when `minOneBatch`).
-   * Null when the segment holds no visible batch at or after `fetchOffset`.
+   * Null when the segment holds no visible batch at or after `fetchOffset`. `into`: where the file may put the
+   * bytes (AppendFile.read).
    */
-  async read(fetchOffset: number, maxBytes: number, upTo: number, minOneBatch: boolean): Promise<Buffer[] | null> {
+  async read(fetchOffset: number, maxBytes: number, upTo: number, minOneBatch: boolean, into?: ReadInto): Promise<Buffer[] | null> {
     const first = await this.locate(fetchOffset);
     if (first === null) return null;
     if (lastOffsetOf(first.header) >= upTo) return [];
     const end = this.visibleBytes;
     const len = Math.min(maxBytes, end - first.position);
-    const buf = len >= RECORD_BATCH_OVERHEAD ? await this.log.read(first.position, len) : EMPTY;
+    const buf = len >= RECORD_BATCH_OVERHEAD ? await this.log.read(first.position, len, into) : EMPTY;
     const out = splitBatches(buf, upTo, this.log.path);
     if (out.length === 0 && minOneBatch) out.push(await this.readBatch(first));
     return out;

@@ -15,7 +15,8 @@
  *   (batch-cache.ts); a memory policy at cache admission, off the socket-to-disk path.
  * - `shardHop`: payload bytes crossing shards (src/shard/rpc.ts). Through a ring they are copied twice, in by the
  *   sender and out by the receiver (ring space is reused at once); a Fetch answer through a bulk arena once, by
- *   the owner shard, and the connection's shard writes the arena's memory to the socket.
+ *   the owner shard, for batches from its batch cache (cold reads are read into the arena by the log engine, not
+ *   copied in JS), and the connection's shard writes the arena's memory to the socket.
  *
  * The counters are module state, so per thread (each shard counts its own); counting costs two additions on
  * paths that copy anyway.

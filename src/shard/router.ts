@@ -203,13 +203,14 @@ export class ShardPartitions implements PartitionOps {
   }
 
   /** Serves the other shards' calls for this shard's partitions. */
-  readonly serve: RpcServe = async (op, args, payloads) => {
+  readonly serve: RpcServe = async (op, args, payloads, ctx) => {
     const a = args as Record<string, unknown>;
     switch (op) {
       case 'produce':
         return { result: await this.local.produce(a.topic as string, a.partition as number, payloads, a.apiVersion as number, (a.transactionalId as string | null | undefined) ?? null) };
       case 'read': {
-        const res = await this.local.read(a.specs as ReadSpec[], a.maxBytes as number);
+        // Cold reads go straight into the bulk arena when the caller asked for a bulk answer (rpc.ts).
+        const res = await this.local.read(a.specs as ReadSpec[], a.maxBytes as number, undefined, ctx.reserve);
         return packReads(res);
       }
       case 'wait':

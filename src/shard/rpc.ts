@@ -12,11 +12,15 @@
  * ring slot is reused as soon as it is read, and the log and the batch cache keep what they are given).
  *
  * Bulk answers: a call made with `{ bulk: true }` (a Fetch's read) may be answered by a BULK_RESPONSE, whose
- * payloads the responder copied into its bulk arena (bulk.ts) instead of the ring: the caller gets views of the
- * arena, no copy, and a `release` it must call once, when it is done with them (the connection calls it when
- * the socket has taken the bytes). Releases go back as RELEASE frames, batched per turn of the event loop:
+ * payloads lie in the responder's bulk arena (bulk.ts) instead of the ring: read into runs the handler reserved
+ * (`ServeContext.reserve`, no copy), or copied into one more run. The caller gets views of the arena, no copy,
+ * and a `release` it must call once, when it is done with them (the connection calls it when the socket has
+ * taken the bytes). After the frame's JSON a BULK_RESPONSE names its runs and where each payload starts:
+ *   u32 runs | (u32 start, u32 count)[runs] | u32 byteOffset[payloads]
+ * Releases go back as RELEASE frames, batched per turn of the event loop:
  *   u32 kind | u32 runs | (u32 start, u32 count)[runs]
- * Answers smaller than `BULK_PAYLOAD_BYTES_MIN` and answers the arena has no room for go through the ring.
+ * Answers smaller than `BULK_PAYLOAD_BYTES_MIN` with nothing read into the arena, and answers the arena has no
+ * room for, go through the ring (runs reserved for them are freed at once).
  *
  * Back-pressure: a frame that does not fit waits in the outbox, in order, until the peer frees ring space; the
  * call's caller (a request handler) waits with it, so its connection keeps the request in flight and stops
@@ -24,7 +28,7 @@
  * so its memory is bounded by the connections' limits, not by the ring.
  */
 import { ChannelReceiver, ChannelSender } from './channel.js';
-import { BulkReader, BulkWriter } from './bulk.js';
+import { BULK_BLOCK_BYTES, BulkReader, BulkWriter, type BulkRun } from './bulk.js';
 import { countCopy } from '../protocol/copy-meter.js';
 
 const REQUEST = 1;
@@ -53,7 +57,17 @@ export interface BulkBuffers {
   rx: SharedArrayBuffer;
 }
 
-export type RpcServe = (op: string, args: unknown, payloads: Buffer[]) => Promise<{ result: unknown; payloads?: readonly Buffer[] }>;
+/** What a handler may use while serving one call. */
+export interface ServeContext {
+  /**
+   * Present when the caller asked for a bulk answer: memory of the arena, `bytes` long, for the handler to read
+   * answer payloads into (its reads return views of it); null when the arena has no room. Runs the answer does
+   * not use are freed when it is sent; the whole call may reserve at most half the arena.
+   */
+  reserve?: (bytes: number) => Uint8Array | null;
+}
+
+export type RpcServe = (op: string, args: unknown, payloads: Buffer[], ctx: ServeContext) => Promise<{ result: unknown; payloads?: readonly Buffer[] }>;
 
 /** A call that could not be made or answered: the peer is down or restarting. */
 export class ShardUnavailableError extends Error {
@@ -106,12 +120,22 @@ export class ShardLink {
   /**
    * Counters: calls made to the peer, calls served for it, frames that had to be fragmented, answers sent through
    * the bulk arena, answers that asked for it but went through the ring (too small, or no room), arena blocks
-   * this side has lent and not had back.
+   * this side has lent and not had back; bulk answers' payload bytes sent where a read put them (no copy) and
+   * copied into the arena.
    */
-  get stats(): { callsSent: number; callsServed: number; fragmented: number; bulkAnswers: number; bulkDeclined: number; bulkBlocksLent: number } {
+  get stats(): {
+    callsSent: number;
+    callsServed: number;
+    fragmented: number;
+    bulkAnswers: number;
+    bulkDeclined: number;
+    bulkBlocksLent: number;
+    bulkBytesInPlace: number;
+    bulkBytesCopied: number;
+  } {
     return { ...this.#counts, bulkBlocksLent: this.#bulkTx?.blocksInUse ?? 0 };
   }
-  readonly #counts = { callsSent: 0, callsServed: 0, fragmented: 0, bulkAnswers: 0, bulkDeclined: 0 };
+  readonly #counts = { callsSent: 0, callsServed: 0, fragmented: 0, bulkAnswers: 0, bulkDeclined: 0, bulkBytesInPlace: 0, bulkBytesCopied: 0 };
   readonly #bulkTx: BulkWriter | null;
   readonly #bulkRx: BulkReader | null;
   /** Runs released here and not yet sent back to the peer (start, count pairs). */
@@ -238,26 +262,98 @@ export class ShardLink {
     }
   }
 
-  /** The answer to a call: through the bulk arena when the caller asked and it fits, else through the ring. */
-  #answer(id: number, result: unknown, payloads: readonly Buffer[], bulk: boolean): void {
+  /** A run of at most what is left of the call's half of the arena, for `ServeContext.reserve`. */
+  #reserve(reserved: BulkRun[], bytes: number): Uint8Array | null {
+    const tx = this.#bulkTx;
+    if (tx === null || this.#closed) return null;
+    let held = 0;
+    for (const r of reserved) held += r.count;
+    if (held + Math.ceil(bytes / BULK_BLOCK_BYTES) > tx.blocks / 2) return null;
+    const got = tx.reserve(bytes);
+    if (got === null) return null;
+    reserved.push(got.run);
+    return got.memory;
+  }
+
+  #freeRuns(runs: readonly BulkRun[]): void {
+    for (const r of runs) this.#bulkTx!.free(r.start, r.count);
+  }
+
+  /**
+   * The answer to a call: through the bulk arena when the caller asked and it fits, else through the ring.
+   * `reserved`: the runs its handler reserved (some payloads may be views of them).
+   */
+  #answer(id: number, result: unknown, payloads: readonly Buffer[], bulk: boolean, reserved: readonly BulkRun[]): void {
     if (bulk && this.#bulkTx && payloads.length > 0) {
-      let total = 0;
-      for (const p of payloads) total += p.length;
-      const run = total >= BULK_PAYLOAD_BYTES_MIN ? this.#bulkTx.write(payloads, total) : null;
-      if (run) {
-        countCopy('shardHop', total);
+      const placed = this.#place(this.#bulkTx, payloads, reserved);
+      if (placed) {
         this.#counts.bulkAnswers++;
         const [head, text] = encode(BULK_RESPONSE, id, { ok: true, result }, payloads);
-        const tail = Buffer.allocUnsafe(8);
-        tail.writeUInt32LE(run.start, 0);
-        tail.writeUInt32LE(run.count, 4);
+        const tail = Buffer.allocUnsafe(4 + 8 * placed.runs.length + 4 * payloads.length);
+        tail.writeUInt32LE(placed.runs.length, 0);
+        placed.runs.forEach((r, i) => {
+          tail.writeUInt32LE(r.start, 4 + 8 * i);
+          tail.writeUInt32LE(r.count, 8 + 8 * i);
+        });
+        const at = 4 + 8 * placed.runs.length;
+        placed.offsets.forEach((o, i) => tail.writeUInt32LE(o, at + 4 * i));
         this.#send([head!, text!, tail]);
         return;
       }
       this.#counts.bulkDeclined++;
     }
+    if (reserved.length > 0) this.#freeRuns(reserved);
     countRingCopy(payloads);
     this.#send(encode(RESPONSE, id, { ok: true, result }, payloads));
+  }
+
+  /**
+   * Lays an answer's payloads out in the arena: those read into the call's reserved runs stay where they are, the
+   * others are copied end to end into one more run. Frees the reserved runs no payload lies in. Null (nothing
+   * changed) when that copy run cannot be had, or when nothing was read into the arena and the answer is too
+   * small to be worth a release round trip.
+   */
+  #place(tx: BulkWriter, payloads: readonly Buffer[], reserved: readonly BulkRun[]): { runs: BulkRun[]; offsets: number[] } | null {
+    const offsets = new Array<number>(payloads.length).fill(-1);
+    const used = new Set<BulkRun>();
+    const rest: Buffer[] = [];
+    let restBytes = 0;
+    let inPlace = 0;
+    payloads.forEach((p, i) => {
+      if (p.length === 0) {
+        offsets[i] = 0;
+        return;
+      }
+      const at = tx.offsetOf(p);
+      const run = at < 0 ? undefined : reserved.find((r) => at >= r.start * BULK_BLOCK_BYTES && at + p.length <= (r.start + r.count) * BULK_BLOCK_BYTES);
+      if (run === undefined) {
+        rest.push(p);
+        restBytes += p.length;
+        return;
+      }
+      offsets[i] = at;
+      used.add(run);
+      inPlace += p.length;
+    });
+    if (used.size === 0 && restBytes < BULK_PAYLOAD_BYTES_MIN) return null;
+    const runs = [...used];
+    if (restBytes > 0) {
+      const run = tx.write(rest, restBytes);
+      if (run === null) return null;
+      countCopy('shardHop', restBytes);
+      this.#counts.bulkBytesCopied += restBytes;
+      runs.push(run);
+      let at = run.start * BULK_BLOCK_BYTES;
+      payloads.forEach((p, i) => {
+        if (offsets[i] !== -1) return;
+        offsets[i] = at;
+        at += p.length;
+      });
+    }
+    const unused = reserved.filter((r) => !used.has(r));
+    if (unused.length > 0) this.#freeRuns(unused);
+    this.#counts.bulkBytesInPlace += inPlace;
+    return { runs, offsets };
   }
 
   /** Queues a run's return to the peer; one RELEASE frame per turn of the event loop carries them all. */
@@ -280,7 +376,7 @@ export class ShardLink {
     this.#send([f]);
   }
 
-  #freeRuns(view: Buffer): void {
+  #takeReleases(view: Buffer): void {
     const runs = view.readUInt32LE(4);
     if (!this.#bulkTx || view.length < 8 + 8 * runs) {
       this.close(new Error(`bad release frame from shard ${this.peer}`));
@@ -300,7 +396,7 @@ export class ShardLink {
     const view = Buffer.from(m.buffer, m.byteOffset, m.length);
     const kind = view.readUInt32LE(0);
     if (kind === RELEASE) {
-      this.#freeRuns(view);
+      this.#takeReleases(view);
       return;
     }
     if (kind === FRAGMENT) {
@@ -358,19 +454,34 @@ export class ShardLink {
     }
     const { op, args, bulk } = json as { op: string; args: unknown; bulk?: boolean };
     this.#counts.callsServed++;
-    this.#serve(op, args, payloads).then(
-      (r) => this.#answer(id, r.result, r.payloads ?? [], bulk === true),
-      (err: unknown) => this.#send(encode(RESPONSE, id, { ok: false, error: (err as Error).message }, [])),
+    const reserved: BulkRun[] = [];
+    const ctx: ServeContext = bulk === true && this.#bulkTx ? { reserve: (bytes) => this.#reserve(reserved, bytes) } : {};
+    this.#serve(op, args, payloads, ctx).then(
+      (r) => this.#answer(id, r.result, r.payloads ?? [], bulk === true, reserved),
+      (err: unknown) => {
+        if (reserved.length > 0) this.#freeRuns(reserved);
+        this.#send(encode(RESPONSE, id, { ok: false, error: (err as Error).message }, []));
+      },
     );
   }
 
-  /** A BULK_RESPONSE: payload views of the peer's arena, and the release that hands the run back. */
+  /** A BULK_RESPONSE: payload views of the peer's arena, and the release that hands its runs back. */
   #bulkAnswer(view: Buffer, id: number, json: unknown, count: number, at: number): void {
-    const start = view.readUInt32LE(at);
-    const blocks = view.readUInt32LE(at + 4);
+    const runCount = at + 4 <= view.length ? view.readUInt32LE(at) : -1;
+    const offsetsAt = at + 4 + 8 * runCount;
+    if (runCount < 1 || offsetsAt + 4 * count > view.length) {
+      this.close(new Error(`bad bulk answer from shard ${this.peer}`));
+      return;
+    }
+    const runs: BulkRun[] = [];
+    for (let i = 0; i < runCount; i++) runs.push({ start: view.readUInt32LE(at + 4 + 8 * i), count: view.readUInt32LE(at + 8 + 8 * i) });
     const sizes: number[] = [];
-    for (let i = 0; i < count; i++) sizes.push(view.readUInt32LE(HEADER_BYTES + 4 * i));
-    const payloads = this.#bulkRx?.views(start, blocks, sizes);
+    const offsets: number[] = [];
+    for (let i = 0; i < count; i++) {
+      sizes.push(view.readUInt32LE(HEADER_BYTES + 4 * i));
+      offsets.push(view.readUInt32LE(offsetsAt + 4 * i));
+    }
+    const payloads = this.#bulkRx?.views(runs, offsets, sizes);
     if (!payloads) {
       this.close(new Error(`bad bulk answer from shard ${this.peer}`));
       return;
@@ -379,7 +490,7 @@ export class ShardLink {
     const release = (): void => {
       if (released) return;
       released = true;
-      this.#release(start, blocks);
+      for (const r of runs) this.#release(r.start, r.count);
     };
     const p = this.#pending.get(id);
     if (!p) {

@@ -197,12 +197,12 @@ async function runShard(init: ShardInit): Promise<void> {
   // shard) before the first transactional write of a transaction.
   partitions.local.setTxnVerifier(txn);
   coordinator.setTxnVerifier(txn);
-  const serveLink: RpcServe = async (op, args, payloads) => {
+  const serveLink: RpcServe = async (op, args, payloads, ctx) => {
     if (op === 'txn') return { result: null, payloads: [await txn.serve((args as { method: string }).method, payloads[0]!)] };
     if (op === 'txnList') return { result: null, payloads: [txn.serveList(payloads[0]!)] };
     if (op === 'group') return { result: null, payloads: [await groups.serve((args as { method: string }).method, payloads[0]!)] };
     if (op === 'groupList') return { result: null, payloads: [groups.serveList((args as { states: string[] }).states)] };
-    return partitions.serve(op, args, payloads);
+    return partitions.serve(op, args, payloads, ctx);
   };
   const addLink = (l: LinkInit): void => {
     partitions.links.get(l.peer)?.close(new Error('replaced'));

@@ -769,6 +769,41 @@ describe.skipIf(!available)('native engine: read-ahead', () => {
     await f.close();
   });
 
+  it('reads into memory the caller gives (a shard\'s bulk arena): exact bytes, a view of that memory, no read buffer of its own', async () => {
+    const dir = tempDir();
+    for (const readAheadBytes of [0, 8 * MiB]) {
+      const fs = engine({ readAheadBytes });
+      const { f, data } = await filled(fs, path.join(dir, `into-${readAheadBytes}.log`), 6 * MiB + 4321, 9);
+      const arena = new SharedArrayBuffer(4 * MiB);
+      const asked: number[] = [];
+      // At an address that is not 4 KiB-aligned (a direct read aligns itself inside what it is given).
+      const into = (n: number): Uint8Array => {
+        asked.push(n);
+        return new Uint8Array(arena, 16, n);
+      };
+      const before = fs.engine.stats();
+      const len = 1_000_003;
+      for (let pos = 11; pos < data.length; pos += len - 501) {
+        const got = await f.read(pos, len, into);
+        expect(got.buffer, `read(${pos})`).toBe(arena);
+        expect(got.equals(data.subarray(pos, Math.min(pos + len, data.length))), `read(${pos})`).toBe(true);
+      }
+      const after = fs.engine.stats();
+      // Only read-ahead blocks come from the pool; no read took a buffer of its own.
+      const blocks = Math.ceil((after.readAheadBytesRead - before.readAheadBytesRead) / (2 * MiB));
+      expect(after.readBuffersAllocated + after.readBuffersReused - before.readBuffersAllocated - before.readBuffersReused).toBeLessThanOrEqual(blocks);
+      if (readAheadBytes > 0) expect(after.readAheadHits - before.readAheadHits).toBeGreaterThan(0);
+      else expect(after.diskReads - before.diskReads).toBe(asked.length);
+      // Asked for the read, its alignment either side, and room to align its address.
+      for (const n of asked) expect(n).toBeLessThanOrEqual(len + 2 * 4096 + 4096);
+      // No memory to be had: the read uses its own.
+      const own = await f.read(100, 1000, () => null);
+      expect(own.buffer).not.toBe(arena);
+      expect(own.equals(data.subarray(100, 1100))).toBe(true);
+      await f.close();
+    }
+  });
+
   it('readAheadBytes 0 turns it off; random reads do not trigger it', async () => {
     const dir = tempDir();
     const off = engine({ readAheadBytes: 0 });

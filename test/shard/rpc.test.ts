@@ -233,6 +233,77 @@ describe('ShardLink bulk answers', () => {
     b.close();
   });
 
+  it('sends payloads a handler read into reserved runs without copying them; copies only the rest; frees unused runs', async () => {
+    const cold = pattern(100_000, 5);
+    const cached = pattern(20_000, 6);
+    const { a, b, arenaB } = bulkPair(async (_op, _args, _payloads, ctx) => {
+      const into = ctx.reserve!(cold.length);
+      expect(ctx.reserve!(BULK_BLOCK_BYTES)).not.toBeNull(); // reserved and never used: freed with the answer
+      // as the engine's read does (native code, not a JS copy the spies below see)
+      for (let i = 0; i < cold.length; i++) into![1000 + i] = cold[i]!;
+      return { result: 'r', payloads: [Buffer.from(into!.buffer, into!.byteOffset + 1000, cold.length), cached, Buffer.alloc(0)] };
+    });
+    const set = Uint8Array.prototype.set;
+    let spied = 0;
+    Uint8Array.prototype.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
+      if (src.length >= 1024) spied += src.length;
+      return set.call(this, src, offset);
+    };
+    resetCopyCounts();
+    let r: Awaited<ReturnType<ShardLink['call']>>;
+    try {
+      r = await a.call('read', null, [], { bulk: true });
+    } finally {
+      Uint8Array.prototype.set = set;
+    }
+    expect(spied).toBe(cached.length); // the cached payload only, into the arena
+    expect(copyCounts().shardHop.bytes).toBe(cached.length);
+    for (const p of r.payloads) expect(p.buffer).toBe(arenaB);
+    expect(r.payloads[0]!.equals(cold)).toBe(true);
+    expect(r.payloads[1]!.equals(cached)).toBe(true);
+    expect(r.payloads[2]!.length).toBe(0);
+    expect(b.stats.bulkBlocksLent).toBe(2 + 1); // the read's run (100,000 bytes) and the copy's; not the unused one
+    r.release!();
+    await settle();
+    expect(b.stats.bulkBlocksLent).toBe(0);
+    expect(b.closed).toBe(false);
+    a.close();
+    b.close();
+  });
+
+  it('bounds a call\'s reservations by half the arena; frees them when the answer goes through the ring or the handler fails', async () => {
+    let mode = '';
+    const { a, b, arenaB } = bulkPair(async (_op, _args, _payloads, ctx) => {
+      if (mode === 'plain') {
+        expect(ctx.reserve).toBeUndefined(); // the caller did not ask for a bulk answer
+        return { result: null, payloads: [pattern(30_000, 1)] };
+      }
+      expect(ctx.reserve!(9 * BULK_BLOCK_BYTES)).toBeNull(); // more than half of 16 blocks
+      const m = ctx.reserve!(8 * BULK_BLOCK_BYTES)!;
+      expect(m.length).toBe(8 * BULK_BLOCK_BYTES);
+      expect(ctx.reserve!(1)).toBeNull(); // the call's half is spent
+      m.fill(7, 0, 30_000);
+      if (mode === 'fail') throw new Error('read failed');
+      // 'ring': the rest (9 blocks) cannot be placed, so everything goes through the ring
+      return { result: null, payloads: [Buffer.from(m.buffer, m.byteOffset, 30_000), pattern(9 * BULK_BLOCK_BYTES, 2)] };
+    });
+    mode = 'fail';
+    await expect(a.call('read', null, [], { bulk: true })).rejects.toThrow(/read failed/);
+    expect(b.stats.bulkBlocksLent).toBe(0);
+    mode = 'ring';
+    const viaRing = await a.call('read', null, [], { bulk: true });
+    expect(viaRing.release).toBeUndefined();
+    for (const p of viaRing.payloads) expect(p.buffer).not.toBe(arenaB);
+    expect(viaRing.payloads[0]!.equals(Buffer.alloc(30_000, 7))).toBe(true);
+    expect(viaRing.payloads[1]!.equals(pattern(9 * BULK_BLOCK_BYTES, 2))).toBe(true);
+    expect(b.stats.bulkBlocksLent).toBe(0);
+    expect(b.stats.bulkDeclined).toBe(1);
+    mode = 'plain';
+    expect((await a.call('read', null)).payloads[0]!.equals(pattern(30_000, 1))).toBe(true);
+    a.close();
+    b.close();
+  });
+
   it('keeps views valid after the link closes; a release then is a no-op', async () => {
     const { a, b } = bulkPair(serve);
     const r = await a.call('read', { n: 3 }, [], { bulk: true });
@@ -270,9 +341,27 @@ describe('BulkWriter', () => {
     const parts = [pattern(70_000, 1), pattern(3, 2), pattern(1000, 3)];
     const run = w.write(parts, 71_003)!;
     expect(run.count).toBe(2);
-    const views = new BulkReader(buf).views(run.start, run.count, parts.map((p) => p.length))!;
+    const at = run.start * BULK_BLOCK_BYTES;
+    const views = new BulkReader(buf).views([run], [at, at + 70_000, at + 70_003], parts.map((p) => p.length))!;
     views.forEach((v, i) => expect(v.equals(parts[i]!)).toBe(true));
-    expect(new BulkReader(buf).views(3, 2, [1])).toBeNull(); // past the arena
-    expect(new BulkReader(buf).views(0, 1, [BULK_BLOCK_BYTES + 1])).toBeNull(); // more than the run
+    const r = new BulkReader(buf);
+    expect(r.views([{ start: 3, count: 2 }], [3 * BULK_BLOCK_BYTES], [1])).toBeNull(); // past the arena
+    expect(r.views([{ start: 0, count: 1 }], [0], [BULK_BLOCK_BYTES + 1])).toBeNull(); // more than the run
+    expect(r.views([{ start: 0, count: 1 }], [BULK_BLOCK_BYTES], [1])).toBeNull(); // outside every run
+    expect(r.views([{ start: 0, count: 0 }], [0], [0])).toBeNull(); // an empty run
+    expect(r.views([{ start: 0, count: 1 }, { start: 2, count: 1 }], [10, 2 * BULK_BLOCK_BYTES + 5], [5, 5])!.length).toBe(2);
+  });
+
+  it('reserves runs for the caller to fill and tells its views from others', () => {
+    const buf = createBulkBuffer(4 * BULK_BLOCK_BYTES);
+    const w = new BulkWriter(buf);
+    const got = w.reserve(BULK_BLOCK_BYTES + 1)!;
+    expect(got.run.count).toBe(2);
+    expect(got.memory.length).toBe(2 * BULK_BLOCK_BYTES);
+    expect(w.offsetOf(got.memory.subarray(10))).toBe(got.run.start * BULK_BLOCK_BYTES + 10);
+    expect(w.offsetOf(Buffer.alloc(10))).toBe(-1);
+    expect(w.reserve(3 * BULK_BLOCK_BYTES)).toBeNull(); // over half the arena
+    expect(w.blocksInUse).toBe(2);
+    expect(w.free(got.run.start, got.run.count)).toBe(true);
   });
 });

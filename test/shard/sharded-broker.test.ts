@@ -34,7 +34,12 @@ async function start(dataDir = tempDataDir('tern-shards-'), smp = 3, shardChanne
   return { b, port: b.listenAddress.port, dataDir };
 }
 
-type Stats = { shard: number; partitions: number; connections: number; links: { peer: number; callsSent: number; callsServed: number; bulkAnswers: number; bulkDeclined: number; bulkBlocksLent: number }[] };
+type Stats = {
+  shard: number;
+  partitions: number;
+  connections: number;
+  links: { peer: number; callsSent: number; callsServed: number; bulkAnswers: number; bulkDeclined: number; bulkBlocksLent: number; bulkBytesInPlace: number; bulkBytesCopied: number }[];
+};
 
 /** Sums a link counter over every shard's links. */
 async function linkTotal(b: ShardedBroker, key: 'bulkAnswers' | 'bulkDeclined' | 'bulkBlocksLent'): Promise<number> {
@@ -184,6 +189,32 @@ describe('sharded broker (3 shards in this process)', () => {
     // Whichever shard kafkajs's connection landed on, two of the three partitions were read across shards, in
     // answers of ~300 KB: through the arenas.
     expect(await linkTotal(b, 'bulkAnswers')).toBeGreaterThan(0);
+    expect(await allBlocksBack(b)).toBe(0);
+  });
+
+  it('reads cold cross-shard answers straight into the arena: after a restart (empty batch caches) owners copy no record bytes', async () => {
+    const dataDir = tempDataDir('tern-shards-');
+    const first = await start(dataDir);
+    await adminCreateTopic(first.port, 'cold', 3);
+    const producer = kafkaFor(first.port).producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    for (let p = 0; p < 3; p++) await producer.send({ topic: 'cold', acks: -1, messages: bulkValues(p, 300, 1000).map((value) => ({ partition: p, value })) });
+    await producer.disconnect();
+    await first.b.close();
+    open.splice(open.indexOf(first.b), 1);
+    const { b, port } = await start(dataDir);
+    // Readers on every shard: each reads the three partitions, two of them across shards, from the segment files.
+    for (const reader of await connectionsOnEveryShard(b, port)) {
+      const f = await reader.request<{ responses: { partitions: { partitionIndex: number; errorCode: number; records: Buffer | Buffer[] | null }[] }[] }>(ApiKey.Fetch, FETCH_V, fetchAcross('cold', 3, 0));
+      for (const part of f.responses[0]!.partitions) {
+        expect(part.errorCode).toBe(0);
+        expect(decodeBatches(part.records).flatMap((x) => x.records.map((r) => r.value))).toEqual(bulkValues(part.partitionIndex, 300, 1000));
+      }
+    }
+    const stats = (await b.stats()) as Stats[];
+    const sum = (key: 'bulkBytesInPlace' | 'bulkBytesCopied'): number => stats.reduce((n, s) => n + s.links.reduce((m, l) => m + l[key], 0), 0);
+    expect(sum('bulkBytesInPlace')).toBeGreaterThan(300_000); // at least one answer's worth (~300 KB per partition)
+    expect(sum('bulkBytesCopied')).toBe(0);
     expect(await allBlocksBack(b)).toBe(0);
   });
 
