@@ -82,6 +82,7 @@ try {
     }),
   );
   const produced = procStat(broker);
+  const threadsProduced = broker.threadCpuSeconds();
   console.log(`${logEngine}: produced ${(sent / 1e6).toFixed(0)} MB at ${(sent / 1e6 / ((performance.now() - t0) / 1000)).toFixed(0)} MB/s; broker so far: ${produced.minflt} minor faults, ${produced.cpuS.toFixed(2)} CPU s, ${gcLine()}`);
   for (let round = 0; round < rounds; round++) {
     const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000_000, numberOfSignificantValueDigits: 3 });
@@ -116,6 +117,13 @@ try {
   }
   const end = procStat(broker);
   console.log(`${logEngine}: broker while consuming: ${end.minflt - produced.minflt} minor faults, ${(end.cpuS - produced.cpuS).toFixed(2)} CPU s; GC in all, whole run: ${gcLine()}`);
+  // The busiest threads while consuming: one busy shard thread means the connection and the partition share a
+  // shard; two, that the connection's shard fetched across (the kernel places the connection, SO_REUSEPORT).
+  const busiest = [...broker.threadCpuSeconds()]
+    .map(([key, s]) => [key, s - (threadsProduced.get(key) ?? 0)] as const)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4);
+  console.log(`${logEngine}: busiest threads while consuming (CPU s): ${busiest.map(([key, s]) => `${key} ${s.toFixed(2)}`).join(', ')}`);
   conn.close();
 } finally {
   await broker.stop();

@@ -75,6 +75,31 @@ export class ServerProcess {
     return f === null ? null : (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLOCK_TICKS_PER_SEC;
   }
 
+  /**
+   * CPU seconds (user + system) of each of the server's threads so far, keyed "tid name", from
+   * /proc/<pid>/task/<tid>/stat; empty where /proc is not available.
+   */
+  threadCpuSeconds(): Map<string, number> {
+    const out = new Map<string, number>();
+    let tids: string[];
+    try {
+      tids = fs.readdirSync(`/proc/${this.proc.pid}/task`);
+    } catch {
+      return out;
+    }
+    for (const tid of tids) {
+      try {
+        const stat = fs.readFileSync(`/proc/${this.proc.pid}/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${tid} ${name}`, (Number(f[11]) + Number(f[12])) / CLOCK_TICKS_PER_SEC);
+      } catch {
+        // the thread ended
+      }
+    }
+    return out;
+  }
+
   /** Minor page faults of the server so far (/proc/<pid>/stat minflt); null where /proc is not available. */
   minorFaults(): number | null {
     const f = this.#stat();
