@@ -110,6 +110,43 @@ function bulkPair(serveB: RpcServe, bulkBytes = 16 * BULK_BLOCK_BYTES): { a: Sha
   return { a, b, arenaB };
 }
 
+/**
+ * Calls `op` with `bulk` on `a` while every Uint8Array#set and Buffer#copy of 1 KiB or more is counted (record
+ * bytes; headers and JSON are smaller), with the copy meter's shardHop bytes over the same call.
+ */
+async function countedCall(a: ShardLink, bulk: boolean): Promise<{ spied: number; metered: number; r: Awaited<ReturnType<ShardLink['call']>> }> {
+  const set = Uint8Array.prototype.set;
+  const copy = Buffer.prototype.copy;
+  let spied = 0;
+  Uint8Array.prototype.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
+    if (src.length >= 1024) spied += src.length;
+    return set.call(this, src, offset);
+  };
+  Buffer.prototype.copy = function (this: Buffer, target: Uint8Array, ...rest: number[]) {
+    const n = copy.call(this, target, ...rest);
+    if (n >= 1024) spied += n;
+    return n;
+  };
+  resetCopyCounts();
+  try {
+    const r = await a.call('read', null, [], { bulk });
+    return { spied, metered: copyCounts().shardHop.bytes, r };
+  } finally {
+    Uint8Array.prototype.set = set;
+    Buffer.prototype.copy = copy;
+  }
+}
+
+/** Releases `r`'s views and checks that `b` has every block back and kept the link open; closes both links. */
+async function releaseAndClose(r: Awaited<ReturnType<ShardLink['call']>>, a: ShardLink, b: ShardLink): Promise<void> {
+  r.release!();
+  await settle();
+  expect(b.stats.bulkBlocksLent).toBe(0);
+  expect(b.closed).toBe(false);
+  a.close();
+  b.close();
+}
+
 /** Lets queued releases (sent on the next turn) reach the peer and be read. */
 async function settle(): Promise<void> {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
@@ -129,13 +166,8 @@ describe('ShardLink bulk answers', () => {
     expect(r.payloads.map((p) => p.toString('latin1'))).toEqual(payloadsOf(7).map((p) => p.toString('latin1')));
     expect(b.stats.bulkAnswers).toBe(1);
     expect(b.stats.bulkBlocksLent).toBe(1); // 60,010 bytes: one 64 KiB block
-    r.release!();
-    r.release!(); // a second release does nothing
-    await settle();
-    expect(b.stats.bulkBlocksLent).toBe(0);
-    expect(b.closed).toBe(false);
-    a.close();
-    b.close();
+    r.release!(); // a second release (below) does nothing
+    await releaseAndClose(r, a, b);
   });
 
   it('never reuses a run before its release: held answers stay intact while later ones come and go', async () => {
@@ -184,35 +216,11 @@ describe('ShardLink bulk answers', () => {
   it('copies an answer\'s bytes once through the arena against twice through the ring (instrumented and metered)', async () => {
     const parts = [pattern(40_000, 1), pattern(20_000, 2)];
     const { a, b } = bulkPair(async () => ({ result: null, payloads: parts }));
-    // Every Uint8Array#set and Buffer#copy of 1 KiB or more made while a call runs (record bytes; headers and
-    // JSON are smaller).
-    const copied = async (bulk: boolean): Promise<{ spied: number; metered: number; r: Awaited<ReturnType<ShardLink['call']>> }> => {
-      const set = Uint8Array.prototype.set;
-      const copy = Buffer.prototype.copy;
-      let spied = 0;
-      Uint8Array.prototype.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
-        if (src.length >= 1024) spied += src.length;
-        return set.call(this, src, offset);
-      };
-      Buffer.prototype.copy = function (this: Buffer, target: Uint8Array, ...rest: number[]) {
-        const n = copy.call(this, target, ...rest);
-        if (n >= 1024) spied += n;
-        return n;
-      };
-      resetCopyCounts();
-      try {
-        const r = await a.call('read', null, [], { bulk });
-        return { spied, metered: copyCounts().shardHop.bytes, r };
-      } finally {
-        Uint8Array.prototype.set = set;
-        Buffer.prototype.copy = copy;
-      }
-    };
-    const ring = await copied(false);
+    const ring = await countedCall(a, false);
     expect(ring.r.release).toBeUndefined();
     expect(ring.spied).toBe(2 * 60_000); // into the ring, out into the caller's buffer
     expect(ring.metered).toBe(ring.spied);
-    const arena = await copied(true);
+    const arena = await countedCall(a, true);
     expect(arena.r.release).toBeDefined();
     expect(arena.spied).toBe(60_000); // into the arena only
     expect(arena.metered).toBe(arena.spied);
@@ -243,32 +251,15 @@ describe('ShardLink bulk answers', () => {
       for (let i = 0; i < cold.length; i++) into![1000 + i] = cold[i]!;
       return { result: 'r', payloads: [Buffer.from(into!.buffer, into!.byteOffset + 1000, cold.length), cached, Buffer.alloc(0)] };
     });
-    const set = Uint8Array.prototype.set;
-    let spied = 0;
-    Uint8Array.prototype.set = function (this: Uint8Array, src: ArrayLike<number>, offset?: number) {
-      if (src.length >= 1024) spied += src.length;
-      return set.call(this, src, offset);
-    };
-    resetCopyCounts();
-    let r: Awaited<ReturnType<ShardLink['call']>>;
-    try {
-      r = await a.call('read', null, [], { bulk: true });
-    } finally {
-      Uint8Array.prototype.set = set;
-    }
+    const { spied, metered, r } = await countedCall(a, true);
     expect(spied).toBe(cached.length); // the cached payload only, into the arena
-    expect(copyCounts().shardHop.bytes).toBe(cached.length);
+    expect(metered).toBe(cached.length);
     for (const p of r.payloads) expect(p.buffer).toBe(arenaB);
     expect(r.payloads[0]!.equals(cold)).toBe(true);
     expect(r.payloads[1]!.equals(cached)).toBe(true);
     expect(r.payloads[2]!.length).toBe(0);
     expect(b.stats.bulkBlocksLent).toBe(2 + 1); // the read's run (100,000 bytes) and the copy's; not the unused one
-    r.release!();
-    await settle();
-    expect(b.stats.bulkBlocksLent).toBe(0);
-    expect(b.closed).toBe(false);
-    a.close();
-    b.close();
+    await releaseAndClose(r, a, b);
   });
 
   it('bounds a call\'s reservations by half the arena; frees them when the answer goes through the ring or the handler fails', async () => {
