@@ -759,7 +759,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
     uint64_t limit = info.Length() > 3 && info[3].IsNumber() ? static_cast<uint64_t>(info[3].As<Napi::Number>().Int64Value())
                                                             : pos + len;
     auto* w = new ReadWorker(info.Env(), this, std::move(f), pos, len, limit);
-    if (info.Length() > 4 && info[4].IsTypedArray()) w->Into(info[4].As<Napi::Uint8Array>());
+    if (info.Length() > 4 && info[4].IsTypedArray() && info[4].As<Napi::TypedArray>().TypedArrayType() == napi_uint8_array) {
+      w->Into(info[4].As<Napi::Uint8Array>());
+    }
     auto p = w->Promise();
     w->Queue();
     return p;

@@ -34,7 +34,6 @@ import { ProducerIdBlocks } from '../txn/index.js';
 const RESTART_DELAY_MS_MAX = 30_000;
 /** Placeholder for the diagonal of the ring matrix. */
 const EMPTY_RING = new SharedArrayBuffer(0);
-
 /** How often shards report per-partition append rates (the load new partitions are placed by). */
 const LOAD_SAMPLE_MS = 10_000;
 /** How long topic admin waits for a restarting shard before failing. */
@@ -89,7 +88,8 @@ export class ShardedBroker {
   readonly #rings: SharedArrayBuffer[][] = [];
   /**
    * Bulk arenas (bulk.ts), one per ordered pair like the rings: `#bulk[a][c]` holds a's answers to c. Twice the ring
-   * (8 MiB by default): eight 1 MiB fetch answers in flight to one shard before answers fall back to the ring.
+   * (8 MiB by default): seven or eight 1 MiB fetch answers in flight to one shard (a cold read reserves 17 blocks,
+   * its alignment slack included) before answers fall back to the ring.
    */
   readonly #bulk: SharedArrayBuffer[][] = [];
   readonly #deleting = new Set<string>();

@@ -69,9 +69,11 @@ interface Attempt {
   releases: (() => void)[];
 }
 
-async function readAll(b: BrokerServices, targets: Target[], readable: Target[], maxBytes: number): Promise<Attempt> {
+/** `views`: whether records may be views to hand back (only where the response's write can be waited for). */
+async function readAll(b: BrokerServices, targets: Target[], readable: Target[], maxBytes: number, views: boolean): Promise<Attempt> {
   const releases: (() => void)[] = [];
-  const read = readable.length === 0 ? [] : await b.partitions.read(readable.map((t) => t.spec), maxBytes, (r) => releases.push(r));
+  const hold = views ? (r: () => void): void => void releases.push(r) : undefined;
+  const read = readable.length === 0 ? [] : await b.partitions.read(readable.map((t) => t.spec), maxBytes, hold);
   const outcomes: (ReadOutcome | null)[] = [];
   let bytes = 0;
   let errors = false;
@@ -125,13 +127,11 @@ export const fetchHandler: ApiHandler<FetchRequest, FetchResponseIn> = {
     const maxWaitMs = Math.max(0, Math.min(req.maxWaitMs, b.config.fetchWaitMsMax));
     const deadline = Date.now() + maxWaitMs;
     for (;;) {
-      const attempt = await readAll(b, targets, readable, maxBytes);
+      // Without holdUntilWritten nothing could tell when the records are no longer used: owned copies then.
+      const attempt = await readAll(b, targets, readable, maxBytes, ctx.holdUntilWritten !== undefined);
       const left = deadline - Date.now();
       if (attempt.bytes >= req.minBytes || attempt.errors || left <= 0 || ctx.signal.aborted || readable.length === 0) {
-        for (const r of attempt.releases) {
-          if (ctx.holdUntilWritten) ctx.holdUntilWritten(r);
-          else r();
-        }
+        for (const r of attempt.releases) ctx.holdUntilWritten!(r);
         return respond(topics, targets, attempt, req.isolationLevel);
       }
       for (const r of attempt.releases) r(); // a long poll's attempt not answered: nothing uses its records
