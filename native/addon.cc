@@ -1,11 +1,13 @@
 // tern_native: the thin native layer (see ../shared/design.md). Syscalls and hot loops on memory the
 // caller owns; policy stays in TypeScript. Functions take Uint8Array views and never keep them,
-// except the log engine (engine.cc), whose caller keeps appended buffers alive until they are written.
+// except the log engine (engine.cc), whose caller keeps appended buffers alive until they are written, and
+// shareExport (share.cc), which holds a view's memory until another shard takes it.
 #include <napi.h>
 
 #include "crc32c.h"
 #include "engine.h"
 #include "net.h"
+#include "share.h"
 
 namespace {
 
@@ -28,6 +30,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("crc32cHardware", Napi::Boolean::New(env, tern::crc32c_hardware()));
   tern::InitEngine(env, exports);
   tern::InitNet(env, exports);
+  tern::InitShare(env, exports);
   return exports;
 }
 

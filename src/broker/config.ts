@@ -85,6 +85,11 @@ export interface BrokerConfig extends GroupCoordinatorConfig, TxnCoordinatorConf
   smp: number;
   /** Capacity of each one-way ring between two shards (a power of two); larger messages are sent in fragments. */
   shardChannelBytes: number;
+  /**
+   * Cross-shard record bytes by reference (src/io/share.ts): a produce's records and a fetch's cached batches are
+   * handed to the other shard's isolate without a copy. Off: they are copied through the ring and the bulk arena.
+   */
+  shardShareMemory: boolean;
   /** First delay before restarting a crashed shard; doubles per crash in a row, up to 30 s. */
   shardRestartDelayMs: number;
 }
@@ -110,6 +115,7 @@ export interface BrokerOptions {
   smp?: number;
   partitionsPerShardMax?: number;
   shardChannelBytes?: number;
+  shardShareMemory?: boolean;
   offsetsTopicPartitions?: number;
   groupInitialRebalanceDelayMs?: number;
   groupMinSessionTimeoutMs?: number;
@@ -219,6 +225,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
     smp: positiveInt(o.smp ?? availableParallelism(), 'smp', shardsMax),
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),
+    shardShareMemory: o.shardShareMemory ?? true,
     shardRestartDelayMs: 100,
     ...groupConfig(o),
     ...producerStateConfig(o),

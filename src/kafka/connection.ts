@@ -30,6 +30,7 @@ import { encodeResponse, peekRequestPrefix, readRequest, type RequestPrefix } fr
 import { API_SPECS, ApiKey } from '../protocol/messages/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { FrameParser } from '../protocol/frame-parser.js';
+import { markShareable } from '../io/share.js';
 import type { ApiHandler, BrokerServices, RequestContext } from './context.js';
 
 /**
@@ -106,6 +107,7 @@ export class Connection {
 
   private onData(chunk: Buffer): void {
     if (this.closed || this.draining) return; // draining: requests that arrive now are not started
+    markShareable(chunk); // V8's memory: a cross-shard produce may hand its records to the owner by reference
     try {
       this.parser.pushChunked(chunk, (frame) => this.acceptFrame(frame));
     } catch (err) {

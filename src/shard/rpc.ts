@@ -3,20 +3,27 @@
  * request (operation name, JSON arguments, raw byte payloads) answered by a response with the same id.
  *
  * Frame (little-endian), one ring message:
- *   u32 kind | u32 id | u32 jsonBytes | u32 payloads | u32 payloadBytes[payloads] | json | payloads
+ *   u32 kind | u32 id | u32 jsonBytes | u32 payloads | u32 payloadBytes[payloads] | json | payloads | u32 ids[shared]
  * A frame larger than the ring's message limit goes as FRAGMENT messages (u32 kind | u32 total | bytes), cut
  * from the frame's pieces as they are sent (never joined); one ordered outbox per ring, so fragments of one frame
  * are consecutive.
  *
- * Record bytes cross once: written into the ring by the sender, copied out into one buffer by the receiver (a
- * ring slot is reused as soon as it is read, and the log and the batch cache keep what they are given).
+ * Shared payloads: a payload whose memory may be handed over by reference (share.ts: socket reads, imports; at
+ * least SHARE_BYTES_MIN) does not cross the ring: its payloadBytes has the SHARED bit set, its bytes are left out of
+ * the frame, and an id in the trailing `ids` list (one per shared payload, in order) names it; the receiver takes
+ * it as a Buffer over the same memory (native/share.cc). No copy on either side. An id the receiver cannot take
+ * (the sender is gone) fails that call.
+ *
+ * Other record bytes cross once: written into the ring by the sender, copied out into one buffer by the receiver
+ * (a ring slot is reused as soon as it is read, and the log and the batch cache keep what they are given).
  *
  * Bulk answers: a call made with `{ bulk: true }` (a Fetch's read) may be answered by a BULK_RESPONSE, whose
  * payloads lie in the responder's bulk arena (bulk.ts) instead of the ring: read into runs the handler reserved
  * (`ServeContext.reserve`, no copy), or copied into one more run. The caller gets views of the arena, no copy,
  * and a `release` it must call once, when it is done with them (the connection calls it when the socket has
- * taken the bytes). After the frame's JSON a BULK_RESPONSE names its runs and where each payload starts:
- *   u32 runs | (u32 start, u32 count)[runs] | u32 byteOffset[payloads]
+ * taken the bytes). After the frame's JSON a BULK_RESPONSE names its runs and where each payload starts (0 for a
+ * shared payload), then the shared payloads' ids:
+ *   u32 runs | (u32 start, u32 count)[runs] | u32 byteOffset[payloads] | u32 ids[shared]
  * Releases go back as RELEASE frames, batched per turn of the event loop:
  *   u32 kind | u32 runs | (u32 start, u32 count)[runs]
  * Answers smaller than `BULK_PAYLOAD_BYTES_MIN` with nothing read into the arena, and answers the arena has no
@@ -30,6 +37,7 @@
 import { ChannelReceiver, ChannelSender } from './channel.js';
 import { BULK_BLOCK_BYTES, BulkReader, BulkWriter, type BulkRun } from './bulk.js';
 import { countCopy } from '../protocol/copy-meter.js';
+import { isShareable, markShareable, shareBinding, type ShareBinding } from '../io/share.js';
 
 const REQUEST = 1;
 const RESPONSE = 2;
@@ -39,6 +47,8 @@ const RELEASE = 5;
 /** Smaller answers go through the ring: two small copies cost less than a release round trip. */
 export const BULK_PAYLOAD_BYTES_MIN = 16 * 1024;
 const HEADER_BYTES = 16;
+/** payloadBytes bit: the payload travels by reference (an id at the frame's end), not in the frame. */
+const SHARED = 0x80000000;
 const FRAGMENT_HEADER_BYTES = 8;
 
 export interface RpcMessage {
@@ -79,22 +89,47 @@ interface Pending {
   reject(err: Error): void;
 }
 
-function encode(kind: number, id: number, json: unknown, payloads: readonly Buffer[]): Buffer[] {
+/**
+ * A frame's parts: header, JSON, then the payloads that are not shared (`ids[i]` 0, or no `ids`). The shared
+ * payloads' ids (`idList`) go last, after anything the caller adds.
+ */
+function encode(kind: number, id: number, json: unknown, payloads: readonly Buffer[], ids: Uint32Array | null = null): Buffer[] {
   const text = Buffer.from(JSON.stringify(json ?? null));
   const head = Buffer.allocUnsafe(HEADER_BYTES + 4 * payloads.length);
   head.writeUInt32LE(kind, 0);
   head.writeUInt32LE(id, 4);
   head.writeUInt32LE(text.length, 8);
   head.writeUInt32LE(payloads.length, 12);
-  payloads.forEach((p, i) => head.writeUInt32LE(p.length, HEADER_BYTES + 4 * i));
-  return [head, text, ...payloads];
+  const out: Buffer[] = [head, text];
+  payloads.forEach((p, i) => {
+    const shared = ids !== null && ids[i] !== 0;
+    head.writeUInt32LE(shared ? (SHARED | p.length) >>> 0 : p.length, HEADER_BYTES + 4 * i);
+    if (!shared) out.push(p);
+  });
+  return out;
 }
 
-/** Counts the copy of `payloads` into the ring (copy-meter.ts), which sending them will make. */
-function countRingCopy(payloads: readonly Buffer[]): void {
+/** The trailing id list of a frame whose payloads include shared ones (empty when none). */
+function idList(ids: Uint32Array | null): Buffer[] {
+  if (ids === null) return [];
+  const list = ids.filter((x) => x !== 0);
+  if (list.length === 0) return [];
+  const b = Buffer.allocUnsafe(4 * list.length);
+  list.forEach((x, i) => b.writeUInt32LE(x, 4 * i));
+  return [b];
+}
+
+/**
+ * Counts the copy of `payloads` that are not shared into the ring (copy-meter.ts), which sending them will make;
+ * returns those bytes.
+ */
+function countRingCopy(payloads: readonly Buffer[], ids: Uint32Array | null): number {
   let bytes = 0;
-  for (const p of payloads) bytes += p.length;
+  payloads.forEach((p, i) => {
+    if (ids === null || ids[i] === 0) bytes += p.length;
+  });
   if (bytes > 0) countCopy('shardHop', bytes);
+  return bytes;
 }
 
 export class ShardLink {
@@ -121,7 +156,8 @@ export class ShardLink {
    * Counters: calls made to the peer, calls served for it, frames that had to be fragmented, answers sent through
    * the bulk arena, answers that asked for it but went through the ring (too small, or no room), arena blocks
    * this side has lent and not had back; bulk answers' payload bytes sent where a read put them (no copy) and
-   * copied into the arena.
+   * copied into the arena; payload bytes sent and received by reference (shared, no copy); payload bytes sent
+   * through the ring (copied in and out).
    */
   get stats(): {
     callsSent: number;
@@ -132,27 +168,35 @@ export class ShardLink {
     bulkBlocksLent: number;
     bulkBytesInPlace: number;
     bulkBytesCopied: number;
+    bytesShared: number;
+    bytesSharedIn: number;
+    ringPayloadBytes: number;
   } {
     return { ...this.#counts, bulkBlocksLent: this.#bulkTx?.blocksInUse ?? 0 };
   }
-  readonly #counts = { callsSent: 0, callsServed: 0, fragmented: 0, bulkAnswers: 0, bulkDeclined: 0, bulkBytesInPlace: 0, bulkBytesCopied: 0 };
+  readonly #counts = { callsSent: 0, callsServed: 0, fragmented: 0, bulkAnswers: 0, bulkDeclined: 0, bulkBytesInPlace: 0, bulkBytesCopied: 0, bytesShared: 0, bytesSharedIn: 0, ringPayloadBytes: 0 };
   readonly #bulkTx: BulkWriter | null;
   readonly #bulkRx: BulkReader | null;
   /** Runs released here and not yet sent back to the peer (start, count pairs). */
   #releases: number[] = [];
+  /** Payloads by reference (share.ts), or null: everything is copied. `#shareTag` names this side's exports. */
+  readonly #share: ShareBinding | null;
+  readonly #shareTag: number;
 
   constructor(
     readonly peer: number,
     tx: SharedArrayBuffer,
     rx: SharedArrayBuffer,
     serve: RpcServe,
-    private readonly opts: { onClose?: (why: Error) => void; bulk?: BulkBuffers } = {},
+    private readonly opts: { onClose?: (why: Error) => void; bulk?: BulkBuffers; share?: boolean } = {},
   ) {
     this.#tx = new ChannelSender(tx);
     this.#rx = new ChannelReceiver(rx);
     this.#bulkTx = opts.bulk ? new BulkWriter(opts.bulk.tx) : null;
     this.#bulkRx = opts.bulk ? new BulkReader(opts.bulk.rx) : null;
     this.#serve = serve;
+    this.#share = opts.share === false ? null : shareBinding();
+    this.#shareTag = this.#share?.shareTag() ?? 0;
     this.done = this.#rx.run((m) => this.#receive(m)).catch((err: unknown) => this.close(err as Error));
   }
 
@@ -171,8 +215,9 @@ export class ShardLink {
     this.#counts.callsSent++;
     return new Promise<RpcMessage>((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      countRingCopy(payloads);
-      this.#send(encode(REQUEST, id, opts.bulk && this.#bulkRx ? { op, args, bulk: true } : { op, args }, payloads));
+      const ids = this.#exportShared(payloads);
+      this.#counts.ringPayloadBytes += countRingCopy(payloads, ids);
+      this.#send([...encode(REQUEST, id, opts.bulk && this.#bulkRx ? { op, args, bulk: true } : { op, args }, payloads, ids), ...idList(ids)]);
     });
   }
 
@@ -185,6 +230,7 @@ export class ShardLink {
     this.#rx.close();
     this.#outbox.length = 0;
     this.#outboxBytes = 0;
+    this.#share?.shareDrop(this.#shareTag); // exports the peer will not take now
     const err = new ShardUnavailableError(`shard ${this.peer} is unavailable: ${why.message}`);
     for (const p of this.#pending.values()) p.reject(err);
     this.#pending.clear();
@@ -284,11 +330,12 @@ export class ShardLink {
    * `reserved`: the runs its handler reserved (some payloads may be views of them).
    */
   #answer(id: number, result: unknown, payloads: readonly Buffer[], bulk: boolean, reserved: readonly BulkRun[]): void {
+    const ids = this.#exportShared(payloads);
     if (bulk && this.#bulkTx && payloads.length > 0) {
-      const placed = this.#place(this.#bulkTx, payloads, reserved);
+      const placed = this.#place(this.#bulkTx, payloads, reserved, ids);
       if (placed) {
         this.#counts.bulkAnswers++;
-        const [head, text] = encode(BULK_RESPONSE, id, { ok: true, result }, payloads);
+        const [head, text] = encode(BULK_RESPONSE, id, { ok: true, result }, payloads, ids);
         const tail = Buffer.allocUnsafe(4 + 8 * placed.runs.length + 4 * payloads.length);
         tail.writeUInt32LE(placed.runs.length, 0);
         placed.runs.forEach((r, i) => {
@@ -297,30 +344,83 @@ export class ShardLink {
         });
         const at = 4 + 8 * placed.runs.length;
         placed.offsets.forEach((o, i) => tail.writeUInt32LE(o, at + 4 * i));
-        this.#send([head!, text!, tail]);
+        this.#send([head!, text!, tail, ...idList(ids)]);
         return;
       }
       this.#counts.bulkDeclined++;
     }
     if (reserved.length > 0) this.#freeRuns(reserved);
-    countRingCopy(payloads);
-    this.#send(encode(RESPONSE, id, { ok: true, result }, payloads));
+    this.#counts.ringPayloadBytes += countRingCopy(payloads, ids);
+    this.#send([...encode(RESPONSE, id, { ok: true, result }, payloads, ids), ...idList(ids)]);
+  }
+
+  /** Exports the payloads that may go by reference (share.ts): an id each, 0 for the others; null when none. */
+  #exportShared(payloads: readonly Buffer[]): Uint32Array | null {
+    if (this.#share === null) return null;
+    const candidates: Buffer[] = [];
+    const at: number[] = [];
+    payloads.forEach((p, i) => {
+      if (isShareable(p)) {
+        candidates.push(p);
+        at.push(i);
+      }
+    });
+    if (candidates.length === 0) return null;
+    const got = this.#share.shareExport(this.#shareTag, candidates);
+    const ids = new Uint32Array(payloads.length);
+    let any = false;
+    at.forEach((i, k) => {
+      ids[i] = got[k]!;
+      if (got[k] !== 0) {
+        any = true;
+        this.#counts.bytesShared += payloads[i]!.length;
+      }
+    });
+    return any ? ids : null;
+  }
+
+  /**
+   * Takes the shared payloads of a received frame (`flags[i]`: payload i is shared), whose ids are the frame's last
+   * 4 x shared bytes. Null when the frame is malformed or an id cannot be taken (its sender is gone), in which
+   * case whatever was taken is dropped.
+   */
+  #importShared(view: Buffer, sizes: readonly number[], flags: readonly boolean[], shared: number): (Buffer | null)[] | null {
+    if (this.#share === null) return null;
+    const ids = new Uint32Array(shared);
+    const at = view.length - 4 * shared;
+    for (let k = 0; k < shared; k++) ids[k] = view.readUInt32LE(at + 4 * k);
+    const got = this.#share.shareImport(ids);
+    const out: (Buffer | null)[] = [];
+    let k = 0;
+    for (let i = 0; i < sizes.length; i++) {
+      if (!flags[i]) {
+        out.push(null);
+        continue;
+      }
+      const b = got[k++];
+      if (!b || b.length !== sizes[i]) return null;
+      markShareable(b);
+      this.#counts.bytesSharedIn += b.length;
+      out.push(b);
+    }
+    return out;
   }
 
   /**
    * Lays an answer's payloads out in the arena: those read into the call's reserved runs stay where they are, the
-   * others are copied end to end into one more run. Frees the reserved runs no payload lies in. Null (nothing
+   * others are copied end to end into one more run; shared ones (`ids`) are not in the arena (offset 0). Frees the
+   * reserved runs no payload lies in. Null (nothing
    * changed) when that copy run cannot be had, or when nothing was read into the arena and the answer is too
    * small to be worth a release round trip.
    */
-  #place(tx: BulkWriter, payloads: readonly Buffer[], reserved: readonly BulkRun[]): { runs: BulkRun[]; offsets: number[] } | null {
+  #place(tx: BulkWriter, payloads: readonly Buffer[], reserved: readonly BulkRun[], ids: Uint32Array | null): { runs: BulkRun[]; offsets: number[] } | null {
     const offsets = new Array<number>(payloads.length).fill(-1);
     const used = new Set<BulkRun>();
     const rest: Buffer[] = [];
     let restBytes = 0;
     let inPlace = 0;
     payloads.forEach((p, i) => {
-      if (p.length === 0) {
+      if (p.length === 0 || (ids !== null && ids[i] !== 0)) {
         offsets[i] = 0;
         return;
       }
@@ -422,34 +522,60 @@ export class ShardLink {
     let at = HEADER_BYTES + 4 * count;
     const json = JSON.parse(view.toString('utf8', at, at + jsonBytes)) as unknown;
     at += jsonBytes;
-    if (kind === BULK_RESPONSE) {
-      this.#bulkAnswer(view, id, json, count, at);
+    const sizes: number[] = [];
+    const flags: boolean[] = [];
+    let shared = 0;
+    let payloadBytes = 0; // of the payloads in the frame
+    for (let i = 0; i < count; i++) {
+      const raw = view.readUInt32LE(HEADER_BYTES + 4 * i);
+      const isShared = raw >= SHARED;
+      sizes.push(isShared ? raw - SHARED : raw);
+      flags.push(isShared);
+      if (isShared) shared++;
+      else payloadBytes += raw;
+    }
+    if (shared > 0 && (this.#share === null || view.length - 4 * shared < at + (kind === BULK_RESPONSE ? 0 : payloadBytes))) {
+      this.close(new Error(`bad frame from shard ${this.peer}: shared payloads it cannot name`));
       return;
     }
-    let payloadBytes = 0;
-    for (let i = 0; i < count; i++) payloadBytes += view.readUInt32LE(HEADER_BYTES + 4 * i);
-    // One copy of every payload out of the ring, into one buffer.
+    // Shared payloads are taken first, whatever becomes of the frame: an id left in the table holds its memory.
+    const taken = shared > 0 ? this.#importShared(view, sizes, flags, shared) : null;
+    const lost = shared > 0 && taken === null; // an id the sender's teardown dropped, or a size that does not match
+    if (kind === BULK_RESPONSE) {
+      this.#bulkAnswer(view, id, json, sizes, taken, lost, at, view.length - 4 * shared);
+      return;
+    }
+    // One copy of every other payload out of the ring, into one buffer.
     const body = transient ? Buffer.allocUnsafe(payloadBytes) : view.subarray(at, at + payloadBytes);
     if (transient) view.copy(body, 0, at, at + payloadBytes);
     if (transient && payloadBytes > 0) countCopy('shardHop', payloadBytes);
     const payloads: Buffer[] = [];
     let o = 0;
     for (let i = 0; i < count; i++) {
-      const n = view.readUInt32LE(HEADER_BYTES + 4 * i);
-      payloads.push(body.subarray(o, o + n));
-      o += n;
+      const b = taken?.[i];
+      if (b) {
+        payloads.push(b);
+        continue;
+      }
+      payloads.push(body.subarray(o, o + sizes[i]!));
+      o += sizes[i]!;
     }
     if (kind === RESPONSE) {
       const p = this.#pending.get(id);
       if (!p) return; // the caller gave up (a long poll it no longer waits for)
       this.#pending.delete(id);
       const r = json as { ok: boolean; result?: unknown; error?: string };
-      if (r.ok) p.resolve({ args: r.result, payloads });
+      if (lost) p.reject(new ShardUnavailableError(`shard ${this.peer} answered with memory it no longer shares`));
+      else if (r.ok) p.resolve({ args: r.result, payloads });
       else p.reject(new Error(r.error ?? 'remote call failed'));
       return;
     }
     if (kind !== REQUEST) {
       this.close(new Error(`bad frame kind ${kind} from shard ${this.peer}`));
+      return;
+    }
+    if (lost) {
+      this.#send(encode(RESPONSE, id, { ok: false, error: 'the request\'s shared payloads are gone' }, []));
       return;
     }
     const { op, args, bulk } = json as { op: string; args: unknown; bulk?: boolean };
@@ -465,27 +591,33 @@ export class ShardLink {
     );
   }
 
-  /** A BULK_RESPONSE: payload views of the peer's arena, and the release that hands its runs back. */
-  #bulkAnswer(view: Buffer, id: number, json: unknown, count: number, at: number): void {
-    const runCount = at + 4 <= view.length ? view.readUInt32LE(at) : -1;
+  /**
+   * A BULK_RESPONSE: payload views of the peer's arena (and shared payloads, `taken`), and the release that hands
+   * its runs back. `end`: where the frame's shared ids start (its length when none).
+   */
+  #bulkAnswer(view: Buffer, id: number, json: unknown, sizes: readonly number[], taken: readonly (Buffer | null)[] | null, lost: boolean, at: number, end: number): void {
+    const count = sizes.length;
+    const runCount = at + 4 <= end ? view.readUInt32LE(at) : -1;
     const offsetsAt = at + 4 + 8 * runCount;
-    if (runCount < 1 || offsetsAt + 4 * count > view.length) {
+    if (runCount < 1 || offsetsAt + 4 * count > end) {
       this.close(new Error(`bad bulk answer from shard ${this.peer}`));
       return;
     }
     const runs: BulkRun[] = [];
     for (let i = 0; i < runCount; i++) runs.push({ start: view.readUInt32LE(at + 4 + 8 * i), count: view.readUInt32LE(at + 8 + 8 * i) });
-    const sizes: number[] = [];
+    const inArena: number[] = [];
     const offsets: number[] = [];
     for (let i = 0; i < count; i++) {
-      sizes.push(view.readUInt32LE(HEADER_BYTES + 4 * i));
-      offsets.push(view.readUInt32LE(offsetsAt + 4 * i));
+      const isShared = taken?.[i] != null;
+      inArena.push(isShared ? 0 : sizes[i]!);
+      offsets.push(isShared ? 0 : view.readUInt32LE(offsetsAt + 4 * i));
     }
-    const payloads = this.#bulkRx?.views(runs, offsets, sizes);
-    if (!payloads) {
+    const views = this.#bulkRx?.views(runs, offsets, inArena);
+    if (!views) {
       this.close(new Error(`bad bulk answer from shard ${this.peer}`));
       return;
     }
+    const payloads = views.map((v, i) => taken?.[i] ?? v);
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -493,8 +625,12 @@ export class ShardLink {
       for (const r of runs) this.#release(r.start, r.count);
     };
     const p = this.#pending.get(id);
-    if (!p) {
-      release(); // the caller gave up
+    if (!p || lost) {
+      release(); // the caller gave up, or the answer cannot be whole
+      if (p) {
+        this.#pending.delete(id);
+        p.reject(new ShardUnavailableError(`shard ${this.peer} answered with memory it no longer shares`));
+      }
       return;
     }
     this.#pending.delete(id);

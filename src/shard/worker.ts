@@ -209,7 +209,7 @@ async function runShard(init: ShardInit): Promise<void> {
     const onClose = (why: Error): void => {
       if (!/replaced|crashed|shutting down/.test(why.message)) logger.error({ peer: l.peer, err: why }, 'link to shard closed');
     };
-    partitions.links.set(l.peer, new ShardLink(l.peer, l.tx, l.rx, serveLink, { onClose, bulk: { tx: l.bulkTx, rx: l.bulkRx } }));
+    partitions.links.set(l.peer, new ShardLink(l.peer, l.tx, l.rx, serveLink, { onClose, bulk: { tx: l.bulkTx, rx: l.bulkRx }, share: config.shardShareMemory }));
   };
   for (const l of init.links) addLink(l);
 

@@ -4,12 +4,15 @@
  * full ring makes calls wait, in order, until the peer reads) and a closed link failing its calls in flight.
  * Bulk answers: views of the peer's arena, no copy, returned on release; a run is never reused before its
  * release; a full arena, a small answer or a plain call go through the ring.
+ * Shared payloads: marked memory (socket reads, imports) of at least SHARE_BYTES_MIN goes by reference both ways,
+ * no copy; the rest is copied; an id that cannot be taken fails that call only.
  */
 import { describe, expect, it } from 'vitest';
 import { createChannelBuffer } from '../../src/shard/channel.js';
 import { BULK_PAYLOAD_BYTES_MIN, ShardLink, ShardUnavailableError, type RpcServe } from '../../src/shard/rpc.js';
 import { BULK_BLOCK_BYTES, BulkReader, BulkWriter, createBulkBuffer } from '../../src/shard/bulk.js';
 import { copyCounts, resetCopyCounts } from '../../src/protocol/copy-meter.js';
+import { markShareable, SHARE_BYTES_MIN, shareBinding } from '../../src/io/share.js';
 
 function pair(serveA: RpcServe, serveB: RpcServe, ringBytes = 64 * 1024): [ShardLink, ShardLink] {
   const ab = createChannelBuffer(ringBytes);
@@ -114,7 +117,7 @@ function bulkPair(serveB: RpcServe, bulkBytes = 16 * BULK_BLOCK_BYTES): { a: Sha
  * Calls `op` with `bulk` on `a` while every Uint8Array#set and Buffer#copy of 1 KiB or more is counted (record
  * bytes; headers and JSON are smaller), with the copy meter's shardHop bytes over the same call.
  */
-async function countedCall(a: ShardLink, bulk: boolean): Promise<{ spied: number; metered: number; r: Awaited<ReturnType<ShardLink['call']>> }> {
+async function countedCall(a: ShardLink, bulk: boolean, payloads: Buffer[] = []): Promise<{ spied: number; metered: number; r: Awaited<ReturnType<ShardLink['call']>> }> {
   const set = Uint8Array.prototype.set;
   const copy = Buffer.prototype.copy;
   let spied = 0;
@@ -129,7 +132,7 @@ async function countedCall(a: ShardLink, bulk: boolean): Promise<{ spied: number
   };
   resetCopyCounts();
   try {
-    const r = await a.call('read', null, [], { bulk });
+    const r = await a.call('read', null, payloads, { bulk });
     return { spied, metered: copyCounts().shardHop.bytes, r };
   } finally {
     Uint8Array.prototype.set = set;
@@ -354,5 +357,112 @@ describe('BulkWriter', () => {
     expect(w.reserve(3 * BULK_BLOCK_BYTES)).toBeNull(); // over half the arena
     expect(w.blocksInUse).toBe(2);
     expect(w.free(got.run.start, got.run.count)).toBe(true);
+  });
+});
+
+/** A payload of socket-like memory: marked shareable, as the Kafka connection marks what it reads. */
+function marked(n: number, seed: number): Buffer {
+  const b = pattern(n, seed);
+  markShareable(b);
+  return b;
+}
+
+describe.runIf(shareBinding() !== null)('ShardLink shared payloads', () => {
+  it('hands a request\'s marked payloads over by reference (the handler sees the caller\'s memory); copies small and unmarked ones', async () => {
+    const big = marked(100_000, 1);
+    const small = marked(SHARE_BYTES_MIN - 1, 2);
+    const plain = pattern(50_000, 3);
+    let got: Buffer[] = [];
+    const { a, b } = bulkPair(async (_op, _args, payloads) => {
+      got = payloads;
+      payloads[0]![0] = 0xab; // written by the handler into the caller's memory
+      return { result: payloads.map((p) => p.length) };
+    });
+    const { spied, metered, r } = await countedCall(a, false, [big, small, plain]);
+    expect(r.args).toEqual([100_000, SHARE_BYTES_MIN - 1, 50_000]);
+    expect(big[0]).toBe(0xab);
+    expect(got[1]!.equals(small)).toBe(true);
+    expect(got[2]!.equals(plain)).toBe(true);
+    expect(spied).toBe(2 * (small.length + plain.length)); // into the ring and out of it; never the shared one
+    expect(metered).toBe(2 * (small.length + plain.length));
+    expect(a.stats.bytesShared).toBe(100_000);
+    expect(b.stats.bytesSharedIn).toBe(100_000);
+    expect(a.stats.ringPayloadBytes).toBe(small.length + plain.length);
+    a.close();
+    b.close();
+  });
+
+  it('answers with marked payloads by reference: no arena run, no copy; beside a reserved run in one bulk answer', async () => {
+    const cached = marked(60_000, 4);
+    const cold = pattern(30_000, 5);
+    const { a, b, arenaB } = bulkPair(async (_op, _args, _payloads, ctx) => {
+      const into = ctx.reserve!(cold.length);
+      for (let i = 0; i < cold.length; i++) into![i] = cold[i]!; // as the engine's native read does
+      return { result: 'r', payloads: [cached, Buffer.from(into!.buffer, into!.byteOffset, cold.length), cached.subarray(10, 20_010)] };
+    });
+    const { spied, metered, r } = await countedCall(a, true);
+    expect(spied).toBe(0);
+    expect(metered).toBe(0);
+    expect(r.payloads[0]!.equals(cached)).toBe(true);
+    expect(r.payloads[1]!.buffer).toBe(arenaB);
+    expect(r.payloads[1]!.equals(cold)).toBe(true);
+    expect(r.payloads[2]!.equals(cached.subarray(10, 20_010))).toBe(true);
+    cached[15] = 0x5a; // the caller's views are the responder's memory
+    expect(r.payloads[0]![15]).toBe(0x5a);
+    expect(r.payloads[2]![5]).toBe(0x5a);
+    expect(b.stats.bulkBlocksLent).toBe(1); // the cold read's run only
+    expect(b.stats.bytesShared).toBe(80_000);
+    await releaseAndClose(r, a, b);
+    // Only shared payloads: a plain answer, no arena at all.
+    const { a: a2, b: b2 } = bulkPair(async () => ({ result: 'r', payloads: [cached] }));
+    const r2 = await a2.call('read', null, [], { bulk: true });
+    expect(r2.release).toBeUndefined();
+    expect(r2.payloads[0]!.equals(cached)).toBe(true);
+    expect(b2.stats.bulkAnswers).toBe(0);
+    expect(b2.stats.bulkBlocksLent).toBe(0);
+    a2.close();
+    b2.close();
+  });
+
+  it('copies everything when sharing is off', async () => {
+    const big = marked(100_000, 6);
+    const ab = createChannelBuffer(256 * 1024);
+    const ba = createChannelBuffer(256 * 1024);
+    const a = new ShardLink(1, ab, ba, none, { share: false });
+    const b = new ShardLink(0, ba, ab, async (_op, _args, payloads) => ({ result: null, payloads }), { share: false });
+    const r = await a.call('x', null, [big]);
+    expect(r.payloads[0]!.equals(big)).toBe(true);
+    expect(r.payloads[0]!.buffer).not.toBe(big.buffer);
+    expect(a.stats.bytesShared + b.stats.bytesShared).toBe(0);
+    expect(a.stats.ringPayloadBytes).toBe(100_000);
+    expect(b.stats.ringPayloadBytes).toBe(100_000);
+    a.close();
+    b.close();
+  });
+
+  it('fails just the call whose shared payloads cannot be taken (the sender\'s entries dropped), both ways; the link stays up', async () => {
+    const s = shareBinding()!;
+    const realExport = s.shareExport;
+    // Every export is dropped right away, as when its sender's environment is torn down before the peer reads.
+    s.shareExport = (tag, views) => {
+      const ids = realExport.call(s, tag, views);
+      s.shareDrop(tag);
+      return ids;
+    };
+    try {
+      const answer = marked(10_000, 7);
+      const { a, b } = bulkPair(async (_op, args) => ({ result: 'ok', payloads: args === 'answer' ? [answer] : [] }));
+      await expect(a.call('x', 'request', [marked(10_000, 8)])).rejects.toThrow(/shared payloads are gone/);
+      await expect(a.call('x', 'answer', [])).rejects.toThrow(ShardUnavailableError);
+      await expect(a.call('x', 'answer', [], { bulk: true })).rejects.toThrow(ShardUnavailableError);
+      s.shareExport = realExport;
+      expect((await a.call('x', 'answer', [])).payloads[0]!.equals(answer)).toBe(true);
+      expect(a.closed || b.closed).toBe(false);
+      expect(s.shareStats().entries).toBe(0);
+      a.close();
+      b.close();
+    } finally {
+      s.shareExport = realExport;
+    }
   });
 });

@@ -7,6 +7,8 @@
  * - a Produce and a Fetch spanning all shards, answered from the connection's shard (cross-shard calls counted).
  * - cross-shard fetch answers through the owner's bulk arena (kafkajs reads them); runs held while a socket is not
  *   read, the ring used when an arena is full, every block handed back (closed connections included).
+ * - cross-shard produce records and cached fetch batches handed over by reference (no ring or arena bytes), and
+ *   still intact in the owners' caches after the shard whose sockets read them died.
  * - topic admin through any connection is visible on every shard once answered.
  * - a shard crash under acks=all load: restarted, its partitions recovered, no acknowledged record lost.
  * - clean shutdown: stops accepting, drains, syncs, leaves each shard's clean marker; a restart needs no scan.
@@ -16,7 +18,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
-import { resolveConfig } from '../../src/broker/config.js';
+import { resolveConfig, type BrokerOptions } from '../../src/broker/config.js';
 import { ShardedBroker } from '../../src/shard/supervisor.js';
 import { ApiKey } from '../../src/protocol/messages/index.js';
 import { FETCH_V, WireClient, connectionsOnEveryShard, createTopic, decodeBatches, fetchBody, metadata, recordsOf, silent, sleep, tempDataDir } from '../kafka/helpers.js';
@@ -28,8 +30,8 @@ afterEach(async () => {
   await Promise.allSettled(open.splice(0).map((b) => b.close()));
 });
 
-async function start(dataDir = tempDataDir('tern-shards-'), smp = 3, shardChannelBytes?: number): Promise<{ b: ShardedBroker; port: number; dataDir: string }> {
-  const b = await ShardedBroker.start(resolveConfig({ listen: '127.0.0.1:0', dataDir, logLevel: 'silent', smp, shardChannelBytes }), silent);
+async function start(dataDir = tempDataDir('tern-shards-'), smp = 3, shardChannelBytes?: number, more: BrokerOptions = {}): Promise<{ b: ShardedBroker; port: number; dataDir: string }> {
+  const b = await ShardedBroker.start(resolveConfig({ listen: '127.0.0.1:0', dataDir, logLevel: 'silent', smp, shardChannelBytes, ...more }), silent);
   open.push(b);
   return { b, port: b.listenAddress.port, dataDir };
 }
@@ -38,11 +40,25 @@ type Stats = {
   shard: number;
   partitions: number;
   connections: number;
-  links: { peer: number; callsSent: number; callsServed: number; bulkAnswers: number; bulkDeclined: number; bulkBlocksLent: number; bulkBytesInPlace: number; bulkBytesCopied: number }[];
+  links: {
+    peer: number;
+    callsSent: number;
+    callsServed: number;
+    bulkAnswers: number;
+    bulkDeclined: number;
+    bulkBlocksLent: number;
+    bulkBytesInPlace: number;
+    bulkBytesCopied: number;
+    bytesShared: number;
+    bytesSharedIn: number;
+    ringPayloadBytes: number;
+  }[];
 };
 
+type LinkCounter = Exclude<keyof Stats['links'][number], 'peer'>;
+
 /** Sums a link counter over every shard's links. */
-async function linkTotal(b: ShardedBroker, key: 'bulkAnswers' | 'bulkDeclined' | 'bulkBlocksLent'): Promise<number> {
+async function linkTotal(b: ShardedBroker, key: LinkCounter): Promise<number> {
   return ((await b.stats()) as Stats[]).reduce((n, s) => n + s.links.reduce((m, l) => m + l[key], 0), 0);
 }
 
@@ -162,7 +178,8 @@ describe('sharded broker (3 shards in this process)', () => {
   });
 
   it('serves cross-shard fetches from the owner\'s bulk arena: kafkajs reads every record, every block comes back', async () => {
-    const { b, port } = await start();
+    // By-reference sharing off: cached batches then go through the arena (with it on, they are shared; below).
+    const { b, port } = await start(undefined, 3, undefined, { shardShareMemory: false });
     await adminCreateTopic(port, 'bulk', 3);
     const producer = kafkaFor(port).producer({ allowAutoTopicCreation: false });
     await producer.connect();
@@ -218,9 +235,67 @@ describe('sharded broker (3 shards in this process)', () => {
     expect(await allBlocksBack(b)).toBe(0);
   });
 
+  it('hands cross-shard produce records and cached fetch batches over by reference: no record byte crosses the ring or the arena', async () => {
+    const { b, port } = await start();
+    await adminCreateTopic(port, 'shared', 3);
+    const ring0 = await linkTotal(b, 'ringPayloadBytes');
+    const producer = kafkaFor(port).producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    for (let p = 0; p < 3; p++) await producer.send({ topic: 'shared', acks: -1, messages: bulkValues(p, 300, 1000).map((value) => ({ partition: p, value })) });
+    await producer.disconnect();
+    // kafkajs's connection is on one shard: two of its three ~300 KB batches went to other shards, by reference.
+    expect(await linkTotal(b, 'bytesSharedIn')).toBeGreaterThanOrEqual(2 * 290_000);
+    expect(await linkTotal(b, 'ringPayloadBytes')).toBe(ring0);
+    // Readers on every shard fetch the three partitions from the owners' batch caches: two across shards each.
+    const shared0 = await linkTotal(b, 'bytesShared');
+    const bulk0 = await linkTotal(b, 'bulkAnswers');
+    for (const reader of await connectionsOnEveryShard(b, port)) {
+      const f = await reader.request<{ responses: { partitions: { partitionIndex: number; errorCode: number; records: Buffer | Buffer[] | null }[] }[] }>(ApiKey.Fetch, FETCH_V, fetchAcross('shared', 3, 0));
+      for (const part of f.responses[0]!.partitions) {
+        expect(part.errorCode).toBe(0);
+        expect(decodeBatches(part.records).flatMap((x) => x.records.map((r) => r.value))).toEqual(bulkValues(part.partitionIndex, 300, 1000));
+      }
+    }
+    expect(await linkTotal(b, 'bytesShared')).toBeGreaterThanOrEqual(shared0 + 3 * 2 * 290_000);
+    expect(await linkTotal(b, 'ringPayloadBytes')).toBe(ring0);
+    expect(await linkTotal(b, 'bulkAnswers')).toBe(bulk0);
+    expect(await linkTotal(b, 'bulkBytesCopied')).toBe(0);
+  });
+
+  it('keeps records a shard handed over by reference intact after that shard dies: the owners still serve them from their caches', async () => {
+    const { b, port } = await start();
+    const writers = await connectionsOnEveryShard(b, port);
+    await createTopic(writers[0]!, 'orphans', 3);
+    // Every connection writes a ~100 KB batch to every partition: each owner's cache holds batches whose memory
+    // came from the sockets of every shard.
+    const values = (w: number, p: number): string[] => bulkValues(p, 100, 1000).map((v) => `${w}/${v}`);
+    for (const [w, c] of writers.entries()) {
+      for (let p = 0; p < 3; p++) {
+        const prod = await c.request(ApiKey.Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'orphans', partitionData: [{ index: p, records: recordsOf(values(w, p)) }] }] });
+        expect(prod.responses[0].partitionResponses[0].errorCode).toBe(0);
+      }
+    }
+    expect(await linkTotal(b, 'bytesSharedIn')).toBeGreaterThan(0);
+    for (const c of writers) c.destroy();
+    const victim = b.table.owner('orphans', 0)!;
+    await b.crashShard(victim);
+    await b.whenAllUp();
+    // The victim's isolate is gone, and with it its Buffers of the socket memory it read; the other owners' cached
+    // batches made of that memory must still read back exact (the victim's own partition comes from disk).
+    for (const reader of await connectionsOnEveryShard(b, port)) {
+      const f = await reader.request<{ responses: { partitions: { partitionIndex: number; errorCode: number; records: Buffer | Buffer[] | null }[] }[] }>(ApiKey.Fetch, FETCH_V, fetchAcross('orphans', 3, 0));
+      for (const part of f.responses[0]!.partitions) {
+        expect(part.errorCode).toBe(0);
+        expect(decodeBatches(part.records).flatMap((x) => x.records.map((r) => r.value))).toEqual(writers.flatMap((_, w) => values(w, part.partitionIndex)));
+      }
+      reader.destroy();
+    }
+  });
+
   it('keeps a run lent while its response waits on a socket that is not read, falls back to the ring when the arena is full, and gets every block back', async () => {
-    // 64 KiB rings: 128 KiB arenas of two blocks, so two answers held fill one.
-    const { b, port } = await start(undefined, 3, 64 * 1024);
+    // 64 KiB rings: 128 KiB arenas of two blocks, so two answers held fill one. Sharing off: cached batches take
+    // arena runs (with it on, they go by reference and never fill an arena).
+    const { b, port } = await start(undefined, 3, 64 * 1024, { shardShareMemory: false });
     const c = await WireClient.connect(port);
     await createTopic(c, 'held', 3);
     // Two batches of 25 records per partition (~51 KB): an answer from offset 0 is one block, its bytes differ
