@@ -111,8 +111,8 @@ Napi::Value ShareExport(const Napi::CallbackInfo& info) {
     size_t offset = view->ByteOffset();
     size_t length = view->ByteLength();
     if (offset + length > store->ByteLength()) continue;
+    while (nextId == 0 || entries.count(nextId) != 0) nextId++;  // after a wrap, past ids still waiting
     uint32_t id = nextId++;
-    if (nextId == 0) nextId = 1;
     entries[id] = Entry{std::move(store), offset, length, tag, env};
     entryBytes += length;
     ids[i] = id;

@@ -356,7 +356,7 @@ export class ShardLink {
 
   /** Exports the payloads that may go by reference (share.ts): an id each, 0 for the others; null when none. */
   #exportShared(payloads: readonly Buffer[]): Uint32Array | null {
-    if (this.#share === null) return null;
+    if (this.#share === null || this.#closed) return null; // closed: the frame is not sent, and close() has dropped the tag
     const candidates: Buffer[] = [];
     const at: number[] = [];
     payloads.forEach((p, i) => {
