@@ -14,11 +14,11 @@ import { BULK_BLOCK_BYTES, BulkReader, BulkWriter, createBulkBuffer } from '../.
 import { copyCounts, resetCopyCounts } from '../../src/protocol/copy-meter.js';
 import { markShareable, SHARE_BYTES_MIN, shareBinding } from '../../src/io/share.js';
 
-function pair(serveA: RpcServe, serveB: RpcServe, ringBytes = 64 * 1024): [ShardLink, ShardLink] {
+function pair(serveA: RpcServe, serveB: RpcServe, ringBytes = 64 * 1024, opts: { share?: boolean } = {}): [ShardLink, ShardLink] {
   const ab = createChannelBuffer(ringBytes);
   const ba = createChannelBuffer(ringBytes);
-  const a = new ShardLink(1, ab, ba, serveA);
-  const b = new ShardLink(0, ba, ab, serveB);
+  const a = new ShardLink(1, ab, ba, serveA, opts);
+  const b = new ShardLink(0, ba, ab, serveB, opts);
   return [a, b];
 }
 
@@ -426,10 +426,7 @@ describe.runIf(shareBinding() !== null)('ShardLink shared payloads', () => {
 
   it('copies everything when sharing is off', async () => {
     const big = marked(100_000, 6);
-    const ab = createChannelBuffer(256 * 1024);
-    const ba = createChannelBuffer(256 * 1024);
-    const a = new ShardLink(1, ab, ba, none, { share: false });
-    const b = new ShardLink(0, ba, ab, async (_op, _args, payloads) => ({ result: null, payloads }), { share: false });
+    const [a, b] = pair(none, async (_op, _args, payloads) => ({ result: null, payloads }), 256 * 1024, { share: false });
     const r = await a.call('x', null, [big]);
     expect(r.payloads[0]!.equals(big)).toBe(true);
     expect(r.payloads[0]!.buffer).not.toBe(big.buffer);

@@ -20,6 +20,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { resolveConfig, type BrokerOptions } from '../../src/broker/config.js';
 import { ShardedBroker } from '../../src/shard/supervisor.js';
+import type { ShardLink } from '../../src/shard/rpc.js';
 import { ApiKey } from '../../src/protocol/messages/index.js';
 import { FETCH_V, WireClient, connectionsOnEveryShard, createTopic, decodeBatches, fetchBody, metadata, recordsOf, silent, sleep, tempDataDir } from '../kafka/helpers.js';
 
@@ -40,22 +41,10 @@ type Stats = {
   shard: number;
   partitions: number;
   connections: number;
-  links: {
-    peer: number;
-    callsSent: number;
-    callsServed: number;
-    bulkAnswers: number;
-    bulkDeclined: number;
-    bulkBlocksLent: number;
-    bulkBytesInPlace: number;
-    bulkBytesCopied: number;
-    bytesShared: number;
-    bytesSharedIn: number;
-    ringPayloadBytes: number;
-  }[];
+  links: ({ peer: number } & ShardLink['stats'])[];
 };
 
-type LinkCounter = Exclude<keyof Stats['links'][number], 'peer'>;
+type LinkCounter = keyof ShardLink['stats'];
 
 /** Sums a link counter over every shard's links. */
 async function linkTotal(b: ShardedBroker, key: LinkCounter): Promise<number> {
