@@ -35,6 +35,8 @@
 #include <mutex>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
+#include <vector>
 
 namespace tern {
 namespace {
@@ -99,8 +101,10 @@ Napi::Value ShareExport(const Napi::CallbackInfo& info) {
   auto list = info[1].As<Napi::Array>();
   uint32_t n = list.Length();
   auto ids = Napi::Uint32Array::New(env, n);
-  std::lock_guard<std::mutex> g(mu);
-  if (hooked.insert(env).second) napi_add_env_cleanup_hook(env, DropEnv, env);
+  // The views' stores are taken first, outside the lock: reading the array runs V8 code (and the other shards
+  // wait on this lock for their own exports and imports).
+  std::vector<std::pair<uint32_t, Entry>> taken;
+  taken.reserve(n);
   for (uint32_t i = 0; i < n; i++) {
     Napi::Value v = list.Get(i);
     ids[i] = 0;
@@ -111,10 +115,15 @@ Napi::Value ShareExport(const Napi::CallbackInfo& info) {
     size_t offset = view->ByteOffset();
     size_t length = view->ByteLength();
     if (offset + length > store->ByteLength()) continue;
+    taken.emplace_back(i, Entry{std::move(store), offset, length, tag, env});
+  }
+  std::lock_guard<std::mutex> g(mu);
+  if (hooked.insert(env).second) napi_add_env_cleanup_hook(env, DropEnv, env);
+  for (auto& [i, e] : taken) {
     while (nextId == 0 || entries.count(nextId) != 0) nextId++;  // after a wrap, past ids still waiting
     uint32_t id = nextId++;
-    entries[id] = Entry{std::move(store), offset, length, tag, env};
-    entryBytes += length;
+    entryBytes += e.length;
+    entries[id] = std::move(e);
     ids[i] = id;
   }
   return ids;
