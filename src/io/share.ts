@@ -21,9 +21,6 @@ export interface ShareBinding {
   shareStats(): { entries: number; bytes: number };
 }
 
-/** Payloads smaller than this are copied: a copy of a few KiB costs less than an export and an import. */
-export const SHARE_BYTES_MIN = 4096;
-
 const shareable = new WeakSet<ArrayBufferLike>();
 
 /** Marks `view`'s memory as V8-allocated (a socket read, an import), so views of it may be shared. */
@@ -31,8 +28,12 @@ export function markShareable(view: Uint8Array): void {
   shareable.add(view.buffer);
 }
 
+/**
+ * Any non-empty view of marked memory, however small: a batch read over several socket reads comes as pieces
+ * with short ends, and an export and an import (~1 µs) are small beside the call that carries them.
+ */
 export function isShareable(view: Uint8Array): boolean {
-  return view.length >= SHARE_BYTES_MIN && shareable.has(view.buffer);
+  return view.length > 0 && shareable.has(view.buffer);
 }
 
 /** The native side, or null without the addon (or with TERN_NATIVE=0): then everything is copied. */

@@ -8,8 +8,8 @@
  * from the frame's pieces as they are sent (never joined); one ordered outbox per ring, so fragments of one frame
  * are consecutive.
  *
- * Shared payloads: a payload whose memory may be handed over by reference (share.ts: socket reads, imports; at
- * least SHARE_BYTES_MIN) does not cross the ring: its payloadBytes has the SHARED bit set, its bytes are left out of
+ * Shared payloads: a payload whose memory may be handed over by reference (share.ts: socket reads, imports) does
+ * not cross the ring: its payloadBytes has the SHARED bit set, its bytes are left out of
  * the frame, and an id in the trailing `ids` list (one per shared payload, in order) names it; the receiver takes
  * it as a Buffer over the same memory (native/share.cc). No copy on either side. An id the receiver cannot take
  * (the sender is gone) fails that call.

@@ -255,8 +255,8 @@ describe('sharded broker (3 shards in this process)', () => {
     const { b, port } = await start();
     const writers = await connectionsOnEveryShard(b, port);
     await createTopic(writers[0]!, 'orphans', 3);
-    // Every connection writes a ~100 KB batch to every partition: each owner's cache holds batches whose memory
-    // came from the sockets of every shard.
+    // Every connection (6 or more) writes a ~100 KB batch to every partition: each owner's cache holds batches
+    // whose memory came from the sockets of every shard. Read back in one fetch of up to 16 MiB a partition.
     const values = (w: number, p: number): string[] => bulkValues(p, 100, 1000).map((v) => `${w}/${v}`);
     for (const [w, c] of writers.entries()) {
       for (let p = 0; p < 3; p++) {
@@ -272,7 +272,7 @@ describe('sharded broker (3 shards in this process)', () => {
     // The victim's isolate is gone, and with it its Buffers of the socket memory it read; the other owners' cached
     // batches made of that memory must still read back exact (the victim's own partition comes from disk).
     for (const reader of await connectionsOnEveryShard(b, port)) {
-      const f = await reader.request<{ responses: { partitions: { partitionIndex: number; errorCode: number; records: Buffer | Buffer[] | null }[] }[] }>(ApiKey.Fetch, FETCH_V, fetchAcross('orphans', 3, 0));
+      const f = await reader.request<{ responses: { partitions: { partitionIndex: number; errorCode: number; records: Buffer | Buffer[] | null }[] }[] }>(ApiKey.Fetch, FETCH_V, fetchAcross('orphans', 3, 0, { partitionMaxBytes: 16 << 20 }));
       for (const part of f.responses[0]!.partitions) {
         expect(part.errorCode).toBe(0);
         expect(decodeBatches(part.records).flatMap((x) => x.records.map((r) => r.value))).toEqual(writers.flatMap((_, w) => values(w, part.partitionIndex)));
