@@ -1612,9 +1612,23 @@ class Engine : public Napi::ObjectWrap<Engine> {
     resultsPerCallback_.Record(batch.size());
     callbacks_++;
     resultsPosted_ += batch.size();
-    auto arr = Napi::Float64Array::New(env, batch.size() * kResultFields);
-    // A worker thread being torn down (a shard that died) can no longer create JS values: drop the results.
-    if (arr.IsEmpty() || arr.Data() == nullptr) return;
+    // The results go into one Float64Array kept across callbacks (grown when a batch outgrows it): at a
+    // completion per append (low rates) a new array each time was the engine's largest share of the JS heap's
+    // garbage. JS reads it only during the call (the first `count` values).
+    const size_t count = batch.size() * kResultFields;
+    Napi::Float64Array arr;
+    if (!delivering_ && count <= resultsCap_ && !resultsArr_.IsEmpty()) arr = resultsArr_.Value();
+    if (arr.IsEmpty()) {
+      const size_t cap = std::max<size_t>(count, kResultsKept * kResultFields);
+      arr = Napi::Float64Array::New(env, cap);
+      // A worker thread being torn down (a shard that died) can no longer create JS values: drop the results.
+      if (arr.IsEmpty() || arr.Data() == nullptr) return;
+      if (!delivering_) {
+        resultsArr_ = Napi::Reference<Napi::Float64Array>::New(arr, 1);
+        resultsCap_ = cap;
+      }
+    }
+    if (arr.Data() == nullptr) return;
     for (size_t i = 0; i < batch.size(); i++) {
       const Result& r = batch[i];
       double* d = arr.Data() + i * kResultFields;
@@ -1624,8 +1638,12 @@ class Engine : public Napi::ObjectWrap<Engine> {
       d[3] = r.error;
       d[4] = r.flags;
     }
-    // 2nd argument: when the first of these results was posted, ms on CLOCK_MONOTONIC (process.hrtime's clock).
-    cb.Call({arr, Napi::Number::New(env, static_cast<double>(postedNs) / 1e6)});
+    // Then: how many values are results; when the first of these results was posted and when this callback
+    // began, ms on CLOCK_MONOTONIC (process.hrtime's clock; steady_clock is CLOCK_MONOTONIC on Linux).
+    delivering_ = true;
+    cb.Call({arr, Napi::Number::New(env, static_cast<double>(count)), Napi::Number::New(env, static_cast<double>(postedNs) / 1e6),
+             Napi::Number::New(env, static_cast<double>(t0) / 1e6)});
+    delivering_ = false;
     callbackUs_.Record(MicrosSince(t0));
   }
 
@@ -1696,6 +1714,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
   size_t poolBusy_ = 0;
 
   Napi::ThreadSafeFunction tsfn_;
+  // Deliver's results array, reused (JS thread only); `delivering_` guards against a nested Deliver.
+  static constexpr size_t kResultsKept = 256;
+  Napi::Reference<Napi::Float64Array> resultsArr_;
+  size_t resultsCap_ = 0;
+  bool delivering_ = false;
   std::mutex resMu_;
   std::vector<Result> results_;
   bool posted_ = false;

@@ -41,6 +41,12 @@ export interface AppendFile {
   /** Writes everything appended before this call, then fdatasyncs. Never retried after a failure. */
   sync(): Promise<void>;
   /**
+   * `sync()` without a promise: calls `done` or `failed` (once, never both, never before this returns) where
+   * `sync()` would resolve or reject. For hot paths that pass callbacks bound once (PartitionLog's append):
+   * no promise, closures or reaction per call. Optional; SyncScheduler falls back to `sync().then(...)`.
+   */
+  syncThen?(done: () => void, failed: (err: Error) => void): void;
+  /**
    * Reads up to `length` bytes at `position`; shorter at the end of the file. With `into`, an engine that can
    * may read into memory it gets from it (the result is then a view of that memory); others ignore it.
    */

@@ -204,7 +204,15 @@ interface EngineHandle {
   shutdown(): void;
 }
 
-type EngineConstructor = new (opts: object, onComplete: (results: Float64Array, postedMonotonicMs: number) => void) => EngineHandle;
+/**
+ * `onComplete`: the first `count` values of `results` are results, RESULT_FIELDS each (the array is reused by the
+ * next callback: read it during the call only); when they were posted and when this callback began, ms on
+ * CLOCK_MONOTONIC.
+ */
+type EngineConstructor = new (
+  opts: object,
+  onComplete: (results: Float64Array, count: number, postedMonotonicMs: number, calledMonotonicMs: number) => void,
+) => EngineHandle;
 
 const RESULT_FIELDS = 5;
 const SYNCED = 1;
@@ -229,6 +237,9 @@ export function nativeEngineAvailable(): boolean {
   const b = nativeBinding() as unknown as { Engine?: unknown } | null;
   return typeof b?.Engine === 'function';
 }
+
+/** For microtasks without queueMicrotask's AsyncResource (NativeEngine.kick). */
+const settledPromise = Promise.resolve();
 
 /** The memory alignment of direct reads (the engine's kMemAlign: every dio_mem_align seen). */
 const READ_MEMORY_ALIGN_BYTES = 4096;
@@ -272,7 +283,7 @@ export class NativeEngine {
         pipelineRounds: this.pipelineRounds,
         directIo: opts.directIo ?? 'auto',
       },
-      (results, postedMonotonicMs) => this.#onComplete(results, postedMonotonicMs),
+      (results, count, postedMonotonicMs, calledMonotonicMs) => this.#onComplete(results, count, postedMonotonicMs, calledMonotonicMs),
     );
   }
 
@@ -305,7 +316,9 @@ export class NativeEngine {
   kick(): void {
     if (this.#kickScheduled) return;
     this.#kickScheduled = true;
-    queueMicrotask(this.#kickNow);
+    // A reaction on a settled promise, not queueMicrotask: Node's queueMicrotask wraps every callback in an
+    // AsyncResource and a bound function (about a tenth of an append's garbage, docs/benchmarks.md round 13).
+    void settledPromise.then(this.#kickNow);
   }
 
   /** Allocated once: the append path allocates no closure for its kick. */
@@ -336,10 +349,10 @@ export class NativeEngine {
   /** When the engine posted the results of the last callback, ms on CLOCK_MONOTONIC (process.hrtime's clock). */
   lastPostedMonotonicMs = 0;
 
-  #onComplete(results: Float64Array, postedMonotonicMs: number): void {
-    this.lastCallbackMonotonicMs = Number(process.hrtime.bigint()) / 1e6;
+  #onComplete(results: Float64Array, count: number, postedMonotonicMs: number, calledMonotonicMs: number): void {
+    this.lastCallbackMonotonicMs = calledMonotonicMs;
     this.lastPostedMonotonicMs = postedMonotonicMs;
-    for (let i = 0; i < results.length; i += RESULT_FIELDS) {
+    for (let i = 0; i < count; i += RESULT_FIELDS) {
       this.#files.get(results[i]!)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);
     }
   }
@@ -359,6 +372,8 @@ export class NativeAppendFile implements AppendFile {
   #held: { end: number; chunks: readonly Uint8Array[] }[] = [];
   #heldHead = 0;
   #syncWaiters: Waiter[] = [];
+  /** The emptied array of the last completion that settled every waiter, reused as the next #syncWaiters. */
+  #spareWaiters: Waiter[] = [];
   #truncateWaiter: Waiter | null = null;
   #closeWaiter: Promise<void> | null = null;
   #resolveClose: (() => void) | null = null;
@@ -415,12 +430,23 @@ export class NativeAppendFile implements AppendFile {
     if (this.#error !== null) return Promise.reject(this.#error);
     if (this.#closed) return Promise.reject(new Error(`sync of closed file ${this.path}`));
     const target = this.#size;
-    return new Promise<void>((resolve, reject) => {
-      this.#syncWaiters.push({ target, resolve, reject });
-      this.handle.sync(this.id);
-      this.#markBusy();
-      this.engine.kick();
-    });
+    return new Promise<void>((resolve, reject) => this.#requestSync({ target, resolve, reject }));
+  }
+
+  syncThen(done: () => void, failed: (err: Error) => void): void {
+    const err = this.#error ?? (this.#closed ? new Error(`sync of closed file ${this.path}`) : null);
+    if (err !== null) {
+      queueMicrotask(() => failed(err)); // never before this returns, as sync()'s rejection
+      return;
+    }
+    this.#requestSync({ target: this.#size, resolve: done, reject: failed });
+  }
+
+  #requestSync(waiter: Waiter): void {
+    this.#syncWaiters.push(waiter);
+    this.handle.sync(this.id);
+    this.#markBusy();
+    this.engine.kick();
   }
 
   read(position: number, length: number, into?: ReadInto): Promise<Buffer> {
@@ -489,23 +515,33 @@ export class NativeAppendFile implements AppendFile {
       this.#truncateWaiter = null;
       w.resolve();
     }
+    // Waiters settled by this result run last, once this file's state is final: a syncThen() waiter's callback
+    // runs synchronously (no promise in between) and may append, sync or close this file again.
+    let settled: Waiter[] | null = null;
+    let failure: Error | null = null;
     if (this.#error !== null) {
-      const err = this.#error;
-      for (const w of this.#syncWaiters) w.reject(err);
+      failure = this.#error;
+      settled = this.#syncWaiters;
       this.#syncWaiters = [];
-      if (this.#truncateWaiter !== null) this.#truncateWaiter.reject(err);
+      if (this.#truncateWaiter !== null) settled.push(this.#truncateWaiter);
       this.#truncateWaiter = null;
     } else if (this.#syncWaiters.length > 0 && (flags & SYNCED) !== 0) {
       let n = 0;
-      while (n < this.#syncWaiters.length && this.#syncWaiters[n]!.target <= this.#syncedSize) this.#syncWaiters[n++]!.resolve();
-      if (n === this.#syncWaiters.length) this.#syncWaiters.length = 0;
-      else if (n > 0) this.#syncWaiters = this.#syncWaiters.slice(n);
+      while (n < this.#syncWaiters.length && this.#syncWaiters[n]!.target <= this.#syncedSize) n++;
+      if (n === this.#syncWaiters.length) {
+        // The common case under steady load: every waiter done; the two arrays take turns (no new array).
+        settled = this.#syncWaiters;
+        this.#syncWaiters = this.#spareWaiters;
+        this.#spareWaiters = settled;
+      } else if (n > 0) {
+        settled = this.#syncWaiters.slice(0, n);
+        this.#syncWaiters = this.#syncWaiters.slice(n);
+      }
     }
     if ((flags & CLOSED) !== 0) {
       this.#held = [];
       this.#heldHead = 0;
       this.engine.forget(this.id);
-      this.#resolveClose?.();
     }
     const busy =
       (flags & CLOSED) === 0 &&
@@ -515,6 +551,12 @@ export class NativeAppendFile implements AppendFile {
       this.#busy = false;
       this.engine.setBusy(false);
     }
+    if (settled !== null) {
+      if (failure !== null) for (const w of settled) w.reject(failure);
+      else for (const w of settled) w.resolve();
+      if (settled === this.#spareWaiters) settled.length = 0;
+    }
+    if ((flags & CLOSED) !== 0) this.#resolveClose?.();
   }
 
   #markBusy(): void {

@@ -38,7 +38,7 @@ import { inlineOffload, type CpuOffload } from './offload.js';
 import type { PartitionBatchCache } from './batch-cache.js';
 import { readBytesMax, relativeOffsetMax, validateLogConfig, type LogConfig } from './config.js';
 import { KafkaStorageError, LogClosedError } from './errors.js';
-import { Segment, segmentFileName, type AppendedBatch, type LocatedBatch } from './segment.js';
+import { Segment, segmentFileName, type LocatedBatch } from './segment.js';
 import type { SyncScheduler } from './sync-scheduler.js';
 
 /** A pino-compatible logger (the subset the log uses). */
@@ -367,18 +367,20 @@ export class PartitionLog {
     const now = this.#clock();
     const appendTime = this.#config.messageTimestampType === 'LogAppendTime' ? now : undefined;
     let offsetCount = 0;
-    for (const b of batches) offsetCount += b.lastOffsetDelta + 1;
+    for (const b of batches) {
+      // Checked before anything changes: the loop below indexes each batch as it goes.
+      assert(b.position + LOG_OVERHEAD + b.batchLength <= length, 'batch runs past the records buffer');
+      offsetCount += b.lastOffsetDelta + 1;
+    }
     this.#maybeRoll(now, length, offsetCount);
 
     const segment = this.#segments.at(-1)!;
     const baseOffset = this.#logEndOffset;
-    const appended: AppendedBatch[] = [];
     let offset = baseOffset;
     let maxTimestamp = -1;
     let offsetOfMaxTimestamp = -1;
     for (const b of batches) {
       const size = LOG_OVERHEAD + b.batchLength;
-      assert(b.position + size <= length, 'batch runs past the records buffer');
       const batch =
         view !== null
           ? view.slice(b.position, b.position + size)
@@ -388,7 +390,7 @@ export class PartitionLog {
       assignOffsets(batch, 0, offset, opts.leaderEpoch, appendTime);
       const lastOffset = offset + b.lastOffsetDelta;
       const batchMaxTimestamp = appendTime ?? b.maxTimestamp;
-      appended.push({ position: b.position, size, baseOffset: offset, lastOffset, maxTimestamp: batchMaxTimestamp });
+      segment.indexBatch(b.position, size, offset, lastOffset, batchMaxTimestamp, this.#config.indexIntervalBytes);
       if (batchMaxTimestamp > maxTimestamp) {
         maxTimestamp = batchMaxTimestamp;
         offsetOfMaxTimestamp = offset;
@@ -396,7 +398,7 @@ export class PartitionLog {
       this.#cache.add(offset, lastOffset, batch);
       offset = lastOffset + 1;
     }
-    segment.append(records, appended, this.#config.indexIntervalBytes);
+    segment.appendBytes(records);
     this.#logEndOffset = offset;
     // An append is acknowledged only when every append before it is durable too, i.e. when the high watermark
     // passes it: after a roll, this append's file (the new segment) may finish syncing before an earlier
@@ -421,7 +423,7 @@ export class PartitionLog {
       reject,
       result: { baseOffset, lastOffset: offset - 1, logAppendTime: appendTime ?? -1, logStartOffset: -1 },
     });
-    this.#scheduler.sync(segment.log).then(this.#onSynced, this.#onSyncFailed);
+    this.#scheduler.syncThen(segment.log, this.#onSynced, this.#onSyncFailed);
     return done;
   }
 

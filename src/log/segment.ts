@@ -42,16 +42,6 @@ import { TIME_INDEX_ENTRY_BYTES, TimeIndex } from './time-index.js';
 /** O_DIRECT block sizes: logical block sizes are powers of two in [512, 4096]. */
 const directIoBlockBytesMin = 512;
 
-/** What the owner knows about one batch it appends. */
-export interface AppendedBatch {
-  /** Position of the batch in the appended bytes. */
-  position: number;
-  size: number;
-  baseOffset: number;
-  lastOffset: number;
-  maxTimestamp: number;
-}
-
 export interface LocatedBatch {
   /** Byte position of the batch in the .log file. */
   position: number;
@@ -143,14 +133,17 @@ export class Segment {
    * go to the file as they are) and indexes its batches.
    * Returns the files written, which the owner must sync before the batches become visible.
    */
-  append(chunk: ChunkedBytes, batches: readonly AppendedBatch[], indexIntervalBytes: number): void {
-    const start = this.log.size;
-    // Only the .log is written (and synced by the caller) per append. The indexes are derived data kept in memory,
-    // written when the segment is sealed; after an unclean shutdown every segment is rescanned and its indexes
-    // rebuilt.
-    for (const b of batches) {
-      this.#index(start + b.position, b.size, b.baseOffset, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
-    }
+  /**
+   * An append in two steps, with no object per batch (the produce path's allocations): index each batch of the
+   * next append (`position` within its bytes), then append those bytes. Only the .log is written (and synced by
+   * the caller) per append. The indexes are derived data kept in memory, written when the segment is sealed;
+   * after an unclean shutdown every segment is rescanned and its indexes rebuilt.
+   */
+  indexBatch(position: number, size: number, baseOffset: number, lastOffset: number, maxTimestamp: number, indexIntervalBytes: number): void {
+    this.#index(this.log.size + position, size, baseOffset, lastOffset, maxTimestamp, indexIntervalBytes);
+  }
+
+  appendBytes(chunk: ChunkedBytes): void {
     this.log.append(piecesOf(chunk));
   }
 

@@ -18,6 +18,7 @@ import { flushDelayUsMax } from './config.js';
 
 export interface Syncable {
   sync(): Promise<void>;
+  syncThen?(done: () => void, failed: (err: Error) => void): void;
 }
 
 export interface SyncSchedulerOptions {
@@ -83,6 +84,19 @@ export class SyncScheduler {
     }
     this.#schedule();
     return waiters.promise;
+  }
+
+  /**
+   * `sync(file).then(done, failed)` without the promises where the file takes callbacks (AppendFile.syncThen):
+   * the append path's per-call allocations (docs/benchmarks.md, round 13). `done`/`failed` run once, later.
+   */
+  syncThen(file: Syncable, done: () => void, failed: (err: Error) => void): void {
+    if (this.immediate && file.syncThen !== undefined) {
+      this.#syncCount++;
+      file.syncThen(done, failed);
+      return;
+    }
+    this.sync(file).then(done, failed);
   }
 
   #schedule(): void {

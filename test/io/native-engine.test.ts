@@ -474,6 +474,70 @@ describe.skipIf(!available)('native engine: group commit', () => {
     expect(f.syncedSize).toBe(30);
     await f.close();
   });
+
+  it('a callback with more results than the engine keeps room for (256) grows its results array: all 600 files of one round settle, then a small round reuses it', async () => {
+    const dir = tempDir();
+    const fs = engine({ flushDelayUs: 20_000 });
+    const FILES = 600;
+    const files = await Promise.all(Array.from({ length: FILES }, (_, i) => openFile(fs, path.join(dir, `r${i}.log`))));
+    const before = fs.engine.stats();
+    for (const [i, f] of files.entries()) f.append([bytes(10 + i, i)]);
+    await Promise.all(files.map((f) => f.sync()));
+    const after = fs.engine.stats();
+    expect(after.results - before.results).toBeGreaterThanOrEqual(FILES);
+    expect(after.results - before.results, 'the round came back in few callbacks, so some carried more than 256 results').toBeGreaterThan(256 * (after.callbacks - before.callbacks));
+    files.forEach((f, i) => expect(f.syncedSize, `file ${i}`).toBe(10 + i));
+    files[0]!.append([bytes(5, 9)]);
+    await files[0]!.sync();
+    expect(files[0]!.syncedSize).toBe(15);
+    await Promise.all(files.map((f) => f.close()));
+  });
+
+  it('syncThen (the append path\'s sync without a promise) calls back once, never before it returns, in call order; a callback may append and sync again; waiters settle before close resolves', async () => {
+    const dir = tempDir();
+    const fs = engine();
+    const f = await openFile(fs, path.join(dir, 't.log'));
+    const events: string[] = [];
+    const failed = (err: Error): void => void events.push(`failed ${err.message}`);
+    let returned = false;
+    f.append([bytes(100, 1)]);
+    f.syncThen(() => {
+      events.push(`a@${f.syncedSize} returned=${returned}`);
+      // from inside the callback: a new append and its own sync (the engine's results are being delivered)
+      f.append([bytes(50, 2)]);
+      f.syncThen(() => events.push(`c@${f.syncedSize}`), failed);
+    }, failed);
+    returned = true;
+    f.append([bytes(25, 3)]);
+    f.syncThen(() => events.push(`b@${f.syncedSize}`), failed);
+    expect(events, 'nothing settles synchronously').toEqual([]);
+    for (let i = 0; i < 500 && events.length < 3; i++) await new Promise((r) => setTimeout(r, 2));
+    expect(events[0]).toMatch(/^a@(100|125) returned=true$/);
+    expect(events[1]).toMatch(/^b@125$/);
+    expect(events[2]).toBe('c@175');
+    expect(readFileSync(path.join(dir, 't.log')).subarray(0, 175).equals(Buffer.concat([bytes(100, 1), bytes(25, 3), bytes(50, 2)]))).toBe(true);
+    // a sync's callback runs before the close that follows it resolves (as sync()'s promise did)
+    f.append([bytes(10, 4)]);
+    f.syncThen(() => events.push('d'), failed);
+    await f.close().then(() => events.push('closed'));
+    expect(events.slice(3)).toEqual(['d', 'closed']);
+    // on a closed file: `failed`, later, with sync()'s error
+    let settledSync = false;
+    await new Promise<void>((resolve) => {
+      f.syncThen(
+        () => {
+          events.push('done on a closed file');
+          resolve();
+        },
+        (err) => {
+          events.push(`closed: ${err.message.includes('sync of closed file')} sync=${settledSync}`);
+          resolve();
+        },
+      );
+      settledSync = true;
+    });
+    expect(events.at(-1)).toBe('closed: true sync=true');
+  });
 });
 
 /** The same content checks in each I/O mode. */
@@ -847,7 +911,9 @@ for (let i = 0; i < 6; i++) {
   const chunk = Buffer.alloc(chunkBytes + i, 65 + i);
   victim.append([chunk]);
   other.append([chunk]);
-  const [v, o] = await Promise.allSettled([victim.sync(), other.sync()]);
+  // SYNC_THEN=1: the victim syncs through syncThen (the append path's), which must fail the same way
+  const victimSync = process.env.SYNC_THEN === '1' ? new Promise((res, rej) => victim.syncThen(res, rej)) : victim.sync();
+  const [v, o] = await Promise.allSettled([victimSync, other.sync()]);
   // zeros ahead are written after a round resolves: let them finish, so each step's pwrites come in a known order
   await zerosDone(fs);
   steps.push({
@@ -951,10 +1017,10 @@ async function failsyncOrSkip(ctx: TestContext): Promise<string> {
 }
 
 describe.skipIf(!available)('native engine: EIO from the disk (failsync shim)', () => {
-  it('a failed fdatasync rejects that file sync with EIO, later syncs keep failing, another file keeps syncing', async (ctx) => {
+  for (const via of ['sync', 'syncThen'] as const) it(`a failed fdatasync rejects that file sync with EIO, later syncs keep failing, another file keeps syncing (${via})`, async (ctx) => {
     const so = await failsyncOrSkip(ctx);
     const { victim, other, victimDir } = victimAndOther();
-    const env = failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: 2 });
+    const env = { ...failsyncEnv(so, { prefix: victimDir + path.sep, syncAfter: 2 }), SYNC_THEN: via === 'syncThen' ? '1' : '0' };
     const r = await runFaulted(env, victim, other, 'auto');
     expect(r.direct).toBe(true);
     expect(r.steps.map((s) => s.victim)).toEqual(['ok', 'ok', 'EIO', 'EIO', 'EIO', 'EIO']);
