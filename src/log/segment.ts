@@ -129,20 +129,18 @@ export class Segment {
   // --- appending ----------------------------------------------------------------------------------------------
 
   /**
-   * Appends `chunk` (whole batches with offsets already assigned; one Buffer or the pieces they arrived in, which
-   * go to the file as they are) and indexes its batches.
-   * Returns the files written, which the owner must sync before the batches become visible.
-   */
-  /**
-   * An append in two steps, with no object per batch (the produce path's allocations): index each batch of the
-   * next append (`position` within its bytes), then append those bytes. Only the .log is written (and synced by
-   * the caller) per append. The indexes are derived data kept in memory, written when the segment is sealed;
-   * after an unclean shutdown every segment is rescanned and its indexes rebuilt.
+   * An append is two steps, with no object per batch (the produce path's allocations): `indexBatch` for each batch
+   * of the next append (`position`: where it starts in the append's bytes, offsets already assigned), then
+   * `appendBytes` with those bytes (one Buffer or the pieces they arrived in, which go to the file as they are).
+   * Only the .log is written per append, and the owner must sync it before the batches become visible. The indexes
+   * are derived data kept in memory, written when the segment is sealed; after an unclean shutdown every segment
+   * is rescanned and its indexes rebuilt.
    */
   indexBatch(position: number, size: number, baseOffset: number, lastOffset: number, maxTimestamp: number, indexIntervalBytes: number): void {
     this.#index(this.log.size + position, size, baseOffset, lastOffset, maxTimestamp, indexIntervalBytes);
   }
 
+  /** The append's bytes, after `indexBatch` for each of its batches. */
   appendBytes(chunk: ChunkedBytes): void {
     this.log.append(piecesOf(chunk));
   }

@@ -493,7 +493,7 @@ describe.skipIf(!available)('native engine: group commit', () => {
     await Promise.all(files.map((f) => f.close()));
   });
 
-  it('syncThen (the append path\'s sync without a promise) calls back once, never before it returns, in call order; a callback may append and sync again; waiters settle before close resolves', async () => {
+  it('syncThen (the append path\'s sync without a promise) calls back once, never before it returns, in call order; a callback may append and sync again; a close that follows still settles it first', async () => {
     const dir = tempDir();
     const fs = engine();
     const f = await openFile(fs, path.join(dir, 't.log'));
@@ -516,7 +516,7 @@ describe.skipIf(!available)('native engine: group commit', () => {
     expect(events[1]).toMatch(/^b@125$/);
     expect(events[2]).toBe('c@175');
     expect(readFileSync(path.join(dir, 't.log')).subarray(0, 175).equals(Buffer.concat([bytes(100, 1), bytes(25, 3), bytes(50, 2)]))).toBe(true);
-    // a sync's callback runs before the close that follows it resolves (as sync()'s promise did)
+    // a sync followed at once by a close: its callback is still called, and before the close's promise settles
     f.append([bytes(10, 4)]);
     f.syncThen(() => events.push('d'), failed);
     await f.close().then(() => events.push('closed'));
