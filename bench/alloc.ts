@@ -47,7 +47,13 @@ if (!validated.ok) throw new Error(validated.message);
 const opts = { leaderEpoch: 0, batches: validated.batches };
 // Copies that own their memory (as bench/engine.ts's pool), reused once their append resolved.
 const pool: Buffer[] = [];
-const take = (): Buffer => pool.pop() ?? Buffer.from(Buffer.allocUnsafeSlow(template.length).fill(template));
+const take = (): Buffer => {
+  const b = pool.pop();
+  if (b !== undefined) return b;
+  const copy = Buffer.allocUnsafeSlow(template.length); // not Buffer.from: that would land in Node's shared pool
+  template.copy(copy);
+  return copy;
+};
 
 type Target = (b: Buffer) => Promise<unknown>;
 const targets: [string, Target][] = [

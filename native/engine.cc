@@ -1621,14 +1621,13 @@ class Engine : public Napi::ObjectWrap<Engine> {
     if (arr.IsEmpty()) {
       const size_t cap = std::max<size_t>(count, kResultsKept * kResultFields);
       arr = Napi::Float64Array::New(env, cap);
-      // A worker thread being torn down (a shard that died) can no longer create JS values: drop the results.
-      if (arr.IsEmpty() || arr.Data() == nullptr) return;
-      if (!delivering_) {
+      if (!delivering_ && !arr.IsEmpty() && arr.Data() != nullptr) {
         resultsArr_ = Napi::Reference<Napi::Float64Array>::New(arr, 1);
         resultsCap_ = cap;
       }
     }
-    if (arr.Data() == nullptr) return;
+    // A worker thread being torn down (a shard that died) can no longer create JS values: drop the results.
+    if (arr.IsEmpty() || arr.Data() == nullptr) return;
     for (size_t i = 0; i < batch.size(); i++) {
       const Result& r = batch[i];
       double* d = arr.Data() + i * kResultFields;
