@@ -22,6 +22,7 @@
  * torn write.
  */
 import { constants as osConstants } from 'node:os';
+import Denque from 'denque';
 import { engineZeroAheadBytesMax, type AppendFile, type FileSystem, type ReadInto } from './file.js';
 import { nativeBinding } from './native.js';
 import { NodeFileSystem } from './node-file.js';
@@ -368,12 +369,11 @@ export class NativeAppendFile implements AppendFile {
   #size: number;
   #syncedSize: number;
   #written: number;
+  // Both queues fill and drain once per append: rings that keep their slots (denque), not arrays emptied with
+  // `length = 0`, which drops an array's storage in V8 so that the next push allocates it again (152 B).
   /** Appended chunks the engine may still read, with the file offset each append ends at. */
-  #held: { end: number; chunks: readonly Uint8Array[] }[] = [];
-  #heldHead = 0;
-  #syncWaiters: Waiter[] = [];
-  /** The emptied array of the last completion that settled every waiter, reused as the next #syncWaiters. */
-  #spareWaiters: Waiter[] = [];
+  #held = new Denque<{ end: number; chunks: readonly Uint8Array[] }>();
+  #syncWaiters = new Denque<Waiter>();
   #truncateWaiter: Waiter | null = null;
   #closeWaiter: Promise<void> | null = null;
   #resolveClose: (() => void) | null = null;
@@ -495,20 +495,12 @@ export class NativeAppendFile implements AppendFile {
   /** One engine result for this file: bytes written and synced so far, an errno, what completed. */
   complete(written: number, synced: number, errno: number, flags: number): void {
     this.#written = written;
-    while (this.#heldHead < this.#held.length && this.#held[this.#heldHead]!.end <= written) this.#heldHead++;
-    if (this.#heldHead === this.#held.length) {
-      this.#held.length = 0; // the common case under steady load: no new array per completion
-      this.#heldHead = 0;
-    } else if (this.#heldHead > 1024) {
-      this.#held = this.#held.slice(this.#heldHead);
-      this.#heldHead = 0;
-    }
+    while (this.#held.length > 0 && this.#held.peekFront()!.end <= written) this.#held.shift();
     if ((flags & SYNCED) !== 0 && synced > this.#syncedSize) this.#syncedSize = synced;
     if (errno !== 0 && this.#error === null) {
       // The engine never touches this file's buffers again: every later write of it is skipped.
       this.#error = errnoError(errno, 'write/sync', this.path);
-      this.#held = [];
-      this.#heldHead = 0;
+      this.#held = new Denque();
     }
     if ((flags & TRUNCATED) !== 0 && this.#truncateWaiter !== null) {
       const w = this.#truncateWaiter;
@@ -516,46 +508,35 @@ export class NativeAppendFile implements AppendFile {
       w.resolve();
     }
     // Waiters settled by this result run last, once this file's state is final: a syncThen() waiter's callback
-    // runs synchronously (no promise in between) and may append, sync or close this file again.
-    let settled: Waiter[] | null = null;
-    let failure: Error | null = null;
+    // runs synchronously (no promise in between) and may append, sync or close this file again. On success the
+    // settled ones are the oldest `settled` waiters; one that syncs again queues behind them.
+    let settled = 0;
+    let failed: Waiter[] | null = null;
     if (this.#error !== null) {
-      failure = this.#error;
-      settled = this.#syncWaiters;
-      this.#syncWaiters = [];
-      if (this.#truncateWaiter !== null) settled.push(this.#truncateWaiter);
+      failed = this.#syncWaiters.toArray();
+      this.#syncWaiters = new Denque();
+      if (this.#truncateWaiter !== null) failed.push(this.#truncateWaiter);
       this.#truncateWaiter = null;
-    } else if (this.#syncWaiters.length > 0 && (flags & SYNCED) !== 0) {
-      let n = 0;
-      while (n < this.#syncWaiters.length && this.#syncWaiters[n]!.target <= this.#syncedSize) n++;
-      if (n === this.#syncWaiters.length) {
-        // The common case under steady load: every waiter done; the two arrays take turns (no new array).
-        settled = this.#syncWaiters;
-        this.#syncWaiters = this.#spareWaiters;
-        this.#spareWaiters = settled;
-      } else if (n > 0) {
-        settled = this.#syncWaiters.slice(0, n);
-        this.#syncWaiters = this.#syncWaiters.slice(n);
-      }
+    } else if ((flags & SYNCED) !== 0) {
+      while (settled < this.#syncWaiters.length && this.#syncWaiters.peekAt(settled)!.target <= this.#syncedSize) settled++;
     }
     if ((flags & CLOSED) !== 0) {
-      this.#held = [];
-      this.#heldHead = 0;
+      this.#held = new Denque();
       this.engine.forget(this.id);
     }
     const busy =
       (flags & CLOSED) === 0 &&
-      ((this.#error === null && this.#written < this.#size) || this.#syncWaiters.length > 0 || this.#truncateWaiter !== null || this.#closed);
+      ((this.#error === null && this.#written < this.#size) ||
+        this.#syncWaiters.length > settled ||
+        this.#truncateWaiter !== null ||
+        this.#closed);
     // A closed result makes `busy` false, so this one branch also releases a file that closed.
     if (!busy && this.#busy) {
       this.#busy = false;
       this.engine.setBusy(false);
     }
-    if (settled !== null) {
-      if (failure !== null) for (const w of settled) w.reject(failure);
-      else for (const w of settled) w.resolve();
-      if (settled === this.#spareWaiters) settled.length = 0;
-    }
+    if (failed !== null) for (const w of failed) w.reject(this.#error!);
+    for (; settled > 0; settled--) this.#syncWaiters.shift()!.resolve();
     if ((flags & CLOSED) !== 0) this.#resolveClose?.();
   }
 

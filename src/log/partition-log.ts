@@ -17,6 +17,7 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import Denque from 'denque';
 import type { FileSystem, ReadInto } from '../io/index.js';
 import { ChunkedView, type ChunkedBytes } from '../protocol/chunked-bytes.js';
 import {
@@ -111,9 +112,6 @@ interface PendingAppend {
 
 const ignore = (): void => undefined;
 
-/** Settled pending appends tolerated at the head of the queue before it is compacted. */
-const PENDING_COMPACT_MIN = 1024;
-
 /** A segment deleted while a read wanted it. */
 const GONE = Symbol('segment gone');
 
@@ -145,8 +143,11 @@ export class PartitionLog {
   #logStartOffset = 0;
   #highWatermark = 0;
   #logEndOffset = 0;
-  #pending: PendingAppend[] = [];
-  #pendingHead = 0;
+  /**
+   * Appends not yet acknowledged, oldest first. A ring that keeps its slots (denque): an array emptied once per
+   * append would allocate its storage again on the next push.
+   */
+  #pending = new Denque<PendingAppend>();
   #deletions = new Set<Promise<void>>();
   #maintenance: Promise<unknown> = Promise.resolve();
   #listeners = new Set<() => void>();
@@ -404,14 +405,9 @@ export class PartitionLog {
     // passes it: after a roll, this append's file (the new segment) may finish syncing before an earlier
     // append's file (the old segment), and acking it then could lose it to recovery if the earlier one tears.
     // The append path allocates as little as it can (halving its garbage raised 1 KiB appends at max load 1.7x,
-    // docs/benchmarks.md round 3): one promise for the caller, the pending record, and one reaction on the sync
-    // through handlers bound once; whether an append is durable is read off its file's synced size.
-    let resolve!: (r: AppendResult) => void;
-    let reject!: (err: Error) => void;
-    const done = new Promise<AppendResult>((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
+    // docs/benchmarks.md round 3): one promise for the caller (its executor bound once), the pending record, and
+    // sync callbacks bound once; whether an append is durable is read off its file's synced size.
+    const done = new Promise<AppendResult>(this.#capture);
     this.#pending.push({
       endOffset: offset,
       segment,
@@ -419,13 +415,25 @@ export class PartitionLog {
       maxTimestamp,
       offsetOfMaxTimestamp,
       done,
-      resolve,
-      reject,
+      resolve: this.#captured.resolve!,
+      reject: this.#captured.reject!,
       result: { baseOffset, lastOffset: offset - 1, logAppendTime: appendTime ?? -1, logStartOffset: -1 },
     });
     this.#scheduler.syncThen(segment.log, this.#onSynced, this.#onSyncFailed);
     return done;
   }
+
+  /** The resolving functions of the promise `#capture` last ran for (a promise's executor runs synchronously). */
+  readonly #captured: { resolve: ((r: AppendResult) => void) | null; reject: ((err: Error) => void) | null } = {
+    resolve: null,
+    reject: null,
+  };
+
+  /** Bound once: the executor of each append's promise, with no closure per append. */
+  readonly #capture = (resolve: (r: AppendResult) => void, reject: (err: Error) => void): void => {
+    this.#captured.resolve = resolve;
+    this.#captured.reject = reject;
+  };
 
   /** Bound once: a sync of some segment's .log finished; acknowledge what is durable now. */
   readonly #onSynced = (): void => this.#advance();
@@ -455,24 +463,15 @@ export class PartitionLog {
     if (this.#failure !== null) return;
     let advanced = false;
     // Durable = its bytes are below its .log's synced size (a sync covers everything written before it began).
-    while (this.#pendingHead < this.#pending.length) {
-      const p = this.#pending[this.#pendingHead]!;
+    while (this.#pending.length > 0) {
+      const p = this.#pending.peekFront()!;
       if (p.segment.log.syncedSize < p.endPosition) break;
-      this.#pendingHead++;
+      this.#pending.shift();
       p.segment.makeVisible(p.endPosition, p.maxTimestamp, p.offsetOfMaxTimestamp);
       this.#highWatermark = p.endOffset;
       p.result.logStartOffset = this.#logStartOffset;
       p.resolve(p.result);
       advanced = true;
-    }
-    // Under steady load the queue never empties: drop the settled prefix once it is most of the array.
-    const settled = this.#pendingHead;
-    if (settled === this.#pending.length) {
-      this.#pending.length = 0;
-      this.#pendingHead = 0;
-    } else if (settled >= PENDING_COMPACT_MIN && settled * 2 >= this.#pending.length) {
-      this.#pending = this.#pending.slice(this.#pendingHead);
-      this.#pendingHead = 0;
     }
     if (advanced) this.#notify();
   }
@@ -497,13 +496,12 @@ export class PartitionLog {
       this.#logger.error({ dir: this.dir, err }, 'log failed; it stays offline until reopened');
       // Every append not yet acknowledged fails, including ones whose own sync succeeded: an earlier one did not.
       // Each caller's promise is marked handled first: a caller that dropped it must not crash the process.
-      for (let i = this.#pendingHead; i < this.#pending.length; i++) {
-        const p = this.#pending[i]!;
+      const failed = this.#pending.toArray();
+      this.#pending = new Denque();
+      for (const p of failed) {
         p.done.catch(ignore);
         p.reject(this.#failure);
       }
-      this.#pending = [];
-      this.#pendingHead = 0;
       this.#notify(); // wake long-polling fetches so they see the error now
       this.#onFailure?.(this.#failure);
     }
@@ -777,7 +775,7 @@ export class PartitionLog {
 
   /** Closes without a final sync and removes the partition directory. */
   async #shutdown(sync: boolean): Promise<void> {
-    await Promise.allSettled(this.#pending.slice(this.#pendingHead).map((p) => p.done));
+    await Promise.allSettled(this.#pending.toArray().map((p) => p.done));
     await this.#maintenance;
     await Promise.allSettled([...this.#deletions]);
     if (sync && this.#failure === null) {
