@@ -408,6 +408,7 @@ export class PartitionLog {
     // docs/benchmarks.md round 3): one promise for the caller (its executor bound once), the pending record, and
     // sync callbacks bound once; whether an append is durable is read off its file's synced size.
     const done = new Promise<AppendResult>(this.#capture);
+    const captured = this.#captured;
     this.#pending.push({
       endOffset: offset,
       segment,
@@ -415,15 +416,16 @@ export class PartitionLog {
       maxTimestamp,
       offsetOfMaxTimestamp,
       done,
-      resolve: this.#captured.resolve!,
-      reject: this.#captured.reject!,
+      resolve: captured.resolve!,
+      reject: captured.reject!,
       result: { baseOffset, lastOffset: offset - 1, logAppendTime: appendTime ?? -1, logStartOffset: -1 },
     });
+    captured.resolve = captured.reject = null; // an idle log keeps no settled promise alive through them
     this.#scheduler.syncThen(segment.log, this.#onSynced, this.#onSyncFailed);
     return done;
   }
 
-  /** The resolving functions of the promise `#capture` last ran for (a promise's executor runs synchronously). */
+  /** The resolving functions `#capture` was just given (a promise's executor runs synchronously); append takes them. */
   readonly #captured: { resolve: ((r: AppendResult) => void) | null; reject: ((err: Error) => void) | null } = {
     resolve: null,
     reject: null,
