@@ -12,7 +12,7 @@ import { ShardedBroker } from '../shard/supervisor.js';
 import { reusePortAvailable } from '../shard/listener.js';
 
 export { Broker } from './broker.js';
-export { resolveConfig, ConfigError, type BrokerConfig, type BrokerOptions } from './config.js';
+export { resolveConfig, defaultShards, ConfigError, type BrokerConfig, type BrokerOptions } from './config.js';
 
 export { createLogger };
 

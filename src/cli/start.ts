@@ -26,7 +26,7 @@ export interface StartOptions {
   flushDelayUs?: number;
   /** Native engine: zeros written ahead of each segment's end, bytes (0: off). */
   zeroAheadBytes?: number;
-  /** Shards (worker threads); default: the number of cores. */
+  /** Shards (worker threads); default: the number of cores less one, at least 1 (defaultShards). */
   smp?: number;
   /** Kafka `offsets.topic.num.partitions`. */
   offsetsTopicPartitions?: number;
@@ -190,7 +190,7 @@ export function startCommand(): Command {
     .addOption(new Option('--log-engine <engine>', 'storage engine: native (O_DIRECT, group commit off the JS thread), node (node:fs), auto (native when built; default)').choices(LOG_ENGINES))
     .option('--flush-delay-us <us>', 'group commit: extra wait before a flush round, to gather more appends (default: 0)')
     .option('--zero-ahead-bytes <bytes>', 'native engine: zeros kept written ahead of each segment end, so low-rate appends overwrite and sync without a journal commit (default: 1048576; 0: off)')
-    .option('--smp <n>', 'shards: worker threads, each with its own connections, partitions and log engine (default: the number of cores)')
+    .option('--smp <n>', 'shards: worker threads, each with its own connections, partitions and log engine (default: the number of cores less one, at least 1)')
     .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
     .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
     .option('--offsets-retention-minutes <n>', 'committed offsets retention, as Kafka offsets.retention.minutes (default: 10080, 7 days)')

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
-import { ConfigError, resolveConfig } from '../../src/broker/index.js';
+import { ConfigError, defaultShards, resolveConfig } from '../../src/broker/index.js';
 import { ApiKey, type DescribeConfigsResponse, type FetchResponse, type MetadataResponse } from '../../src/protocol/messages/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import {
@@ -32,6 +32,12 @@ describe('resolveConfig', () => {
     expect(c.advertise).toEqual({ host: '127.0.0.1', port: 9092 });
     expect(c.autoCreateTopics).toBe(true);
     expect(c.requestBytesMax).toBe(100 * 1024 * 1024);
+    expect(c.smp).toBe(defaultShards());
+    expect(resolveConfig({ smp: 3 }).smp).toBe(3);
+  });
+
+  it('runs one shard per core less one by default, at least one', () => {
+    expect([1, 2, 3, 16].map((cores) => defaultShards(cores))).toEqual([1, 1, 2, 15]);
   });
 
   it('advertises 127.0.0.1 for a wildcard listen address', () => {
