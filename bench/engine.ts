@@ -61,7 +61,10 @@ import {
   histogramDiff,
   histogramMean,
   histogramPercentile,
+  journalFilesMinDefault,
+  journalPath,
   nativeEngineAvailable,
+  replayJournals,
   type AppendFile,
   type EngineHistograms,
   type EngineOptions,
@@ -135,14 +138,22 @@ function parseArgs(argv: string[]): Args {
 }
 
 /** "ioThreads=2,flushDelayUs=100,flushBytesMax=8388608" */
-function parseEngineOptions(s: string): EngineOptions {
+/**
+ * Engine options of a variant; `journalFilesMin` (0: no journal) sets up the engine's journal in the cell's data
+ * dir as the broker does (default: the broker's, journalFilesMinDefault).
+ */
+type VariantOptions = EngineOptions & { journalFilesMin?: number };
+
+function parseEngineOptions(s: string): VariantOptions {
   const o: Record<string, number | boolean> = {};
   for (const kv of s.split(',').filter((x) => x !== '')) {
     const [k, v] = kv.split('=');
-    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds' && k !== 'zeroAheadBytes') throw new Error(`--native-config: unknown key ${k}`);
+    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds' && k !== 'zeroAheadBytes' && k !== 'journalFilesMin') {
+      throw new Error(`--native-config: unknown key ${k}`);
+    }
     o[k] = k === 'pipelineRounds' ? Number(v) !== 0 : Number(v);
   }
-  return o as EngineOptions;
+  return o as VariantOptions;
 }
 
 // --- workload definitions --------------------------------------------------------------------------------------
@@ -246,7 +257,7 @@ class BufferPool {
 interface Variant {
   label: string;
   kind: 'native' | 'node';
-  options: EngineOptions;
+  options: VariantOptions;
 }
 
 interface Counters {
@@ -284,7 +295,14 @@ function engineOf(fsImpl: FileSystem): { lastCallbackMonotonicMs: number; lastPo
 }
 
 async function openRig(variant: Variant, dataDir: string, batchCacheBytes: number | null, indexIntervalBytes: number | null): Promise<Rig> {
-  const fsImpl: FileSystem & { shutdown?(): void } = variant.kind === 'native' ? new NativeFileSystem(variant.options) : new NodeFileSystem();
+  let fsImpl: FileSystem & { shutdown?(): void };
+  if (variant.kind === 'native') {
+    const { journalFilesMin = journalFilesMinDefault, ...options } = variant.options;
+    await replayJournals(new NodeFileSystem(), dataDir);
+    fsImpl = new NativeFileSystem({ ...options, ...(journalFilesMin > 0 ? { journal: { path: journalPath(dataDir, 'bench'), root: dataDir, filesMin: journalFilesMin } } : {}) });
+  } else {
+    fsImpl = new NodeFileSystem();
+  }
   const logs = await LogManager.open({ dataDir, fs: fsImpl, ...(batchCacheBytes === null ? {} : { batchCacheBytesMax: batchCacheBytes }) });
   const topics = new Map<number, PartitionLog[]>();
   // retentionBytes 0: between cells the bench drops every sealed segment (so the disk does not fill up) and each

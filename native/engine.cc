@@ -45,8 +45,24 @@
 // unknown); JS decides what that means for the partition. Writes and syncs go through libc's pwrite/pwritev/
 // fdatasync so an LD_PRELOAD fault shim (../shared/fault-kit/failsync.c) can reach them.
 //
+// Journal (openJournal; optional): with 1,000 partitions a round carries tens of files, and one fdatasync per file
+// costs a syscall, a thread wake-up and a device cache flush each, on CPUs the broker needs. When a round has at
+// least journalFilesMin files to sync, each durable up to this round's data, their bytes (the same bytes just
+// written to the files) go into one journal entry: one write and one fdatasync of the journal, beside the
+// fdatasyncs of the round's other files. Those files are then durable through the entry and are reported synced.
+// A checkpoint fdatasyncs them later, in the background (every kCheckpointIntervalNs, or once half the ring is
+// used), and then moves the journal's tail past their entries. The journal is a ring of entries at 4 KiB
+// boundaries, each with its virtual position and a CRC-32C; after a crash src/io/journal.ts replays the entries
+// from the tail (rewrites their bytes into the files, fdatasyncs them) before any log opens. A truncate or close
+// of a file with live entries, and a rename or remove JS is about to do under such a file (checkpoint()), first
+// run a full checkpoint, so no entry is ever replayed over different contents. A failed journal write turns the
+// journal off (the round's files sync themselves); a failed checkpoint fdatasync latches that file's error and
+// turns the journal off with its entries kept for the next start.
+//
 // Policy (what to sync, when a file is done with, how errors are surfaced) lives in TypeScript.
 #include "engine.h"
+
+#include "crc32c.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -89,6 +105,18 @@ constexpr uint64_t kZeroAheadBytesDefault = 1 << 20;
 constexpr uint64_t kZeroAheadBytesMax = 16 << 20;     // with the block size, what recovery accepts as padding
 constexpr uint64_t kZeroAheadGrowNs = 200'000'000;    // a step half used up faster than this doubles the next
 constexpr uint64_t kZeroAheadRoundDataMax = 256 << 10; // rounds carrying more data write no zeros ahead
+// Journal (see "Journal" above Engine): block 0 holds two copies of the header (a torn 4 KiB write leaves one
+// whole: sectors are 512 B); entries follow, each at a 4 KiB boundary, never across the end of the ring.
+constexpr uint64_t kJournalHeaderBytes = 4096;
+constexpr uint32_t kJournalHeaderMagic = 0x31484a54;  // "TJH1"
+constexpr uint32_t kJournalEntryMagic = 0x31454a54;   // "TJE1"
+constexpr size_t kJournalEntryHeaderBytes = 40;
+constexpr size_t kJournalRecordHeaderBytes = 16;
+constexpr size_t kJournalEntryBytesMax = 1 << 20;     // one round's entry; a round with more data syncs its files
+constexpr uint64_t kJournalBytesMin = 4 << 20;
+constexpr uint64_t kJournalBytesMax = 1ull << 30;
+constexpr uint64_t kCheckpointIntervalNs = 500'000'000;  // a dirty journal is checkpointed at least this often
+constexpr size_t kCheckpointThreads = 4;                  // threads fdatasyncing a checkpoint's files
 
 uint64_t NowNs() {
   return static_cast<uint64_t>(
@@ -132,7 +160,7 @@ uint64_t MicrosSince(uint64_t startNs) {
   return now > startNs ? (now - startNs) / 1000 : 0;
 }
 
-enum ResultFlags : uint32_t { kSynced = 1, kClosed = 2, kTruncated = 4 };
+enum ResultFlags : uint32_t { kSynced = 1, kClosed = 2, kTruncated = 4, kCheckpointed = 8 };
 
 struct Chunk {
   const uint8_t* data;
@@ -282,6 +310,12 @@ struct File {
   std::vector<std::shared_ptr<ReadBlock>> blocks;  // by start, each kReadBlockBytes at a multiple of it
   uint64_t lastReadStart = 0;
   uint64_t lastReadEnd = UINT64_MAX;
+
+  // Journal bookkeeping, guarded by Engine::jmu_: the file has bytes made durable by journal entries that no
+  // checkpoint has synced yet (it is in jDirty_), and how many running checkpoints will fdatasync it.
+  bool jDirty = false;
+  int ckptRefs = 0;
+  std::string jname;  // the path recorded in journal entries: relative to the journal's root when under it
   uint64_t raGen = 0;
 
   ~File() {
@@ -373,6 +407,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
                            InstanceMethod("unref", &Engine::UnrefLoop),
                            InstanceMethod("stats", &Engine::Stats),
                            InstanceMethod("shutdown", &Engine::Shutdown),
+                           InstanceMethod("openJournal", &Engine::OpenJournal),
+                           InstanceMethod("journalTouches", &Engine::JournalTouches),
+                           InstanceMethod("checkpoint", &Engine::RequestCheckpoint),
                        });
   }
 
@@ -421,6 +458,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Stop();
     for (auto* st : runnerStaging_) std::free(st);
     std::free(zeros_);
+    std::free(journalBuf_);
+    std::free(journalHeaderBuf_);
+    if (journalFd_ >= 0) ::close(journalFd_);
     for (auto* b : ringFree_) std::free(b);
   }
 
@@ -487,6 +527,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
     }
     f->direct = direct;
+    f->jname = path;
+    if (!journalRoot_.empty() && path.size() > journalRoot_.size() + 1 && path.compare(0, journalRoot_.size(), journalRoot_) == 0 &&
+        path[journalRoot_.size()] == '/') {
+      f->jname = path.substr(journalRoot_.size() + 1);
+    }
     {
       std::lock_guard<std::mutex> lock(mu_);
       f->id = nextId_++;
@@ -954,6 +999,19 @@ class Engine : public Napi::ObjectWrap<Engine> {
     n("zeroAheadBytes", zeroAheadBytesWritten_);
     n("zeroAheadFailures", zeroAheadFailures_);
     n("zeroAheadPending", zeroAheadPending_);
+    n("journalEntries", journalEntries_);
+    n("journalRecords", journalRecords_);
+    n("journalBytes", journalBytes_);
+    n("journalSyncs", journalSyncs_);
+    n("journalSkippedFull", journalSkippedFull_);
+    n("checkpoints", checkpoints_);
+    n("checkpointSyncs", checkpointSyncs_);
+    {
+      std::lock_guard<std::mutex> lock(jmu_);
+      o.Set("journalOn", Napi::Boolean::New(env, journalFd_ >= 0 && !journalFailed_));
+      o.Set("journalFailed", Napi::Boolean::New(env, journalFailed_));
+      o.Set("journalDirtyFiles", Napi::Number::New(env, static_cast<double>(jDirty_.size())));
+    }
     auto h = Napi::Object::New(env);
     h.Set("fileLatencyUs", fileLatencyUs_.ToJs(env));
     h.Set("queueWaitUs", queueWaitUs_.ToJs(env));
@@ -994,9 +1052,10 @@ class Engine : public Napi::ObjectWrap<Engine> {
       uint64_t roundStartNs = 0;
       uint64_t ticket = 0;
       bool exclusive = false;
+      uint64_t checkpointAsked = 0;  // JS asked for checkpoints (before a rename or remove): this round runs one
       {
         std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [this] { return stop_.load() || (!dirty_.empty() && !writing_); });
+        cv_.wait(lock, [this] { return stop_.load() || ((!dirty_.empty() || checkpointRequests_ > 0) && !writing_); });
         if (stop_) return;
         writing_ = true;
         if (flushDelayUs_ > 0 && queuedBytes_ < flushBytesMax_) {
@@ -1004,6 +1063,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
           cv_.wait_until(lock, until, [this] { return stop_.load() || queuedBytes_ >= flushBytesMax_; });
           if (stop_) return;
         }
+        checkpointAsked = checkpointRequests_;
+        checkpointRequests_ = 0;
+        exclusive = checkpointAsked > 0;
         jobs.reserve(dirty_.size());
         for (auto& f : dirty_) {
           Job j;
@@ -1042,10 +1104,20 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (!WaitSyncTurn(ticket)) return;
       syncWaitUs_.Record(MicrosSince(writtenNs));
       if (exclusive) {
+        // A truncate or close must not leave journal entries for the file behind (they would be replayed over
+        // whatever the file holds next), nor may a rename or remove JS is about to do: a full checkpoint first.
+        bool settle = checkpointAsked > 0;
+        if (!settle && journalFd_ >= 0) {
+          std::lock_guard<std::mutex> lock(jmu_);
+          for (auto& j : jobs)
+            if ((j.truncateTo >= 0 || j.close) && (j.file->jDirty || j.file->ckptRefs > 0)) settle = true;
+        }
+        if (settle) FullCheckpoint();
         ForEach(jobs.size(), kWritesPerHelper, staging, [&](size_t i, uint8_t* st) { results[i] = RunJob(jobs[i], st); });
+        if (checkpointAsked > 0) results.push_back(Result{0, checkpointAsked, 0, 0, kCheckpointed});
       } else {
         syncBatches_++;
-        ForEach(jobs.size(), kSyncsPerHelper, nullptr, [&](size_t i, uint8_t*) { results[i] = SyncPhase(jobs[i]); });
+        SyncStage(jobs, results);
       }
       uint64_t now = NowNs();
       roundUs_.Record(now > roundStartNs ? (now - roundStartNs) / 1000 : 0);
@@ -1074,6 +1146,387 @@ class Engine : public Napi::ObjectWrap<Engine> {
         }
       }
     }
+  }
+
+  // ---- journal (sync stage, checkpoints) ---------------------------------------------------------------------
+
+  // The sync stage of a round without truncates or closes. With a journal, when at least journalFilesMin_ files
+  // of the round ask to sync and each is durable up to this round's data, their data goes into one journal entry
+  // and one fdatasync of the journal, beside the fdatasyncs of the round's other files; the files themselves are
+  // synced later by a checkpoint. Otherwise one fdatasync per file, all in parallel.
+  void SyncStage(std::vector<Job>& jobs, std::vector<Result>& results) {
+    const size_t n = jobs.size();
+    std::vector<char> viaJournal(n, 0);
+    uint64_t entryVpos = 0;
+    size_t entryPadded = 0;
+    const bool journaled = journalFd_ >= 0 && PickJournaled(jobs, viaJournal, entryVpos, entryPadded);
+    int journalErr = 0;
+    ForEach(n + (journaled ? 1 : 0), kSyncsPerHelper, nullptr, [&](size_t i, uint8_t*) {
+      if (i == n) journalErr = WriteJournalEntry(entryVpos, entryPadded);
+      else if (!viaJournal[i]) results[i] = SyncPhase(jobs[i]);
+    });
+    if (!journaled) return;
+    if (journalErr == 0) {
+      std::lock_guard<std::mutex> lock(jmu_);
+      for (size_t i = 0; i < n; i++) {
+        if (!viaJournal[i]) continue;
+        File& f = *jobs[i].file;
+        f.synced = jobs[i].writtenAfter;  // durable through the journal entry
+        if (!f.jDirty) {
+          f.jDirty = true;
+          jDirty_.push_back(jobs[i].file);
+        }
+        results[i] = Result{f.id, jobs[i].writtenAfter, f.synced, f.error, f.error == 0 ? kSynced : 0u};
+      }
+    } else {
+      // The journal failed (it is off from now on): these files sync themselves. Not a retry: their own
+      // fdatasync was never tried, and their writes succeeded.
+      std::vector<size_t> own;
+      for (size_t i = 0; i < n; i++)
+        if (viaJournal[i]) own.push_back(i);
+      ForEach(own.size(), kSyncsPerHelper, nullptr, [&](size_t k, uint8_t*) { results[own[k]] = SyncPhase(jobs[own[k]]); });
+    }
+    MaybeStartCheckpoint();
+  }
+
+  // Chooses the round's files that go through the journal and builds their entry in journalBuf_ (at entryVpos,
+  // entryPadded bytes). False when the journal is off, the round has too few such files, or the ring is full.
+  bool PickJournaled(std::vector<Job>& jobs, std::vector<char>& via, uint64_t& entryVpos, size_t& entryPadded) {
+    if (BuildJournalEntry(jobs, via, entryVpos, entryPadded)) return true;
+    std::fill(via.begin(), via.end(), 0);  // every file of the round syncs itself
+    return false;
+  }
+
+  bool BuildJournalEntry(std::vector<Job>& jobs, std::vector<char>& via, uint64_t& entryVpos, size_t& entryPadded) {
+    size_t size = kJournalEntryHeaderBytes;
+    size_t count = 0;
+    for (size_t i = 0; i < jobs.size(); i++) {
+      Job& j = jobs[i];
+      File& f = *j.file;
+      // Durable up to this round's data (so the entry holds everything not yet durable), and its name durable
+      // (a file created since its directory was last synced syncs itself, directory included).
+      if (!j.sync || f.error != 0 || j.bytes == 0 || f.synced + j.bytes != j.writtenAfter || (f.created && !f.dirSynced)) continue;
+      size_t rec = kJournalRecordHeaderBytes + f.jname.size() + static_cast<size_t>(j.bytes);
+      if (size + rec > kJournalEntryBytesMax) continue;
+      size += rec;
+      via[i] = 1;
+      count++;
+    }
+    if (count < journalFilesMin_) return false;
+    const size_t padded = static_cast<size_t>(AlignUp(size, kJournalHeaderBytes));
+    uint64_t vpos;
+    {
+      std::lock_guard<std::mutex> lock(jmu_);
+      if (journalFailed_) return false;
+      vpos = journalVpos_;
+      uint64_t lap = vpos % journalRing_;
+      if (lap + padded > journalRing_) vpos += journalRing_ - lap;  // entries never wrap: the next lap
+      if (vpos + padded - journalVtail_ > journalRing_) {
+        journalSkippedFull_++;
+        wantCheckpointSoon_ = true;
+        return false;
+      }
+    }
+    uint8_t* b = journalBuf_;
+    size_t at = kJournalEntryHeaderBytes;
+    uint32_t records = 0;
+    for (size_t i = 0; i < jobs.size(); i++) {
+      if (!via[i]) continue;
+      Job& j = jobs[i];
+      File& f = *j.file;
+      uint32_t nameLen = static_cast<uint32_t>(f.jname.size());
+      uint32_t dataLen = static_cast<uint32_t>(j.bytes);
+      uint64_t offset = j.writtenAfter - j.bytes;
+      std::memcpy(b + at, &nameLen, 4);
+      std::memcpy(b + at + 4, &dataLen, 4);
+      std::memcpy(b + at + 8, &offset, 8);
+      at += kJournalRecordHeaderBytes;
+      std::memcpy(b + at, f.jname.data(), nameLen);
+      at += nameLen;
+      for (const Chunk& c : j.chunks) {
+        std::memcpy(b + at, c.data, c.size);
+        at += c.size;
+      }
+      records++;
+    }
+    std::memset(b + at, 0, padded - at);
+    uint32_t magic = kJournalEntryMagic;
+    uint32_t len = static_cast<uint32_t>(size);
+    uint64_t zero = 0;
+    std::memcpy(b, &magic, 4);
+    std::memcpy(b + 8, &vpos, 8);
+    std::memcpy(b + 16, &len, 4);
+    std::memcpy(b + 20, &records, 4);
+    std::memcpy(b + 24, &zero, 8);
+    std::memcpy(b + 32, &zero, 8);
+    uint32_t crc = crc32c(0, b + 8, size - 8);
+    std::memcpy(b + 4, &crc, 4);
+    journalRecords_ += records;
+    entryVpos = vpos;
+    entryPadded = padded;
+    return true;
+  }
+
+  int WriteJournalEntry(uint64_t vpos, size_t padded) {
+    uint64_t pos = kJournalHeaderBytes + vpos % journalRing_;
+    int e = PwriteFd(journalFd_, journalBuf_, padded, pos);
+    if (e == 0) {
+      uint64_t t0 = NowNs();
+      if (::fdatasync(journalFd_) != 0) e = errno;
+      syncUs_.Record(MicrosSince(t0));
+    }
+    std::lock_guard<std::mutex> lock(jmu_);
+    if (e != 0) {
+      journalFailed_ = true;
+      return e;
+    }
+    journalVpos_ = vpos + padded;
+    journalEntries_++;
+    journalBytes_ += padded;
+    journalSyncs_++;
+    syncs_++;
+    return 0;
+  }
+
+  static int PwriteFd(int fd, const uint8_t* p, size_t n, uint64_t pos) {
+    while (n > 0) {
+      ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(pos));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      if (w == 0) return EIO;
+      p += w;
+      n -= static_cast<size_t>(w);
+      pos += static_cast<uint64_t>(w);
+    }
+    return 0;
+  }
+
+  // After a journaled round: a checkpoint in the background once half the ring is used, the ring was full, or
+  // the oldest unsynced entry is older than kCheckpointIntervalNs.
+  void MaybeStartCheckpoint() {
+    std::vector<std::shared_ptr<File>> files;
+    uint64_t upTo;
+    {
+      std::lock_guard<std::mutex> lock(jmu_);
+      if (ckptRunning_ || journalFailed_ || jDirty_.empty()) return;
+      uint64_t now = NowNs();
+      bool due = wantCheckpointSoon_ || journalVpos_ - journalVtail_ > journalRing_ / 2 || now - lastCheckpointNs_ > kCheckpointIntervalNs;
+      if (!due) return;
+      upTo = TakeCheckpointLocked(files);
+    }
+    if (pool_.empty()) {
+      RunCheckpoint(files, upTo);
+      return;
+    }
+    Help(1, [this, files = std::move(files), upTo](uint8_t*) { RunCheckpoint(files, upTo); });
+  }
+
+  // jmu_ held: the dirty files become the running checkpoint's; returns the ring position it will free up to.
+  uint64_t TakeCheckpointLocked(std::vector<std::shared_ptr<File>>& files) {
+    ckptRunning_ = true;
+    wantCheckpointSoon_ = false;
+    files.swap(jDirty_);
+    for (auto& f : files) {
+      f->jDirty = false;
+      f->ckptRefs++;
+    }
+    ckptFiles_ = files;
+    return journalVpos_;
+  }
+
+  // fdatasyncs every file of the checkpoint (in parallel), then moves the journal's tail to `upTo` (the header,
+  // synced). A failed fdatasync latches that file's error and turns the journal off with its entries kept: the
+  // file's acknowledged bytes are then durable only there, and the next start replays them.
+  void RunCheckpoint(const std::vector<std::shared_ptr<File>>& files, uint64_t upTo) {
+    std::atomic<int> bad{0};
+    // On kCheckpointThreads threads, not one per file: a burst of a thousand fdatasyncs at once held the rounds'
+    // journal syncs behind it (p99.9 of 1,000 partitions at 20,000 appends/s 2x worse).
+    const size_t perThread = std::max<size_t>(1, (files.size() + kCheckpointThreads - 1) / kCheckpointThreads);
+    ForEach(files.size(), perThread, nullptr, [&](size_t i, uint8_t*) {
+      File& f = *files[i];
+      if (f.error != 0) {
+        bad++;
+        return;
+      }
+      uint64_t t0 = NowNs();
+      int rc = ::fdatasync(f.fd);
+      syncUs_.Record(MicrosSince(t0));
+      if (rc != 0) {
+        f.error = errno;
+        bad++;
+        return;
+      }
+      syncs_++;
+      checkpointSyncs_++;
+    });
+    bool ok = bad.load() == 0 && WriteJournalHeader(upTo) == 0;
+    {
+      std::lock_guard<std::mutex> lock(jmu_);
+      if (ok) journalVtail_ = upTo;
+      else journalFailed_ = true;
+      for (auto& f : files) f->ckptRefs--;
+      ckptFiles_.clear();
+      ckptRunning_ = false;
+      lastCheckpointNs_ = NowNs();
+      checkpoints_++;
+    }
+    jcv_.notify_all();
+  }
+
+  // Waits for a running checkpoint, then checkpoints whatever is dirty, on this thread.
+  void FullCheckpoint() {
+    if (journalFd_ < 0) return;
+    std::vector<std::shared_ptr<File>> files;
+    uint64_t upTo;
+    {
+      std::unique_lock<std::mutex> lock(jmu_);
+      jcv_.wait(lock, [this] { return !ckptRunning_; });
+      if (journalFailed_ || jDirty_.empty()) return;
+      upTo = TakeCheckpointLocked(files);
+    }
+    RunCheckpoint(files, upTo);
+  }
+
+  // Block 0: the header twice (at 0 and 512), each [magic, crc32c of the next 24 bytes, vtail, ring, 0].
+  int WriteJournalHeader(uint64_t vtail) {
+    uint8_t* b = journalHeaderBuf_;
+    std::memset(b, 0, kJournalHeaderBytes);
+    for (size_t copy = 0; copy < 2; copy++) {
+      uint8_t* h = b + copy * 512;
+      uint32_t magic = kJournalHeaderMagic;
+      uint64_t zero = 0;
+      std::memcpy(h, &magic, 4);
+      std::memcpy(h + 8, &vtail, 8);
+      std::memcpy(h + 16, &journalRing_, 8);
+      std::memcpy(h + 24, &zero, 8);
+      uint32_t crc = crc32c(0, h + 8, 24);
+      std::memcpy(h + 4, &crc, 4);
+    }
+    int e = PwriteFd(journalFd_, b, kJournalHeaderBytes, 0);
+    if (e == 0 && ::fdatasync(journalFd_) != 0) e = errno;
+    if (e == 0) journalSyncs_++;
+    return e;
+  }
+
+  static bool ParseJournalHeader(const uint8_t* h, uint64_t& vtail, uint64_t& ring) {
+    uint32_t magic, crc;
+    std::memcpy(&magic, h, 4);
+    std::memcpy(&crc, h + 4, 4);
+    if (magic != kJournalHeaderMagic || crc != crc32c(0, h + 8, 24)) return false;
+    std::memcpy(&vtail, h + 8, 8);
+    std::memcpy(&ring, h + 16, 8);
+    return true;
+  }
+
+  // openJournal(path, root, bytes, filesMin) -> errno (0: on). Before any file is opened. An existing journal
+  // must have been replayed (src/io/journal.ts): one whose next entry is still valid is refused (EEXIST), as
+  // writing over it would lose acknowledged bytes. A new one is written full of zeros once (its overwrites then
+  // need no metadata: each fdatasync is a device cache flush), its directory synced.
+  Napi::Value OpenJournal(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    journalRoot_ = info[1].As<Napi::String>().Utf8Value();
+    uint64_t bytes = AlignUp(static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()), kJournalHeaderBytes);
+    bytes = std::min(std::max(bytes, kJournalBytesMin), kJournalBytesMax);
+    journalFilesMin_ = std::max<size_t>(1, static_cast<size_t>(info[3].As<Napi::Number>().Int64Value()));
+    auto fail = [&](int e) {
+      if (journalFd_ >= 0) ::close(journalFd_);
+      journalFd_ = -1;
+      return Napi::Number::New(env, e);
+    };
+    if (journalFd_ >= 0) return fail(EBUSY);
+    journalBuf_ = static_cast<uint8_t*>(AlignedAlloc(kJournalEntryBytesMax));
+    journalHeaderBuf_ = static_cast<uint8_t*>(AlignedAlloc(kJournalHeaderBytes));
+    if (journalBuf_ == nullptr || journalHeaderBuf_ == nullptr) return fail(ENOMEM);
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (directOff_ ? 0 : O_DIRECT));
+    if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      // A new journal is made whole under a temporary name (zeros, then the header, synced) and renamed into
+      // place: a crash or a full disk part way leaves no journal a later start would refuse.
+      std::string tmp = path + ".tmp";
+      ::unlink(tmp.c_str());
+      fd = ::open(tmp.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL | (directOff_ ? 0 : O_DIRECT), 0644);
+      if (fd < 0 && errno == EINVAL) fd = ::open(tmp.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
+      if (fd < 0) return fail(errno);
+      journalFd_ = fd;
+      journalRing_ = bytes - kJournalHeaderBytes;
+      int e = 0;
+      for (uint64_t at = kJournalHeaderBytes; at < bytes && e == 0; at += kStagingBytes) {
+        e = PwriteFd(fd, zeros_, static_cast<size_t>(std::min<uint64_t>(kStagingBytes, bytes - at)), at);
+      }
+      if (e == 0) e = WriteJournalHeader(0);
+      if (e == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) e = errno;
+      if (e == 0) e = SyncParentDir(path);
+      if (e != 0) {
+        ::unlink(tmp.c_str());
+        return fail(e);
+      }
+      journalVpos_ = journalVtail_ = 0;
+      lastCheckpointNs_ = NowNs();
+      return Napi::Number::New(env, 0);
+    }
+    if (fd < 0) return fail(errno);
+    journalFd_ = fd;
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return fail(errno);
+    if (PreadAll(fd, journalHeaderBuf_, kJournalHeaderBytes, 0) != static_cast<int64_t>(kJournalHeaderBytes)) return fail(EIO);
+    uint64_t vtail = 0, ring = 0, vtail2 = 0, ring2 = 0;
+    bool a = ParseJournalHeader(journalHeaderBuf_, vtail, ring);
+    bool b = ParseJournalHeader(journalHeaderBuf_ + 512, vtail2, ring2);
+    if (!a && !b) return fail(EBADMSG);
+    if (!a || (b && vtail2 > vtail)) {
+      vtail = vtail2;
+      ring = ring2;
+    }
+    if (ring == 0 || ring % kJournalHeaderBytes != 0 || ring + kJournalHeaderBytes != static_cast<uint64_t>(st.st_size)) return fail(EBADMSG);
+    journalRing_ = ring;
+    // Not replayed? An entry at the tail means acknowledged bytes may live only here.
+    uint8_t* e = journalBuf_;
+    if (PreadAll(fd, e, kJournalHeaderBytes, kJournalHeaderBytes + vtail % ring) == static_cast<int64_t>(kJournalHeaderBytes)) {
+      uint32_t magic;
+      uint64_t evpos;
+      std::memcpy(&magic, e, 4);
+      std::memcpy(&evpos, e + 8, 8);
+      if (magic == kJournalEntryMagic && evpos == vtail) return fail(EEXIST);
+    }
+    journalVpos_ = journalVtail_ = vtail;
+    lastCheckpointNs_ = NowNs();
+    return Napi::Number::New(env, 0);
+  }
+
+  // journalTouches(paths) -> whether a file at one of `paths`, or under one of them, has journal entries no
+  // checkpoint has finished with: JS then asks for a checkpoint before it renames or removes there.
+  Napi::Value JournalTouches(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (journalFd_ < 0) return Napi::Boolean::New(env, false);
+    auto arr = info[0].As<Napi::Array>();
+    std::vector<std::string> paths;
+    for (uint32_t i = 0; i < arr.Length(); i++) paths.push_back(arr.Get(i).As<Napi::String>().Utf8Value());
+    auto under = [&](const std::string& p) {
+      for (auto& q : paths) {
+        if (p == q || (p.size() > q.size() && p.compare(0, q.size(), q) == 0 && p[q.size()] == '/')) return true;
+      }
+      return false;
+    };
+    std::lock_guard<std::mutex> lock(jmu_);
+    for (auto& f : jDirty_)
+      if (under(f->path)) return Napi::Boolean::New(env, true);
+    for (auto& f : ckptFiles_)
+      if (under(f->path)) return Napi::Boolean::New(env, true);
+    return Napi::Boolean::New(env, false);
+  }
+
+  // checkpoint(): the next round runs a full checkpoint and reports it as a result with id 0 (kCheckpointed) whose
+  // `written` is the number of checkpoint() calls it answers.
+  Napi::Value RequestCheckpoint(const Napi::CallbackInfo& info) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      checkpointRequests_++;
+    }
+    cv_.notify_one();
+    return info.Env().Undefined();
   }
 
   void ReleaseWriteStage() {
@@ -1159,6 +1612,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   };
 
   void ForEach(size_t n, size_t perHelper, uint8_t* staging, const std::function<void(size_t, uint8_t*)>& fn) {
+    if (n == 0) return;
     if (n == 1 || pool_.empty()) {
       for (size_t i = 0; i < n; i++) fn(i, staging);
       return;
@@ -1739,6 +2193,28 @@ class Engine : public Napi::ObjectWrap<Engine> {
   std::condition_variable prefetchCv_;
   std::deque<std::pair<std::shared_ptr<File>, std::shared_ptr<ReadBlock>>> prefetchQueue_;
 
+  // Journal (openJournal): off while journalFd_ < 0. Positions are virtual (they only grow); an entry at vpos
+  // lies at kJournalHeaderBytes + vpos % journalRing_. [journalVtail_, journalVpos_) holds the entries no
+  // checkpoint has finished with. journalFd_, journalRing_, journalRoot_, journalFilesMin_ are set before any
+  // round runs; the rest is guarded by jmu_ (journalVpos_ written by the sync stage only).
+  int journalFd_ = -1;
+  uint64_t journalRing_ = 0;
+  std::string journalRoot_;
+  size_t journalFilesMin_ = 4;
+  uint8_t* journalBuf_ = nullptr;        // one entry, built and written by the sync stage
+  uint8_t* journalHeaderBuf_ = nullptr;  // checkpoints (one at a time) and openJournal
+  std::mutex jmu_;
+  std::condition_variable jcv_;
+  uint64_t journalVpos_ = 0;
+  uint64_t journalVtail_ = 0;
+  bool journalFailed_ = false;
+  bool ckptRunning_ = false;
+  bool wantCheckpointSoon_ = false;
+  uint64_t lastCheckpointNs_ = 0;
+  std::vector<std::shared_ptr<File>> jDirty_;
+  std::vector<std::shared_ptr<File>> ckptFiles_;
+  uint64_t checkpointRequests_ = 0;  // guarded by mu_: checkpoint() calls not yet taken by a round
+
   std::mutex ringMu_;
   std::vector<uint8_t*> ringFree_;  // guarded by ringMu_; freed with the engine
 
@@ -1746,7 +2222,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       unaligned_{0}, splitJobs_{0}, splitPieces_{0}, piecesByHelpers_{0}, diskReads_{0}, readAheadHits_{0},
       readAheadWaits_{0}, readAheadMisses_{0}, readAheadBytesRead_{0}, readAheadCopiedBytes_{0},
       readAheadOverBudget_{0}, syncBatches_{0}, zeroAheadWrites_{0}, zeroAheadBytesWritten_{0}, zeroAheadFailures_{0},
-      zeroAheadPending_{0};
+      zeroAheadPending_{0}, journalEntries_{0}, journalRecords_{0}, journalBytes_{0}, journalSyncs_{0}, journalSkippedFull_{0},
+      checkpoints_{0}, checkpointSyncs_{0};
   Histogram fileLatencyUs_, queueWaitUs_, syncWaitUs_, roundUs_, writeUs_, syncUs_, deliverUs_, callbackUs_, filesPerRound_, resultsPerCallback_;
 };
 

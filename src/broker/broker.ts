@@ -12,8 +12,8 @@ import { TopicTable, type TopicRecord } from '../cluster/index.js';
 import { LogManager, isLogConfigName, logConfigFromKafka, type LogConfig, type PartitionLog } from '../log/index.js';
 import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
 import { LocalPartitions } from '../kafka/partitions.js';
-import { createFileSystem, type FileSystem } from '../io/index.js';
-import type { BrokerConfig } from './config.js';
+import { createFileSystem, replayJournals, type FileSystem } from '../io/index.js';
+import { engineJournal, type BrokerConfig } from './config.js';
 import { lockDataDir } from './lock.js';
 import { brokerGroupCoordinator, groupMarkerListener, type GroupCoordinator, type InternalTopicDeps } from '../groups/index.js';
 import { BlockProducerIdSource, ProducerIdBlocks, brokerTxnCoordinator, type TxnCoordinator, type TxnVerifier } from '../txn/index.js';
@@ -105,12 +105,15 @@ export class Broker implements BrokerServices {
 
   private static async open(config: BrokerConfig, logger: Logger): Promise<Broker> {
     const topics = await TopicTable.open(config.dataDir);
+    // Before any log opens a file: bytes acknowledged through the engine's journal go back into their files.
+    await replayJournals(new NodeFileSystem(), config.dataDir, logger);
     const fs = createFileSystem({
       engine: config.logEngine,
       flushDelayUs: config.flushDelayUs,
       flushBytesMax: config.flushBytesMax,
       ioThreads: config.ioThreads,
       zeroAheadBytes: config.zeroAheadBytes,
+      ...engineJournal(config, 'broker'),
       logger,
     });
     const logs = await LogManager.open({

@@ -78,6 +78,13 @@ export interface BrokerConfig extends GroupCoordinatorConfig, TxnCoordinatorConf
   ioThreads: number;
   /** Native engine: zeros kept written ahead of each segment's end, bytes (0: off); see EngineOptions. */
   zeroAheadBytes: number;
+  /**
+   * Native engine: a flush round journals its syncs (one journal fdatasync for all its files, the files synced
+   * later by a checkpoint) when at least this many files ask to sync; 0: no journal. See src/io/journal.ts.
+   */
+  journalFilesMin: number;
+  /** Native engine: size of each engine's journal ring, bytes. */
+  journalBytes: number;
   /** Retry period for bringing back a partition that went offline on a full disk. */
   storageRetryMs: number;
 
@@ -114,6 +121,8 @@ export interface BrokerOptions {
   flushBytesMax?: number;
   ioThreads?: number;
   zeroAheadBytes?: number;
+  journalFilesMin?: number;
+  journalBytes?: number;
   storageRetryMs?: number;
   smp?: number;
   partitionsPerShardMax?: number;
@@ -149,6 +158,10 @@ import {
   engineIoThreadsMax,
   engineZeroAheadBytesDefault,
   engineZeroAheadBytesMax,
+  journalBytesDefault,
+  journalFilesMinDefault,
+  journalPath,
+  type EngineOptions,
   type LogEngine,
 } from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
@@ -199,6 +212,12 @@ export function defaultShards(cores = availableParallelism()): number {
   return Math.max(1, cores - 1);
 }
 
+/** The engine options for the journal of the engine `name` ("broker", "shard-N"); none when it is off. */
+export function engineJournal(c: Pick<BrokerConfig, 'dataDir' | 'journalFilesMin' | 'journalBytes'>, name: string): Pick<EngineOptions, 'journal'> {
+  if (c.journalFilesMin === 0) return {};
+  return { journal: { path: journalPath(c.dataDir, name), root: c.dataDir, bytes: c.journalBytes, filesMin: c.journalFilesMin } };
+}
+
 export function resolveConfig(o: BrokerOptions): BrokerConfig {
   const listen = parseHostPort(o.listen ?? '127.0.0.1:9092', 'listen');
   let advertise = o.advertise ? parseHostPort(o.advertise, 'advertise') : { ...listen };
@@ -236,6 +255,8 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     flushBytesMax: positiveInt(o.flushBytesMax ?? 8 * MiB, 'flushBytesMax', engineFlushBytesMaxLimit),
     ioThreads: positiveInt(o.ioThreads ?? engineIoThreadsDefault, 'ioThreads', engineIoThreadsMax),
     zeroAheadBytes: nonNegativeInt(o.zeroAheadBytes ?? engineZeroAheadBytesDefault, 'zero-ahead-bytes', engineZeroAheadBytesMax),
+    journalFilesMin: nonNegativeInt(o.journalFilesMin ?? journalFilesMinDefault, 'journalFilesMin', 1_000_000),
+    journalBytes: positiveInt(o.journalBytes ?? journalBytesDefault, 'journalBytes', 1024 * MiB),
     storageRetryMs: positiveInt(o.storageRetryMs ?? 1000, 'storageRetryMs'),
     smp: positiveInt(o.smp ?? defaultShards(), 'smp', shardsMax),
     shardChannelBytes: channelBytes(o.shardChannelBytes ?? 4 * MiB),

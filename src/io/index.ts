@@ -32,3 +32,4 @@ export {
   type NativeFileSystemOptions,
 } from './native-file.js';
 export { createFileSystem, isOutOfSpace, type LogEngine, type CreateFileSystemOptions } from './create.js';
+export { JOURNAL_DIR, journalPath, replayJournals, journalBytesDefault, journalFilesMinDefault, type ReplayReport } from './journal.js';

@@ -22,8 +22,10 @@
  * torn write.
  */
 import { constants as osConstants } from 'node:os';
+import nodePath from 'node:path';
 import Denque from 'denque';
 import { engineZeroAheadBytesMax, type AppendFile, type FileSystem, type ReadInto } from './file.js';
+import { journalBytesDefault, journalFilesMinDefault } from './journal.js';
 import { nativeBinding } from './native.js';
 import { NodeFileSystem } from './node-file.js';
 
@@ -58,6 +60,13 @@ export interface EngineOptions {
   directIo?: 'auto' | 'off' | 'refuse-for-test';
   /** Where the O_DIRECT fallback is reported (once). */
   logger?: { warn(obj: object, msg: string): void };
+  /**
+   * The engine's journal (native/engine.cc, "Journal"; src/io/journal.ts): a round that syncs at least
+   * `filesMin` files writes their bytes into one journal entry and fdatasyncs only the journal. `path` must have
+   * been replayed (replayJournals) first; `root` is the data dir (entries name files relative to it). Off when
+   * absent.
+   */
+  journal?: { path: string; root: string; bytes?: number; filesMin?: number };
 }
 
 export const engineFlushDelayUsMax = 100_000;
@@ -187,6 +196,21 @@ export interface EngineStats {
   zeroAheadFailures: number;
   /** Zero-ahead writes planned and not yet done (they run after their round has resolved its syncs). */
   zeroAheadPending: number;
+  /** Journal entries written (one per journaled round), the file records in them, their bytes (padded). */
+  journalEntries: number;
+  journalRecords: number;
+  journalBytes: number;
+  /** fdatasyncs of the journal (entries and header updates). */
+  journalSyncs: number;
+  /** Rounds that would have journaled but found the ring full (their files synced themselves). */
+  journalSkippedFull: number;
+  /** Checkpoints run, and the file fdatasyncs they made. */
+  checkpoints: number;
+  checkpointSyncs: number;
+  journalOn: boolean;
+  journalFailed: boolean;
+  /** Files with journal entries no checkpoint has started on. */
+  journalDirtyFiles: number;
   histograms: EngineHistograms;
 }
 
@@ -203,6 +227,9 @@ interface EngineHandle {
   unref(): void;
   stats(): EngineStats;
   shutdown(): void;
+  openJournal(path: string, root: string, bytes: number, filesMin: number): number;
+  journalTouches(paths: string[]): boolean;
+  checkpoint(): void;
 }
 
 /**
@@ -219,6 +246,7 @@ const RESULT_FIELDS = 5;
 const SYNCED = 1;
 const CLOSED = 2;
 const TRUNCATED = 4;
+const CHECKPOINTED = 8;
 
 const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 
@@ -259,6 +287,9 @@ export class NativeEngine {
   readonly #logger: EngineOptions['logger'];
   #busy = 0;
   #kickScheduled = false;
+  /** Waiting for a checkpoint asked by settleJournal (resolved in order, one per request the engine took). */
+  #checkpointWaiters = new Denque<() => void>();
+  readonly journal: boolean;
   #warnedFallback = false;
   #closed = false;
 
@@ -286,6 +317,40 @@ export class NativeEngine {
       },
       (results, count, postedMonotonicMs, calledMonotonicMs) => this.#onComplete(results, count, postedMonotonicMs, calledMonotonicMs),
     );
+    this.journal = false;
+    if (opts.journal !== undefined) {
+      const j = opts.journal;
+      const bytes = intIn(j.bytes ?? journalBytesDefault, 4 * 1024 * 1024, 1024 * 1024 * 1024, 'journal bytes');
+      const filesMin = intIn(j.filesMin ?? journalFilesMinDefault, 1, 1_000_000, 'journal filesMin');
+      const errno = this.#handle.openJournal(nodePath.resolve(j.path), nodePath.resolve(j.root), bytes, filesMin);
+      if (errno === osConstants.errno.EEXIST) {
+        // Never write over entries that may hold the only copy of acknowledged bytes.
+        this.#handle.shutdown();
+        this.#closed = true;
+        throw new Error(`journal ${j.path} holds entries not replayed (replayJournals must run first)`);
+      }
+      if (errno !== 0) {
+        // No room for it (a small disk), or the file system refuses it: every round syncs its files itself.
+        this.#logger?.warn({ path: j.path, err: errnoError(errno, 'open journal', j.path).message }, 'engine journal unavailable: each file syncs itself');
+      } else {
+        this.journal = true;
+      }
+    }
+  }
+
+  /**
+   * Before a rename or remove of `paths` (files, or directories with files under them): when a file there has
+   * journal entries no checkpoint has finished with, waits for a full checkpoint, so no entry is replayed over
+   * whatever takes that name next.
+   */
+  settleJournal(paths: readonly string[]): Promise<void> | undefined {
+    if (!this.journal || this.#closed) return undefined;
+    if (!this.#handle.journalTouches(paths.map((p) => nodePath.resolve(p)))) return undefined;
+    return new Promise<void>((resolve) => {
+      this.#checkpointWaiters.push(resolve);
+      this.setBusy(true);
+      this.#handle.checkpoint();
+    });
   }
 
   stats(): EngineStats {
@@ -302,7 +367,8 @@ export class NativeEngine {
   /** Opens (creating when missing) or creates (exclusively) a file; throws the open's errno error. */
   openFile(path: string, exclusive: boolean, direct: boolean): NativeAppendFile {
     if (this.#closed) throw new Error('native engine is shut down');
-    const [id, size, isDirect, alignment, errno, refused] = this.#handle.open(path, true, exclusive, direct);
+    // Absolute: the journal names files by path, and a rename or remove is matched against it (settleJournal).
+    const [id, size, isDirect, alignment, errno, refused] = this.#handle.open(this.journal ? nodePath.resolve(path) : path, true, exclusive, direct);
     if (errno !== 0) throw errnoError(errno, 'open', path);
     if (refused && !this.#warnedFallback) {
       this.#warnedFallback = true;
@@ -354,7 +420,18 @@ export class NativeEngine {
     this.lastCallbackMonotonicMs = calledMonotonicMs;
     this.lastPostedMonotonicMs = postedMonotonicMs;
     for (let i = 0; i < count; i += RESULT_FIELDS) {
-      this.#files.get(results[i]!)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);
+      const id = results[i]!;
+      if (id === 0) {
+        // A checkpoint asked by settleJournal: `written` says how many requests it answered.
+        if ((results[i + 4]! & CHECKPOINTED) !== 0) {
+          for (let n = results[i + 1]!; n > 0 && this.#checkpointWaiters.length > 0; n--) {
+            this.setBusy(false);
+            this.#checkpointWaiters.shift()!();
+          }
+        }
+        continue;
+      }
+      this.#files.get(id)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);
     }
   }
 }
@@ -567,6 +644,16 @@ export class NativeFileSystem extends NodeFileSystem implements FileSystem {
     super();
     this.engine = new NativeEngine(opts);
     this.#directFor = opts.directFor ?? directForLogSegments;
+  }
+
+  override async rename(from: string, to: string): Promise<void> {
+    await this.engine.settleJournal([from, to]);
+    return super.rename(from, to);
+  }
+
+  override async remove(p: string): Promise<void> {
+    await this.engine.settleJournal([p]);
+    return super.remove(p);
   }
 
   override async open(file: string): Promise<AppendFile> {

@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../broker/config.js';
 import { TopicTable, type TopicRecord } from '../cluster/index.js';
-import { NodeFileSystem } from '../io/index.js';
+import { NodeFileSystem, replayJournals } from '../io/index.js';
 import { parsePartitionDir } from '../log/index.js';
 import { createChannelBuffer } from './channel.js';
 import { createBulkBuffer } from './bulk.js';
@@ -131,6 +131,9 @@ export class ShardedBroker {
   private static async open(config: BrokerConfig, logger: Logger): Promise<ShardedBroker> {
     const nodeFs = new NodeFileSystem();
     await nodeFs.mkdirp(config.dataDir);
+    // Before any shard opens a file: bytes acknowledged through the engines' journals go back into their files
+    // (every journal, whichever shard wrote it: partitions may have changed shards since).
+    await replayJournals(nodeFs, config.dataDir, logger);
     const topics = await TopicTable.open(config.dataDir, nodeFs);
     const { table, moves } = await ShardTable.open(nodeFs, config.dataDir, config.smp);
     const b = new ShardedBroker(config, logger, topics, table);

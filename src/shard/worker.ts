@@ -10,7 +10,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../broker/config.js';
+import { engineJournal, type BrokerConfig } from '../broker/config.js';
 import { createLogger } from '../broker/logger.js';
 import { logConfigOf } from '../broker/broker.js';
 import type { TopicRecord, TopicView } from '../cluster/index.js';
@@ -137,6 +137,7 @@ async function runShard(init: ShardInit): Promise<void> {
     ioThreads: config.ioThreads,
     zeroAheadBytes: config.zeroAheadBytes,
     readAheadBudgetBytes: share(engineReadAheadBudgetBytesDefault, 16 * MiB),
+    ...engineJournal(config, `shard-${init.shardId}`),
     logger,
   });
   const cpu = new CpuPool();

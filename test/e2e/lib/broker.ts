@@ -93,8 +93,8 @@ export async function launch(opts: LaunchOptions = {}): Promise<E2EBroker> {
 /** Brokers started by one test file, all killed by `killAll()` (call it in afterAll). */
 export class BrokerPool {
   private readonly brokers: E2EBroker[] = [];
-  async start(dataDir: string, env?: Record<string, string>): Promise<E2EBroker> {
-    const b = await launch({ dataDir, env });
+  async start(dataDir: string, env?: Record<string, string>, args?: string[]): Promise<E2EBroker> {
+    const b = await launch({ dataDir, env, args });
     this.brokers.push(b);
     return b;
   }

@@ -1,0 +1,217 @@
+/**
+ * The native engine's journal (native/engine.cc, "Journal"): where it lives, and its replay after a crash.
+ *
+ * A round that syncs many files writes their new bytes into one journal entry and fdatasyncs only the journal;
+ * the files are fdatasynced later by a checkpoint, which then moves the journal's tail past those entries. So
+ * after a crash (or a power loss) a file may lack bytes that were acknowledged: they are in the journal, in the
+ * entries from its tail on. `replayJournals` writes them back into their files and fdatasyncs those, before any
+ * log opens a file, then moves each journal's tail past everything it replayed (to the start of the next lap, so
+ * no entry left on disk can be taken for a new one).
+ *
+ * Layout (little-endian). Block 0 (4 KiB): the header twice, at 0 and at 512, each
+ * `[u32 magic "TJH1", u32 crc32c of the next 24 bytes, u64 vtail, u64 ring, u64 0]`; the valid copy with the
+ * larger vtail wins (a torn block write leaves at least one whole). Entries follow at 4 KiB boundaries: an entry
+ * at virtual position `vpos` lies at `4096 + vpos % ring`, and never crosses the end of the ring (the writer then
+ * goes on at the next lap). Entry: `[u32 magic "TJE1", u32 crc32c of bytes 8..len, u64 vpos, u32 len, u32
+ * records, u64 0, u64 0]`, then per record `[u32 nameLength, u32 dataLength, u64 fileOffset, name, data]`;
+ * names are relative to the data dir (absolute when the file is elsewhere).
+ *
+ * Replay reads entries from the tail while each one is whole (magic, CRC, its own vpos): the first entry that is
+ * not ends it (an entry torn by the crash was never acknowledged). Files that no longer exist are skipped: a file
+ * is removed or renamed only after a checkpoint has finished with its entries.
+ */
+import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import { crc32c } from '../protocol/crc32c.js';
+import type { FileSystem } from './file.js';
+
+export const JOURNAL_DIR = '.journal';
+const HEADER_BYTES = 4096;
+const HEADER_MAGIC = 0x31484a54;
+const ENTRY_MAGIC = 0x31454a54;
+const ENTRY_HEADER_BYTES = 40;
+const RECORD_HEADER_BYTES = 16;
+/** The largest entry the engine writes (kJournalEntryBytesMax). */
+const ENTRY_BYTES_MAX = 1024 * 1024;
+/** The largest journal the engine makes (kJournalBytesMax): a bigger file is not one of its journals. */
+const JOURNAL_BYTES_MAX = 1024 * 1024 * 1024;
+/** Default journal size per engine. */
+export const journalBytesDefault = 32 * 1024 * 1024;
+/** Default: a round journals its syncs when at least this many files ask to sync. */
+export const journalFilesMinDefault = 4;
+
+/** The journal of one engine (`name`: "broker", "shard-0", ...) under `dataDir`. */
+export function journalPath(dataDir: string, name: string): string {
+  return path.join(path.resolve(dataDir), JOURNAL_DIR, `${name}.jnl`);
+}
+
+export interface ReplayReport {
+  journals: number;
+  entries: number;
+  records: number;
+  bytes: number;
+  /** Files written back into (fdatasynced). */
+  files: number;
+  /** Records for files that no longer exist. */
+  missing: number;
+}
+
+/** One journal's replay: also, per file written back, the lowest offset written. */
+export interface JournalReplay extends Omit<ReplayReport, 'journals'> {
+  starts: Map<string, number>;
+}
+
+interface Logger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+/**
+ * Replays every journal under `<dataDir>/.journal` (creating the directory, durably, when missing). Throws when a
+ * journal's header is unreadable: starting without it could lose acknowledged records.
+ */
+export async function replayJournals(fs: FileSystem, dataDir: string, logger?: Logger): Promise<ReplayReport> {
+  const root = path.resolve(dataDir);
+  const dir = path.join(root, JOURNAL_DIR);
+  await fs.mkdirp(dir);
+  const total: ReplayReport = { journals: 0, entries: 0, records: 0, bytes: 0, files: 0, missing: 0 };
+  for (const name of (await fs.list(dir)).sort()) {
+    if (!name.endsWith('.jnl')) continue;
+    const r = replayJournal(path.join(dir, name), root);
+    total.journals++;
+    total.entries += r.entries;
+    total.records += r.records;
+    total.bytes += r.bytes;
+    total.files += r.files;
+    total.missing += r.missing;
+    // warn: a replay means the engine did not shut down cleanly
+    if (r.entries > 0) logger?.warn({ journal: name, entries: r.entries, records: r.records, bytes: r.bytes, files: r.files }, 'journal replayed: acknowledged bytes written back into their files');
+    if (r.missing > 0) logger?.warn({ journal: name, missing: r.missing }, 'journal records for files that no longer exist were skipped');
+  }
+  return total;
+}
+
+function readHeader(block: Buffer, at: number): { vtail: number; ring: number } | null {
+  if (block.readUInt32LE(at) !== HEADER_MAGIC) return null;
+  if (block.readUInt32LE(at + 4) !== crc32c(block.subarray(at + 8, at + 32))) return null;
+  return { vtail: Number(block.readBigUInt64LE(at + 8)), ring: Number(block.readBigUInt64LE(at + 16)) };
+}
+
+/** Replays one journal file; see the top of this file. */
+export function replayJournal(file: string, root: string): JournalReplay {
+  const report: JournalReplay = { entries: 0, records: 0, bytes: 0, files: 0, missing: 0, starts: new Map() };
+  const fd = openSync(file, 'r+');
+  const touched = new Map<string, number>();
+  try {
+    const size = fstatSync(fd).size;
+    if (size < HEADER_BYTES * 2 || size > JOURNAL_BYTES_MAX) throw new Error(`journal ${file}: size ${size} is not a journal's`);
+    const block = Buffer.alloc(HEADER_BYTES);
+    readFully(fd, block, 0);
+    const a = readHeader(block, 0);
+    const b = readHeader(block, 512);
+    const h = a === null ? b : b === null ? a : b.vtail > a.vtail ? b : a;
+    if (h === null) throw new Error(`journal ${file}: no valid header (both copies torn or overwritten): refusing to start without it`);
+    if (h.ring <= 0 || h.ring % HEADER_BYTES !== 0 || h.ring + HEADER_BYTES !== size) throw new Error(`journal ${file}: header ring ${h.ring} does not match its size ${size}`);
+    const ring = h.ring;
+    const entry = Buffer.alloc(ENTRY_BYTES_MAX);
+    let vpos = h.vtail;
+    for (;;) {
+      let len = readEntry(fd, entry, vpos, ring);
+      if (len === 0 && vpos % ring !== 0) {
+        vpos += ring - (vpos % ring); // the writer went on at the next lap
+        len = readEntry(fd, entry, vpos, ring);
+      }
+      if (len === 0) break;
+      const records = entry.readUInt32LE(20);
+      let at = ENTRY_HEADER_BYTES;
+      for (let r = 0; r < records; r++) {
+        const nameLength = entry.readUInt32LE(at);
+        const dataLength = entry.readUInt32LE(at + 4);
+        const offset = Number(entry.readBigUInt64LE(at + 8));
+        at += RECORD_HEADER_BYTES;
+        const name = entry.toString('utf8', at, at + nameLength);
+        at += nameLength;
+        const data = entry.subarray(at, at + dataLength);
+        at += dataLength;
+        const target = path.isAbsolute(name) ? name : path.join(root, name);
+        let tfd = touched.get(target);
+        if (tfd === undefined) {
+          try {
+            tfd = openSync(target, 'r+');
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+              report.missing++;
+              continue;
+            }
+            throw err;
+          }
+          touched.set(target, tfd);
+        }
+        writeFully(tfd, data, offset);
+        if (!(offset >= (report.starts.get(target) ?? Infinity))) report.starts.set(target, offset);
+        report.records++;
+        report.bytes += dataLength;
+      }
+      report.entries++;
+      vpos += align(len, HEADER_BYTES);
+    }
+    for (const tfd of touched.values()) fdatasyncSync(tfd);
+    report.files = touched.size;
+    // Past everything on disk: the next lap's start after the last entry replayed (a torn entry after it holds
+    // that entry's end as its vpos, below the new tail).
+    const vtail = (Math.floor(vpos / ring) + 1) * ring;
+    const out = Buffer.alloc(HEADER_BYTES);
+    for (const at of [0, 512]) {
+      out.writeUInt32LE(HEADER_MAGIC, at);
+      out.writeBigUInt64LE(BigInt(vtail), at + 8);
+      out.writeBigUInt64LE(BigInt(ring), at + 16);
+      out.writeUInt32LE(crc32c(out.subarray(at + 8, at + 32)), at + 4);
+    }
+    writeFully(fd, out, 0);
+    fdatasyncSync(fd);
+  } finally {
+    for (const tfd of touched.values()) closeSync(tfd);
+    closeSync(fd);
+  }
+  return report;
+}
+
+/** The whole entry at `vpos` into `buf`: its length, or 0 when there is no whole entry there. */
+function readEntry(fd: number, buf: Buffer, vpos: number, ring: number): number {
+  const lap = vpos % ring;
+  const room = Math.min(ENTRY_BYTES_MAX, ring - lap);
+  const pos = HEADER_BYTES + lap;
+  if (readSync(fd, buf, 0, ENTRY_HEADER_BYTES, pos) !== ENTRY_HEADER_BYTES) return 0;
+  if (buf.readUInt32LE(0) !== ENTRY_MAGIC || Number(buf.readBigUInt64LE(8)) !== vpos) return 0;
+  const len = buf.readUInt32LE(16);
+  if (len < ENTRY_HEADER_BYTES || len > room) return 0;
+  if (readSync(fd, buf, ENTRY_HEADER_BYTES, len - ENTRY_HEADER_BYTES, pos + ENTRY_HEADER_BYTES) !== len - ENTRY_HEADER_BYTES) return 0;
+  if (buf.readUInt32LE(4) !== crc32c(buf.subarray(8, len))) return 0;
+  // Records must lie within the entry (a whole entry is the engine's, but check before trusting lengths).
+  const records = buf.readUInt32LE(20);
+  let at = ENTRY_HEADER_BYTES;
+  for (let r = 0; r < records; r++) {
+    if (at + RECORD_HEADER_BYTES > len) return 0;
+    at += RECORD_HEADER_BYTES + buf.readUInt32LE(at) + buf.readUInt32LE(at + 4);
+    if (at > len) return 0;
+  }
+  return len;
+}
+
+function readFully(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const n = readSync(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) throw new Error('journal: short read');
+    done += n;
+  }
+}
+
+function writeFully(fd: number, data: Uint8Array, position: number): void {
+  let done = 0;
+  while (done < data.length) done += writeSync(fd, data, done, data.length - done, position + done);
+}
+
+function align(n: number, a: number): number {
+  return Math.ceil(n / a) * a;
+}
