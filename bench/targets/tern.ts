@@ -42,7 +42,9 @@ export class TernServer implements TargetServer {
 
   async start(dir: string): Promise<Endpoint> {
     const port = await freePort();
-    this.server = new ServerProcess('tern', process.execPath, [path.join(ROOT, 'bin/tern.js'), 'start', '--listen', `${HOST}:${port}`, '--data-dir', path.join(dir, 'tern-data'), '--log-level', 'warn']);
+    // TERN_BENCH_SERVER_ARGS: extra `tern start` flags (space-separated) for A/B runs, e.g. "--smp 2".
+    const extra = (process.env.TERN_BENCH_SERVER_ARGS ?? '').split(' ').filter((a) => a !== '');
+    this.server = new ServerProcess('tern', process.execPath, [path.join(ROOT, 'bin/tern.js'), 'start', '--listen', `${HOST}:${port}`, '--data-dir', path.join(dir, 'tern-data'), '--log-level', 'warn', ...extra]);
     await this.server.waitForPort(port);
     this.endpoint = { host: HOST, port };
     return this.endpoint;
