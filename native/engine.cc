@@ -1165,7 +1165,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (i == n) journalErr = WriteJournalEntry(entryVpos, entryPadded);
       else if (!viaJournal[i]) results[i] = SyncPhase(jobs[i]);
     });
-    if (!journaled) return;
+    if (!journaled) {
+      // Any round may be the one to start a due checkpoint (the ring may be full, or traffic moved to few files).
+      if (journalFd_ >= 0) MaybeStartCheckpoint();
+      return;
+    }
     if (journalErr == 0) {
       std::lock_guard<std::mutex> lock(jmu_);
       for (size_t i = 0; i < n; i++) {
