@@ -28,6 +28,9 @@ function engine(dataDir: string, filesMin = 4, extra: Partial<{ journalBytes: nu
   const fs = new NativeFileSystem({
     directFor: () => true,
     zeroAheadBytes: 0,
+    // A round waits 3 ms for more: the appends of one turn always share a round (a runner that finishes a round
+    // with requests already queued starts the next at once, and could take only part of a turn's files).
+    flushDelayUs: 3000,
     journal: { path: journalPath(dataDir, 'test'), root: dataDir, filesMin, bytes: extra.journalBytes },
   });
   retained.push(fs);
@@ -270,7 +273,7 @@ async function child(env: Record<string, string>, dir: string): Promise<{
     const path = await import('node:path');
     const dir = process.argv[2];
     await replayJournals(new NodeFileSystem(), dir);
-    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, journal: { path: journalPath(dir, 'test'), root: dir, filesMin: 4 } });
+    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, flushDelayUs: 3000, journal: { path: journalPath(dir, 'test'), root: dir, filesMin: 4 } });
     const files = [];
     for (let i = 0; i < 6; i++) {
       await new NodeFileSystem().mkdirp(path.join(dir, 'p' + i));
