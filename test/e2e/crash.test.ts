@@ -110,6 +110,19 @@ async function appendAfterRecovery(b: E2EBroker, ends: number[], acked: Acked[],
   }
 }
 
+/**
+ * A data dir on the real disk and the failsync shim recording every file's size at its last good sync (in
+ * `journal`), for power-loss runs: SIGKILL, then dropUnsyncedTails(journal, dataDir).
+ */
+async function powerLossRig(name: string): Promise<{ dataDir: string; journal: string; env: Record<string, string> }> {
+  const dataDir = temps.make(name);
+  assertRealDisk(dataDir);
+  const tools = temps.make(`${name}-failsync`);
+  const so = await buildFailsync(tools);
+  const journal = `${tools}/journal`;
+  return { dataDir, journal, env: failsyncEnv(so, { prefix: dataDir, syncAfter: -1, journal }) };
+}
+
 describe('crash durability', () => {
   it('SIGKILL mid-stream, three rounds: every acknowledged record survives at its offset', async () => {
     const dataDir = temps.make('crash');
@@ -136,12 +149,7 @@ describe('crash durability', () => {
   }, 120_000);
 
   it('power loss (unsynced tails dropped after SIGKILL): every acknowledged record survives', async () => {
-    const dataDir = temps.make('powerloss');
-    assertRealDisk(dataDir);
-    const tools = temps.make('failsync');
-    const so = await buildFailsync(tools);
-    const journal = `${tools}/journal`;
-    const env = failsyncEnv(so, { prefix: dataDir, syncAfter: -1, journal });
+    const { dataDir, journal, env } = await powerLossRig('powerloss');
     const rnd = prng(SEED + 7);
     const acked: Acked[] = [];
     let b = await start(dataDir, env);
@@ -167,12 +175,7 @@ describe('crash durability', () => {
     // (one fdatasync of the journal; the partition files are synced by checkpoints), so a power loss cuts the
     // partition files back and the restart must take the acknowledged bytes from the journal.
     const partitions = 16;
-    const dataDir = temps.make('powerloss-journal');
-    assertRealDisk(dataDir);
-    const tools = temps.make('failsync-journal');
-    const so = await buildFailsync(tools);
-    const journal = `${tools}/journal`;
-    const env = failsyncEnv(so, { prefix: dataDir, syncAfter: -1, journal });
+    const { dataDir, journal, env } = await powerLossRig('powerloss-journal');
     // no zeros ahead: appends extend the files, so the cut back to the last synced size drops everything after
     // the last checkpoint (overwrites of zeros already synced would survive the cut and prove less)
     const args = ['--journal-files-min', '2', '--zero-ahead-bytes', '0'];
