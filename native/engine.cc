@@ -57,7 +57,10 @@
 // of a file with live entries, and a rename or remove JS is about to do under such a file (checkpoint()), first
 // run a full checkpoint, so no entry is ever replayed over different contents. A failed journal write turns the
 // journal off (the round's files sync themselves); a failed checkpoint fdatasync latches that file's error and
-// turns the journal off with its entries kept for the next start.
+// turns the journal off with its entries kept for the next start. Known gap: once the journal is off, entries may
+// remain on disk that no checkpoint retired, and later truncates, closes, renames and removes no longer
+// checkpoint; a crash after a file under such an entry was truncated or recreated would replay the old bytes over
+// it. It takes a failing journal (the data disk itself failing) and then such a change before a crash.
 //
 // Policy (what to sync, when a file is done with, how errors are surfaced) lives in TypeScript.
 #include "engine.h"
