@@ -142,13 +142,13 @@ function parseArgs(argv: string[]): Args {
  * Engine options of a variant; `journalFilesMin` (0: no journal) sets up the engine's journal in the cell's data
  * dir as the broker does (default: the broker's, journalFilesMinDefault).
  */
-type VariantOptions = EngineOptions & { journalFilesMin?: number };
+type VariantOptions = EngineOptions & { journalFilesMin?: number; journalBytes?: number; checkpointIntervalMs?: number };
 
 function parseEngineOptions(s: string): VariantOptions {
   const o: Record<string, number | boolean> = {};
   for (const kv of s.split(',').filter((x) => x !== '')) {
     const [k, v] = kv.split('=');
-    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds' && k !== 'zeroAheadBytes' && k !== 'journalFilesMin') {
+    if (k !== 'ioThreads' && k !== 'flushDelayUs' && k !== 'flushBytesMax' && k !== 'readAheadBytes' && k !== 'pipelineRounds' && k !== 'zeroAheadBytes' && k !== 'journalFilesMin' && k !== 'journalBytes' && k !== 'checkpointIntervalMs') {
       throw new Error(`--native-config: unknown key ${k}`);
     }
     o[k] = k === 'pipelineRounds' ? Number(v) !== 0 : Number(v);
@@ -297,9 +297,10 @@ function engineOf(fsImpl: FileSystem): { lastCallbackMonotonicMs: number; lastPo
 async function openRig(variant: Variant, dataDir: string, batchCacheBytes: number | null, indexIntervalBytes: number | null): Promise<Rig> {
   let fsImpl: FileSystem & { shutdown?(): void };
   if (variant.kind === 'native') {
-    const { journalFilesMin = journalFilesMinDefault, ...options } = variant.options;
+    const { journalFilesMin = journalFilesMinDefault, journalBytes, checkpointIntervalMs, ...options } = variant.options;
     await replayJournals(new NodeFileSystem(), dataDir);
-    fsImpl = new NativeFileSystem({ ...options, ...(journalFilesMin > 0 ? { journal: { path: journalPath(dataDir, 'bench'), root: dataDir, filesMin: journalFilesMin } } : {}) });
+    const journal = { path: journalPath(dataDir, 'bench'), root: dataDir, filesMin: journalFilesMin, bytes: journalBytes, checkpointIntervalMs };
+    fsImpl = new NativeFileSystem({ ...options, ...(journalFilesMin > 0 ? { journal } : {}) });
   } else {
     fsImpl = new NodeFileSystem();
   }

@@ -50,7 +50,7 @@
 // least journalFilesMin files to sync, each durable up to this round's data, their bytes (the same bytes just
 // written to the files) go into one journal entry: one write and one fdatasync of the journal, beside the
 // fdatasyncs of the round's other files. Those files are then durable through the entry and are reported synced.
-// A checkpoint fdatasyncs them later, in the background (every kCheckpointIntervalNs, or once half the ring is
+// A checkpoint fdatasyncs them later, in the background (every checkpointIntervalMs, or once half the ring is
 // used), and then moves the journal's tail past their entries. The journal is a ring of entries at 4 KiB
 // boundaries, each with its virtual position and a CRC-32C; after a crash src/io/journal.ts replays the entries
 // from the tail (rewrites their bytes into the files, fdatasyncs them) before any log opens. A truncate or close
@@ -118,7 +118,6 @@ constexpr size_t kJournalRecordHeaderBytes = 16;
 constexpr size_t kJournalEntryBytesMax = 1 << 20;     // one round's entry; a round with more data syncs its files
 constexpr uint64_t kJournalBytesMin = 4 << 20;
 constexpr uint64_t kJournalBytesMax = 1ull << 30;
-constexpr uint64_t kCheckpointIntervalNs = 500'000'000;  // a dirty journal is checkpointed at least this often
 constexpr size_t kCheckpointThreads = 4;                  // threads fdatasyncing a checkpoint's files
 
 uint64_t NowNs() {
@@ -1311,7 +1310,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   }
 
   // After a journaled round: a checkpoint in the background once half the ring is used, the ring was full, or
-  // the oldest unsynced entry is older than kCheckpointIntervalNs.
+  // the oldest unsynced entry is older than checkpointIntervalNs_.
   void MaybeStartCheckpoint() {
     std::vector<std::shared_ptr<File>> files;
     uint64_t upTo;
@@ -1319,7 +1318,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       std::lock_guard<std::mutex> lock(jmu_);
       if (ckptRunning_ || journalFailed_ || jDirty_.empty()) return;
       uint64_t now = NowNs();
-      bool due = wantCheckpointSoon_ || journalVpos_ - journalVtail_ > journalRing_ / 2 || now - lastCheckpointNs_ > kCheckpointIntervalNs;
+      bool due = wantCheckpointSoon_ || journalVpos_ - journalVtail_ > journalRing_ / 2 || now - lastCheckpointNs_ > checkpointIntervalNs_;
       if (!due) return;
       upTo = TakeCheckpointLocked(files);
     }
@@ -1427,7 +1426,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     return true;
   }
 
-  // openJournal(path, root, bytes, filesMin) -> errno (0: on). Before any file is opened. An existing journal
+  // openJournal(path, root, bytes, filesMin, checkpointIntervalMs) -> errno (0: on). Before any file is opened. An existing journal
   // must have been replayed (src/io/journal.ts): one whose next entry is still valid is refused (EEXIST), as
   // writing over it would lose acknowledged bytes. A new one is written full of zeros once (its overwrites then
   // need no metadata: each fdatasync is a device cache flush), its directory synced.
@@ -1438,6 +1437,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     uint64_t bytes = AlignUp(static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()), kJournalHeaderBytes);
     bytes = std::min(std::max(bytes, kJournalBytesMin), kJournalBytesMax);
     journalFilesMin_ = std::max<size_t>(1, static_cast<size_t>(info[3].As<Napi::Number>().Int64Value()));
+    checkpointIntervalNs_ = static_cast<uint64_t>(std::max<int64_t>(1, info[4].As<Napi::Number>().Int64Value())) * 1'000'000;
     auto fail = [&](int e) {
       if (journalFd_ >= 0) ::close(journalFd_);
       journalFd_ = -1;
@@ -1459,9 +1459,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (fd < 0) return fail(errno);
       journalFd_ = fd;
       journalRing_ = bytes - kJournalHeaderBytes;
+      // Allocated, reading as zeros (no stale bytes a replay could take for an entry). fallocate makes unwritten
+      // extents at once: the first lap's fdatasyncs then also commit their conversion, later laps overwrite. Where
+      // fallocate is not supported, zeros are written.
       int e = 0;
-      for (uint64_t at = kJournalHeaderBytes; at < bytes && e == 0; at += kStagingBytes) {
-        e = PwriteFd(fd, zeros_, static_cast<size_t>(std::min<uint64_t>(kStagingBytes, bytes - at)), at);
+      if (::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) {
+        for (uint64_t at = kJournalHeaderBytes; at < bytes && e == 0; at += kStagingBytes) {
+          e = PwriteFd(fd, zeros_, static_cast<size_t>(std::min<uint64_t>(kStagingBytes, bytes - at)), at);
+        }
       }
       if (e == 0) e = WriteJournalHeader(0);
       if (e == 0 && ::rename(tmp.c_str(), path.c_str()) != 0) e = errno;
@@ -2208,6 +2213,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   uint64_t journalRing_ = 0;
   std::string journalRoot_;
   size_t journalFilesMin_ = 4;
+  uint64_t checkpointIntervalNs_ = 1'000'000'000;  // a dirty journal is checkpointed at least this often
   uint8_t* journalBuf_ = nullptr;        // one entry, built and written by the sync stage
   uint8_t* journalHeaderBuf_ = nullptr;  // checkpoints (one at a time) and openJournal
   std::mutex jmu_;

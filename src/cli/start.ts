@@ -198,7 +198,7 @@ export function startCommand(): Command {
     .option('--num-partitions <n>', 'partitions of auto-created topics, as Kafka num.partitions (default: 1)')
     .addOption(new Option('--log-engine <engine>', 'storage engine: native (O_DIRECT, group commit off the JS thread), node (node:fs), auto (native when built; default)').choices(LOG_ENGINES))
     .option('--flush-delay-us <us>', 'group commit: extra wait before a flush round, to gather more appends (default: 0)')
-    .option('--journal-files-min <n>', 'native engine: a flush round with at least this many files to sync writes their bytes into one journal and fdatasyncs only it (the files are synced by a checkpoint within 0.5 s); 0: no journal (default: 4)')
+    .option('--journal-files-min <n>', 'native engine: a flush round with at least this many files to sync writes their bytes into one journal and fdatasyncs only it (the files are synced by a checkpoint within about 1 s); 0: no journal (default: 4)')
     .option('--zero-ahead-bytes <bytes>', 'native engine: zeros kept written ahead of each segment end, so low-rate appends overwrite and sync without a journal commit (default: 1048576; 0: off)')
     .option('--smp <n>', 'shards: worker threads, each with its own connections, partitions and log engine (default: the number of cores less one, at least 1)')
     .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')

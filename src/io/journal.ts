@@ -35,10 +35,16 @@ const RECORD_HEADER_BYTES = 16;
 const ENTRY_BYTES_MAX = 1024 * 1024;
 /** The largest journal the engine makes (kJournalBytesMax): a bigger file is not one of its journals. */
 const JOURNAL_BYTES_MAX = 1024 * 1024 * 1024;
-/** Default journal size per engine. */
-export const journalBytesDefault = 32 * 1024 * 1024;
+/**
+ * Default journal size per engine. With 1,000 partitions at 20,000 appends/s of 1 KiB the entries take ~25 MB/s:
+ * half of 64 MiB lasts ~1.3 s, so checkpoints come from the interval, not the ring (round 15: with a 32 MiB ring
+ * and 0.5 s, the more frequent checkpoints doubled p99).
+ */
+export const journalBytesDefault = 64 * 1024 * 1024;
 /** Default: a round journals its syncs when at least this many files ask to sync. */
 export const journalFilesMinDefault = 4;
+/** Default: a dirty journal is checkpointed at least this often (and whenever half its ring is used). */
+export const journalCheckpointIntervalMsDefault = 1000;
 
 /** The journal of one engine (`name`: "broker", "shard-0", ...) under `dataDir`. */
 export function journalPath(dataDir: string, name: string): string {

@@ -25,7 +25,7 @@ import { constants as osConstants } from 'node:os';
 import nodePath from 'node:path';
 import Denque from 'denque';
 import { engineZeroAheadBytesMax, type AppendFile, type FileSystem, type ReadInto } from './file.js';
-import { journalBytesDefault, journalFilesMinDefault } from './journal.js';
+import { journalBytesDefault, journalCheckpointIntervalMsDefault, journalFilesMinDefault } from './journal.js';
 import { nativeBinding } from './native.js';
 import { NodeFileSystem } from './node-file.js';
 
@@ -66,7 +66,7 @@ export interface EngineOptions {
    * been replayed (replayJournals) first; `root` is the data dir (entries name files relative to it). Off when
    * absent.
    */
-  journal?: { path: string; root: string; bytes?: number; filesMin?: number };
+  journal?: { path: string; root: string; bytes?: number; filesMin?: number; checkpointIntervalMs?: number };
 }
 
 export const engineFlushDelayUsMax = 100_000;
@@ -227,7 +227,7 @@ interface EngineHandle {
   unref(): void;
   stats(): EngineStats;
   shutdown(): void;
-  openJournal(path: string, root: string, bytes: number, filesMin: number): number;
+  openJournal(path: string, root: string, bytes: number, filesMin: number, checkpointIntervalMs: number): number;
   journalTouches(paths: string[]): boolean;
   checkpoint(): void;
 }
@@ -322,7 +322,8 @@ export class NativeEngine {
       const j = opts.journal;
       const bytes = intIn(j.bytes ?? journalBytesDefault, 4 * 1024 * 1024, 1024 * 1024 * 1024, 'journal bytes');
       const filesMin = intIn(j.filesMin ?? journalFilesMinDefault, 1, 1_000_000, 'journal filesMin');
-      const errno = this.#handle.openJournal(nodePath.resolve(j.path), nodePath.resolve(j.root), bytes, filesMin);
+      const intervalMs = intIn(j.checkpointIntervalMs ?? journalCheckpointIntervalMsDefault, 10, 60_000, 'journal checkpointIntervalMs');
+      const errno = this.#handle.openJournal(nodePath.resolve(j.path), nodePath.resolve(j.root), bytes, filesMin, intervalMs);
       if (errno === osConstants.errno.EEXIST) {
         // Never write over entries that may hold the only copy of acknowledged bytes.
         this.#handle.shutdown();
