@@ -69,6 +69,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -1454,6 +1455,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
       // place: a crash or a full disk part way leaves no journal a later start would refuse.
       std::string tmp = path + ".tmp";
       ::unlink(tmp.c_str());
+      // On a small file system the journal takes at most an eighth of the free space (at least kJournalBytesMin),
+      // or is not made at all: it must not be what fills the disk.
+      auto slash = path.rfind('/');
+      struct statvfs vfs;
+      if (slash != std::string::npos && ::statvfs(path.substr(0, slash == 0 ? 1 : slash).c_str(), &vfs) == 0) {
+        uint64_t avail = static_cast<uint64_t>(vfs.f_bavail) * vfs.f_frsize;
+        if (avail / 8 < kJournalBytesMin) return fail(ENOSPC);
+        bytes = std::min(bytes, AlignDown(avail / 8, kJournalHeaderBytes));
+      }
       fd = ::open(tmp.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL | (directOff_ ? 0 : O_DIRECT), 0644);
       if (fd < 0 && errno == EINVAL) fd = ::open(tmp.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0644);
       if (fd < 0) return fail(errno);
