@@ -56,6 +56,17 @@ describe('Reader bounds', () => {
     expect(r.remaining).toBe(0);
   });
 
+  it('writes int64 as two's complement big-endian, the same bytes as writeBigInt64BE, past 2^53 too', () => {
+    const values = [0, 1, -1, 2 ** 31, -(2 ** 31), 2 ** 32, -(2 ** 32), 2 ** 32 + 5, -(2 ** 32) - 5, 2 ** 53 - 1, -(2 ** 53 - 1), 1795325024229, -1795325024229, 123.7, -123.7, 2 ** 60, -(2 ** 62)];
+    for (const v of values) {
+      const w = new Writer();
+      w.int64(v);
+      const want = Buffer.alloc(8);
+      want.writeBigInt64BE(BigInt(Math.trunc(v)));
+      expect(w.finish().toString('hex'), String(v)).toBe(want.toString('hex'));
+    }
+  });
+
   it('truncated strings, bytes and records throw (classic and compact)', () => {
     expect(() => reader(`0005 ${ascii('abc')}`).string(false)).toThrow(ProtocolError);
     expect(() => reader(`06 ${ascii('abc')}`).string(true)).toThrow(ProtocolError);
