@@ -56,7 +56,7 @@ describe('Reader bounds', () => {
     expect(r.remaining).toBe(0);
   });
 
-  it('writes int64 as two's complement big-endian, the same bytes as writeBigInt64BE, past 2^53 too', () => {
+  it('writes int64 as two-complement big-endian, the same bytes as writeBigInt64BE, past 2^53 too', () => {
     const values = [0, 1, -1, 2 ** 31, -(2 ** 31), 2 ** 32, -(2 ** 32), 2 ** 32 + 5, -(2 ** 32) - 5, 2 ** 53 - 1, -(2 ** 53 - 1), 1795325024229, -1795325024229, 123.7, -123.7, 2 ** 60, -(2 ** 62)];
     for (const v of values) {
       const w = new Writer();
