@@ -74,9 +74,11 @@ interface Logger {
 
 /**
  * Replays every journal under `<dataDir>/.journal` (creating the directory, durably, when missing). Throws when a
- * journal's header is unreadable: starting without it could lose acknowledged records.
+ * journal's header is unreadable: starting without it could lose acknowledged records. With `keep` (the engine
+ * names this start will use), a journal of another name is removed once replayed: a shard that no longer exists
+ * (a smaller `--smp`) leaves no ring behind.
  */
-export async function replayJournals(fs: FileSystem, dataDir: string, logger?: Logger): Promise<ReplayReport> {
+export async function replayJournals(fs: FileSystem, dataDir: string, logger?: Logger, keep?: readonly string[]): Promise<ReplayReport> {
   const root = path.resolve(dataDir);
   const dir = path.join(root, JOURNAL_DIR);
   await fs.mkdirp(dir);
@@ -93,6 +95,7 @@ export async function replayJournals(fs: FileSystem, dataDir: string, logger?: L
     // warn: a replay means the engine did not shut down cleanly
     if (r.entries > 0) logger?.warn({ journal: name, entries: r.entries, records: r.records, bytes: r.bytes, files: r.files }, 'journal replayed: acknowledged bytes written back into their files');
     if (r.missing > 0) logger?.warn({ journal: name, missing: r.missing }, 'journal records for files that no longer exist were skipped');
+    if (keep !== undefined && !keep.includes(name.slice(0, -'.jnl'.length))) await fs.remove(path.join(dir, name));
   }
   return total;
 }

@@ -133,7 +133,7 @@ export class ShardedBroker {
     await nodeFs.mkdirp(config.dataDir);
     // Before any shard opens a file: bytes acknowledged through the engines' journals go back into their files
     // (every journal, whichever shard wrote it: partitions may have changed shards since).
-    await replayJournals(nodeFs, config.dataDir, logger);
+    await replayJournals(nodeFs, config.dataDir, logger, Array.from({ length: config.smp }, (_, i) => `shard-${i}`));
     const topics = await TopicTable.open(config.dataDir, nodeFs);
     const { table, moves } = await ShardTable.open(nodeFs, config.dataDir, config.smp);
     const b = new ShardedBroker(config, logger, topics, table);

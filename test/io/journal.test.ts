@@ -203,6 +203,20 @@ describe.skipIf(!available)('native engine journal', () => {
     expect(readFileSync(path.join(dir, 'p1', 'seg.log'), 'utf8')).toBe('new');
   });
 
+  it('a replay keeping some engine names removes the other journals once replayed', async () => {
+    const dir = tempDir('tern-journal-');
+    for (const name of ['shard-0', 'shard-1']) {
+      mkdirSync(path.dirname(journalPath(dir, name)), { recursive: true });
+      const fs = new NativeFileSystem({ journal: { path: journalPath(dir, name), root: dir } });
+      retained.push(fs);
+      fs.shutdown();
+    }
+    const report = await replayJournals(new NodeFileSystem(), dir, undefined, ['shard-0']);
+    expect(report.journals).toBe(2);
+    expect(existsSync(journalPath(dir, 'shard-0'))).toBe(true);
+    expect(existsSync(journalPath(dir, 'shard-1'))).toBe(false);
+  });
+
   it('a truncate of a file with live entries checkpoints first', async () => {
     const dir = tempDir('tern-journal-');
     const fs = engine(dir);
