@@ -351,21 +351,26 @@ struct Result {
 uint64_t AlignDown(uint64_t v, uint64_t a) { return v - v % a; }
 uint64_t AlignUp(uint64_t v, uint64_t a) { return (v + a - 1) / a * a; }
 
-// pwrite until done; 0 or an errno. A short direct write that leaves the rest misaligned is an I/O error.
-int PwriteAll(const File& f, const uint8_t* p, size_t n, uint64_t pos) {
+// pwrite until done; 0 or an errno. A short write that leaves the rest off `align` (a direct file's alignment; 1
+// for buffered) is an I/O error.
+int PwriteAll(int fd, const uint8_t* p, size_t n, uint64_t pos, uint64_t align) {
   while (n > 0) {
-    ssize_t w = ::pwrite(f.fd, p, n, static_cast<off_t>(pos));
+    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(pos));
     if (w < 0) {
       if (errno == EINTR) continue;
       return errno;
     }
     if (w == 0) return EIO;
-    if (f.direct && static_cast<uint64_t>(w) % f.align != 0) return EIO;
+    if (static_cast<uint64_t>(w) % align != 0) return EIO;
     p += w;
     n -= static_cast<size_t>(w);
     pos += static_cast<uint64_t>(w);
   }
   return 0;
+}
+
+int PwriteAll(const File& f, const uint8_t* p, size_t n, uint64_t pos) {
+  return PwriteAll(f.fd, p, n, pos, f.direct ? f.align : 1);
 }
 
 // pread until `n` bytes or end of file; returns bytes read or -errno.
@@ -1159,10 +1164,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // synced later by a checkpoint. Otherwise one fdatasync per file, all in parallel.
   void SyncStage(std::vector<Job>& jobs, std::vector<Result>& results) {
     const size_t n = jobs.size();
+    if (journalFd_ < 0) {
+      ForEach(n, kSyncsPerHelper, nullptr, [&](size_t i, uint8_t*) { results[i] = SyncPhase(jobs[i]); });
+      return;
+    }
     std::vector<char> viaJournal(n, 0);
     uint64_t entryVpos = 0;
     size_t entryPadded = 0;
-    const bool journaled = journalFd_ >= 0 && PickJournaled(jobs, viaJournal, entryVpos, entryPadded);
+    const bool journaled = PickJournaled(jobs, viaJournal, entryVpos, entryPadded);
     int journalErr = 0;
     ForEach(n + (journaled ? 1 : 0), kSyncsPerHelper, nullptr, [&](size_t i, uint8_t*) {
       if (i == n) journalErr = WriteJournalEntry(entryVpos, entryPadded);
@@ -1170,7 +1179,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     });
     if (!journaled) {
       // Any round may be the one to start a due checkpoint (the ring may be full, or traffic moved to few files).
-      if (journalFd_ >= 0) MaybeStartCheckpoint();
+      MaybeStartCheckpoint();
       return;
     }
     if (journalErr == 0) {
@@ -1276,7 +1285,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   int WriteJournalEntry(uint64_t vpos, size_t padded) {
     uint64_t pos = kJournalHeaderBytes + vpos % journalRing_;
-    int e = PwriteFd(journalFd_, journalBuf_, padded, pos);
+    int e = PwriteAll(journalFd_, journalBuf_, padded, pos, kJournalHeaderBytes);
     if (e == 0) {
       uint64_t t0 = NowNs();
       if (::fdatasync(journalFd_) != 0) e = errno;
@@ -1292,21 +1301,6 @@ class Engine : public Napi::ObjectWrap<Engine> {
     journalBytes_ += padded;
     journalSyncs_++;
     syncs_++;
-    return 0;
-  }
-
-  static int PwriteFd(int fd, const uint8_t* p, size_t n, uint64_t pos) {
-    while (n > 0) {
-      ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(pos));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        return errno;
-      }
-      if (w == 0) return EIO;
-      p += w;
-      n -= static_cast<size_t>(w);
-      pos += static_cast<uint64_t>(w);
-    }
     return 0;
   }
 
@@ -1411,7 +1405,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       uint32_t crc = crc32c(0, h + 8, 24);
       std::memcpy(h + 4, &crc, 4);
     }
-    int e = PwriteFd(journalFd_, b, kJournalHeaderBytes, 0);
+    int e = PwriteAll(journalFd_, b, kJournalHeaderBytes, 0, kJournalHeaderBytes);
     if (e == 0 && ::fdatasync(journalFd_) != 0) e = errno;
     if (e == 0) journalSyncs_++;
     return e;
@@ -1429,8 +1423,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
 
   // openJournal(path, root, bytes, filesMin, checkpointIntervalMs) -> errno (0: on). Before any file is opened. An existing journal
   // must have been replayed (src/io/journal.ts): one whose next entry is still valid is refused (EEXIST), as
-  // writing over it would lose acknowledged bytes. A new one is written full of zeros once (its overwrites then
-  // need no metadata: each fdatasync is a device cache flush), its directory synced.
+  // writing over it would lose acknowledged bytes. A new one is allocated whole (fallocate, or zeros), its
+  // directory synced.
   Napi::Value OpenJournal(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     std::string path = info[0].As<Napi::String>().Utf8Value();
@@ -1451,7 +1445,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC | (directOff_ ? 0 : O_DIRECT));
     if (fd < 0 && errno == EINVAL) fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
-      // A new journal is made whole under a temporary name (zeros, then the header, synced) and renamed into
+      // A new journal is made whole under a temporary name (its space, then the header, synced) and renamed into
       // place: a crash or a full disk part way leaves no journal a later start would refuse.
       std::string tmp = path + ".tmp";
       ::unlink(tmp.c_str());
@@ -1475,7 +1469,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       int e = 0;
       if (::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) {
         for (uint64_t at = kJournalHeaderBytes; at < bytes && e == 0; at += kStagingBytes) {
-          e = PwriteFd(fd, zeros_, static_cast<size_t>(std::min<uint64_t>(kStagingBytes, bytes - at)), at);
+          e = PwriteAll(fd, zeros_, static_cast<size_t>(std::min<uint64_t>(kStagingBytes, bytes - at)), at, kJournalHeaderBytes);
         }
       }
       if (e == 0) e = WriteJournalHeader(0);

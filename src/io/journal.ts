@@ -41,6 +41,8 @@ const JOURNAL_BYTES_MAX = 1024 * 1024 * 1024;
  * and 0.5 s, the more frequent checkpoints doubled p99).
  */
 export const journalBytesDefault = 64 * 1024 * 1024;
+/** Files a replay keeps open at once: beyond it they are synced and closed (a later record reopens its file). */
+const REPLAY_OPEN_FILES_MAX = 256;
 /** Default: a round journals its syncs when at least this many files ask to sync. */
 export const journalFilesMinDefault = 4;
 /** Default: a dirty journal is checkpointed at least this often (and whenever half its ring is used). */
@@ -56,7 +58,7 @@ export interface ReplayReport {
   entries: number;
   records: number;
   bytes: number;
-  /** Files written back into (fdatasynced). */
+  /** Files written back into (fdatasynced; one reopened after the open-file bound counts again). */
   files: number;
   /** Records for files that no longer exist. */
   missing: number;
@@ -145,6 +147,7 @@ export function replayJournal(file: string, root: string): JournalReplay {
         const target = path.isAbsolute(name) ? name : path.join(root, name);
         let tfd = touched.get(target);
         if (tfd === undefined) {
+          if (touched.size >= REPLAY_OPEN_FILES_MAX) syncAndClose(touched, report);
           try {
             tfd = openSync(target, 'r+');
           } catch (err) {
@@ -164,8 +167,7 @@ export function replayJournal(file: string, root: string): JournalReplay {
       report.entries++;
       vpos += align(len, HEADER_BYTES);
     }
-    for (const tfd of touched.values()) fdatasyncSync(tfd);
-    report.files = touched.size;
+    syncAndClose(touched, report);
     // Past everything on disk: the next lap's start after the last entry replayed (a torn entry after it holds
     // that entry's end as its vpos, below the new tail).
     const vtail = (Math.floor(vpos / ring) + 1) * ring;
@@ -205,6 +207,16 @@ function readEntry(fd: number, buf: Buffer, vpos: number, ring: number): number 
     if (at > len) return 0;
   }
   return len;
+}
+
+/** Syncs and closes every file written back so far, counting them in `report.files`. */
+function syncAndClose(touched: Map<string, number>, report: JournalReplay): void {
+  for (const [target, tfd] of touched) {
+    fdatasyncSync(tfd);
+    closeSync(tfd);
+    touched.delete(target);
+    report.files++;
+  }
 }
 
 function readFully(fd: number, buf: Buffer, position: number): void {

@@ -144,6 +144,21 @@ describe.skipIf(!available)('native engine journal', () => {
     expect(again.engine.stats().journalOn).toBe(true);
   });
 
+  it('a replay over more files than it keeps open (256) syncs and closes them as it goes, and restores all', async () => {
+    const dir = tempDir('tern-journal-');
+    const fs = engine(dir);
+    const fsFiles = await files(fs, dir, 300);
+    await round(fsFiles, 1, 100);
+    expect(fs.engine.stats().journalRecords).toBe(300);
+    fs.shutdown();
+    for (let i = 0; i < 300; i++) truncateSync(path.join(dir, `p${i}`, 'seg.log'), 100);
+    const report = replayJournal(journalPath(dir, 'test'), dir);
+    expect(report).toMatchObject({ entries: 1, records: 300, files: 300, missing: 0 });
+    for (let i = 0; i < 300; i++) {
+      expect(readFileSync(path.join(dir, `p${i}`, 'seg.log')).equals(expected(i, [1], 100)), `file ${i}`).toBe(true);
+    }
+  });
+
   it('entries that wrap around the ring replay in order', async () => {
     const dir = tempDir('tern-journal-');
     const fs = engine(dir, 4, { journalBytes: 4 * 1024 * 1024 });
