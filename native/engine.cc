@@ -55,12 +55,13 @@
 // boundaries, each with its virtual position and a CRC-32C; after a crash src/io/journal.ts replays the entries
 // from the tail (rewrites their bytes into the files, fdatasyncs them) before any log opens. A truncate or close
 // of a file with live entries, and a rename or remove JS is about to do under such a file (checkpoint()), first
-// run a full checkpoint, so no entry is ever replayed over different contents. A failed journal write turns the
-// journal off (the round's files sync themselves); a failed checkpoint fdatasync latches that file's error and
-// turns the journal off with its entries kept for the next start. Known gap: once the journal is off, entries may
-// remain on disk that no checkpoint retired, and later truncates, closes, renames and removes no longer
-// checkpoint; a crash after a file under such an entry was truncated or recreated would replay the old bytes over
-// it. It takes a failing journal (the data disk itself failing) and then such a change before a crash.
+// run a full checkpoint, so no entry is ever replayed over different contents. A failed journal write or
+// checkpoint turns the journal off (the round's files sync themselves) and retires it (RetireJournal): every file
+// with live entries syncs itself, and the journal is unlinked, so no later truncate or recreate can meet an old
+// entry. A file that failed for want of space still syncs at a checkpoint. A file whose own fdatasync fails keeps
+// its entries (its acknowledged bytes are durable only there; its error is latched, its partition takes no more
+// writes), and so the journal stays for the next start to replay. Gap left: a crash after such a failed file was
+// removed and recreated under the same name, before a restart, would replay its old bytes into the new file.
 //
 // Policy (what to sync, when a file is done with, how errors are surfaced) lives in TypeScript.
 #include "engine.h"
@@ -306,6 +307,7 @@ struct File {
   std::atomic<bool> zeroOff{false};  // a zero-ahead write failed (a full disk): this file extends as it writes
   // Latched by the write stage or the sync stage (they run concurrently); once set, neither touches the file again.
   std::atomic<int> error{0};
+  std::atomic<bool> syncFailed{false};  // error came from an fdatasync (never retried), not from a write
 
   // Read side (direct files), guarded by raMu: the current read-ahead block and the last read, to tell a
   // sequential reader. raGen changes on truncate: a block read before it is never installed after it.
@@ -1018,6 +1020,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       std::lock_guard<std::mutex> lock(jmu_);
       o.Set("journalOn", Napi::Boolean::New(env, journalFd_ >= 0 && !journalFailed_));
       o.Set("journalFailed", Napi::Boolean::New(env, journalFailed_));
+      o.Set("journalRetired", Napi::Boolean::New(env, journalRetired_));
+      o.Set("journalKeptFiles", Napi::Number::New(env, static_cast<double>(jKept_.size())));
       o.Set("journalDirtyFiles", Napi::Number::New(env, static_cast<double>(jDirty_.size())));
     }
     auto h = Napi::Object::New(env);
@@ -1201,6 +1205,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       for (size_t i = 0; i < n; i++)
         if (viaJournal[i]) own.push_back(i);
       ForEach(own.size(), kSyncsPerHelper, nullptr, [&](size_t k, uint8_t*) { results[own[k]] = SyncPhase(jobs[own[k]]); });
+      RetireJournal();
     }
     MaybeStartCheckpoint();
   }
@@ -1345,33 +1350,81 @@ class Engine : public Napi::ObjectWrap<Engine> {
     // On kCheckpointThreads threads, not one per file: a burst of a thousand fdatasyncs at once held the rounds'
     // journal syncs behind it (p99.9 of 1,000 partitions at 20,000 appends/s 2x worse).
     const size_t perThread = std::max<size_t>(1, (files.size() + kCheckpointThreads - 1) / kCheckpointThreads);
+    std::vector<char> failed(files.size(), 0);
     ForEach(files.size(), perThread, nullptr, [&](size_t i, uint8_t*) {
-      File& f = *files[i];
-      if (f.error != 0) {
+      if (!CheckpointSync(*files[i])) {
+        failed[i] = 1;
         bad++;
-        return;
       }
-      uint64_t t0 = NowNs();
-      int rc = ::fdatasync(f.fd);
-      syncUs_.Record(MicrosSince(t0));
-      if (rc != 0) {
-        f.error = errno;
-        bad++;
-        return;
-      }
-      syncs_++;
-      checkpointSyncs_++;
     });
     bool ok = bad.load() == 0 && WriteJournalHeader(upTo) == 0;
     {
       std::lock_guard<std::mutex> lock(jmu_);
       if (ok) journalVtail_ = upTo;
       else journalFailed_ = true;
+      for (size_t i = 0; i < files.size(); i++)
+        if (failed[i]) jKept_.push_back(files[i]);
       for (auto& f : files) f->ckptRefs--;
       ckptFiles_.clear();
       ckptRunning_ = false;
       lastCheckpointNs_ = NowNs();
       checkpoints_++;
+    }
+    jcv_.notify_all();
+    if (!ok) RetireJournal();
+  }
+
+  // A checkpoint's fdatasync of one file with journaled bytes: true once they are durable in the file itself. A
+  // file whose write failed for want of space still syncs (its journaled bytes were written before; the partition
+  // reopens once space returns, and its close must not need the journal); one whose fdatasync failed, or whose
+  // write failed otherwise, does not: its acknowledged bytes then stay durable only in the journal.
+  bool CheckpointSync(File& f) {
+    int err = f.error;
+    if (err != 0 && (f.syncFailed || (err != ENOSPC && err != EDQUOT))) return false;
+    uint64_t t0 = NowNs();
+    int rc = ::fdatasync(f.fd);
+    syncUs_.Record(MicrosSince(t0));
+    if (rc != 0) {
+      f.error = errno;
+      f.syncFailed = true;
+      return false;
+    }
+    syncs_++;
+    checkpointSyncs_++;
+    return true;
+  }
+
+  // Once the journal has failed it takes no entries, but those it holds must not outlive the bytes they stand
+  // for: truncates, closes, renames and removes no longer checkpoint, and a replay after a file was truncated or
+  // recreated would write old bytes over new ones. So every file with live entries syncs itself now, and when none
+  // is left the journal is unlinked (its directory synced) and no start replays it. A file whose own sync fails
+  // keeps its entries (its acknowledged bytes are durable only there; its error is latched, so its partition takes
+  // no more writes), and the journal stays for the next start to replay.
+  void RetireJournal() {
+    std::vector<std::shared_ptr<File>> files;
+    {
+      std::unique_lock<std::mutex> lock(jmu_);
+      jcv_.wait(lock, [this] { return !ckptRunning_; });
+      if (!journalFailed_ || journalRetired_) return;
+      ckptRunning_ = true;  // one at a time; no checkpoint starts once the journal has failed
+      files.swap(jDirty_);
+      for (auto& f : files) {
+        f->jDirty = false;
+        f->ckptRefs++;
+      }
+      ckptFiles_ = files;
+    }
+    std::vector<char> failed(files.size(), 0);
+    const size_t perThread = std::max<size_t>(1, (files.size() + kCheckpointThreads - 1) / kCheckpointThreads);
+    ForEach(files.size(), perThread, nullptr, [&](size_t i, uint8_t*) { failed[i] = CheckpointSync(*files[i]) ? 0 : 1; });
+    {
+      std::lock_guard<std::mutex> lock(jmu_);
+      for (size_t i = 0; i < files.size(); i++)
+        if (failed[i]) jKept_.push_back(files[i]);
+      for (auto& f : files) f->ckptRefs--;
+      ckptFiles_.clear();
+      if (jKept_.empty() && ::unlink(journalPath_.c_str()) == 0 && SyncParentDir(journalPath_) == 0) journalRetired_ = true;
+      ckptRunning_ = false;
     }
     jcv_.notify_all();
   }
@@ -1380,14 +1433,17 @@ class Engine : public Napi::ObjectWrap<Engine> {
   void FullCheckpoint() {
     if (journalFd_ < 0) return;
     std::vector<std::shared_ptr<File>> files;
-    uint64_t upTo;
+    uint64_t upTo = 0;
     {
       std::unique_lock<std::mutex> lock(jmu_);
       jcv_.wait(lock, [this] { return !ckptRunning_; });
-      if (journalFailed_ || jDirty_.empty()) return;
-      upTo = TakeCheckpointLocked(files);
+      if (!journalFailed_) {
+        if (jDirty_.empty()) return;
+        upTo = TakeCheckpointLocked(files);
+      }
     }
-    RunCheckpoint(files, upTo);
+    if (files.empty()) RetireJournal();
+    else RunCheckpoint(files, upTo);
   }
 
   // Block 0: the header twice (at 0 and 512), each [magic, crc32c of the next 24 bytes, vtail, ring, 0].
@@ -1429,6 +1485,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     Napi::Env env = info.Env();
     std::string path = info[0].As<Napi::String>().Utf8Value();
     journalRoot_ = info[1].As<Napi::String>().Utf8Value();
+    journalPath_ = path;
     uint64_t bytes = AlignUp(static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()), kJournalHeaderBytes);
     bytes = std::min(std::max(bytes, kJournalBytesMin), kJournalBytesMax);
     journalFilesMin_ = std::max<size_t>(1, static_cast<size_t>(info[3].As<Napi::Number>().Int64Value()));
@@ -1531,6 +1588,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       if (under(f->path)) return Napi::Boolean::New(env, true);
     for (auto& f : ckptFiles_)
       if (under(f->path)) return Napi::Boolean::New(env, true);
+    for (auto& f : jKept_)
+      if (under(f->path)) return Napi::Boolean::New(env, true);
     return Napi::Boolean::New(env, false);
   }
 
@@ -1597,6 +1656,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     syncUs_.Record(MicrosSince(t0));
     if (rc != 0) {
       f.error = errno;
+      f.syncFailed = true;
       return 0;
     }
     syncs_++;
@@ -2225,11 +2285,14 @@ class Engine : public Napi::ObjectWrap<Engine> {
   uint64_t journalVpos_ = 0;
   uint64_t journalVtail_ = 0;
   bool journalFailed_ = false;
+  bool journalRetired_ = false;  // failed, every entry's file synced since, and the journal unlinked
+  std::string journalPath_;
   bool ckptRunning_ = false;
   bool wantCheckpointSoon_ = false;
   uint64_t lastCheckpointNs_ = 0;
   std::vector<std::shared_ptr<File>> jDirty_;
   std::vector<std::shared_ptr<File>> ckptFiles_;
+  std::vector<std::shared_ptr<File>> jKept_;  // entries live only in the journal: their files' syncs failed
   uint64_t checkpointRequests_ = 0;  // guarded by mu_: checkpoint() calls not yet taken by a round
 
   std::mutex ringMu_;

@@ -209,6 +209,10 @@ export interface EngineStats {
   checkpointSyncs: number;
   journalOn: boolean;
   journalFailed: boolean;
+  /** The journal failed, every file it held entries for synced itself since, and it was unlinked: no start replays it. */
+  journalRetired: boolean;
+  /** Files whose entries live only in a failed journal (their own fdatasync failed): kept for the next start. */
+  journalKeptFiles: number;
   /** Files with journal entries no checkpoint has started on. */
   journalDirtyFiles: number;
   histograms: EngineHistograms;

@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { buildFailsync, failsyncEnv, FaultUnavailable, IN_CI } from '../e2e/lib/faultkit.js';
+import { buildFailsync, dropUnsyncedTails, failsyncEnv, FaultUnavailable, IN_CI } from '../e2e/lib/faultkit.js';
 import { journalPath, replayJournal, replayJournals } from '../../src/io/journal.js';
 import { NativeFileSystem, nativeEngineAvailable, type NativeAppendFile, type EngineStats } from '../../src/io/native-file.js';
 import { NodeFileSystem } from '../../src/io/node-file.js';
@@ -260,20 +260,30 @@ describe.skipIf(!available)('native engine journal', () => {
     expect(readFileSync(path.join(dir, 'p4', 'seg.log')).subarray(0, 1100).equals(expected(4, [1]))).toBe(true);
   });
 
-  it('a failed journal fdatasync (EIO, failsync shim) turns the journal off; the round\'s files sync themselves', async (ctx) => {
-    const tools = tempDir('tern-journal-shim-');
-    let so: string;
+  /** The fault shim, built once per test (skipped outside CI where no compiler is found). */
+  async function shim(ctx: { skip: () => void }): Promise<string | undefined> {
     try {
-      so = await buildFailsync(tools);
+      return await buildFailsync(tempDir('tern-journal-shim-'));
     } catch (err) {
-      if (err instanceof FaultUnavailable && !IN_CI) return ctx.skip();
+      if (err instanceof FaultUnavailable && !IN_CI) return void ctx.skip();
       throw err;
     }
+  }
+
+  it('a failed journal fdatasync (EIO, failsync shim) turns the journal off; the round\'s files sync themselves', async (ctx) => {
+    const so = await shim(ctx);
+    if (!so) return;
     const dir = tempDir('tern-journal-');
     // Only the journal's fdatasyncs are counted: its creation's header sync (0) passes, the first entry's fails.
     const env = failsyncEnv(so, { prefix: path.join(dir, '.journal') + path.sep, syncAfter: 1 });
-    const out = await child(env, dir);
-    expect(out.results, 'every sync of both rounds resolved').toEqual(['ok', 'ok']);
+    const out = await child(env, dir, `
+      for (const r of [1, 2]) {
+        const s0 = fs.engine.stats().syncs;
+        report.results.push(await roundResult(r));
+        report['syncs' + r] = fs.engine.stats().syncs - s0;
+        if (r === 1) report.after1 = stats();
+      }`);
+    expect(out.results, 'every sync of both rounds resolved').toEqual([['ok', 'ok', 'ok', 'ok', 'ok', 'ok'], ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']]);
     expect(out.after1.journalFailed).toBe(true);
     expect(out.after1.journalOn).toBe(false);
     expect(out.after1.journalEntries).toBe(0);
@@ -284,25 +294,110 @@ describe.skipIf(!available)('native engine journal', () => {
       expect(readFileSync(path.join(dir, `p${i}`, 'seg.log')).subarray(0, 2100).equals(expected(i, [1, 2])), `file ${i}`).toBe(true);
     }
   });
+
+  it('a journal that fails with live entries syncs their files and is unlinked: a later truncate is not undone by a replay', async (ctx) => {
+    const so = await shim(ctx);
+    if (!so) return;
+    const dir = tempDir('tern-journal-');
+    // The journal's header sync (0) and round 1's entry (1) pass; round 2's entry (2) fails.
+    const env = failsyncEnv(so, { prefix: path.join(dir, '.journal') + path.sep, syncAfter: 2 });
+    const out = await child(env, dir, `
+      report.results.push(await roundResult(1));
+      report.after1 = stats();
+      report.results.push(await roundResult(2));
+      report.after2 = stats();
+      report.journalAfter2 = existsSync(journalFile);
+      // p0 cut back and rewritten: what a log does after recovery or a delete and recreate
+      await files[0].truncate(100);
+      files[0].append([Buffer.alloc(50, 0x7a)]);
+      await files[0].sync();`);
+    expect(out.results).toEqual([['ok', 'ok', 'ok', 'ok', 'ok', 'ok'], ['ok', 'ok', 'ok', 'ok', 'ok', 'ok']]);
+    expect(out.after1).toMatchObject({ journalEntries: 1, journalDirtyFiles: 6, journalFailed: false });
+    expect(out.after2).toMatchObject({ journalFailed: true, journalRetired: true, journalKeptFiles: 0, journalDirtyFiles: 0 });
+    expect(out.journalAfter2, 'the retired journal is unlinked').toBe(false);
+    // the next start finds no journal, so round 1's entry for p0 cannot be written over p0's new bytes
+    expect(await replayJournals(new NodeFileSystem(), dir)).toMatchObject({ journals: 0 });
+    const p0 = readFileSync(path.join(dir, 'p0', 'seg.log'));
+    expect(p0.length).toBe(150);
+    expect(p0.equals(Buffer.concat([Buffer.alloc(100, 0x41), Buffer.alloc(50, 0x7a)]))).toBe(true);
+    for (let i = 1; i < 6; i++) {
+      expect(readFileSync(path.join(dir, `p${i}`, 'seg.log')).subarray(0, 2100).equals(expected(i, [1, 2])), `file ${i}`).toBe(true);
+    }
+  });
+
+  it('a checkpoint fdatasync failing on one file keeps its entries: the file fails, the others go on, the next start restores it', async (ctx) => {
+    const so = await shim(ctx);
+    if (!so) return;
+    const dir = tempDir('tern-journal-');
+    const synced = path.join(tempDir('tern-journal-synced-'), 'synced');
+    // Only p2's fdatasyncs are counted: its creation's (0) passes, the checkpoint's (1) fails.
+    const env = failsyncEnv(so, { prefix: path.join(dir, 'p2') + path.sep, syncAfter: 1, journal: synced });
+    const out = await child(env, dir, `
+      report.results.push(await roundResult(1));
+      await fs.engine.settleJournal([files[2].path]);
+      report.afterCheckpoint = stats();
+      report.results.push(await roundResult(2));
+      report.journalAtEnd = existsSync(journalFile);`);
+    expect(out.results[0]).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(out.afterCheckpoint).toMatchObject({ journalFailed: true, journalRetired: false, journalKeptFiles: 1 });
+    expect(out.results[1], 'p2 fails; the others sync themselves').toEqual(['ok', 'ok', 'EIO', 'ok', 'ok', 'ok']);
+    expect(out.journalAtEnd).toBe(true);
+    // power loss: p2 loses what it never synced itself; the journal brings round 1 back
+    // (its last good sync was its creation's: 100 bytes, padded to the direct block)
+    expect(dropUnsyncedTails(synced, dir)).toEqual([{ file: path.join(dir, 'p2', 'seg.log'), from: expect.any(Number), to: expect.any(Number) }]);
+    expect(statSync(path.join(dir, 'p2', 'seg.log')).size, 'round 1 lost from the file').toBeLessThan(1100);
+    expect((await replayJournals(new NodeFileSystem(), dir)).journals).toBe(1);
+    expect(readFileSync(path.join(dir, 'p2', 'seg.log')).subarray(0, 1100).equals(expected(2, [1]))).toBe(true);
+    for (const i of [0, 1, 3, 4, 5]) {
+      expect(readFileSync(path.join(dir, `p${i}`, 'seg.log')).subarray(0, 2100).equals(expected(i, [1, 2])), `file ${i}`).toBe(true);
+    }
+  });
+
+  it('a file whose write failed for want of space (ENOSPC) still syncs at the checkpoint: the journal stays on', async (ctx) => {
+    const so = await shim(ctx);
+    if (!so) return;
+    const dir = tempDir('tern-journal-');
+    // Only p3's writes are counted: its creation's (0) and round 1's (1) pass, round 2's (2) fails with ENOSPC.
+    const env = { ...failsyncEnv(so, { prefix: path.join(dir, 'p3') + path.sep, writeAfter: 2 }), FAILSYNC_ERRNO: '28' };
+    const out = await child(env, dir, `
+      report.results.push(await roundResult(1));
+      report.results.push(await roundResult(2));
+      const c0 = fs.engine.stats().checkpointSyncs;
+      await fs.engine.settleJournal([files[3].path]);
+      report.afterCheckpoint = stats();
+      report.checkpointSyncs = fs.engine.stats().checkpointSyncs - c0;
+      report.results.push(await roundResult(3, [0, 1, 2, 4, 5]));`);
+    expect(out.results).toEqual([
+      ['ok', 'ok', 'ok', 'ok', 'ok', 'ok'],
+      ['ok', 'ok', 'ok', 'ENOSPC', 'ok', 'ok'],
+      ['ok', 'ok', 'ok', 'ok', 'ok'],
+    ]);
+    expect(out.afterCheckpoint).toMatchObject({ journalFailed: false, journalOn: true, journalKeptFiles: 0, journalDirtyFiles: 0 });
+    expect(out.checkpointSyncs).toBe(6);
+    expect(readFileSync(path.join(dir, 'p3', 'seg.log')).subarray(0, 1100).equals(expected(3, [1]))).toBe(true);
+  });
 });
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Two rounds over 6 files through a journaled engine in a child process (for LD_PRELOAD); its report. */
-async function child(env: Record<string, string>, dir: string): Promise<{
-  results: string[];
-  after1: EngineStats;
-  syncs1: number;
-  syncs2: number;
-}> {
+/**
+ * Runs `body` in a child process (for LD_PRELOAD) over a journaled engine with 6 files `p<i>/seg.log` under
+ * `dir`, each created with 100 bytes and synced. In scope: fs, files, journalFile, existsSync, stats() (the
+ * engine's counters less histograms), roundResult(r, which?) (appends round r's payload to each file and syncs
+ * them in one turn: 'ok' or the error code per file) and `report`, printed as JSON at the end.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function child(env: Record<string, string>, dir: string, body: string): Promise<any> {
   const source = `
     const { NativeFileSystem } = await import(${JSON.stringify(`file://${REPO}/dist/src/io/native-file.js`)});
     const { replayJournals, journalPath } = await import(${JSON.stringify(`file://${REPO}/dist/src/io/journal.js`)});
     const { NodeFileSystem } = await import(${JSON.stringify(`file://${REPO}/dist/src/io/node-file.js`)});
+    const { existsSync } = await import('node:fs');
     const path = await import('node:path');
     const dir = process.argv[2];
     await replayJournals(new NodeFileSystem(), dir);
-    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, flushDelayUs: 3000, journal: { path: journalPath(dir, 'test'), root: dir, filesMin: 4 } });
+    const journalFile = journalPath(dir, 'test');
+    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, flushDelayUs: 3000, journal: { path: journalFile, root: dir, filesMin: 4 } });
     const files = [];
     for (let i = 0; i < 6; i++) {
       await new NodeFileSystem().mkdirp(path.join(dir, 'p' + i));
@@ -312,18 +407,15 @@ async function child(env: Record<string, string>, dir: string): Promise<{
     }
     await Promise.all(files.map((f) => f.sync()));
     const payload = (i, r) => { const b = Buffer.alloc(1000); for (let k = 0; k < 1000; k++) b[k] = (i * 31 + r * 7 + k) & 0xff; return b; };
-    const results = [];
-    const counts = [];
-    for (const r of [1, 2]) {
-      const s0 = fs.engine.stats().syncs;
-      files.forEach((f, i) => f.append([payload(i, r)]));
-      try { await Promise.all(files.map((f) => f.sync())); results.push('ok'); } catch (e) { results.push(String(e.code)); }
-      counts.push(fs.engine.stats().syncs - s0);
-      if (r === 1) globalThis.after1 = fs.engine.stats();
-    }
-    await Promise.all(files.map((f) => f.close()));
-    const { histograms, ...after1 } = globalThis.after1;
-    console.log(JSON.stringify({ results, after1, syncs1: counts[0], syncs2: counts[1] }));
+    const roundResult = async (r, which = [0, 1, 2, 3, 4, 5]) => {
+      which.forEach((i) => files[i].append([payload(i, r)]));
+      return Promise.all(which.map((i) => files[i].sync().then(() => 'ok', (e) => String(e.code))));
+    };
+    const stats = () => { const { histograms, ...rest } = fs.engine.stats(); return rest; };
+    const report = { results: [] };
+    ${body}
+    await Promise.all(files.map((f) => f.close().catch(() => {})));
+    console.log(JSON.stringify(report));
     fs.shutdown();
   `;
   const script = path.join(tempDir('tern-journal-child-'), 'child.mjs');
