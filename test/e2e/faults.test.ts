@@ -15,7 +15,7 @@
  */
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { CompressionTypes, Kafka, logLevel } from 'kafkajs';
 import { BrokerPool, TempDirs, launch, type E2EBroker, type LaunchOptions } from './lib/broker.js';
@@ -244,93 +244,150 @@ describe('storage faults', () => {
   }, 90_000);
 
   for (const engine of DISK_FULL_ENGINES) {
-  it.skipIf(engine === 'native' && !nativeEngineAvailable())(`disk full (${engine} engine): ENOSPC answers KAFKA_STORAGE_ERROR, no crash; once space returns producing resumes without a restart`, async (ctx) => {
-      let fs;
-      try {
-        fs = await smallFs(24);
-      } catch (err) {
-        unavailable(ctx, err);
-      }
-      try {
-        const dataDir = path.join(fs.dir, 'data');
-        // ballast, deleted once the disk is full: the space that "returns"
-        const ballast = path.join(fs.dir, 'ballast');
-        writeFileSync(ballast, Buffer.alloc(4 * 1024 * 1024, 1));
-        // the partition that hit ENOSPC is reopened every storageRetryMs (1 s by default) until that succeeds
-        const b = await launchTracked({ dataDir, args: ['--log-engine', engine] });
-        const c = await WireClient.connect(b.port);
-        const acked: { offset: number; values: string[] }[] = [];
-        const codes: number[] = [];
-        try {
-          expect(await c.createTopic('fill', 1), `CreateTopics${b.diagnose()}`).toBe(0);
-          // 16 incompressible records of 16 KiB per request; the filesystem holds about 90 such requests
-          for (let i = 0; i < 400 && codes.length < 5; i++) {
-            const values = Array.from({ length: 16 }, (_, j) => `fill-${i}-${j}-${randomBytes(8 * 1024).toString('hex')}`);
-            const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
-            if (res.errorCode === 0) acked.push({ offset: res.baseOffset, values });
-            else codes.push(res.errorCode);
-          }
-          expect(codes.length, `${acked.length} requests acknowledged on a 24 MiB ${fs.kind} and no error: the disk never filled?${b.diagnose()}`).toBeGreaterThan(0);
-          expect(acked.length, `nothing acknowledged before the disk filled${b.diagnose()}`).toBeGreaterThan(10);
-          console.info(`[e2e] disk full (${fs.kind}): ${acked.length} requests acknowledged, then error codes ${[...new Set(codes)]}`);
-          expect([...new Set(codes)], `a full disk must answer KAFKA_STORAGE_ERROR (56)${b.diagnose()}`).toEqual([KAFKA_STORAGE_ERROR]);
-          expect(b.alive(), `broker died on ENOSPC${b.diagnose()}`).toBe(true);
-          // still serving: ApiVersions and Metadata
-          expect((await c.apiVersions()).errorCode).toBe(0);
-          expect((await c.metadata(['fill'])).topics[0]!.errorCode).toBe(0);
-
-          // space returns: the same broker process takes writes again within a bounded time
-          rmSync(ballast, { force: true });
-          const deadline = Date.now() + 15_000;
-          const during: number[] = [];
-          let resumed: { offset: number; values: string[] } | null = null;
-          for (let i = 0; resumed === null && Date.now() < deadline; i++) {
-            const values = Array.from({ length: 4 }, (_, j) => `after-space-${i}-${j}`);
-            const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
-            if (res.errorCode === 0) resumed = { offset: res.baseOffset, values };
-            else {
-              during.push(res.errorCode);
-              await sleep(100);
-            }
-          }
-          expect(resumed, `no produce acknowledged within 15 s after space returned (errors ${[...new Set(during)]})${b.diagnose()}`).not.toBeNull();
-          acked.push(resumed!);
-          expect(new Set(during).size <= 1 && during.every((code) => code === KAFKA_STORAGE_ERROR), `errors while waiting: ${during}`).toBe(true);
-          console.info(`[e2e] disk full: producing resumed after ${during.length} retries, without a restart`);
-          for (let i = 0; i < 5; i++) {
-            const values = Array.from({ length: 8 }, (_, j) => `resumed-${i}-${j}-${randomBytes(512).toString('hex')}`);
-            const res = await c.produce('fill', 0, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
-            expect(res.errorCode, `produce after the partition came back${b.diagnose()}`).toBe(0);
-            acked.push({ offset: res.baseOffset, values });
-          }
-
-          // every acknowledged record, from before the disk filled and after, at its offset; nothing else in between
-          const records = await c.fetchAll('fill', 0, 0, 60_000);
-          const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
-          const all = acked.flatMap((a) => a.values.map((v, j) => [a.offset + j, v] as const));
-          const lost = all.filter(([o, v]) => byOffset.get(o) !== v);
-          expect(lost.length, `${lost.length} of ${all.length} acknowledged records unreadable or moved (first at offset ${lost[0]?.[0]})${b.diagnose()}`).toBe(0);
-          records.forEach((r, i) => expect(r.offset, 'offsets dense from 0').toBe(i));
-          expect(records.length, 'records beyond the acknowledged ones (an unacknowledged batch served)').toBe(all.length);
-          expect(b.alive()).toBe(true);
-        } finally {
-          c.close();
-        }
-        await b.stop();
-        // and a restart finds exactly the same
-        const again = await launchTracked({ dataDir, args: ['--log-engine', engine] });
-        const c2 = await WireClient.connect(again.port);
-        try {
-          const records = await c2.fetchAll('fill', 0, 0, 60_000);
-          const want = acked.flatMap((a) => a.values.map((v, j) => [a.offset + j, v] as const));
-          expect(records.map((r) => [r.offset, r.value!.toString()] as const), `after a restart${again.diagnose()}`).toEqual(want);
-        } finally {
-          c2.close();
-        }
-        await again.stop();
-      } finally {
-        await fs.cleanup();
-      }
+    it.skipIf(engine === 'native' && !nativeEngineAvailable())(`disk full (${engine} engine): ENOSPC answers KAFKA_STORAGE_ERROR, no crash; once space returns producing resumes without a restart`, async (ctx) => {
+      // 16 incompressible records of 16 KiB per request; the filesystem holds about 90 such requests
+      await diskFull(ctx, { engine, sizeMiB: 24, ballastMiB: 4, partitions: 1, records: 16, recordHexBytes: 8 * 1024 });
     }, 120_000);
   }
+
+  it.skipIf(!nativeEngineAvailable())('disk full with the engine journal on (8 partitions at once): the same, and the journal takes part', async (ctx) => {
+    // 64 MiB: room for a journal (an eighth of the free space, at least 4 MiB). 8 connections produce to 8
+    // partitions at once, 8 records of 4 KiB each: the rounds carry several files and little enough data to be
+    // journaled (an entry holds at most 1 MiB), so ENOSPC meets partitions with live journal entries.
+    await diskFull(ctx, {
+      engine: 'native', sizeMiB: 64, ballastMiB: 8, partitions: 8, records: 8, recordHexBytes: 2 * 1024, args: ['--journal-files-min', '2'],
+      whileFull: (dir) => {
+        const journals = readdirSync(path.join(dir, '.journal')).filter((f) => f.endsWith('.jnl'));
+        expect(journals.length, 'a journal was made on the small disk').toBe(1);
+        expect(journalEntriesWritten(path.join(dir, '.journal', journals[0]!)), 'rounds were journaled').toBeGreaterThan(0);
+      },
+    });
+  }, 120_000);
 });
+
+/** Entries the journal's ring holds (written and not yet overwritten): their magic at 4 KiB boundaries. */
+function journalEntriesWritten(file: string): number {
+  const buf = readFileSync(file);
+  let n = 0;
+  for (let at = 4096; at + 4 <= buf.length; at += 4096) if (buf.readUInt32LE(at) === 0x31454a54) n++;
+  return n;
+}
+
+/**
+ * Fills a small filesystem through `partitions` connections producing at once (one partition each) until
+ * KAFKA_STORAGE_ERROR, checks the broker still serves, deletes a ballast file, waits (bounded) until every
+ * partition takes writes again without a restart, then checks that every acknowledged record reads back at its
+ * offset, nothing else is served, and a restart finds exactly the same.
+ */
+async function diskFull(ctx: TestContext, o: {
+  engine: 'native' | 'node';
+  sizeMiB: number;
+  ballastMiB: number;
+  partitions: number;
+  records: number;
+  recordHexBytes: number;
+  args?: string[];
+  whileFull?: (dataDir: string) => void;
+}): Promise<void> {
+  let fs;
+  try {
+    fs = await smallFs(o.sizeMiB);
+  } catch (err) {
+    unavailable(ctx, err);
+  }
+  try {
+    const dataDir = path.join(fs.dir, 'data');
+    // ballast, deleted once the disk is full: the space that "returns"
+    const ballast = path.join(fs.dir, 'ballast');
+    writeFileSync(ballast, Buffer.alloc(o.ballastMiB * 1024 * 1024, 1));
+    // the partition that hit ENOSPC is reopened every storageRetryMs (1 s by default) until that succeeds
+    const args = ['--log-engine', o.engine, ...(o.args ?? [])];
+    const b = await launchTracked({ dataDir, args });
+    const parts = Array.from({ length: o.partitions }, (_, p) => p);
+    const clients = await Promise.all(parts.map(() => WireClient.connect(b.port)));
+    const acked: { partition: number; offset: number; values: string[] }[] = [];
+    const codes: number[] = [];
+    const produce = async (p: number, values: string[]): Promise<number> => {
+      const res = await clients[p]!.produce('fill', p, encodeBatch(values.map((v) => ({ key: null, value: Buffer.from(v) }))), -1);
+      if (res.errorCode === 0) acked.push({ partition: p, offset: res.baseOffset, values });
+      return res.errorCode;
+    };
+    try {
+      expect(await clients[0]!.createTopic('fill', o.partitions), `CreateTopics${b.diagnose()}`).toBe(0);
+      for (let i = 0; i < 2000 && codes.length < 5; i++) {
+        const got = await Promise.all(parts.map((p) =>
+          produce(p, Array.from({ length: o.records }, (_, j) => `fill-${i}-${p}-${j}-${randomBytes(o.recordHexBytes / 2).toString('hex')}`)),
+        ));
+        codes.push(...got.filter((c) => c !== 0));
+      }
+      expect(codes.length, `${acked.length} requests acknowledged on a ${o.sizeMiB} MiB ${fs.kind} and no error: the disk never filled?${b.diagnose()}`).toBeGreaterThan(0);
+      expect(acked.length, `nothing acknowledged before the disk filled${b.diagnose()}`).toBeGreaterThan(10);
+      console.info(`[e2e] disk full (${fs.kind}, ${o.engine}, ${o.partitions} partitions): ${acked.length} requests acknowledged, then error codes ${[...new Set(codes)]}`);
+      expect([...new Set(codes)], `a full disk must answer KAFKA_STORAGE_ERROR (56)${b.diagnose()}`).toEqual([KAFKA_STORAGE_ERROR]);
+      expect(b.alive(), `broker died on ENOSPC${b.diagnose()}`).toBe(true);
+      // still serving: ApiVersions and Metadata
+      expect((await clients[0]!.apiVersions()).errorCode).toBe(0);
+      expect((await clients[0]!.metadata(['fill'])).topics[0]!.errorCode).toBe(0);
+      o.whileFull?.(dataDir);
+
+      // space returns: the same broker process takes writes again on every partition within a bounded time
+      rmSync(ballast, { force: true });
+      const deadline = Date.now() + 15_000;
+      const during: number[] = [];
+      const resumed = new Set<number>();
+      for (let i = 0; resumed.size < o.partitions && Date.now() < deadline; i++) {
+        const got = await Promise.all(parts.filter((p) => !resumed.has(p)).map(async (p) => {
+          const code = await produce(p, Array.from({ length: 4 }, (_, j) => `after-space-${i}-${p}-${j}`));
+          if (code === 0) resumed.add(p);
+          return code;
+        }));
+        during.push(...got.filter((c) => c !== 0));
+        if (resumed.size < o.partitions) await sleep(100);
+      }
+      expect(resumed.size, `partitions taking writes 15 s after space returned (errors ${[...new Set(during)]})${b.diagnose()}`).toBe(o.partitions);
+      expect(during.every((code) => code === KAFKA_STORAGE_ERROR), `errors while waiting: ${during}`).toBe(true);
+      console.info(`[e2e] disk full: producing resumed after ${during.length} retries, without a restart`);
+      for (let i = 0; i < 5; i++) {
+        const got = await Promise.all(parts.map((p) => produce(p, Array.from({ length: 8 }, (_, j) => `resumed-${i}-${p}-${j}-${randomBytes(512).toString('hex')}`))));
+        expect(got, `produce after the partitions came back${b.diagnose()}`).toEqual(parts.map(() => 0));
+      }
+
+      // every acknowledged record, from before the disk filled and after, at its offset; nothing else in between
+      for (const p of parts) {
+        const records = await clients[0]!.fetchAll('fill', p, 0, 60_000);
+        const byOffset = new Map(records.map((r) => [r.offset, r.value!.toString()]));
+        const all = ackedOf(acked, p);
+        const lost = all.filter(([off, v]) => byOffset.get(off) !== v);
+        expect(lost.length, `partition ${p}: ${lost.length} of ${all.length} acknowledged records unreadable or moved (first at offset ${lost[0]?.[0]})${b.diagnose()}`).toBe(0);
+        records.forEach((r, i) => expect(r.offset, 'offsets dense from 0').toBe(i));
+        expect(records.length, `partition ${p}: records beyond the acknowledged ones (an unacknowledged batch served)`).toBe(all.length);
+      }
+      expect(b.alive()).toBe(true);
+    } finally {
+      for (const c of clients) c.close();
+    }
+    await b.stop();
+    // and a restart finds exactly the same
+    const again = await launchTracked({ dataDir, args });
+    const c2 = await WireClient.connect(again.port);
+    try {
+      for (const p of parts) {
+        const records = await c2.fetchAll('fill', p, 0, 60_000);
+        expect(records.map((r) => [r.offset, r.value!.toString()] as const), `partition ${p} after a restart${again.diagnose()}`).toEqual(ackedOf(acked, p));
+      }
+    } finally {
+      c2.close();
+    }
+    await again.stop();
+  } finally {
+    await fs.cleanup();
+  }
+}
+
+/** Partition `p`'s acknowledged records as [offset, value], in offset order. */
+function ackedOf(acked: { partition: number; offset: number; values: string[] }[], p: number): (readonly [number, string])[] {
+  return acked
+    .filter((a) => a.partition === p)
+    .flatMap((a) => a.values.map((v, j) => [a.offset + j, v] as const))
+    .sort((x, y) => x[0] - y[0]);
+}
