@@ -79,8 +79,8 @@ export class LogManager {
   readonly #owns: (topic: string, partition: number) => boolean;
   readonly #cleanShutdownFile: string;
   readonly #offload: CpuOffload | undefined;
-  #logs = new Map<string, PartitionLog>();
-  #offline = new Map<string, KafkaStorageError>();
+  #logs = new PartitionTable<PartitionLog>();
+  #offline = new PartitionTable<KafkaStorageError>();
   #creating = new Map<string, Promise<PartitionLog>>();
   #removals = new Set<Promise<void>>();
   /** Partitions waiting for disk space, with their retry timer. */
@@ -153,13 +153,13 @@ export class LogManager {
         const { topic, partition } = found[next++]!;
         try {
           const log = await this.#openLog(topic, partition, configFor(topic, partition), cleanShutdown);
-          this.#logs.set(key(topic, partition), log);
+          this.#logs.set(topic, partition, log);
         } catch (err) {
           // One partition's storage failing (EIO on its recovery sync, unreadable files) takes that partition
           // offline, not the broker: it answers KAFKA_STORAGE_ERROR until the disk is fixed and the broker
           // restarted, while every other partition keeps serving (design.md, durability contract).
           const error = err instanceof KafkaStorageError ? err : new KafkaStorageError(`${topic}-${partition}: ${(err as Error).message}`, { cause: err });
-          this.#offline.set(key(topic, partition), error);
+          this.#offline.set(topic, partition, error);
           this.#logger.error({ topic, partition, err }, 'partition failed to open; it is offline');
         }
       }
@@ -186,10 +186,10 @@ export class LogManager {
   /** A log failed: on a full disk, take it offline and reopen it once space returns. */
   #onLogFailure(topic: string, partition: number, err: KafkaStorageError): void {
     const k = key(topic, partition);
-    const log = this.#logs.get(k);
+    const log = this.#logs.get(topic, partition);
     if (!isOutOfSpace(err) || log === undefined || this.#closing !== null || this.#reopening.has(k)) return;
-    this.#logs.delete(k);
-    this.#offline.set(k, err);
+    this.#logs.delete(topic, partition);
+    this.#offline.set(topic, partition, err);
     this.#logger.warn({ topic, partition, retryMs: this.storageRetryMs }, 'disk full: partition offline until space returns');
     const closed = log.close().catch(() => undefined);
     const attempt = (): void => {
@@ -206,22 +206,22 @@ export class LogManager {
   async #reopen(topic: string, partition: number, config: LogConfig, err: KafkaStorageError, retry: () => void): Promise<void> {
     const k = key(topic, partition);
     // Deleted meanwhile, or shutting down: nothing to bring back.
-    if (this.#offline.get(k) !== err || this.#closing !== null) {
+    if (this.#offline.get(topic, partition) !== err || this.#closing !== null) {
       this.#reopening.delete(k);
       return;
     }
     try {
       const log = await this.#openLog(topic, partition, config, false);
-      if (this.#offline.get(k) !== err || this.#closing !== null) {
+      if (this.#offline.get(topic, partition) !== err || this.#closing !== null) {
         this.#reopening.delete(k);
         await log.close();
         // Deleted while reopening: the open may have recreated the directory the deletion moved away.
-        if (this.#closing === null && !this.#offline.has(k) && !this.#logs.has(k)) await this.#fs.remove(log.dir);
+        if (this.#closing === null && this.#offline.get(topic, partition) === undefined && this.#logs.get(topic, partition) === undefined) await this.#fs.remove(log.dir);
         return;
       }
       this.#reopening.delete(k);
-      this.#offline.delete(k);
-      this.#logs.set(k, log);
+      this.#offline.delete(topic, partition);
+      this.#logs.set(topic, partition, log);
       this.#logger.info({ topic, partition }, 'disk space back: partition online again');
     } catch (e) {
       if (isOutOfSpace(e)) {
@@ -234,22 +234,22 @@ export class LogManager {
   }
 
   get(topic: string, partition: number): PartitionLog | undefined {
-    return this.#logs.get(key(topic, partition));
+    return this.#logs.get(topic, partition);
   }
 
   /** Why a partition found on disk could not be opened (it is offline), or undefined. */
   offline(topic: string, partition: number): KafkaStorageError | undefined {
-    return this.#offline.get(key(topic, partition));
+    return this.#offline.get(topic, partition);
   }
 
   /** Partitions found on disk that failed to open. */
   *offlinePartitions(): IterableIterator<PartitionId> {
-    for (const k of this.#offline.keys()) yield parseKey(k);
+    for (const [topic, partition] of this.#offline.entries()) yield { topic, partition };
   }
 
   /** Every open partition, in no particular order. */
   *partitions(): IterableIterator<PartitionId & { log: PartitionLog }> {
-    for (const [k, log] of this.#logs) yield { ...parseKey(k), log };
+    for (const [topic, partition, log] of this.#logs.entries()) yield { topic, partition, log };
   }
 
   /** Gets or creates a partition log; an existing one takes `config`. */
@@ -257,9 +257,9 @@ export class LogManager {
     assertPartitionId(topic, partition);
     if (this.#closing !== null) throw new Error('log manager is closed');
     const k = key(topic, partition);
-    const offline = this.#offline.get(k);
+    const offline = this.#offline.get(topic, partition);
     if (offline !== undefined) throw offline;
-    const existing = this.#logs.get(k);
+    const existing = this.#logs.get(topic, partition);
     if (existing !== undefined) {
       existing.updateConfig(config);
       return existing;
@@ -269,7 +269,7 @@ export class LogManager {
     const creating = this.#openLog(topic, partition, config, this.#cleanShutdown).then(
       (log) => {
         this.#creating.delete(k);
-        this.#logs.set(k, log);
+        this.#logs.set(topic, partition, log);
         return log;
       },
       (err: unknown) => {
@@ -286,14 +286,13 @@ export class LogManager {
    * directory out of the way, and removes it in the background. False when there was no such partition.
    */
   async deletePartition(topic: string, partition: number): Promise<boolean> {
-    const k = key(topic, partition);
-    const log = this.#logs.get(k);
+    const log = this.#logs.get(topic, partition);
     const dir = path.join(this.dataDir, `${topic}-${partition}`);
     if (log === undefined) {
       // An offline partition can still be deleted (its topic is being removed): just move its files away.
-      if (!this.#offline.delete(k)) return false;
+      if (!this.#offline.delete(topic, partition)) return false;
     } else {
-      this.#logs.delete(k);
+      this.#logs.delete(topic, partition);
       await log.close();
     }
     const doomed = `${dir}.${randomUUID().replaceAll('-', '')}-delete`;
@@ -313,12 +312,12 @@ export class LogManager {
   /** Runs retention over every partition; returns segments deleted. A failed or closed log is skipped. */
   async applyRetention(nowMs: number = this.#clock()): Promise<number> {
     let deleted = 0;
-    for (const [k, log] of [...this.#logs]) {
+    for (const [topic, partition, log] of [...this.#logs.entries()]) {
       if (log.failed || log.closed) continue;
       try {
         deleted += await log.applyRetention(nowMs);
       } catch (err) {
-        this.#logger.error({ partition: k, err }, 'retention failed');
+        this.#logger.error({ topic, partition, err }, 'retention failed');
       }
     }
     return deleted;
@@ -363,10 +362,50 @@ function key(topic: string, partition: number): string {
   return `${topic}-${partition}`;
 }
 
-function parseKey(k: string): PartitionId {
-  const id = parsePartitionDir(k);
-  if (id === null) throw new Error(`bad partition key ${k}`);
-  return id;
+/**
+ * Values by (topic, partition), looked up without building a string key: produce and fetch look up every
+ * partition they carry (a fetch over 1,000 partitions, 1,000 lookups), and a `${topic}-${partition}` key per
+ * lookup cost 2.6% of a shard's CPU in the partitions-1000 workload.
+ */
+class PartitionTable<V> {
+  readonly #byTopic = new Map<string, Map<number, V>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  get(topic: string, partition: number): V | undefined {
+    return this.#byTopic.get(topic)?.get(partition);
+  }
+
+  set(topic: string, partition: number, value: V): void {
+    let parts = this.#byTopic.get(topic);
+    if (parts === undefined) this.#byTopic.set(topic, (parts = new Map()));
+    if (!parts.has(partition)) this.#size++;
+    parts.set(partition, value);
+  }
+
+  delete(topic: string, partition: number): boolean {
+    const parts = this.#byTopic.get(topic);
+    if (parts === undefined || !parts.delete(partition)) return false;
+    this.#size--;
+    if (parts.size === 0) this.#byTopic.delete(topic);
+    return true;
+  }
+
+  *entries(): IterableIterator<[string, number, V]> {
+    for (const [topic, parts] of this.#byTopic) for (const [partition, value] of parts) yield [topic, partition, value];
+  }
+
+  *values(): IterableIterator<V> {
+    for (const parts of this.#byTopic.values()) yield* parts.values();
+  }
+
+  clear(): void {
+    this.#byTopic.clear();
+    this.#size = 0;
+  }
 }
 
 /** `<topic>-<partition>` split at the last '-', or null when the name is not a partition directory. */
