@@ -8,12 +8,16 @@
  *
  * Entries are views of the produce request's socket reads, no copies: a Buffer, or the list of views of the
  * reads a batch straddles (chunked-bytes.ts), served to Fetch as they are. The budget counts batch bytes; a view
- * keeps its whole read buffer alive, so resident memory can exceed it by the rest of those reads. Bounded: a batch
- * whose pieces pin more than twice its size (plus BACKING_SLACK_BYTES) of backing memory is copied once at
- * admission instead (a small batch in a large read), the one deliberate copy here, counted by copy-meter.ts as
- * `cacheCompact`. A batch of a request that arrived in reads of its own size pins about itself and stays a view.
- * So is a batch cut into pieces averaging under PIECE_BYTES_MIN (a peer trickling bytes): every Fetch of it would
- * pay one socket write per piece.
+ * keeps its whole read buffer alive, so resident memory can exceed it by the rest of those reads. Bounded: batches
+ * that together pin more than twice their size (plus BACKING_SLACK_BYTES) of backing memory are copied instead
+ * (small batches in a large read), the one deliberate copy here, counted by copy-meter.ts as `cacheCompact`.
+ * Batches that are one view each are judged with their read-mates: the batches of one socket read are added one
+ * after another (the requests it held, each partition of each), often for many partitions (a producer's request
+ * spans them), so the cache keeps the batches of the current read as a group and decides once the read is done
+ * (the next add from another read, or setImmediate): a 64 KiB read holding 60 batches of 1 KiB for 60 partitions
+ * stays as views; a lone 100-byte batch in it is copied. A batch held as pieces of several reads is judged alone,
+ * at once. So is a batch cut into pieces averaging under PIECE_BYTES_MIN (a peer trickling bytes): every Fetch of
+ * it would pay one socket write per piece. Eviction goes oldest first, so a read's batches leave together.
  * Visibility is the caller's job: `read` takes `upTo` (the high watermark) and never returns a batch at or
  * past it.
  */
@@ -40,11 +44,21 @@ const EMPTY = Buffer.alloc(0);
 /** Queue slots consumed or dead before the arrays are compacted. */
 const COMPACT_SLOTS_MIN = 1024;
 
+/** The batches of one socket read (single views into `buffer`) admitted since it was first seen. */
+interface ReadGroup {
+  buffer: ArrayBufferLike;
+  bytes: number;
+  /** Null once the group's bytes pay for its buffer: no need to remember them. */
+  entries: Entry[] | null;
+}
+
 export class BatchCache {
   #fifo: Entry[] = [];
   #head = 0;
   #dead = 0;
   #bytes = 0;
+  #group: ReadGroup | null = null;
+  #settleScheduled = false;
 
   constructor(readonly bytesMax: number) {
     if (!Number.isSafeInteger(bytesMax) || bytesMax < 0) throw new RangeError(`batchCacheBytesMax ${bytesMax}`);
@@ -82,6 +96,47 @@ export class BatchCache {
     return true;
   }
 
+  /**
+   * @internal `entry` (admitted, a single view of `buffer`) joins the group of its read; a view of another read
+   * settles the current group first.
+   */
+  group(entry: Entry, buffer: ArrayBufferLike): void {
+    let g = this.#group;
+    if (g !== null && g.buffer !== buffer) {
+      this.settle();
+      g = null;
+    }
+    if (g === null) {
+      g = this.#group = { buffer, bytes: 0, entries: [] };
+      if (!this.#settleScheduled) {
+        this.#settleScheduled = true;
+        setImmediate(this.#settleLater);
+      }
+    }
+    g.bytes += entry.bytes;
+    if (g.entries === null) return;
+    if (pays(buffer.byteLength, g.bytes)) g.entries = null;
+    else g.entries.push(entry);
+  }
+
+  /**
+   * Decides the current read group now: if its batches together pin far more than their size, each still cached
+   * is copied into memory of its own (counted: `cacheCompact`). Runs by itself once the read is done.
+   */
+  settle(): void {
+    const g = this.#group;
+    this.#group = null;
+    if (g === null || g.entries === null) return;
+    for (const e of g.entries) {
+      if (!e.dead) e.batch = compact(e.batch, e.bytes);
+    }
+  }
+
+  readonly #settleLater = (): void => {
+    this.#settleScheduled = false;
+    this.settle();
+  };
+
   /** @internal the owner dropped `entry` (log cleared); its slot stays queued until compaction. */
   forget(entry: Entry): void {
     if (entry.dead) return;
@@ -110,9 +165,11 @@ export class PartitionBatchCache {
     // A view into a much larger buffer (a socket read chunk that also held other requests) would keep the whole
     // chunk alive while cached, so the budget would undercount memory by up to chunk/batch. Such batches are
     // copied (the one documented copy); a batch that owns most of its buffers is kept as views.
+    // A single view is judged with the other batches of its read (BatchCache.group); pieces of several reads at once.
     const bytes = chunkedLength(batch);
-    const pieces = Buffer.isBuffer(batch) ? 1 : (batch as readonly Buffer[]).length;
-    const wasteful = pinnedBytes(batch) > 2 * bytes + BACKING_SLACK_BYTES || (pieces > 1 && bytes < pieces * PIECE_BYTES_MIN);
+    const single = Buffer.isBuffer(batch);
+    const pieces = single ? 1 : (batch as readonly Buffer[]).length;
+    const wasteful = !single && (!pays(pinnedBytes(batch as readonly Buffer[]), bytes) || bytes < pieces * PIECE_BYTES_MIN);
     const owned = wasteful ? compact(batch, bytes) : batch;
     const entry: Entry = { owner: this, baseOffset, lastOffset, batch: owned, bytes, dead: false };
     if (!this.cache.admit(entry)) {
@@ -122,6 +179,7 @@ export class PartitionBatchCache {
     }
     this.#entries.push(entry);
     this.#lastOffsets.push(lastOffset);
+    if (single) this.cache.group(entry, (batch as Buffer).buffer);
   }
 
   /**
@@ -167,12 +225,16 @@ export class PartitionBatchCache {
   }
 }
 
-/** Backing memory the pieces of `batch` keep alive (a buffer shared by consecutive pieces counted once). */
-function pinnedBytes(batch: ChunkedBytes): number {
-  if (Buffer.isBuffer(batch)) return batch.buffer.byteLength;
+/** Whether `bytes` of batches are worth keeping `pinned` bytes of backing memory alive for. */
+function pays(pinned: number, bytes: number): boolean {
+  return pinned <= 2 * bytes + BACKING_SLACK_BYTES;
+}
+
+/** Backing memory `pieces` keep alive (a buffer shared by consecutive pieces counted once). */
+function pinnedBytes(pieces: readonly Buffer[]): number {
   let n = 0;
   let last: ArrayBufferLike | null = null;
-  for (const p of batch as readonly Buffer[]) {
+  for (const p of pieces) {
     if (p.buffer !== last) n += p.buffer.byteLength;
     last = p.buffer;
   }

@@ -69,14 +69,52 @@ describe('BatchCache', () => {
     expect(copy!.buffer).not.toBe(readA.buffer);
     expect(copy).toEqual(Buffer.concat([readA.subarray(readA.length - 50), readB.subarray(0, 70)]));
     expect(copyCounts().cacheCompact).toEqual({ count: 1, bytes: 120 });
-    // A single view into a large read is copied too; one that owns most of its read is kept.
+    // A single view into a large read is copied too (once its read is done: here the next add, of another
+    // read); one that owns most of its read is kept.
     p.add(1, 1, readA.subarray(0, 100));
     const owned = bytes(1000, 5);
     p.add(2, 2, owned.subarray(0, 900));
+    cache.settle();
     const out = p.read(1, 1 << 20, 100, true)!;
     expect(out[0]!.buffer).not.toBe(readA.buffer);
     expect(out[1]!.buffer).toBe(owned.buffer);
     expect(copyCounts().cacheCompact).toEqual({ count: 2, bytes: 220 });
+  });
+
+  it('keeps as views the batches of one read that together fill it (a request over many partitions); decides when the read is done', async () => {
+    const cache = new BatchCache(1 << 20);
+    const parts = Array.from({ length: 64 }, () => cache.forPartition());
+    const read = bytes(64 * 1024, 7);
+    resetCopyCounts();
+    parts.forEach((p, i) => p.add(0, 0, read.subarray(i * 1024, (i + 1) * 1024)));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(copyCounts().cacheCompact.count).toBe(0);
+    parts.forEach((p, i) => {
+      const [b] = p.read(0, 1 << 20, 1, true)!;
+      expect(b!.buffer, `partition ${i}`).toBe(read.buffer);
+      expect(b!.equals(read.subarray(i * 1024, (i + 1) * 1024))).toBe(true);
+    });
+  });
+
+  it('copies the few small batches of a large read once the read is done (setImmediate); evicted ones are not copied', async () => {
+    const cache = new BatchCache(1 << 20);
+    const [a, b, c] = [cache.forPartition(), cache.forPartition(), cache.forPartition()];
+    const read = bytes(64 * 1024, 8);
+    resetCopyCounts();
+    a.add(0, 0, read.subarray(0, 100));
+    b.add(0, 0, read.subarray(100, 300));
+    c.add(0, 0, read.subarray(300, 400));
+    c.clear(); // dropped before the decision: nothing to copy for it
+    // until then they are views, served as they are
+    expect(a.read(0, 1 << 20, 1, true)![0]!.buffer).toBe(read.buffer);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(copyCounts().cacheCompact).toEqual({ count: 2, bytes: 300 });
+    const [ca] = a.read(0, 1 << 20, 1, true)!;
+    const [cb] = b.read(0, 1 << 20, 1, true)!;
+    expect(ca!.buffer).not.toBe(read.buffer);
+    expect(cb!.buffer).not.toBe(read.buffer);
+    expect(ca!.equals(read.subarray(0, 100)) && cb!.equals(read.subarray(100, 300))).toBe(true);
+    expect(cache.bytes).toBe(300);
   });
 
   it('copies a batch cut into many tiny pieces (a trickling peer), so Fetch does not write it piece by piece', () => {
