@@ -11,8 +11,9 @@
  *   decoded; bounded by the field (strings are at most 32 KiB).
  * - `frameJoin`: a frame split over socket reads joined into one Buffer for a caller that asked for one
  *   (`FrameParser.push`, the client side); the broker takes frames as chunk lists and never joins.
- * - `cacheCompact`: the batch cache copies a batch that would pin much more request memory than its own size
- *   (batch-cache.ts); a memory policy at cache admission, off the socket-to-disk path.
+ * - `cacheCompact`: the batch cache copies batches that, with the other batches of their socket read, would pin
+ *   much more request memory than their own size (batch-cache.ts); a memory policy at cache admission, off the
+ *   socket-to-disk path.
  * - `shardHop`: payload bytes crossing shards (src/shard/rpc.ts). Through a ring they are copied twice, in by the
  *   sender and out by the receiver (ring space is reused at once); a Fetch answer through a bulk arena once, by
  *   the owner shard, for batches from its batch cache (cold reads are read into the arena by the log engine, not
