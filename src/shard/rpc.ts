@@ -37,7 +37,7 @@
 import { ChannelReceiver, ChannelSender } from './channel.js';
 import { BULK_BLOCK_BYTES, BulkReader, BulkWriter, type BulkRun } from './bulk.js';
 import { countCopy } from '../protocol/copy-meter.js';
-import { isShareable, markShareable, shareBinding, type ShareBinding } from '../io/share.js';
+import { enableShareMarks, isShareable, markShareable, shareBinding, type ShareBinding } from '../io/share.js';
 
 const REQUEST = 1;
 const RESPONSE = 2;
@@ -196,6 +196,7 @@ export class ShardLink {
     this.#bulkRx = opts.bulk ? new BulkReader(opts.bulk.rx) : null;
     this.#serve = serve;
     this.#share = opts.share === false ? null : shareBinding();
+    if (this.#share !== null) enableShareMarks(); // memory read before this link existed is copied, as unmarked
     this.#shareTag = this.#share?.shareTag() ?? 0;
     this.done = this.#rx.run((m) => this.#receive(m)).catch((err: unknown) => this.close(err as Error));
   }

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { isShareable, markShareable, shareBinding } from '../../src/io/share.js';
+import { enableShareMarks, isShareable, markShareable, shareBinding } from '../../src/io/share.js';
 
 const share = shareBinding();
 const addon = path.resolve('build/Release/tern_native.node');
@@ -105,7 +105,15 @@ describe.runIf(share !== null)('share (native)', () => {
 });
 
 describe('markShareable', () => {
+  it('marks nothing until a link that shares memory exists (a shard with no peers pays nothing per read)', () => {
+    // nothing in this file has made a ShardLink (or called enableShareMarks) yet: marking is off in this worker
+    const chunk = Buffer.from(new ArrayBuffer(1000));
+    markShareable(chunk);
+    expect(isShareable(chunk)).toBe(false);
+  });
+
   it('marks memory, not views: any non-empty view of a marked ArrayBuffer may be shared', () => {
+    enableShareMarks();
     const chunk = Buffer.from(new ArrayBuffer(12_000));
     expect(isShareable(chunk)).toBe(false);
     markShareable(chunk.subarray(0, 10));
