@@ -164,7 +164,7 @@ uint64_t MicrosSince(uint64_t startNs) {
   return now > startNs ? (now - startNs) / 1000 : 0;
 }
 
-enum ResultFlags : uint32_t { kSynced = 1, kClosed = 2, kTruncated = 4, kCheckpointed = 8 };
+enum ResultFlags : uint32_t { kSynced = 1, kClosed = 2, kTruncated = 4, kCheckpointed = 8, kJournalFailed = 16 };
 
 struct Chunk {
   const uint8_t* data;
@@ -1131,6 +1131,11 @@ class Engine : public Napi::ObjectWrap<Engine> {
         syncBatches_++;
         SyncStage(jobs, results);
       }
+      // The journal failed and was dealt with (RetireJournal): JS hears it once, as a result with id 0.
+      if (int e = journalEvent_.exchange(0); e != 0) {
+        std::lock_guard<std::mutex> lock(jmu_);
+        results.push_back(Result{0, jKept_.size(), journalRetired_ ? 1u : 0u, e, kJournalFailed});
+      }
       uint64_t now = NowNs();
       roundUs_.Record(now > roundStartNs ? (now - roundStartNs) / 1000 : 0);
       // Once per chunk (an append's piece): a round that carries many appends counts as many times, as they wait.
@@ -1299,6 +1304,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     std::lock_guard<std::mutex> lock(jmu_);
     if (e != 0) {
       journalFailed_ = true;
+      if (journalError_ == 0) journalError_ = e;
       return e;
     }
     journalVpos_ = vpos + padded;
@@ -1357,11 +1363,15 @@ class Engine : public Napi::ObjectWrap<Engine> {
         bad++;
       }
     });
-    bool ok = bad.load() == 0 && WriteJournalHeader(upTo) == 0;
+    int headerErr = bad.load() == 0 ? WriteJournalHeader(upTo) : 0;
+    bool ok = bad.load() == 0 && headerErr == 0;
     {
       std::lock_guard<std::mutex> lock(jmu_);
       if (ok) journalVtail_ = upTo;
       else journalFailed_ = true;
+      for (size_t i = 0; i < files.size() && !ok && journalError_ == 0; i++)
+        if (failed[i]) journalError_ = files[i]->error;
+      if (!ok && journalError_ == 0) journalError_ = headerErr != 0 ? headerErr : EIO;
       for (size_t i = 0; i < files.size(); i++)
         if (failed[i]) jKept_.push_back(files[i]);
       for (auto& f : files) f->ckptRefs--;
@@ -1405,7 +1415,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     {
       std::unique_lock<std::mutex> lock(jmu_);
       jcv_.wait(lock, [this] { return !ckptRunning_; });
-      if (!journalFailed_ || journalRetired_) return;
+      if (!journalFailed_ || journalRetireRan_) return;  // one pass: no entry is added once it has failed
       ckptRunning_ = true;  // one at a time; no checkpoint starts once the journal has failed
       files.swap(jDirty_);
       for (auto& f : files) {
@@ -1424,6 +1434,8 @@ class Engine : public Napi::ObjectWrap<Engine> {
       for (auto& f : files) f->ckptRefs--;
       ckptFiles_.clear();
       if (jKept_.empty() && ::unlink(journalPath_.c_str()) == 0 && SyncParentDir(journalPath_) == 0) journalRetired_ = true;
+      journalRetireRan_ = true;
+      journalEvent_ = journalError_ != 0 ? journalError_ : EIO;
       ckptRunning_ = false;
     }
     jcv_.notify_all();
@@ -2286,6 +2298,9 @@ class Engine : public Napi::ObjectWrap<Engine> {
   uint64_t journalVtail_ = 0;
   bool journalFailed_ = false;
   bool journalRetired_ = false;  // failed, every entry's file synced since, and the journal unlinked
+  bool journalRetireRan_ = false;
+  int journalError_ = 0;                 // the first failure's errno
+  std::atomic<int> journalEvent_{0};     // set once RetireJournal ran: the next round tells JS (kJournalFailed)
   std::string journalPath_;
   bool ckptRunning_ = false;
   bool wantCheckpointSoon_ = false;

@@ -58,8 +58,8 @@ export interface EngineOptions {
   readAheadBudgetBytes?: number;
   /** 'auto': O_DIRECT where the file system allows it; 'off': buffered I/O everywhere. */
   directIo?: 'auto' | 'off' | 'refuse-for-test';
-  /** Where the O_DIRECT fallback is reported (once). */
-  logger?: { warn(obj: object, msg: string): void };
+  /** Where the O_DIRECT fallback (once) and a journal failure (once) are reported. */
+  logger?: { warn(obj: object, msg: string): void; error?(obj: object, msg: string): void };
   /**
    * The engine's journal (native/engine.cc, "Journal"; src/io/journal.ts): a round that syncs at least
    * `filesMin` files writes their bytes into one journal entry and fdatasyncs only the journal. `path` must have
@@ -251,6 +251,7 @@ const SYNCED = 1;
 const CLOSED = 2;
 const TRUNCATED = 4;
 const CHECKPOINTED = 8;
+const JOURNAL_FAILED = 16;
 
 const errnoNames = new Map<number, string>(Object.entries(osConstants.errno).map(([name, n]) => [n, name]));
 
@@ -294,6 +295,7 @@ export class NativeEngine {
   /** Waiting for a checkpoint asked by settleJournal (resolved in order, one per request the engine took). */
   #checkpointWaiters = new Denque<() => void>();
   readonly journal: boolean;
+  #journalPath: string | undefined;
   #warnedFallback = false;
   #closed = false;
 
@@ -339,6 +341,7 @@ export class NativeEngine {
         this.#logger?.warn({ path: j.path, err: errnoError(errno, 'open journal', j.path).message }, 'engine journal unavailable: each file syncs itself');
       } else {
         this.journal = true;
+        this.#journalPath = j.path;
       }
     }
   }
@@ -399,6 +402,17 @@ export class NativeEngine {
     if (!this.#closed) this.#handle.kick();
   };
 
+  /** The engine's journal failed (reported once, after RetireJournal dealt with its entries). */
+  #journalFailed(errno: number, keptFiles: number, retired: boolean): void {
+    const log = this.#logger;
+    if (log === undefined) return;
+    const err = errnoError(errno, 'engine journal', this.#journalPath ?? '').message;
+    const what = retired
+      ? 'engine journal failed: every file it held entries for synced itself and the journal was removed; each file syncs itself from now on'
+      : `engine journal failed: ${keptFiles} file(s) whose own sync failed keep their acknowledged bytes in the journal, replayed at the next start; each file syncs itself from now on`;
+    (log.error ?? log.warn).call(log, { err, keptFiles, retired }, what);
+  }
+
   /** A file has work in the engine (ref the event loop) or has none left. */
   setBusy(busy: boolean): void {
     if (busy) {
@@ -434,6 +448,7 @@ export class NativeEngine {
             this.#checkpointWaiters.shift()!();
           }
         }
+        if ((results[i + 4]! & JOURNAL_FAILED) !== 0) this.#journalFailed(results[i + 3]!, results[i + 1]!, results[i + 2]! === 1);
         continue;
       }
       this.#files.get(id)?.complete(results[i + 1]!, results[i + 2]!, results[i + 3]!, results[i + 4]!);

@@ -287,6 +287,7 @@ describe.skipIf(!available)('native engine journal', () => {
     expect(out.after1.journalFailed).toBe(true);
     expect(out.after1.journalOn).toBe(false);
     expect(out.after1.journalEntries).toBe(0);
+    expect(out.logs, 'said once, in the log').toEqual([expect.objectContaining({ level: 'error', err: expect.stringContaining('EIO'), retired: true, keptFiles: 0 })]);
     // round 1: the journal's failed fdatasync, then 6 fdatasyncs of the files themselves; round 2: 6 more
     expect(out.syncs1).toBe(6);
     expect(out.syncs2).toBe(6);
@@ -315,6 +316,7 @@ describe.skipIf(!available)('native engine journal', () => {
     expect(out.after1).toMatchObject({ journalEntries: 1, journalDirtyFiles: 6, journalFailed: false });
     expect(out.after2).toMatchObject({ journalFailed: true, journalRetired: true, journalKeptFiles: 0, journalDirtyFiles: 0 });
     expect(out.journalAfter2, 'the retired journal is unlinked').toBe(false);
+    expect(out.logs).toEqual([expect.objectContaining({ level: 'error', retired: true, keptFiles: 0, msg: expect.stringContaining('journal was removed') })]);
     // the next start finds no journal, so round 1's entry for p0 cannot be written over p0's new bytes
     expect(await replayJournals(new NodeFileSystem(), dir)).toMatchObject({ journals: 0 });
     const p0 = readFileSync(path.join(dir, 'p0', 'seg.log'));
@@ -342,6 +344,7 @@ describe.skipIf(!available)('native engine journal', () => {
     expect(out.afterCheckpoint).toMatchObject({ journalFailed: true, journalRetired: false, journalKeptFiles: 1 });
     expect(out.results[1], 'p2 fails; the others sync themselves').toEqual(['ok', 'ok', 'EIO', 'ok', 'ok', 'ok']);
     expect(out.journalAtEnd).toBe(true);
+    expect(out.logs).toEqual([expect.objectContaining({ level: 'error', err: expect.stringContaining('EIO'), retired: false, keptFiles: 1 })]);
     // power loss: p2 loses what it never synced itself; the journal brings round 1 back
     // (its last good sync was its creation's: 100 bytes, padded to the direct block)
     expect(dropUnsyncedTails(synced, dir)).toEqual([{ file: path.join(dir, 'p2', 'seg.log'), from: expect.any(Number), to: expect.any(Number) }]);
@@ -374,6 +377,7 @@ describe.skipIf(!available)('native engine journal', () => {
     ]);
     expect(out.afterCheckpoint).toMatchObject({ journalFailed: false, journalOn: true, journalKeptFiles: 0, journalDirtyFiles: 0 });
     expect(out.checkpointSyncs).toBe(6);
+    expect(out.logs, 'the journal did not fail').toEqual([]);
     expect(readFileSync(path.join(dir, 'p3', 'seg.log')).subarray(0, 1100).equals(expected(3, [1]))).toBe(true);
   });
 });
@@ -384,7 +388,8 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
  * Runs `body` in a child process (for LD_PRELOAD) over a journaled engine with 6 files `p<i>/seg.log` under
  * `dir`, each created with 100 bytes and synced. In scope: fs, files, journalFile, existsSync, stats() (the
  * engine's counters less histograms), roundResult(r, which?) (appends round r's payload to each file and syncs
- * them in one turn: 'ok' or the error code per file) and `report`, printed as JSON at the end.
+ * them in one turn: 'ok' or the error code per file) and `report`, printed as JSON at the end (with `logs`, what
+ * the engine logged).
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 async function child(env: Record<string, string>, dir: string, body: string): Promise<any> {
@@ -397,7 +402,9 @@ async function child(env: Record<string, string>, dir: string, body: string): Pr
     const dir = process.argv[2];
     await replayJournals(new NodeFileSystem(), dir);
     const journalFile = journalPath(dir, 'test');
-    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, flushDelayUs: 3000, journal: { path: journalFile, root: dir, filesMin: 4 } });
+    const report = { results: [], logs: [] };
+    const logger = { warn: (o, m) => report.logs.push({ level: 'warn', msg: m, ...o }), error: (o, m) => report.logs.push({ level: 'error', msg: m, ...o }) };
+    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, flushDelayUs: 3000, journal: { path: journalFile, root: dir, filesMin: 4 }, logger });
     const files = [];
     for (let i = 0; i < 6; i++) {
       await new NodeFileSystem().mkdirp(path.join(dir, 'p' + i));
@@ -412,7 +419,6 @@ async function child(env: Record<string, string>, dir: string, body: string): Pr
       return Promise.all(which.map((i) => files[i].sync().then(() => 'ok', (e) => String(e.code))));
     };
     const stats = () => { const { histograms, ...rest } = fs.engine.stats(); return rest; };
-    const report = { results: [] };
     ${body}
     await Promise.all(files.map((f) => f.close().catch(() => {})));
     console.log(JSON.stringify(report));
