@@ -356,6 +356,44 @@ describe.skipIf(!available)('native engine journal', () => {
     }
   });
 
+  it('a journal failing under load, checkpoints running: every acknowledged append is in its file, nothing hangs', async (ctx) => {
+    const so = await shim(ctx);
+    if (!so) return;
+    const dir = tempDir('tern-journal-');
+    // The journal's 40th fdatasync fails (entries and checkpoint headers count): mid-run, with files dirty and
+    // checkpoints every 10 ms.
+    const env = failsyncEnv(so, { prefix: path.join(dir, '.journal') + path.sep, syncAfter: 40 });
+    const out = await child(env, dir, `
+      const extra = [];
+      for (let i = 6; i < 24; i++) {
+        await new NodeFileSystem().mkdirp(path.join(dir, 'p' + i));
+        const f = fs.create(path.join(dir, 'p' + i, 'seg.log'));
+        f.append([Buffer.alloc(100, 0x41 + i)]);
+        extra.push(f);
+      }
+      await Promise.all(extra.map((f) => f.sync()));
+      files.push(...extra);
+      const acked = files.map(() => []);
+      let seed = 7;
+      const rnd = (n) => { seed = (seed * 1103515245 + 12345) % 2147483648; return Math.floor(seed / 65536) % n; };
+      for (let r = 1; r <= 150; r++) {
+        const which = [...new Set(Array.from({ length: 4 + rnd(20) }, () => rnd(files.length)))];
+        const got = await roundResult(r, which);
+        which.forEach((i, k) => { if (got[k] === 'ok') acked[i].push(r); else report.errors = (report.errors ?? 0) + 1; });
+      }
+      report.acked = acked;
+      report.stats = stats();`, { checkpointIntervalMs: 10 });
+    expect(out.errors ?? 0, 'every append of a healthy file is acknowledged').toBe(0);
+    expect(out.stats).toMatchObject({ journalFailed: true, journalRetired: true, journalKeptFiles: 0 });
+    expect(out.stats.journalEntries).toBeGreaterThan(10);
+    expect(existsSync(journalPath(dir, 'test'))).toBe(false);
+    const acked = out.acked as number[][];
+    for (let i = 0; i < acked.length; i++) {
+      const want = expected(i, acked[i]!);
+      expect(readFileSync(path.join(dir, `p${i}`, 'seg.log')).subarray(0, want.length).equals(want), `file ${i}`).toBe(true);
+    }
+  });
+
   it('a file whose write failed for want of space (ENOSPC) still syncs at the checkpoint: the journal stays on', async (ctx) => {
     const so = await shim(ctx);
     if (!so) return;
@@ -392,7 +430,7 @@ const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
  * the engine logged).
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function child(env: Record<string, string>, dir: string, body: string): Promise<any> {
+async function child(env: Record<string, string>, dir: string, body: string, journal: { checkpointIntervalMs?: number } = {}): Promise<any> {
   const source = `
     const { NativeFileSystem } = await import(${JSON.stringify(`file://${REPO}/dist/src/io/native-file.js`)});
     const { replayJournals, journalPath } = await import(${JSON.stringify(`file://${REPO}/dist/src/io/journal.js`)});
@@ -404,7 +442,7 @@ async function child(env: Record<string, string>, dir: string, body: string): Pr
     const journalFile = journalPath(dir, 'test');
     const report = { results: [], logs: [] };
     const logger = { warn: (o, m) => report.logs.push({ level: 'warn', msg: m, ...o }), error: (o, m) => report.logs.push({ level: 'error', msg: m, ...o }) };
-    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, flushDelayUs: 3000, journal: { path: journalFile, root: dir, filesMin: 4 }, logger });
+    const fs = new NativeFileSystem({ directFor: () => true, zeroAheadBytes: 0, flushDelayUs: 3000, journal: { path: journalFile, root: dir, filesMin: 4, ...${JSON.stringify(journal)} }, logger });
     const files = [];
     for (let i = 0; i < 6; i++) {
       await new NodeFileSystem().mkdirp(path.join(dir, 'p' + i));
