@@ -164,8 +164,8 @@ export class PartitionBatchCache {
   add(baseOffset: number, lastOffset: number, batch: ChunkedBytes): void {
     // A view into a much larger buffer (a socket read chunk that also held other requests) would keep the whole
     // chunk alive while cached, so the budget would undercount memory by up to chunk/batch. Such batches are
-    // copied (the one documented copy); a batch that owns most of its buffers is kept as views.
-    // A single view is judged with the other batches of its read (BatchCache.group); pieces of several reads at once.
+    // copied (the one documented copy). A single view is judged with the other batches of its read
+    // (BatchCache.group, later); a batch in pieces of several reads now.
     const bytes = chunkedLength(batch);
     const single = Buffer.isBuffer(batch);
     const pieces = single ? 1 : (batch as readonly Buffer[]).length;
