@@ -1,0 +1,112 @@
+/**
+ * Topic admin as real clients do it, where Tern once parted from Kafka (kafkajs 2.2.4 admin and consumer, kcat):
+ * - the internal topic `__consumer_offsets`: a Metadata request naming it on a new broker (kcat -L -t) creates it
+ *   as Kafka does, with offsets.topic.num.partitions partitions and cleanup.policy=compact (it used to be
+ *   auto-created like any topic, with one partition, and every group hashing past partition 0 had no coordinator
+ *   for good); DeleteTopics, CreatePartitions and CreateTopics on the internal topics are refused (a deleted one
+ *   left the coordinators without their partitions until a restart).
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
+import { kcatMetadata } from './lib/kcat.js';
+import { describeRun, PYTHON, requireTools, run, waitFor } from './lib/proc.js';
+
+process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
+
+const PY_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'py');
+const OFFSETS_PARTITIONS = 50; // Kafka's offsets.topic.num.partitions, Tern's default
+const BROKER_ARGS = ['--group-initial-rebalance-delay-ms', '0'];
+const dirs = new TempDirs();
+let broker: E2EBroker;
+
+function kafkaFor(port: number, clientId: string): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: [`127.0.0.1:${port}`],
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 5_000,
+    requestTimeout: 10_000,
+    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
+  });
+}
+
+/** Kafka's group -> `__consumer_offsets` partition (Java String.hashCode, & 0x7fffffff). */
+function offsetsPartitionOf(group: string): number {
+  let h = 0;
+  for (let i = 0; i < group.length; i++) h = (Math.imul(h, 31) + group.charCodeAt(i)) | 0;
+  return (h & 0x7fffffff) % OFFSETS_PARTITIONS;
+}
+
+/** confluent-kafka-python commits (simple commits, no membership) or reads `groups`' offsets for one partition. */
+async function committed(mode: 'commit' | 'read', topic: string, partition: number, offset: number, groups: string[]): Promise<Record<string, number>> {
+  const r = await run(PYTHON, [path.join(PY_DIR, 'committed_offsets.py'), `127.0.0.1:${broker.port}`, mode, topic, String(partition), String(offset), ...groups], {
+    timeoutMs: 40_000,
+    env: { PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
+  });
+  if (r.code !== 0 || r.timedOut) throw new Error(`${/^FAIL: .*$/m.exec(r.stderr)?.[0] ?? 'committed_offsets.py failed'}\n${describeRun(r)}${broker.diagnose()}`);
+  return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, number>;
+}
+
+async function withAdmin<T>(port: number, f: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafkaFor(port, 'e2e-admin').admin();
+  await admin.connect();
+  try {
+    return await f(admin);
+  } finally {
+    await admin.disconnect().catch(() => undefined);
+  }
+}
+
+beforeAll(async () => {
+  requireTools();
+  broker = await launch({ args: BROKER_ARGS, dataDir: dirs.make('admin-clients') });
+});
+
+afterAll(async () => {
+  await broker?.stop();
+  dirs.cleanup();
+});
+
+describe('internal topics', () => {
+  it('kcat -L naming __consumer_offsets on a new broker creates it with 50 compacted partitions, and groups on every partition work', async () => {
+    const md = await kcatMetadata(broker.port, '__consumer_offsets');
+    const t = md.topics.find((x) => x.topic === '__consumer_offsets');
+    expect(t, `kcat -L did not list __consumer_offsets${broker.diagnose()}`).toBeDefined();
+    expect(t!.error, 'Metadata error for __consumer_offsets').toBeUndefined();
+    expect(t!.partitions.length, '__consumer_offsets partitions (offsets.topic.num.partitions)').toBe(OFFSETS_PARTITIONS);
+
+    await withAdmin(broker.port, async (admin) => {
+      const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: '__consumer_offsets', configNames: ['cleanup.policy'] }] });
+      expect(res.resources[0]!.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue).toBe('compact');
+
+      // Groups whose coordinator partition is not 0: with a one-partition copy of the topic they had none.
+      const groups = ['e2e-admin-g1', 'e2e-admin-g2', 'e2e-admin-g3', 'e2e-admin-g4'];
+      expect(groups.map(offsetsPartitionOf).filter((p) => p !== 0).length).toBeGreaterThanOrEqual(3);
+      await admin.createTopics({ topics: [{ topic: 'admin-int', numPartitions: 2 }] });
+      expect(await committed('commit', 'admin-int', 1, 10, groups), 'offsets committed and read back by confluent-kafka-python').toEqual(Object.fromEntries(groups.map((g) => [g, 10])));
+      const got = await admin.fetchOffsets({ groupId: groups[1]!, topics: ['admin-int'] });
+      expect(got[0]!.partitions.find((p) => p.partition === 1)?.offset, 'kafkajs OffsetFetch').toBe('10');
+    });
+  }, 60_000);
+
+  it('DeleteTopics, CreatePartitions and CreateTopics on the internal topics are refused (INVALID_TOPIC_EXCEPTION) and groups keep working', async () => {
+    await withAdmin(broker.port, async (admin) => {
+      const del = await admin.deleteTopics({ topics: ['__consumer_offsets'], timeout: 5_000 }).then(
+        () => null,
+        (e: unknown) => e as { type?: string; errors?: { type?: string }[] },
+      );
+      expect(del, 'deleting __consumer_offsets must be refused').not.toBeNull();
+      expect(JSON.stringify(del)).toContain('INVALID_TOPIC_EXCEPTION');
+      await expect(admin.createPartitions({ topicPartitions: [{ topic: '__consumer_offsets', count: OFFSETS_PARTITIONS + 1 }] })).rejects.toMatchObject({ type: 'INVALID_TOPIC_EXCEPTION' });
+      // __transaction_state does not exist yet: the broker makes it on first use, never CreateTopics.
+      await expect(admin.createTopics({ topics: [{ topic: '__transaction_state', numPartitions: 1 }] })).rejects.toThrow();
+      expect(await admin.listTopics()).toContain('__consumer_offsets');
+      expect(await admin.listTopics()).not.toContain('__transaction_state');
+
+      expect(await committed('read', 'admin-int', 1, 0, ['e2e-admin-g2']), 'committed offset after the refused deletion').toEqual({ 'e2e-admin-g2': 10 });
+    });
+  }, 60_000);
+});
