@@ -4,7 +4,10 @@
  *   as Kafka does, with offsets.topic.num.partitions partitions and cleanup.policy=compact (it used to be
  *   auto-created like any topic, with one partition, and every group hashing past partition 0 had no coordinator
  *   for good); DeleteTopics, CreatePartitions and CreateTopics on the internal topics are refused (a deleted one
- *   left the coordinators without their partitions until a restart).
+ *   left the coordinators without their partitions until a restart);
+ * - a deleted topic takes its committed offsets along (Kafka's onPartitionsDeleted), also across a restart, so a
+ *   topic created again under the same name is read by a group from auto.offset.reset, not from the old
+ *   topic's positions.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,4 +112,54 @@ describe('internal topics', () => {
       expect(await committed('read', 'admin-int', 1, 0, ['e2e-admin-g2']), 'committed offset after the refused deletion').toEqual({ 'e2e-admin-g2': 10 });
     });
   }, 60_000);
+});
+
+describe('deleting a topic', () => {
+  it('removes its committed offsets (also after a restart): a group reads the topic created again from the start', async () => {
+    const TOPIC = 'admin-recreated';
+    const GROUP = 'admin-recreated-g';
+    await withAdmin(broker.port, async (admin) => {
+      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
+      const producer = kafkaFor(broker.port, 'e2e-admin-p').producer();
+      await producer.connect();
+      await producer.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}` })) });
+      await producer.disconnect();
+      expect(await committed('commit', TOPIC, 0, 8, [GROUP])).toEqual({ [GROUP]: 8 });
+      await admin.deleteTopics({ topics: [TOPIC], timeout: 10_000 });
+    });
+    expect(await committed('read', TOPIC, 0, 0, [GROUP]), 'committed offset once the topic is deleted (-1001: none)').toEqual({ [GROUP]: -1001 });
+
+    // The removal must be stored (tombstones), not only forgotten in memory.
+    await broker.stop();
+    broker = await launch({ args: BROKER_ARGS, dataDir: broker.dataDir });
+    const kafka = kafkaFor(broker.port, 'e2e-admin-2');
+    await withAdmin(broker.port, async (admin) => {
+      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
+      const fetched = await waitFor('OffsetFetch after the restart', 20_000, async () => {
+        try {
+          return await admin.fetchOffsets({ groupId: GROUP, topics: [TOPIC] });
+        } catch {
+          return undefined; // COORDINATOR_LOAD_IN_PROGRESS while __consumer_offsets loads
+        }
+      });
+      expect(fetched[0]!.partitions[0]!.offset, 'the committed offset of the old topic outlived it').toBe('-1');
+    });
+
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 20 }, (_, i) => ({ value: `new-${i}` })) });
+    await producer.disconnect();
+    const consumer = kafka.consumer({ groupId: GROUP, sessionTimeout: 10_000, heartbeatInterval: 500, maxWaitTimeInMs: 100 });
+    const seen: string[] = [];
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+      await consumer.run({ eachMessage: async ({ message }) => void seen.push(message.value!.toString()) });
+      await waitFor('the group to read the new topic', 20_000, () => (seen.length >= 20 ? true : undefined));
+    } finally {
+      await consumer.disconnect().catch(() => undefined);
+    }
+    expect(seen.slice(0, 3), 'first records the group read').toEqual(['new-0', 'new-1', 'new-2']);
+    expect(seen).toHaveLength(20);
+  }, 90_000);
 });
