@@ -7,7 +7,10 @@
  *   left the coordinators without their partitions until a restart);
  * - a deleted topic takes its committed offsets along (Kafka's onPartitionsDeleted), also across a restart, so a
  *   topic created again under the same name is read by a group from auto.offset.reset, not from the old
- *   topic's positions.
+ *   topic's positions;
+ * - DescribeConfigs of the broker reports Kafka's sources: DEFAULT_CONFIG (IsDefault) for a setting no flag
+ *   changed, STATIC_BROKER_CONFIG for flags and the node's identity (every setting used to be STATIC, so tools
+ *   listing a broker's overrides listed them all).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,4 +165,26 @@ describe('deleting a topic', () => {
     expect(seen.slice(0, 3), 'first records the group read').toEqual(['new-0', 'new-1', 'new-2']);
     expect(seen).toHaveLength(20);
   }, 90_000);
+});
+
+describe('broker configs', () => {
+  it('kafkajs describeConfigs of the broker: settings at their default are DEFAULT_CONFIG, flags STATIC_BROKER_CONFIG', async () => {
+    await withAdmin(broker.port, async (admin) => {
+      const res = await admin.describeConfigs({
+        includeSynonyms: false,
+        resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configNames: ['group.initial.rebalance.delay.ms', 'message.max.bytes', 'num.partitions', 'offsets.topic.num.partitions', 'broker.id'] }],
+      });
+      expect(res.resources[0]!.errorCode).toBe(0);
+      const got = Object.fromEntries(res.resources[0]!.configEntries.map((e) => [e.configName, { value: e.configValue, source: e.configSource, isDefault: e.isDefault }]));
+      const DEFAULT = 5;
+      const STATIC = 4;
+      expect(got).toEqual({
+        'group.initial.rebalance.delay.ms': { value: '0', source: STATIC, isDefault: false }, // --group-initial-rebalance-delay-ms 0
+        'message.max.bytes': { value: '1048588', source: DEFAULT, isDefault: true },
+        'num.partitions': { value: '1', source: DEFAULT, isDefault: true },
+        'offsets.topic.num.partitions': { value: '50', source: DEFAULT, isDefault: true },
+        'broker.id': { value: '0', source: STATIC, isDefault: false },
+      });
+    });
+  }, 30_000);
 });
