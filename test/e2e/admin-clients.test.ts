@@ -10,14 +10,17 @@
  *   topic's positions;
  * - DescribeConfigs of the broker reports Kafka's sources: DEFAULT_CONFIG (IsDefault) for a setting no flag
  *   changed, STATIC_BROKER_CONFIG for flags and the node's identity (every setting used to be STATIC, so tools
- *   listing a broker's overrides listed them all).
+ *   listing a broker's overrides listed them all);
+ * - min.insync.replicas above 1 (this node is the only in-sync replica) makes acks=all writes NOT_ENOUGH_REPLICAS
+ *   with nothing written, as in Kafka, acks=1 still works, and altering it back lets acks=all through (it used
+ *   to be stored and ignored: acks=all was acknowledged with one copy whatever the topic asked for).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
 import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
-import { kcatMetadata } from './lib/kcat.js';
+import { kcatConsume, kcatMetadata } from './lib/kcat.js';
 import { describeRun, PYTHON, requireTools, run, waitFor } from './lib/proc.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -186,5 +189,35 @@ describe('broker configs', () => {
         'broker.id': { value: '0', source: STATIC, isDefault: false },
       });
     });
+  }, 30_000);
+});
+
+describe('topic configs take effect', () => {
+  it('min.insync.replicas=2: kafkajs acks=all gets NOT_ENOUGH_REPLICAS and nothing is written; acks=1 works; after alterConfigs to 1 acks=all works', async () => {
+    const TOPIC = 'admin-min-isr';
+    const kafka = kafkaFor(broker.port, 'e2e-admin-isr');
+    await withAdmin(broker.port, async (admin) => {
+      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
+      const producer = kafka.producer({ retry: { retries: 0 } });
+      await producer.connect();
+      try {
+        const refused = await producer.send({ topic: TOPIC, acks: -1, messages: [{ value: 'refused' }] }).then(
+          () => null,
+          (e: unknown) => e as { cause?: { type?: string } },
+        );
+        expect(refused, 'acks=all with min.insync.replicas=2 on one node was acknowledged').not.toBeNull();
+        expect(refused!.cause?.type).toBe('NOT_ENOUGH_REPLICAS');
+        await producer.send({ topic: TOPIC, acks: 1, messages: [{ value: 'acks-1' }] });
+        await admin.alterConfigs({ validateOnly: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: TOPIC, configEntries: [{ name: 'min.insync.replicas', value: '1' }] }] });
+        await producer.send({ topic: TOPIC, acks: -1, messages: [{ value: 'acks-all' }] });
+      } finally {
+        await producer.disconnect().catch(() => undefined);
+      }
+    });
+    const got = await kcatConsume(broker.port, TOPIC, { partition: 0 });
+    expect(got.map((m) => [m.offset, m.payload])).toEqual([
+      [0, 'acks-1'],
+      [1, 'acks-all'],
+    ]);
   }, 30_000);
 });
