@@ -222,6 +222,8 @@ export class Broker implements BrokerServices {
     } finally {
       this.deleting.delete(name);
     }
+    // Before the client hears back, so a topic created again under the name is not read from old offsets.
+    await this.groups.removeTopicOffsets(name).catch((err: unknown) => this.logger.error({ err, topic: name }, 'removing a deleted topic\'s offsets failed'));
     this.logger.info({ topic: name }, 'topic deleted');
   }
 

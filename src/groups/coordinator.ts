@@ -1295,6 +1295,36 @@ export class GroupCoordinator {
     return this.append(g.partition, records);
   }
 
+  /**
+   * A deleted topic: its committed offsets leave every group this coordinator owns, tombstoned in
+   * `__consumer_offsets` so a restart does not bring them back (Kafka's onPartitionsDeleted). Without this, a
+   * topic created again under the same name was read by a group from the old topic's positions, silently
+   * skipping the new topic's first records. A group left Empty with no offsets is removed, as Kafka does.
+   * Partitions still loading are waited for. Returns how many offsets were removed.
+   */
+  async removeTopicOffsets(topic: string): Promise<number> {
+    await this.loaded();
+    let removed = 0;
+    for (const owned of [...this.partitions.values()]) {
+      if (owned.loading) continue;
+      for (const g of [...owned.groups.values()]) {
+        const gone = [...g.offsets.keys()].filter((k) => parseOffsetKey(k).topic === topic);
+        if (gone.length === 0) continue;
+        const records: RecordInput[] = gone.map((k) => ({ key: encodeOffsetKey(g.groupId, topic, parseOffsetKey(k).partition), value: null }));
+        for (const k of gone) g.offsets.delete(k);
+        removed += gone.length;
+        if (g.is(GroupState.Empty) && g.offsets.size === 0 && g.pendingTxns.size === 0 && g.size === 0) {
+          records.push({ key: encodeGroupKey(g.groupId), value: null });
+          this.removeGroup(g);
+        }
+        const error = await this.append(g.partition, records);
+        if (error !== ErrorCode.NONE) this.logger.warn({ group: g.groupId, topic, errorCode: error }, 'storing tombstones for a deleted topic\'s offsets failed');
+      }
+    }
+    if (removed > 0) this.logger.info({ topic, removed }, 'removed committed offsets of a deleted topic');
+    return removed;
+  }
+
   // --- offset expiry ----------------------------------------------------------------------------------------
 
   private scheduleExpiry(): void {

@@ -239,6 +239,8 @@ async function runShard(init: ShardInit): Promise<void> {
       }
       case 'topicRemoved':
         mirror.remove(a.name as string);
+        // Before the client hears back, so a topic created again under the name is not read from old offsets.
+        await coordinator.removeTopicOffsets(a.name as string).catch((err: unknown) => logger.error({ err, topic: a.name }, 'removing a deleted topic\'s offsets failed'));
         return null;
       case 'createPartitions': {
         const lc = logConfigOf(a.configs as Record<string, string>);

@@ -395,6 +395,32 @@ describe('persistence', () => {
     expect(d.members.find((m) => m.memberId === follower.memberId)!.assignment.length).toBeGreaterThan(0);
   });
 
+  it('a deleted topic: its offsets leave every group (a Stable one keeps the others), an Empty group left without offsets is removed, and a reload agrees', async () => {
+    const store = new MemoryOffsetsStore();
+    const timers = new FakeTimers();
+    const h = makeCoordinator({}, { store, timers });
+    const { leader } = await stableGroup(h);
+    await h.coordinator.commitOffsets({ groupId: G, generationId: 1, memberId: leader.memberId, groupInstanceId: null }, [commit('gone', 0, 5), commit('gone', 1, 6), commit('kept', 0, 7)]);
+    const simple = { generationId: -1, memberId: '', groupInstanceId: null };
+    await h.coordinator.commitOffsets({ groupId: 'only-gone', ...simple }, [commit('gone', 0, 1)]);
+    await h.coordinator.commitOffsets({ groupId: 'other', ...simple }, [commit('kept', 0, 2)]);
+
+    expect(await h.coordinator.removeTopicOffsets('gone')).toBe(3);
+    expect(await h.coordinator.removeTopicOffsets('gone'), 'nothing left the second time').toBe(0);
+    const check = async (c: typeof h.coordinator): Promise<void> => {
+      expect((await c.fetchOffsets(G, null)).offsets.map((o) => [o.topic, o.partition, o.offset])).toEqual([['kept', 0, 7]]);
+      expect((await c.fetchOffsets('other', null)).offsets.map((o) => [o.topic, o.offset])).toEqual([['kept', 2]]);
+      expect(c.stateOf('only-gone'), 'an Empty group left without offsets is removed').toBeUndefined();
+      expect(c.stateOf(G)?.state).toBe(GroupState.Stable);
+    };
+    await check(h.coordinator);
+    h.coordinator.close();
+
+    const h2 = makeCoordinator({}, { store, timers, topicExists: true });
+    await h2.coordinator.loaded();
+    await check(h2.coordinator);
+  });
+
   it('answers COORDINATOR_LOAD_IN_PROGRESS while loading and NOT_COORDINATOR for partitions it does not own', async () => {
     const store = new MemoryOffsetsStore();
     let release!: () => void;

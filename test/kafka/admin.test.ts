@@ -266,7 +266,7 @@ describe('DescribeConfigs', () => {
     expect(isDefault).toEqual(new Map([['retention.bytes', true], ['segment.bytes', false]]));
   });
 
-  it('broker: static, read-only configs by node id or the cluster default ("")', async () => {
+  it('broker: static, read-only configs by node id or the cluster default (""); DEFAULT_CONFIG until a flag sets them', async () => {
     const { c } = await setup({ autoCreateTopics: false, defaultPartitions: 3 });
     for (const name of ['0', '']) {
       const res = await c.request<DescribeConfigsResponse>(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: BROKER, resourceName: name, configurationKeys: null }], includeSynonyms: true });
@@ -275,7 +275,10 @@ describe('DescribeConfigs', () => {
       const byName = new Map(r.configs.map((e) => [e.name, e]));
       expect(byName.get('auto.create.topics.enable')).toMatchObject({ value: 'false', readOnly: true, configSource: SOURCE_STATIC_BROKER });
       expect(byName.get('num.partitions')!.value).toBe('3');
-      expect(byName.get('message.max.bytes')!.value).toBe('1048588');
+      expect(byName.get('message.max.bytes')).toMatchObject({ value: '1048588', readOnly: true, configSource: SOURCE_DEFAULT });
+      expect(byName.get('num.partitions')).toMatchObject({ configSource: SOURCE_STATIC_BROKER });
+      expect(byName.get('offsets.topic.num.partitions')).toMatchObject({ value: '50', configSource: SOURCE_DEFAULT });
+      expect(byName.get('broker.id')).toMatchObject({ value: '0', configSource: SOURCE_STATIC_BROKER });
     }
     const wrong = await c.request<DescribeConfigsResponse>(ApiKey.DescribeConfigs, 2, { resources: [{ resourceType: BROKER, resourceName: '7', configurationKeys: null }] });
     expect(wrong.results[0]!.errorCode).not.toBe(0);

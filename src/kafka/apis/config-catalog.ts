@@ -4,15 +4,18 @@
  * Topic configs come in two kinds:
  * - enforced by the log (src/log/config.ts: segment.bytes, retention.ms, retention.bytes, cleanup.policy,
  *   max.message.bytes, index.interval.bytes, message.timestamp.type, segment.ms);
+ * - enforced by the Produce handler: min.insync.replicas (acks=all needs that many in-sync replicas; this node
+ *   is the only one);
  * - accepted, validated, stored and reported, but with no effect yet on a single node (compression.type: batches
- *   are always stored as the producer compressed them; min.insync.replicas and the rest: replication and
- *   compaction arrive later). Clients and tools set these routinely, and Kafka would accept them.
+ *   are always stored as the producer compressed them; the rest: replication and compaction arrive later).
+ *   Clients and tools set these routinely, and Kafka would accept them.
  * Anything else is INVALID_CONFIG, as in Kafka.
  *
- * Broker configs are static (start-up flags) and reported read-only.
+ * Broker configs are static (start-up flags) and reported read-only, at DEFAULT_CONFIG until a flag changes them.
  */
 import { isLogConfigName, logConfigDefaults, logConfigFromKafka } from '../../log/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
+import { resolveConfig, type BrokerConfig } from '../../broker/config.js';
 import type { BrokerServices, KafkaFailure } from '../context.js';
 
 /** Kafka's ConfigSource enum (DescribeConfigs v1+). */
@@ -49,7 +52,7 @@ const LOG_DOCS: Record<string, { type: number; doc: string; brokerName: string }
 
 const STORED_ONLY: TopicConfigSpec[] = [
   { name: 'compression.type', type: ConfigType.STRING, defaultValue: 'producer', doc: 'Stored and reported; batches are kept as the producer compressed them.', brokerName: 'compression.type', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
-  { name: 'min.insync.replicas', type: ConfigType.INT, defaultValue: '1', doc: 'Minimum in-sync replicas for acks=all (single node: always 1).', brokerName: 'min.insync.replicas', check: (v) => isLong(v) && Number(v) >= 1 },
+  { name: 'min.insync.replicas', type: ConfigType.INT, defaultValue: '1', doc: 'Minimum in-sync replicas for acks=all: above 1 (this single node) acks=all writes get NOT_ENOUGH_REPLICAS, as in Kafka.', brokerName: 'min.insync.replicas', check: (v) => isLong(v) && Number(v) >= 1 },
   { name: 'unclean.leader.election.enable', type: ConfigType.BOOLEAN, defaultValue: 'false', doc: 'Stored; leader election arrives with replication.', check: isBool },
   { name: 'delete.retention.ms', type: ConfigType.LONG, defaultValue: '86400000', doc: 'Stored; used by compaction (not implemented yet).', check: isLong },
   { name: 'min.compaction.lag.ms', type: ConfigType.LONG, defaultValue: '0', doc: 'Stored; used by compaction (not implemented yet).', check: isLong },
@@ -124,25 +127,59 @@ export function describeTopicConfigs(_b: BrokerServices, overrides: Record<strin
   return out;
 }
 
-/** The broker's (static) configs. */
+/** What a broker setting is when no flag or config file sets it (resolveConfig's defaults), made once. */
+let brokerDefaults: BrokerConfig | null = null;
+
+type BrokerEntry = [name: string, value: (c: BrokerConfig) => string, type: number, doc: string];
+
+/** Settings every broker has its own value for (no default to compare with): always STATIC_BROKER_CONFIG. */
+const IDENTITY: readonly BrokerEntry[] = [
+  ['broker.id', (c) => String(c.nodeId), ConfigType.INT, 'This node\'s id (--node-id).'],
+  ['node.id', (c) => String(c.nodeId), ConfigType.INT, 'This node\'s id (--node-id).'],
+  ['listeners', (c) => `PLAINTEXT://${c.listen.host}:${c.listen.port}`, ConfigType.STRING, 'Kafka API listener (--listen).'],
+  ['advertised.listeners', (c) => `PLAINTEXT://${c.advertise.host}:${c.advertise.port}`, ConfigType.STRING, 'Address given to clients (--advertise).'],
+  ['log.dirs', (c) => c.dataDir, ConfigType.STRING, 'Data directory (--data-dir).'],
+];
+
+/** Settings with a default: DEFAULT_CONFIG while they have it, STATIC_BROKER_CONFIG once a flag changed them. */
+const SETTINGS: readonly BrokerEntry[] = [
+  ['auto.create.topics.enable', (c) => String(c.autoCreateTopics), ConfigType.BOOLEAN, 'Create topics named in Metadata requests (--auto-create-topics).'],
+  ['num.partitions', (c) => String(c.defaultPartitions), ConfigType.INT, 'Partitions of auto-created topics (--num-partitions).'],
+  ['default.replication.factor', () => '1', ConfigType.INT, 'Replication factor of auto-created topics.'],
+  ['socket.request.max.bytes', (c) => String(c.requestBytesMax), ConfigType.INT, 'Largest request accepted.'],
+  ['connections.max.idle.ms', (c) => String(c.connectionIdleMs), ConfigType.LONG, 'Idle connections are closed after this.'],
+  ['fetch.max.bytes', (c) => String(c.fetchResponseBytesMax), ConfigType.INT, 'Most record bytes in one Fetch response.'],
+  ['log.retention.check.interval.ms', (c) => String(c.retentionCheckIntervalMs), ConfigType.LONG, 'Period of the retention pass.'],
+  ['offsets.topic.num.partitions', (c) => String(c.offsetsTopicPartitions), ConfigType.INT, 'Partitions of __consumer_offsets (--offsets-topic-partitions).'],
+  ['offsets.retention.minutes', (c) => String(c.offsetsRetentionMs / 60_000), ConfigType.INT, 'Committed offsets retention (--offsets-retention-minutes).'],
+  ['group.initial.rebalance.delay.ms', (c) => String(c.groupInitialRebalanceDelayMs), ConfigType.INT, 'How long a new group waits for more members (--group-initial-rebalance-delay-ms).'],
+  ['group.min.session.timeout.ms', (c) => String(c.groupMinSessionTimeoutMs), ConfigType.INT, 'Smallest session timeout a member may ask for.'],
+  ['group.max.session.timeout.ms', (c) => String(c.groupMaxSessionTimeoutMs), ConfigType.INT, 'Largest session timeout a member may ask for.'],
+  ['group.max.size', (c) => String(c.groupMembersMax), ConfigType.INT, 'Most members of one group.'],
+  ['transaction.state.log.num.partitions', (c) => String(c.transactionStateTopicPartitions), ConfigType.INT, 'Partitions of __transaction_state (--transaction-state-partitions).'],
+  ['transaction.max.timeout.ms', (c) => String(c.transactionMaxTimeoutMs), ConfigType.INT, 'Largest transaction timeout a producer may ask for (--transaction-max-timeout-ms).'],
+  ['transactional.id.expiration.ms', (c) => String(c.transactionalIdExpirationMs), ConfigType.INT, 'Idle transactional ids are removed after this (--transactional-id-expiration-ms).'],
+  ['transaction.abort.timed.out.transaction.cleanup.interval.ms', (c) => String(c.transactionAbortTimedOutIntervalMs), ConfigType.INT, 'How often timed-out transactions are aborted (--transaction-abort-interval-ms).'],
+  ['producer.id.expiration.ms', (c) => String(c.producerIdExpirationMs), ConfigType.INT, 'An idle producer id is forgotten after this (--producer-id-expiration-ms).'],
+];
+
+/**
+ * The broker's configs: static (start-up flags), so all read-only. The source is Kafka's: DEFAULT_CONFIG (and
+ * IsDefault) for a setting at its default, STATIC_BROKER_CONFIG for one a flag or the config file changed and for
+ * the node's identity, so tools that list a broker's overrides show what the operator set. The topic defaults
+ * (log.retention.ms, message.max.bytes, ...) are Tern's fixed defaults.
+ */
 export function describeBrokerConfigs(b: BrokerServices, keys: readonly string[] | null): ConfigEntry[] {
   const c = b.config;
-  const entries: [string, string, number, string][] = [
-    ['broker.id', String(c.nodeId), ConfigType.INT, 'This node\'s id (--node-id).'],
-    ['node.id', String(c.nodeId), ConfigType.INT, 'This node\'s id (--node-id).'],
-    ['listeners', `PLAINTEXT://${c.listen.host}:${c.listen.port}`, ConfigType.STRING, 'Kafka API listener (--listen).'],
-    ['advertised.listeners', `PLAINTEXT://${c.advertise.host}:${c.advertise.port}`, ConfigType.STRING, 'Address given to clients (--advertise).'],
-    ['log.dirs', c.dataDir, ConfigType.STRING, 'Data directory (--data-dir).'],
-    ['auto.create.topics.enable', String(c.autoCreateTopics), ConfigType.BOOLEAN, 'Create topics named in Metadata requests.'],
-    ['num.partitions', String(c.defaultPartitions), ConfigType.INT, 'Partitions of auto-created topics.'],
-    ['default.replication.factor', '1', ConfigType.INT, 'Replication factor of auto-created topics.'],
-    ['socket.request.max.bytes', String(c.requestBytesMax), ConfigType.INT, 'Largest request accepted.'],
-    ['connections.max.idle.ms', String(c.connectionIdleMs), ConfigType.LONG, 'Idle connections are closed after this.'],
-    ['fetch.max.bytes', String(c.fetchResponseBytesMax), ConfigType.INT, 'Most record bytes in one Fetch response.'],
-    ['log.retention.check.interval.ms', String(c.retentionCheckIntervalMs), ConfigType.LONG, 'Period of the retention pass.'],
-  ];
-  for (const spec of TOPIC_CONFIGS) if (spec.brokerName) entries.push([spec.brokerName, spec.defaultValue, spec.type, spec.doc]);
+  const d = (brokerDefaults ??= resolveConfig({}));
+  const entries: { name: string; value: string; type: number; doc: string; source: number }[] = [];
+  for (const [name, value, type, doc] of IDENTITY) entries.push({ name, value: value(c), type, doc, source: ConfigSource.STATIC_BROKER_CONFIG });
+  for (const [name, value, type, doc] of SETTINGS) {
+    const v = value(c);
+    entries.push({ name, value: v, type, doc, source: v === value(d) ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG });
+  }
+  for (const spec of TOPIC_CONFIGS) if (spec.brokerName) entries.push({ name: spec.brokerName, value: spec.defaultValue, type: spec.type, doc: spec.doc, source: ConfigSource.DEFAULT_CONFIG });
   return entries
-    .filter(([name]) => keys === null || keys.includes(name))
-    .map(([name, value, type, doc]) => ({ name, value, readOnly: true, source: ConfigSource.STATIC_BROKER_CONFIG, type, doc, synonyms: [{ name, value, source: ConfigSource.STATIC_BROKER_CONFIG }] }));
+    .filter((e) => keys === null || keys.includes(e.name))
+    .map((e) => ({ name: e.name, value: e.value, readOnly: true, source: e.source, type: e.type, doc: e.doc, synonyms: [{ name: e.name, value: e.value, source: e.source }] }));
 }

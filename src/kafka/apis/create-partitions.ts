@@ -1,11 +1,13 @@
 /**
  * CreatePartitions (key 37), v0-3. Grows a topic to Count partitions (never shrinks: INVALID_PARTITIONS);
- * assignments, when given, must name this node; ValidateOnly changes nothing.
+ * assignments, when given, must name this node; ValidateOnly changes nothing. The internal topics keep the
+ * partition count their coordinators hash ids over (internal-topics.ts).
  */
 import { ApiKey, type CreatePartitionsRequest, type CreatePartitionsResponseIn } from '../../protocol/messages/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
 import type { ApiHandler } from '../context.js';
 import { brokerPartitionCount, partitionLimitFailure } from './create-topics.js';
+import { internalTopicFailure, isInternalTopic } from './internal-topics.js';
 
 export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, CreatePartitionsResponseIn> = {
   key: ApiKey.CreatePartitions,
@@ -26,6 +28,11 @@ export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, Create
       const rec = b.topics.get(t.name);
       if (!rec) {
         fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`);
+        continue;
+      }
+      if (isInternalTopic(rec.name)) {
+        const f = internalTopicFailure(rec.name, 'given more partitions');
+        fail(f.errorCode, f.errorMessage!);
         continue;
       }
       if (t.count <= rec.partitions) {

@@ -3,6 +3,7 @@
  * node can hold one replica: anything above is INVALID_REPLICATION_FACTOR), manual assignments and configs
  * (unknown names and bad values are INVALID_CONFIG). ValidateOnly checks everything and creates nothing.
  * v5+ answers with the topic's partitions, replication factor and effective configs; v7+ with its id.
+ * The internal topics are created by their coordinators only (internal-topics.ts).
  */
 import { ApiKey, type CreateTopicsRequest, type CreateTopicsResponseIn } from '../../protocol/messages/index.js';
 import type { CreatableTopicResultIn } from '../../protocol/messages/CreateTopicsResponse.js';
@@ -11,6 +12,7 @@ import { ErrorCode } from '../../protocol/errors.js';
 import { topicNameError } from '../../cluster/index.js';
 import type { ApiHandler, BrokerServices, KafkaFailure } from '../context.js';
 import { describeTopicConfigs } from './config-catalog.js';
+import { internalTopicFailure, isInternalTopic } from './internal-topics.js';
 
 /** Partitions on the broker now, internal topics included. */
 export function brokerPartitionCount(b: BrokerServices): number {
@@ -33,6 +35,7 @@ function check(b: BrokerServices, t: CreatableTopic): KafkaFailure | { partition
   const nameError = topicNameError(t.name);
   if (nameError) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameError };
   if (b.topics.get(t.name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${t.name}' already exists.` };
+  if (isInternalTopic(t.name)) return internalTopicFailure(t.name, 'created');
   let partitions = t.numPartitions;
   if (t.assignments.length > 0) {
     if (t.numPartitions !== -1 || t.replicationFactor !== -1) {

@@ -2,7 +2,8 @@
  * Metadata (key 3), v0-12. Brokers (this node), cluster id, controller, and topics with their partitions.
  * - v0: an empty topic list means all topics; v1+: null means all, empty means none.
  * - Auto-creation (`auto.create.topics.enable`, num.partitions) for named topics: always allowed before v4,
- *   per AllowAutoTopicCreation from v4. The topic is created before the answer, so it is usable at once.
+ *   per AllowAutoTopicCreation from v4. The topic is created before the answer, so it is usable at once. An
+ *   internal topic is created by its coordinator, with its own partition count and configs (internal-topics.ts).
  * - v10+ carries topic ids (stable, non-zero); v12 may look topics up by id (null name).
  * - Authorized operations are reported only when asked (v8+); without ACLs every operation is allowed.
  */
@@ -14,6 +15,7 @@ import type { ApiHandler, BrokerServices } from '../context.js';
 import { CLUSTER_OPERATIONS, NO_AUTHORIZED_OPERATIONS, TOPIC_OPERATIONS } from './acl-operations.js';
 import { OFFSETS_TOPIC } from '../../groups/index.js';
 import { TRANSACTION_STATE_TOPIC } from '../../txn/index.js';
+import { ensureInternalTopic, isInternalTopic } from './internal-topics.js';
 
 type TopicOut = NonNullable<MetadataResponseIn['topics']>[number];
 
@@ -72,7 +74,13 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponseIn> = 
             continue;
           }
           try {
-            t = b.topics.get(name) ?? (await (b.pendingTopic(name) ?? b.createTopic(name, b.config.defaultPartitions, {})));
+            if (isInternalTopic(name)) {
+              if (!(await ensureInternalTopic(b, name))) throw new Error(`creating ${name} failed`);
+              t = b.topics.get(name);
+              if (!t) throw new Error(`${name} is not in the topic table after its creation`);
+            } else {
+              t = b.topics.get(name) ?? (await (b.pendingTopic(name) ?? b.createTopic(name, b.config.defaultPartitions, {})));
+            }
           } catch (err) {
             b.logger.warn({ err, topic: name }, 'auto-create failed');
             topics.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, partitions: [] });

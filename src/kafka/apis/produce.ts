@@ -18,6 +18,9 @@
  * old epochs INVALID_PRODUCER_EPOCH); a transactional batch needs the request's TransactionalId and a
  * transaction coordinator (TRANSACTIONAL_ID_AUTHORIZATION_FAILED otherwise, as Kafka answers an unauthorized
  * transactional produce).
+ *
+ * min.insync.replicas: with acks=all, a topic asking for more in-sync replicas than this node's one is answered
+ * NOT_ENOUGH_REPLICAS and nothing is written, as Kafka does while its ISR is that small (acks=0/1 are not affected).
  */
 import { ApiKey, type ProduceRequest, type ProduceResponseIn } from '../../protocol/messages/index.js';
 import { ErrorCode } from '../../protocol/errors.js';
@@ -32,10 +35,19 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
   return { index, errorCode, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, errorMessage };
 }
 
-async function producePartition(b: BrokerServices, v: number, topic: string, index: number, records: RecordsValue, transactionalId: string | null): Promise<PartitionOut> {
+/** The in-sync replicas of every partition on this single node: the node itself. */
+const ISR_SIZE = 1;
+
+async function producePartition(b: BrokerServices, v: number, acks: number, topic: string, index: number, records: RecordsValue, transactionalId: string | null): Promise<PartitionOut> {
   // Only the group and transaction coordinators write their internal topics (Kafka: InvalidTopicException for clients).
   if (topic === OFFSETS_TOPIC || topic === TRANSACTION_STATE_TOPIC) return failed(index, ErrorCode.INVALID_TOPIC_EXCEPTION, `${topic} is an internal topic`);
   if (records === null) return failed(index, ErrorCode.INVALID_RECORD, 'no record batch for the partition');
+  // Kafka refuses acks=all writes, before appending, while the ISR is smaller than the topic's min.insync.replicas
+  // (retriable NOT_ENOUGH_REPLICAS): a topic asking for 2 must not be acknowledged with one copy.
+  const minIsr = acks === -1 ? Number(b.topics.get(topic)?.configs['min.insync.replicas'] ?? '1') : 1;
+  if (minIsr > ISR_SIZE) {
+    return failed(index, ErrorCode.NOT_ENOUGH_REPLICAS, `The size of the current ISR (${ISR_SIZE}) is insufficient to satisfy the min.isr requirement of ${minIsr} for partition ${topic}-${index}`);
+  }
   // Validation, offsets and the durable append happen where the partition lives (src/kafka/partitions.ts).
   const res = await b.partitions.produce(topic, index, records, v, transactionalId);
   return { index, ...res };
@@ -54,7 +66,7 @@ export const produceHandler: ApiHandler<ProduceRequest, ProduceResponseIn> = {
       name: td.name,
       partitions: td.partitionData.map((pd) => {
         if (!validAcks) return Promise.resolve(failed(pd.index, ErrorCode.INVALID_REQUIRED_ACKS));
-        return producePartition(b, ctx.apiVersion, td.name, pd.index, pd.records, req.transactionalId);
+        return producePartition(b, ctx.apiVersion, acks, td.name, pd.index, pd.records, req.transactionalId);
       }),
     }));
     const responses = [];

@@ -20,6 +20,8 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** More `tern start` arguments. */
   args?: string[];
+  /** Listen on this port (a restart where running clients must find the broker again); default: a free one. */
+  port?: number;
 }
 
 export class E2EBroker {
@@ -86,7 +88,7 @@ export class E2EBroker {
 }
 
 export async function launch(opts: LaunchOptions = {}): Promise<E2EBroker> {
-  const started = await startBroker({ dataDir: opts.dataDir, env: opts.env, args: opts.args, logLevel: 'warn' });
+  const started = await startBroker({ dataDir: opts.dataDir, env: opts.env, args: opts.args, port: opts.port, logLevel: 'warn' });
   return new E2EBroker(started);
 }
 
