@@ -36,6 +36,8 @@ export interface StartOptions {
   groupInitialRebalanceDelayMs?: number;
   /** Kafka `offsets.retention.minutes`. */
   offsetsRetentionMinutes?: number;
+  /** Kafka `log.retention.check.interval.ms`: how often retention deletes expired or excess segments. */
+  retentionCheckIntervalMs?: number;
   /** Kafka `producer.id.expiration.ms`. */
   producerIdExpirationMs?: number;
   /** Producers tracked per partition. */
@@ -71,6 +73,7 @@ const KEYS = {
   offsetsTopicPartitions: 'offsets-topic-partitions',
   groupInitialRebalanceDelayMs: 'group-initial-rebalance-delay-ms',
   offsetsRetentionMinutes: 'offsets-retention-minutes',
+  retentionCheckIntervalMs: 'log-retention-check-interval-ms',
   producerIdExpirationMs: 'producer-id-expiration-ms',
   producerIdsPerPartitionMax: 'producer-ids-per-partition-max',
   transactionStateTopicPartitions: 'transaction-state-partitions',
@@ -157,8 +160,8 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   if (smp !== undefined && (String(smpRaw).trim() === '' || !Number.isInteger(smp) || smp < 1 || smp > 256)) {
     throw new CliError(`smp must be an integer in 1..256, got '${smpRaw}'`);
   }
-  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes' | 'producerIdExpirationMs' | 'producerIdsPerPartitionMax' | TxnKey, number>> = {};
-  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes', 'producerIdExpirationMs', 'producerIdsPerPartitionMax', ...TXN_KEYS] as const) {
+  const groupInts: Partial<Record<'offsetsTopicPartitions' | 'groupInitialRebalanceDelayMs' | 'offsetsRetentionMinutes' | 'retentionCheckIntervalMs' | 'producerIdExpirationMs' | 'producerIdsPerPartitionMax' | TxnKey, number>> = {};
+  for (const k of ['offsetsTopicPartitions', 'groupInitialRebalanceDelayMs', 'offsetsRetentionMinutes', 'retentionCheckIntervalMs', 'producerIdExpirationMs', 'producerIdsPerPartitionMax', ...TXN_KEYS] as const) {
     const raw = pick(k);
     if (raw === undefined) continue;
     const n = Number(raw);
@@ -204,6 +207,7 @@ export function startCommand(): Command {
     .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
     .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
     .option('--offsets-retention-minutes <n>', 'committed offsets retention, as Kafka offsets.retention.minutes (default: 10080, 7 days)')
+    .option('--log-retention-check-interval-ms <ms>', 'how often segments past a topic retention.ms / retention.bytes are deleted, as Kafka log.retention.check.interval.ms (default: 300000, 5 min)')
     .option('--producer-id-expiration-ms <ms>', 'forget an idle producer id after this, as Kafka producer.id.expiration.ms (default: 86400000, 1 day)')
     .option('--producer-ids-per-partition-max <n>', 'producer ids tracked per partition; beyond it the least recently active idle one is forgotten (default: 10000)')
     .option('--transaction-state-partitions <n>', 'partitions of __transaction_state, as Kafka transaction.state.log.num.partitions (default: 50)')
@@ -229,7 +233,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; zeroAheadBytes?: string; journalFilesMin?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; transactionStatePartitions?: string; transactionMaxTimeoutMs?: string; transactionAbortIntervalMs?: string; transactionalIdExpirationMs?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; zeroAheadBytes?: string; journalFilesMin?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; logRetentionCheckIntervalMs?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; transactionStatePartitions?: string; transactionMaxTimeoutMs?: string; transactionAbortIntervalMs?: string; transactionalIdExpirationMs?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -256,6 +260,7 @@ Example tern.yaml:
       if (opts.offsetsTopicPartitions !== undefined) flags.offsetsTopicPartitions = opts.offsetsTopicPartitions;
       if (opts.groupInitialRebalanceDelayMs !== undefined) flags.groupInitialRebalanceDelayMs = opts.groupInitialRebalanceDelayMs;
       if (opts.offsetsRetentionMinutes !== undefined) flags.offsetsRetentionMinutes = opts.offsetsRetentionMinutes;
+      if (opts.logRetentionCheckIntervalMs !== undefined) flags.retentionCheckIntervalMs = opts.logRetentionCheckIntervalMs;
       if (opts.producerIdExpirationMs !== undefined) flags.producerIdExpirationMs = opts.producerIdExpirationMs;
       if (opts.producerIdsPerPartitionMax !== undefined) flags.producerIdsPerPartitionMax = opts.producerIdsPerPartitionMax;
       if (opts.transactionStatePartitions !== undefined) flags.transactionStateTopicPartitions = opts.transactionStatePartitions;

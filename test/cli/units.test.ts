@@ -11,6 +11,12 @@ describe('tern start settings', () => {
     expect(mergeStartOptions({}, {})).toEqual({ listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 });
   });
 
+  it('takes the retention check interval (log-retention-check-interval-ms) from a flag or the file, and checks it', () => {
+    expect(mergeStartOptions({}, { retentionCheckIntervalMs: '250' }).retentionCheckIntervalMs).toBe(250);
+    expect(mergeStartOptions(parseConfigFile('log-retention-check-interval-ms: 1000\n', 'f'), {}).retentionCheckIntervalMs).toBe(1000);
+    expect(() => mergeStartOptions({}, { retentionCheckIntervalMs: '0' })).toThrow(/log-retention-check-interval-ms must be an integer >= 1/);
+  });
+
   it('reads YAML and JSON, with kebab-case or camelCase keys', () => {
     expect(parseConfigFile('listen: 0.0.0.0:9093\ndata-dir: /d\nnode-id: 2\nlog-level: debug\nadvertise: h:1\n', 'f')).toEqual({
       listen: '0.0.0.0:9093',
