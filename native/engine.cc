@@ -60,8 +60,9 @@
 // with live entries syncs itself, and the journal is unlinked, so no later truncate or recreate can meet an old
 // entry. A file that failed for want of space still syncs at a checkpoint. A file whose own fdatasync fails keeps
 // its entries (its acknowledged bytes are durable only there; its error is latched, its partition takes no more
-// writes), and so the journal stays for the next start to replay. Gap left: a crash after such a failed file was
-// removed and recreated under the same name, before a restart, would replay its old bytes into the new file.
+// writes), and so the journal stays for the next start to replay; if such a file is then deleted (JS renames or
+// removes it: journalTouches), its name goes on the journal's skip list (`<journal>.skip`), so the replay never
+// writes its old bytes into a file made later under that name.
 //
 // Policy (what to sync, when a file is done with, how errors are surfaced) lives in TypeScript.
 #include "engine.h"
@@ -1550,6 +1551,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
       }
       journalVpos_ = journalVtail_ = 0;
       lastCheckpointNs_ = NowNs();
+      DropSkipList();
       return Napi::Number::New(env, 0);
     }
     if (fd < 0) return fail(errno);
@@ -1578,6 +1580,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
     }
     journalVpos_ = journalVtail_ = vtail;
     lastCheckpointNs_ = NowNs();
+    DropSkipList();
     return Napi::Number::New(env, 0);
   }
 
@@ -1596,13 +1599,60 @@ class Engine : public Napi::ObjectWrap<Engine> {
       return false;
     };
     std::lock_guard<std::mutex> lock(jmu_);
+    // Files whose entries live only in a failed journal are going away (JS renames or removes only to delete):
+    // their names go on the journal's skip list, so a replay never writes their old bytes into a file made
+    // later under the same name. If the list cannot be written, they stay and the caller checkpoints (in vain).
+    std::vector<std::shared_ptr<File>> leaving;
+    for (auto& f : jKept_)
+      if (under(f->path)) leaving.push_back(f);
+    bool keptLeft = false;
+    if (!leaving.empty()) {
+      if (AppendSkipList(leaving) == 0) {
+        jKept_.erase(std::remove_if(jKept_.begin(), jKept_.end(), [&](const std::shared_ptr<File>& f) { return under(f->path); }), jKept_.end());
+      } else {
+        keptLeft = true;
+      }
+    }
+    if (keptLeft) return Napi::Boolean::New(env, true);
     for (auto& f : jDirty_)
       if (under(f->path)) return Napi::Boolean::New(env, true);
     for (auto& f : ckptFiles_)
       if (under(f->path)) return Napi::Boolean::New(env, true);
-    for (auto& f : jKept_)
-      if (under(f->path)) return Napi::Boolean::New(env, true);
     return Napi::Boolean::New(env, false);
+  }
+
+  // Once the journal is open (replayed, or new): a skip list left beside it was for entries the replay has dealt
+  // with; kept, it could hide this run's entries for a file made again under one of its names.
+  void DropSkipList() {
+    std::string skip = journalPath_ + ".skip";
+    if (::unlink(skip.c_str()) == 0) SyncParentDir(skip);
+  }
+
+  // jmu_ held: appends the files' journal names to `<journal>.skip`, one per line, synced (and its directory,
+  // when it is new). src/io/journal.ts skips their records; the list goes with the journal's next replay.
+  int AppendSkipList(const std::vector<std::shared_ptr<File>>& files) {
+    std::string list;
+    for (auto& f : files) {
+      if (f->jname.find('\n') != std::string::npos) return EINVAL;  // not a name a line can hold
+      list += f->jname;
+      list += '\n';
+    }
+    std::string skip = journalPath_ + ".skip";
+    struct stat st;
+    bool existed = ::stat(skip.c_str(), &st) == 0;
+    int fd = ::open(skip.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return errno;
+    int e = 0;
+    for (size_t at = 0; at < list.size() && e == 0;) {
+      ssize_t n = ::write(fd, list.data() + at, list.size() - at);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) e = n < 0 ? errno : EIO;
+      else at += static_cast<size_t>(n);
+    }
+    if (e == 0 && ::fdatasync(fd) != 0) e = errno;
+    ::close(fd);
+    if (e == 0 && !existed) e = SyncParentDir(skip);
+    return e;
   }
 
   // checkpoint(): the next round runs a full checkpoint and reports it as a result with id 0 (kCheckpointed) whose

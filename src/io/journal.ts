@@ -18,9 +18,13 @@
  *
  * Replay reads entries from the tail while each one is whole (magic, CRC, its own vpos): the first entry that is
  * not ends it (an entry torn by the crash was never acknowledged). Files that no longer exist are skipped: a file
- * is removed or renamed only after a checkpoint has finished with its entries.
+ * is removed or renamed only after a checkpoint has finished with its entries. One exception: a failed journal
+ * keeps the entries of files whose own fdatasync failed, and when such a file is deleted the engine names it in
+ * `<journal>.skip` (one name per line, as in the records) instead: its records are skipped, so a file made later
+ * under that name is never written over. The list goes once the replay is durable (and the engine drops any left
+ * when it opens the journal).
  */
-import { closeSync, fdatasyncSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { crc32c } from '../protocol/crc32c.js';
 import type { FileSystem } from './file.js';
@@ -62,6 +66,8 @@ export interface ReplayReport {
   files: number;
   /** Records for files that no longer exist. */
   missing: number;
+  /** Records for files on the journal's skip list (deleted after their own sync failed). */
+  skipped: number;
 }
 
 /** One journal's replay: also, per file written back, the lowest offset written. */
@@ -84,7 +90,7 @@ export async function replayJournals(fs: FileSystem, dataDir: string, logger?: L
   const root = path.resolve(dataDir);
   const dir = path.join(root, JOURNAL_DIR);
   await fs.mkdirp(dir);
-  const total: ReplayReport = { journals: 0, entries: 0, records: 0, bytes: 0, files: 0, missing: 0 };
+  const total: ReplayReport = { journals: 0, entries: 0, records: 0, bytes: 0, files: 0, missing: 0, skipped: 0 };
   for (const name of (await fs.list(dir)).sort()) {
     if (!name.endsWith('.jnl')) continue;
     const r = replayJournal(path.join(dir, name), root);
@@ -94,10 +100,15 @@ export async function replayJournals(fs: FileSystem, dataDir: string, logger?: L
     total.bytes += r.bytes;
     total.files += r.files;
     total.missing += r.missing;
+    total.skipped += r.skipped;
     // warn: a replay means the engine did not shut down cleanly
     if (r.entries > 0) logger?.warn({ journal: name, entries: r.entries, records: r.records, bytes: r.bytes, files: r.files }, 'journal replayed: acknowledged bytes written back into their files');
     if (r.missing > 0) logger?.warn({ journal: name, missing: r.missing }, 'journal records for files that no longer exist were skipped');
-    if (keep !== undefined && !keep.includes(name.slice(0, -'.jnl'.length))) await fs.remove(path.join(dir, name));
+    if (r.skipped > 0) logger?.warn({ journal: name, skipped: r.skipped }, 'journal records of files deleted after their sync failed were skipped');
+    if (keep !== undefined && !keep.includes(name.slice(0, -'.jnl'.length))) {
+      await fs.remove(path.join(dir, name));
+      await fs.remove(path.join(dir, `${name}.skip`));
+    }
   }
   return total;
 }
@@ -110,7 +121,9 @@ function readHeader(block: Buffer, at: number): { vtail: number; ring: number } 
 
 /** Replays one journal file; see the top of this file. */
 export function replayJournal(file: string, root: string): JournalReplay {
-  const report: JournalReplay = { entries: 0, records: 0, bytes: 0, files: 0, missing: 0, starts: new Map() };
+  const report: JournalReplay = { entries: 0, records: 0, bytes: 0, files: 0, missing: 0, skipped: 0, starts: new Map() };
+  const skipFile = `${file}.skip`;
+  const skip = readSkipList(skipFile);
   const fd = openSync(file, 'r+');
   const touched = new Map<string, number>();
   try {
@@ -144,6 +157,10 @@ export function replayJournal(file: string, root: string): JournalReplay {
         at += nameLength;
         const data = entry.subarray(at, at + dataLength);
         at += dataLength;
+        if (skip.has(name)) {
+          report.skipped++;
+          continue;
+        }
         const target = path.isAbsolute(name) ? name : path.join(root, name);
         let tfd = touched.get(target);
         if (tfd === undefined) {
@@ -180,11 +197,29 @@ export function replayJournal(file: string, root: string): JournalReplay {
     }
     writeFully(fd, out, 0);
     fdatasyncSync(fd);
+    // The entries it named are behind the tail now: the list must not outlive them.
+    if (skip.size > 0) unlinkSync(skipFile);
   } finally {
     for (const tfd of touched.values()) closeSync(tfd);
     closeSync(fd);
   }
   return report;
+}
+
+/** Largest skip list read: one line per deleted partition file whose sync failed, so far below this. */
+const SKIP_LIST_BYTES_MAX = 16 * 1024 * 1024;
+
+/** The names on a journal's skip list (empty when there is none). */
+function readSkipList(file: string): Set<string> {
+  let text: string;
+  try {
+    if (statSync(file).size > SKIP_LIST_BYTES_MAX) throw new Error(`journal skip list ${file} is larger than ${SKIP_LIST_BYTES_MAX} bytes`);
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Set();
+    throw err;
+  }
+  return new Set(text.split('\n').filter((l) => l !== ''));
 }
 
 /** The whole entry at `vpos` into `buf`: its length, or 0 when there is no whole entry there. */

@@ -394,6 +394,55 @@ describe.skipIf(!available)('native engine journal', () => {
     }
   });
 
+  it('a file with entries kept in a failed journal, deleted and made again under its name, is not written over by the replay (skip list)', async (ctx) => {
+    const so = await shim(ctx);
+    if (!so) return;
+    const dir = tempDir('tern-journal-');
+    // Only p2's fdatasyncs are counted: its creation's (0) passes, the checkpoint's (1) fails.
+    const env = failsyncEnv(so, { prefix: path.join(dir, 'p2') + path.sep, syncAfter: 1 });
+    const out = await child(env, dir, `
+      const { writeFileSync, mkdirSync } = await import('node:fs');
+      report.results.push(await roundResult(1));
+      await fs.engine.settleJournal([files[2].path]);
+      report.keptBefore = stats().journalKeptFiles;
+      // the partition is deleted (its directory removed) and a new one made under the same name
+      await fs.remove(path.join(dir, 'p2'));
+      report.keptAfter = stats().journalKeptFiles;
+      report.skipList = existsSync(journalFile + '.skip');
+      mkdirSync(path.join(dir, 'p2'));
+      writeFileSync(path.join(dir, 'p2', 'seg.log'), 'new');
+      files.splice(2, 1)[0].close().catch(() => {});`);
+    expect(out.results[0]).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
+    expect(out.keptBefore).toBe(1);
+    expect(out.keptAfter, 'the deleted file left the kept set for the skip list').toBe(0);
+    expect(out.skipList).toBe(true);
+    expect(existsSync(journalPath(dir, 'test')), 'the failed journal stays (its entries were kept)').toBe(true);
+    const report = await replayJournals(new NodeFileSystem(), dir);
+    expect(report).toMatchObject({ journals: 1, entries: 1, skipped: 1 });
+    expect(readFileSync(path.join(dir, 'p2', 'seg.log'), 'utf8'), 'the new file under the old name is untouched').toBe('new');
+    expect(existsSync(journalPath(dir, 'test') + '.skip'), 'the skip list goes with the replay').toBe(false);
+    for (const i of [0, 1, 3, 4, 5]) {
+      expect(readFileSync(path.join(dir, `p${i}`, 'seg.log')).subarray(0, 1100).equals(expected(i, [1])), `file ${i}`).toBe(true);
+    }
+  });
+
+  it('a skip list left beside a journal is dropped when the engine opens it (it was for entries already replayed)', async () => {
+    const dir = tempDir('tern-journal-');
+    const { writeFileSync } = await import('node:fs');
+    mkdirSync(path.dirname(journalPath(dir, 'test')), { recursive: true });
+    writeFileSync(journalPath(dir, 'test') + '.skip', 'p0/seg.log\n');
+    const fs = engine(dir);
+    expect(fs.engine.journal).toBe(true);
+    expect(existsSync(journalPath(dir, 'test') + '.skip')).toBe(false);
+    // and this run's entries for that name replay as any other
+    const fsFiles = await files(fs, dir, 4);
+    await round(fsFiles, 1);
+    fs.shutdown();
+    for (let i = 0; i < 4; i++) truncateSync(path.join(dir, `p${i}`, 'seg.log'), 100);
+    expect(replayJournal(journalPath(dir, 'test'), dir)).toMatchObject({ records: 4, skipped: 0 });
+    expect(readFileSync(path.join(dir, 'p0', 'seg.log')).subarray(0, 1100).equals(expected(0, [1]))).toBe(true);
+  });
+
   it('a file whose write failed for want of space (ENOSPC) still syncs at the checkpoint: the journal stays on', async (ctx) => {
     const so = await shim(ctx);
     if (!so) return;
