@@ -128,7 +128,8 @@ export interface PartitionOps extends MarkerWriter {
   waitForAppend(specs: readonly WaitSpec[], ms: number, signal: AbortSignal): Promise<void>;
   /**
    * ListOffsets' lookup: -1 latest (the last stable offset under read_committed), -2 earliest, -3 max timestamp
-   * (v7+), -4 earliest local (v8+), t >= 0 by time.
+   * (v7+), -4 earliest local (v8+), t >= 0 by time; under read_committed, -3 and t >= 0 find nothing (offset -1)
+   * when their answer lies at or past the last stable offset.
    */
   listOffset(topic: string, partition: number, timestamp: number, apiVersion: number, isolationLevel?: number): Promise<OffsetLookup>;
   /** DeleteRecords: raises the log start offset (-1 = the high watermark). */
@@ -528,16 +529,17 @@ export class LocalPartitions implements PartitionOps {
     const log = this.logs.get(topic, partition);
     if (!log) return { ...out, errorCode: this.missingError(topic, partition) };
     try {
+      // read_committed answers end at the last stable offset, taken before the lookup as Kafka does: latest is the
+      // LSO, and a lookup (by time, max timestamp) whose answer lies at or past it finds nothing (-1, -1).
+      // read_uncommitted lookups only ever see readable records, below the high watermark.
+      const lso = isolationLevel === READ_COMMITTED && (ts === LATEST || ts === MAX_TIMESTAMP || ts >= 0) ? (this.#readyTxn(log) ?? (await this.#loadTxn(log))).lastStableOffset() : -1;
       let found: { offset: number; timestamp: number } | null;
-      if (ts === LATEST && isolationLevel === READ_COMMITTED) {
-        const txn = this.#readyTxn(log) ?? (await this.#loadTxn(log));
-        found = { offset: txn.lastStableOffset(), timestamp: -1 };
-      } else if (ts === LATEST) found = { offset: log.highWatermark, timestamp: -1 };
+      if (ts === LATEST) found = { offset: lso >= 0 ? lso : log.highWatermark, timestamp: -1 };
       else if (ts === EARLIEST || (ts === EARLIEST_LOCAL && v >= 8)) found = { offset: log.logStartOffset, timestamp: -1 };
       else if (ts === MAX_TIMESTAMP && v >= 7) found = await log.maxTimestampOffset();
       else if (ts >= 0) found = await log.offsetForTimestamp(ts);
       else return { ...out, errorCode: ErrorCode.UNSUPPORTED_VERSION };
-      if (found) return { errorCode: 0, offset: found.offset, timestamp: found.timestamp, leaderEpoch: LEADER_EPOCH };
+      if (found && (lso < 0 || ts === LATEST || found.offset < lso)) return { errorCode: 0, offset: found.offset, timestamp: found.timestamp, leaderEpoch: LEADER_EPOCH };
       return out;
     } catch (err) {
       return { ...out, errorCode: storageFailureOf(this.logger, err, 'list offsets').errorCode };
