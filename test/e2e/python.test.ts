@@ -50,4 +50,10 @@ describe('python clients', () => {
     expect(out.consumed).toBe(33);
     expect(broker.alive(), `broker died during the run${broker.diagnose()}`).toBe(true);
   }, 120_000);
+
+  it('kafka-python (Fetch v4): a topic with compression.type=zstd answers UNSUPPORTED_COMPRESSION_TYPE, as Kafka; a producer-compression topic reads as usual', async () => {
+    const out = await script('zstd_topic_kafka_python.py', 'kpz');
+    expect(out).toMatchObject({ ok: true, zstdError: 76, plainConsumed: 3, zstdConsumed: 0 });
+    expect(broker.alive(), `broker died during the run${broker.diagnose()}`).toBe(true);
+  }, 120_000);
 });

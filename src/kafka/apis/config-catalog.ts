@@ -5,9 +5,10 @@
  * - enforced by the log (src/log/config.ts: segment.bytes, retention.ms, retention.bytes, cleanup.policy,
  *   max.message.bytes, index.interval.bytes, message.timestamp.type, segment.ms);
  * - enforced by the Produce handler: min.insync.replicas (acks=all needs that many in-sync replicas; this node
- *   is the only one);
- * - accepted, validated, stored and reported, but with no effect yet on a single node (compression.type: batches
- *   are always stored as the producer compressed them; the rest: replication and compaction arrive later).
+ *   is the only one); by the Fetch handler: compression.type=zstd refuses Fetch below v10 (KIP-110);
+ * - accepted, validated, stored and reported, but with no effect yet on a single node (compression.type does not
+ *   recompress: batches are always stored as the producer compressed them; the rest: replication and compaction
+ *   arrive later).
  *   Clients and tools set these routinely, and Kafka would accept them.
  * Anything else is INVALID_CONFIG, as in Kafka.
  *
@@ -51,7 +52,7 @@ const LOG_DOCS: Record<string, { type: number; doc: string; brokerName: string }
 };
 
 const STORED_ONLY: TopicConfigSpec[] = [
-  { name: 'compression.type', type: ConfigType.STRING, defaultValue: 'producer', doc: 'Stored and reported; batches are kept as the producer compressed them.', brokerName: 'compression.type', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
+  { name: 'compression.type', type: ConfigType.STRING, defaultValue: 'producer', doc: 'Batches are kept as the producer compressed them; zstd makes Fetch below v10 UNSUPPORTED_COMPRESSION_TYPE, as in Kafka.', brokerName: 'compression.type', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
   { name: 'min.insync.replicas', type: ConfigType.INT, defaultValue: '1', doc: 'Minimum in-sync replicas for acks=all: above 1 (this single node) acks=all writes get NOT_ENOUGH_REPLICAS, as in Kafka.', brokerName: 'min.insync.replicas', check: (v) => isLong(v) && Number(v) >= 1 },
   { name: 'unclean.leader.election.enable', type: ConfigType.BOOLEAN, defaultValue: 'false', doc: 'Stored; leader election arrives with replication.', check: isBool },
   { name: 'delete.retention.ms', type: ConfigType.LONG, defaultValue: '86400000', doc: 'Stored; used by compaction (not implemented yet).', check: isLong },
