@@ -7,6 +7,10 @@
  * `LocalPartitions` is the implementation over this thread's own logs (LogManager): the single-process broker
  * uses it for every partition, a shard for the partitions it owns. Kafka errors are data here, as in handlers.
  *
+ * Produce validates where the partition lives, with its log's config: sizes, CRCs, records, and on a CreateTime
+ * topic with message.timestamp.before/after.max.ms (or difference.max.ms) set, each record's timestamp against the
+ * broker's clock (INVALID_TIMESTAMP, nothing written); see validateBatches.
+ *
  * Exactly-once (issue 6), the partition side: a partition's producer state (src/txn/partition-txn.ts) is loaded
  * on first need (a batch with a producer id, a marker, a read_committed read or ListOffsets, DescribeProducers);
  * produces to the partition wait for the load in arrival order. A partition with no producer state loaded takes
@@ -24,10 +28,11 @@
  */
 import type { Logger } from 'pino';
 import type { ReadInto } from '../io/index.js';
-import type { AppendResult, LogManager, PartitionLog } from '../log/index.js';
+import { timestampAfterMaxMs, timestampBeforeMaxMs, type AppendResult, type LogManager, type PartitionLog } from '../log/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ChunkedView, chunkedLength, type ChunkedBytes } from '../protocol/chunked-bytes.js';
-import { BASE_OFFSET_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2, isTransactional, validateBatches, type ValidatedBatch } from '../protocol/records.js';
+import { BASE_OFFSET_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2, isTransactional, validateBatches, type RecordError, type ValidatedBatch } from '../protocol/records.js';
+import { decompressSync } from '../protocol/compression.js';
 import { storageFailureOf } from './apis/errors.js';
 import {
   PartitionTxn,
@@ -54,6 +59,8 @@ export interface ProduceOutcome {
   baseOffset: number;
   logAppendTimeMs: number;
   logStartOffset: number;
+  /** The records that made the batch fail (INVALID_TIMESTAMP), as Produce v8+ reports them. */
+  recordErrors?: RecordError[];
 }
 
 export interface ReadSpec {
@@ -327,8 +334,22 @@ export class LocalPartitions implements PartitionOps {
     if (transactionalId !== null && this.#verifier === null) {
       return produceFailure(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not available: no transaction coordinator');
     }
-    const checked = validateBatches(records, { maxBatchBytes: log.config.maxMessageBytes });
-    if (!checked.ok) return produceFailure(ErrorCode[checked.error], checked.message);
+    const config = log.config;
+    let timestampMinMs = -Infinity;
+    let timestampMaxMs = Infinity;
+    if (config.messageTimestampType === 'CreateTime') {
+      // Kafka bounds CreateTime records around the broker's clock at validation (LogValidator); LogAppendTime
+      // topics overwrite the timestamp, so nothing is checked there. A bound of Infinity leaves its side open.
+      const beforeMs = timestampBeforeMaxMs(config);
+      const afterMs = timestampAfterMaxMs(config);
+      if (beforeMs !== Infinity || afterMs !== Infinity) {
+        const now = this.#clock();
+        timestampMinMs = now - beforeMs;
+        timestampMaxMs = now + afterMs;
+      }
+    }
+    const checked = validateBatches(records, { maxBatchBytes: config.maxMessageBytes, timestampMinMs, timestampMaxMs, decompress: decompressSync });
+    if (!checked.ok) return { ...produceFailure(ErrorCode[checked.error], checked.message), ...(checked.recordErrors ? { recordErrors: checked.recordErrors } : {}) };
     const batches = checked.batches;
     let producer: ValidatedBatch | null = null;
     for (const b of batches) if (b.producerId >= 0) producer = b;
