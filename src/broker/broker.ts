@@ -8,7 +8,7 @@
  * logs.
  */
 import type { Logger } from 'pino';
-import { TopicTable, type TopicRecord } from '../cluster/index.js';
+import { TopicTable, collidingTopic, collisionMessage, type TopicRecord } from '../cluster/index.js';
 import { LogManager, isLogConfigName, logConfigFromKafka, type LogConfig, type PartitionLog } from '../log/index.js';
 import { KafkaServer, servedApis, validateTopicConfigs, type BrokerServices, type KafkaFailure } from '../kafka/index.js';
 import { LocalPartitions } from '../kafka/partitions.js';
@@ -26,6 +26,14 @@ export function logConfigOf(overrides: Record<string, string>): LogConfig {
   const res = logConfigFromKafka(logPart);
   if (!res.ok) throw new Error(`stored topic config is invalid: ${res.error}`);
   return res.config;
+}
+
+/** The name differs from an existing topic's (or one being created) only by '.' vs '_' (Kafka: InvalidTopicException). */
+export class TopicCollisionError extends Error {
+  readonly code = 'INVALID_TOPIC_EXCEPTION';
+  constructor(name: string, other: string) {
+    super(collisionMessage(name, other));
+  }
 }
 
 /** A topic of that name exists or is being created. */
@@ -183,11 +191,14 @@ export class Broker implements BrokerServices {
   /**
    * Creates the partitions first, then makes the topic visible in the table and writes the table durably; a
    * topic is never visible before it is usable. Concurrent creations of one name: the first wins, the others
-   * get TopicExistsError (auto-creation waits for the first through `pendingTopic`).
+   * get TopicExistsError (auto-creation waits for the first through `pendingTopic`). A name that differs from
+   * an existing or pending topic's only by '.' vs '_' gets TopicCollisionError, as Kafka refuses it.
    */
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
     if (this.topics.get(name) || this.creating.has(name)) return Promise.reject(new TopicExistsError(name));
     if (this.deleting.has(name)) return Promise.reject(new TopicExistsError(name, 'is marked for deletion'));
+    const other = collidingTopic(name, this.topicNamesAndPending());
+    if (other !== null) return Promise.reject(new TopicCollisionError(name, other));
     const creating = this.create(name, partitions, configs).finally(() => this.creating.delete(name));
     this.creating.set(name, creating);
     return creating;
@@ -195,6 +206,11 @@ export class Broker implements BrokerServices {
 
   pendingTopic(name: string): Promise<TopicRecord> | undefined {
     return this.creating.get(name);
+  }
+
+  private *topicNamesAndPending(): Iterable<string> {
+    for (const t of this.topics.list()) yield t.name;
+    yield* this.creating.keys();
   }
 
   private async create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {

@@ -1,1 +1,1 @@
-export { TopicTable, topicNameError, type TopicRecord, type TopicView } from './topic-table.js';
+export { TopicTable, collidingTopic, collisionMessage, topicNameError, type TopicRecord, type TopicView } from './topic-table.js';

@@ -41,6 +41,37 @@ export function topicNameError(name: string): string | null {
   return null;
 }
 
+const DOT = 0x2e;
+const UNDERSCORE = 0x5f;
+
+/**
+ * The existing topic that `name` collides with, or null: Kafka refuses a new topic whose name equals another's
+ * once every '.' is read as '_' (metric names replace one with the other, so the two topics' metrics would
+ * mix). `existing` holds the names of the topics there are (and those being created); a name equal to `name`
+ * is not a collision (the caller answers TOPIC_ALREADY_EXISTS for it). A name without '.' or '_' collides with
+ * nothing, so the common case costs no scan.
+ */
+export function collidingTopic(name: string, existing: Iterable<string>): string | null {
+  if (!name.includes('.') && !name.includes('_')) return null;
+  for (const other of existing) if (other !== name && sameUpToDotUnderscore(name, other)) return other;
+  return null;
+}
+
+function sameUpToDotUnderscore(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y && !((x === DOT || x === UNDERSCORE) && (y === DOT || y === UNDERSCORE))) return false;
+  }
+  return true;
+}
+
+/** The error message Kafka gives for a colliding name (ReplicationControlManager.validateNewTopicNames). */
+export function collisionMessage(name: string, other: string): string {
+  return `Topic '${name}' collides with existing topic: ${other}`;
+}
+
 function newTopicId(): string {
   for (;;) {
     const id = randomBytes(16).toString('hex');

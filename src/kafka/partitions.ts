@@ -7,6 +7,10 @@
  * `LocalPartitions` is the implementation over this thread's own logs (LogManager): the single-process broker
  * uses it for every partition, a shard for the partitions it owns. Kafka errors are data here, as in handlers.
  *
+ * Produce validates where the partition lives, with its log's config: sizes, CRCs, records, and on a CreateTime
+ * topic with message.timestamp.before/after.max.ms (or difference.max.ms) set, each record's timestamp against the
+ * broker's clock (INVALID_TIMESTAMP, nothing written); see validateBatches.
+ *
  * Exactly-once (issue 6), the partition side: a partition's producer state (src/txn/partition-txn.ts) is loaded
  * on first need (a batch with a producer id, a marker, a read_committed read or ListOffsets, DescribeProducers);
  * produces to the partition wait for the load in arrival order. A partition with no producer state loaded takes
@@ -24,10 +28,11 @@
  */
 import type { Logger } from 'pino';
 import type { ReadInto } from '../io/index.js';
-import type { AppendResult, LogManager, PartitionLog } from '../log/index.js';
+import { timestampAfterMaxMs, timestampBeforeMaxMs, type AppendResult, type LogManager, type PartitionLog } from '../log/index.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ChunkedView, chunkedLength, type ChunkedBytes } from '../protocol/chunked-bytes.js';
-import { BASE_OFFSET_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2, isTransactional, validateBatches, type ValidatedBatch } from '../protocol/records.js';
+import { BASE_OFFSET_OFFSET, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, MAGIC_OFFSET, MAGIC_V2, isTransactional, validateBatches, type RecordError, type ValidatedBatch } from '../protocol/records.js';
+import { decompressSync } from '../protocol/compression.js';
 import { storageFailureOf } from './apis/errors.js';
 import {
   PartitionTxn,
@@ -54,6 +59,8 @@ export interface ProduceOutcome {
   baseOffset: number;
   logAppendTimeMs: number;
   logStartOffset: number;
+  /** The records that made the batch fail (INVALID_TIMESTAMP), as Produce v8+ reports them. */
+  recordErrors?: RecordError[];
 }
 
 export interface ReadSpec {
@@ -128,7 +135,8 @@ export interface PartitionOps extends MarkerWriter {
   waitForAppend(specs: readonly WaitSpec[], ms: number, signal: AbortSignal): Promise<void>;
   /**
    * ListOffsets' lookup: -1 latest (the last stable offset under read_committed), -2 earliest, -3 max timestamp
-   * (v7+), -4 earliest local (v8+), t >= 0 by time.
+   * (v7+), -4 earliest local (v8+), t >= 0 by time; under read_committed, -3 and t >= 0 find nothing (offset -1)
+   * when their answer lies at or past the last stable offset.
    */
   listOffset(topic: string, partition: number, timestamp: number, apiVersion: number, isolationLevel?: number): Promise<OffsetLookup>;
   /** DeleteRecords: raises the log start offset (-1 = the high watermark). */
@@ -326,8 +334,22 @@ export class LocalPartitions implements PartitionOps {
     if (transactionalId !== null && this.#verifier === null) {
       return produceFailure(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not available: no transaction coordinator');
     }
-    const checked = validateBatches(records, { maxBatchBytes: log.config.maxMessageBytes });
-    if (!checked.ok) return produceFailure(ErrorCode[checked.error], checked.message);
+    const config = log.config;
+    let timestampMinMs = -Infinity;
+    let timestampMaxMs = Infinity;
+    if (config.messageTimestampType === 'CreateTime') {
+      // Kafka bounds CreateTime records around the broker's clock at validation (LogValidator); LogAppendTime
+      // topics overwrite the timestamp, so nothing is checked there. A bound of Infinity leaves its side open.
+      const beforeMs = timestampBeforeMaxMs(config);
+      const afterMs = timestampAfterMaxMs(config);
+      if (beforeMs !== Infinity || afterMs !== Infinity) {
+        const now = this.#clock();
+        timestampMinMs = now - beforeMs;
+        timestampMaxMs = now + afterMs;
+      }
+    }
+    const checked = validateBatches(records, { maxBatchBytes: config.maxMessageBytes, timestampMinMs, timestampMaxMs, decompress: decompressSync });
+    if (!checked.ok) return { ...produceFailure(ErrorCode[checked.error], checked.message), ...(checked.recordErrors ? { recordErrors: checked.recordErrors } : {}) };
     const batches = checked.batches;
     let producer: ValidatedBatch | null = null;
     for (const b of batches) if (b.producerId >= 0) producer = b;
@@ -528,16 +550,17 @@ export class LocalPartitions implements PartitionOps {
     const log = this.logs.get(topic, partition);
     if (!log) return { ...out, errorCode: this.missingError(topic, partition) };
     try {
+      // read_committed answers end at the last stable offset, taken before the lookup as Kafka does: latest is the
+      // LSO, and a lookup (by time, max timestamp) whose answer lies at or past it finds nothing (-1, -1).
+      // read_uncommitted lookups only ever see readable records, below the high watermark.
+      const lso = isolationLevel === READ_COMMITTED && (ts === LATEST || ts === MAX_TIMESTAMP || ts >= 0) ? (this.#readyTxn(log) ?? (await this.#loadTxn(log))).lastStableOffset() : -1;
       let found: { offset: number; timestamp: number } | null;
-      if (ts === LATEST && isolationLevel === READ_COMMITTED) {
-        const txn = this.#readyTxn(log) ?? (await this.#loadTxn(log));
-        found = { offset: txn.lastStableOffset(), timestamp: -1 };
-      } else if (ts === LATEST) found = { offset: log.highWatermark, timestamp: -1 };
+      if (ts === LATEST) found = { offset: lso >= 0 ? lso : log.highWatermark, timestamp: -1 };
       else if (ts === EARLIEST || (ts === EARLIEST_LOCAL && v >= 8)) found = { offset: log.logStartOffset, timestamp: -1 };
       else if (ts === MAX_TIMESTAMP && v >= 7) found = await log.maxTimestampOffset();
       else if (ts >= 0) found = await log.offsetForTimestamp(ts);
       else return { ...out, errorCode: ErrorCode.UNSUPPORTED_VERSION };
-      if (found) return { errorCode: 0, offset: found.offset, timestamp: found.timestamp, leaderEpoch: LEADER_EPOCH };
+      if (found && (lso < 0 || ts === LATEST || found.offset < lso)) return { errorCode: 0, offset: found.offset, timestamp: found.timestamp, leaderEpoch: LEADER_EPOCH };
       return out;
     } catch (err) {
       return { ...out, errorCode: storageFailureOf(this.logger, err, 'list offsets').errorCode };

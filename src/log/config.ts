@@ -4,6 +4,13 @@
  * `cleanup.policy=compact` is accepted and reported, but compaction is not implemented yet: a topic whose
  * policy does not include `delete` is never trimmed by retention (as in Kafka), so a compact-only topic grows
  * until compaction lands.
+ *
+ * Timestamp bounds (CreateTime topics; checked on produce, src/kafka/partitions.ts): Kafka 3.6's
+ * `message.timestamp.before.max.ms` / `message.timestamp.after.max.ms` (KIP-937) and the older
+ * `message.timestamp.difference.max.ms` they deprecate. Each is a LONG >= 0, Long.MAX_VALUE by default (no bound),
+ * held here as Infinity; a value above 2^53 ms (285,000 years) bounds no real timestamp and is held as
+ * Number.MAX_SAFE_INTEGER. As in Kafka's LogConfig, before/after fall back to difference.max.ms while they are at
+ * their default: `timestampBeforeMaxMs` / `timestampAfterMaxMs` give the bounds in force.
  */
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
@@ -24,6 +31,12 @@ export interface LogConfig {
   /** index.interval.bytes: bytes of log between two sparse offset/time index entries. */
   indexIntervalBytes: number;
   messageTimestampType: TimestampType;
+  /** message.timestamp.difference.max.ms (deprecated in Kafka 3.6): both bounds, unless before/after are set. */
+  messageTimestampDifferenceMaxMs: number;
+  /** message.timestamp.before.max.ms: how far a CreateTime record may lie behind the broker's clock. */
+  messageTimestampBeforeMaxMs: number;
+  /** message.timestamp.after.max.ms: how far a CreateTime record may lie ahead of the broker's clock. */
+  messageTimestampAfterMaxMs: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -38,7 +51,24 @@ export const defaultLogConfig: Readonly<LogConfig> = Object.freeze({
   maxMessageBytes: 1048588,
   indexIntervalBytes: 4096,
   messageTimestampType: 'CreateTime',
+  messageTimestampDifferenceMaxMs: Infinity,
+  messageTimestampBeforeMaxMs: Infinity,
+  messageTimestampAfterMaxMs: Infinity,
 });
+
+/**
+ * How far behind the broker's clock a CreateTime record's timestamp may be (ms; Infinity: no bound):
+ * message.timestamp.before.max.ms, or message.timestamp.difference.max.ms while it is at its default (Kafka's
+ * LogConfig.getMessageTimestampBeforeMaxMs).
+ */
+export function timestampBeforeMaxMs(config: Readonly<LogConfig>): number {
+  return config.messageTimestampBeforeMaxMs !== Infinity ? config.messageTimestampBeforeMaxMs : config.messageTimestampDifferenceMaxMs;
+}
+
+/** How far ahead of the broker's clock a CreateTime record's timestamp may be; as `timestampBeforeMaxMs`. */
+export function timestampAfterMaxMs(config: Readonly<LogConfig>): number {
+  return config.messageTimestampAfterMaxMs !== Infinity ? config.messageTimestampAfterMaxMs : config.messageTimestampDifferenceMaxMs;
+}
 
 // --- limits (fixed, not per topic) -----------------------------------------------------------------------------
 
@@ -66,7 +96,12 @@ type Parser = (value: string) => Parsed<LogConfig[keyof LogConfig]>;
 interface ConfigSpec {
   key: keyof LogConfig;
   parse: Parser;
+  /** The value as a Kafka string (default: String(value)). */
+  format?: (value: LogConfig[keyof LogConfig]) => string;
 }
+
+const LONG_MAX = 9223372036854775807n;
+const LONG_MAX_STRING = LONG_MAX.toString();
 
 const int =
   (min: number, max: number): Parser =>
@@ -76,6 +111,16 @@ const int =
     if (!Number.isSafeInteger(n) || n < min || n > max) return { error: `${v} is outside [${min}, ${max}]` };
     return { value: n };
   };
+
+/** A LONG >= 0 where Long.MAX_VALUE means no bound: Infinity; above 2^53 clamped (see the file comment). */
+const boundMs: Parser = (v) => {
+  if (!/^\d+$/.test(v)) return { error: `"${v}" is not an integer >= 0` };
+  const n = BigInt(v);
+  if (n > LONG_MAX) return { error: `${v} is outside [0, ${LONG_MAX_STRING}]` };
+  if (n === LONG_MAX) return { value: Infinity };
+  return { value: n > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(n) };
+};
+const formatBoundMs = (v: LogConfig[keyof LogConfig]): string => (v === Infinity ? LONG_MAX_STRING : String(v));
 
 const cleanupPolicy: Parser = (v) => {
   const parts = new Set(v.split(',').map((p) => p.trim()));
@@ -99,11 +144,19 @@ const specs: { [name: string]: ConfigSpec } = {
   'max.message.bytes': { key: 'maxMessageBytes', parse: int(0, INT32_MAX) },
   'index.interval.bytes': { key: 'indexIntervalBytes', parse: int(0, INT32_MAX) },
   'message.timestamp.type': { key: 'messageTimestampType', parse: timestampType },
+  'message.timestamp.difference.max.ms': { key: 'messageTimestampDifferenceMaxMs', parse: boundMs, format: formatBoundMs },
+  'message.timestamp.before.max.ms': { key: 'messageTimestampBeforeMaxMs', parse: boundMs, format: formatBoundMs },
+  'message.timestamp.after.max.ms': { key: 'messageTimestampAfterMaxMs', parse: boundMs, format: formatBoundMs },
 };
+
+function formatted(spec: ConfigSpec, config: Readonly<LogConfig>): string {
+  const value = config[spec.key];
+  return spec.format ? spec.format(value) : String(value);
+}
 
 /** Topic config names the log implements, with their defaults as Kafka strings (for DescribeConfigs). */
 export const logConfigDefaults: ReadonlyArray<{ name: string; defaultValue: string }> = Object.entries(specs).map(
-  ([name, spec]) => ({ name, defaultValue: String(defaultLogConfig[spec.key]) }),
+  ([name, spec]) => ({ name, defaultValue: formatted(spec, defaultLogConfig) }),
 );
 
 export function isLogConfigName(name: string): boolean {
@@ -113,7 +166,7 @@ export function isLogConfigName(name: string): boolean {
 /** `config` as Kafka topic config strings, e.g. `{ 'retention.ms': '604800000' }`. */
 export function logConfigToKafka(config: Readonly<LogConfig>): { [name: string]: string } {
   const out: { [name: string]: string } = {};
-  for (const [name, spec] of Object.entries(specs)) out[name] = String(config[spec.key]);
+  for (const [name, spec] of Object.entries(specs)) out[name] = formatted(spec, config);
   return out;
 }
 

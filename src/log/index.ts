@@ -24,6 +24,8 @@ export {
   logConfigDefaults,
   logConfigFromKafka,
   logConfigToKafka,
+  timestampAfterMaxMs,
+  timestampBeforeMaxMs,
   validateLogConfig,
   batchCacheBytesMax,
   readBytesMax,

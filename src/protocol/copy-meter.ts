@@ -14,6 +14,8 @@
  * - `cacheCompact`: the batch cache copies batches that, with the other batches of their socket read, would pin
  *   much more request memory than their own size (batch-cache.ts); a memory policy at cache admission, off the
  *   socket-to-disk path.
+ * - `decompressJoin`: the compressed records section of a produced batch that straddles pieces, joined to be
+ *   decompressed, only on a topic with a timestamp bound (records.ts `validateBatches`); never on a default topic.
  * - `shardHop`: payload bytes crossing shards (src/shard/rpc.ts). Through a ring they are copied twice, in by the
  *   sender and out by the receiver (ring space is reused at once); a Fetch answer through a bulk arena once, by
  *   the owner shard, for batches from its batch cache (cold reads are read into the arena by the log engine, not
@@ -23,7 +25,7 @@
  * paths that copy anyway.
  */
 
-export type CopyReason = 'straddleTemp' | 'fieldJoin' | 'frameJoin' | 'cacheCompact' | 'shardHop';
+export type CopyReason = 'straddleTemp' | 'fieldJoin' | 'frameJoin' | 'cacheCompact' | 'decompressJoin' | 'shardHop';
 
 /** Largest temp a straddling read copies: a record batch header (61 bytes), the biggest fixed-size read. */
 export const STRADDLE_TEMP_BYTES_MAX = 61;
@@ -36,7 +38,7 @@ export interface CopyTally {
 
 export type CopyCounts = Record<CopyReason, CopyTally>;
 
-const REASONS: readonly CopyReason[] = ['straddleTemp', 'fieldJoin', 'frameJoin', 'cacheCompact', 'shardHop'];
+const REASONS: readonly CopyReason[] = ['straddleTemp', 'fieldJoin', 'frameJoin', 'cacheCompact', 'decompressJoin', 'shardHop'];
 
 function zero(): CopyCounts {
   const out = {} as CopyCounts;

@@ -31,7 +31,8 @@
  * reads varints across boundaries and skips payload, a straddling batch header is read from a 61-byte temp, and
  * the broker's in-place rewrites land in whichever pieces hold those bytes.
  */
-import { ChunkedView, type ChunkedBytes, type PieceCursor } from './chunked-bytes.js';
+import assert from 'node:assert/strict';
+import { ChunkedView, joinChunks, type ChunkedBytes, type PieceCursor } from './chunked-bytes.js';
 import { crc32c } from './crc32c.js';
 import {
   readVarint,
@@ -192,11 +193,24 @@ export type RecordsErrorCode =
   | 'CORRUPT_MESSAGE'
   | 'MESSAGE_TOO_LARGE'
   | 'INVALID_RECORD'
+  | 'INVALID_TIMESTAMP'
   | 'UNSUPPORTED_COMPRESSION_TYPE';
+
+/** One refused record, as Produce v8+ reports it (RecordErrors): its index in its batch and why. */
+export interface RecordError {
+  batchIndex: number;
+  batchIndexErrorMessage: string | null;
+}
 
 export type ValidateResult =
   | { ok: true; batches: ValidatedBatch[]; recordCount: number }
-  | { ok: false; error: RecordsErrorCode; message: string };
+  | { ok: false; error: RecordsErrorCode; message: string; recordErrors?: RecordError[] };
+
+/** A record timestamp that means "none" (Kafka's RecordBatch.NO_TIMESTAMP): never out of bounds. */
+export const NO_TIMESTAMP = -1;
+
+/** Most refused records one batch lists in `recordErrors` (the rest are refused with it, unlisted). */
+export const recordErrorsMax = 1000;
 
 export interface ValidateOptions {
   /** Largest batch accepted, bytes (the topic's `max.message.bytes`). */
@@ -205,6 +219,19 @@ export interface ValidateOptions {
   exactlyOneBatch?: boolean;
   /** Clients may not write control batches (Kafka: INVALID_RECORD); the broker's own writers may. */
   allowControlBatches?: boolean;
+  /**
+   * Bounds of record timestamps, ms, inclusive (a CreateTime topic's message.timestamp.before/after.max.ms around
+   * the broker's clock); -Infinity / Infinity (the defaults) leave that side open. A record outside them (one
+   * with NO_TIMESTAMP excepted) makes its batch INVALID_TIMESTAMP, with every such record in `recordErrors`.
+   */
+  timestampMinMs?: number;
+  timestampMaxMs?: number;
+  /**
+   * Decompresses a records section (compression.decompressSync); needed when a timestamp bound is set, for
+   * compressed batches are then opened to check each record, as Kafka does. Synchronous on purpose: the produce
+   * path appends in arrival order, and an await here would let a later request overtake this one.
+   */
+  decompress?: (codec: number, payload: Buffer) => Buffer;
 }
 
 /**
@@ -221,17 +248,30 @@ export interface ValidateOptions {
  * - baseOffset != 0, recordCount < 1, lastOffsetDelta != recordCount - 1, a control batch from a client,
  *   a producer id with a negative base sequence, and any malformed record -> INVALID_RECORD.
  * - compression id 5-7 -> UNSUPPORTED_COMPRESSION_TYPE.
+ * - a record timestamp outside [timestampMinMs, timestampMaxMs] -> INVALID_TIMESTAMP (LogValidator.validateTimestamp:
+ *   each record is checked; in a batch whose timestampType bit says LogAppendTime every record reads as the
+ *   batch's maxTimestamp, as in Kafka's DefaultRecordBatch). The refused records are listed as Kafka lists them,
+ *   the first `recordErrorsMax` of them (Kafka lists all: a 1 MiB batch of tiny records would make a response of
+ *   megabytes).
  *
  * Compressed batches: the CRC covers the compressed bytes, so integrity is checked, but the records are not
  * decompressed here. Decompressing every produce would cost CPU on the hot path for a check the consumer's own
  * decoder repeats; the bytes are stored as received either way. A compressed batch whose inner records are
- * malformed but whose CRC is right is therefore accepted (the producer built it that way).
+ * malformed but whose CRC is right is therefore accepted (the producer built it that way). The exception is a
+ * topic with a timestamp bound: its compressed batches are decompressed (`decompress`, on this thread) and their
+ * records walked like an uncompressed batch's, so that bound costs a decompression per compressed batch, as in
+ * Kafka; a records section that straddles pieces is joined first (counted as `decompressJoin`).
  */
 export function validateBatches(records: ChunkedBytes, opts: ValidateOptions): ValidateResult {
   const v = new ChunkedView(records);
   const batches: ValidatedBatch[] = [];
   let recordCount = 0;
   let pos = 0;
+  const minMs = opts.timestampMinMs ?? -Infinity;
+  const maxMs = opts.timestampMaxMs ?? Infinity;
+  // Checked once per call: unbounded (every topic by default) walks exactly as before, with no timestamp work.
+  const bounded = minMs !== -Infinity || maxMs !== Infinity;
+  if (bounded && opts.decompress === undefined) assert.fail('validateBatches: a timestamp bound needs `decompress`');
   if (v.length === 0) return invalid('INVALID_RECORD', 'produce records hold no record batch');
   while (pos < v.length) {
     const remaining = v.length - pos;
@@ -257,7 +297,8 @@ export function validateBatches(records: ChunkedBytes, opts: ValidateOptions): V
       return invalid('INVALID_RECORD', 'produce requests may contain exactly one record batch per partition');
     }
     const header = readBatchHeaderAt(v, pos);
-    const error = checkBatch(v, pos, header, opts);
+    const ts: TimestampCheck | null = bounded ? newTimestampCheck(header, minMs, maxMs) : null;
+    const error = checkBatch(v, pos, header, opts, ts);
     if (error !== null) return error;
     batches.push({ ...header, position: pos });
     recordCount += header.recordCount;
@@ -266,7 +307,37 @@ export function validateBatches(records: ChunkedBytes, opts: ValidateOptions): V
   return { ok: true, batches, recordCount };
 }
 
-function checkBatch(v: ChunkedView, pos: number, h: BatchHeader, opts: ValidateOptions): ValidateResult | null {
+/**
+ * The timestamp bounds one batch is checked against, and the records found outside them. Made once per batch, and
+ * only when a bound is set; a record adds to `bad` only when it is refused.
+ */
+interface TimestampCheck {
+  readonly minMs: number;
+  readonly maxMs: number;
+  /** baseTimestamp, to which each record's delta is added (CreateTime batches). */
+  readonly base: number;
+  /** The timestamp of every record of a LogAppendTime batch (its maxTimestamp), else null. */
+  readonly fixed: number | null;
+  bad: RecordError[] | null;
+}
+
+function newTimestampCheck(h: BatchHeader, minMs: number, maxMs: number): TimestampCheck {
+  return { minMs, maxMs, base: h.baseTimestamp, fixed: isLogAppendTime(h.attributes) ? h.maxTimestamp : null, bad: null };
+}
+
+/** Checks record `index` whose timestampDelta is `delta`; refused ones are listed as Kafka words them. */
+function checkTimestamp(ts: TimestampCheck, index: number, delta: number): void {
+  const t = ts.fixed ?? ts.base + delta;
+  if (t === NO_TIMESTAMP || (t >= ts.minMs && t <= ts.maxMs)) return;
+  ts.bad ??= [];
+  if (ts.bad.length >= recordErrorsMax) return;
+  ts.bad.push({
+    batchIndex: index,
+    batchIndexErrorMessage: `Timestamp ${t} of message with offset ${index} is out of range. The timestamp should be within [${ts.minMs}, ${ts.maxMs}]`,
+  });
+}
+
+function checkBatch(v: ChunkedView, pos: number, h: BatchHeader, opts: ValidateOptions, ts: TimestampCheck | null): ValidateResult | null {
   if (h.baseOffset !== 0) return invalid('INVALID_RECORD', `batch baseOffset must be 0, got ${h.baseOffset}`);
   if (v.crc32c(pos + ATTRIBUTES_OFFSET, pos + batchSize(h)) !== h.crc) {
     return invalid('CORRUPT_MESSAGE', `batch at byte ${pos} fails its CRC`);
@@ -285,22 +356,40 @@ function checkBatch(v: ChunkedView, pos: number, h: BatchHeader, opts: ValidateO
   if (h.producerId >= 0 && h.baseSequence < 0) {
     return invalid('INVALID_RECORD', `producer id ${h.producerId} with negative base sequence ${h.baseSequence}`);
   }
-  if (compression !== Compression.none) return null; // see the doc comment: not decompressed here
   const start = pos + RECORDS_OFFSET;
   const end = pos + batchSize(h);
-  // The records of a batch inside one piece (always, for a request in one socket read) take the walk over a
-  // Buffer; only a batch whose records straddle pieces takes the cursor, which is slower per varint.
-  const i = v.pieceAt(start);
-  const pieceStart = v.startOf(i);
-  const problem =
-    end <= pieceStart + v.pieces[i]!.length
-      ? checkRecords(v.pieces[i]!, start - pieceStart, end - pieceStart, h.recordCount)
-      : checkRecordsAcross(v, start, end, h.recordCount);
-  return problem === null ? null : invalid('INVALID_RECORD', `batch at byte ${pos}: ${problem}`);
+  let problem: string | null;
+  if (compression !== Compression.none) {
+    if (ts === null) return null; // see the doc comment: not decompressed here
+    let payload: Buffer;
+    try {
+      payload = opts.decompress!(compression, joinChunks(v.slice(start, end), 'decompressJoin'));
+    } catch (err) {
+      return invalid('CORRUPT_MESSAGE', `batch at byte ${pos} does not decompress: ${(err as Error).message}`);
+    }
+    problem = checkRecords(payload, 0, payload.length, h.recordCount, ts);
+  } else {
+    // The records of a batch inside one piece (always, for a request in one socket read) take the walk over a
+    // Buffer; only a batch whose records straddle pieces takes the cursor, which is slower per varint.
+    const i = v.pieceAt(start);
+    const pieceStart = v.startOf(i);
+    problem =
+      end <= pieceStart + v.pieces[i]!.length
+        ? checkRecords(v.pieces[i]!, start - pieceStart, end - pieceStart, h.recordCount, ts)
+        : checkRecordsAcross(v, start, end, h.recordCount, ts);
+  }
+  if (problem !== null) return invalid('INVALID_RECORD', `batch at byte ${pos}: ${problem}`);
+  if (ts !== null && ts.bad !== null) {
+    return { ok: false, error: 'INVALID_TIMESTAMP', message: 'One or more records have been rejected due to invalid timestamp', recordErrors: ts.bad };
+  }
+  return null;
 }
 
-/** Walks every record of an uncompressed payload buf[start, end); returns what is wrong, or null. */
-function checkRecords(buf: Buffer, start: number, end: number, count: number): string | null {
+/**
+ * Walks every record of an uncompressed payload buf[start, end); returns what is wrong, or null. With `ts`, each
+ * record's timestamp is checked too (refused ones collect in `ts.bad`; the walk goes on, as Kafka lists them all).
+ */
+function checkRecords(buf: Buffer, start: number, end: number, count: number, ts: TimestampCheck | null): string | null {
   const cur: Cursor = { offset: start };
   try {
     for (let i = 0; i < count; i++) {
@@ -309,7 +398,8 @@ function checkRecords(buf: Buffer, start: number, end: number, count: number): s
       const recordEnd = cur.offset + length;
       if (length < RECORD_BODY_BYTES_MIN || recordEnd > end) return `record ${i} has bad length ${length}`;
       cur.offset += 1; // attributes: unused in v2
-      readVarlong(buf, cur, recordEnd);
+      const timestampDelta = readVarlong(buf, cur, recordEnd);
+      if (ts !== null) checkTimestamp(ts, i, timestampDelta);
       const offsetDelta = readVarint(buf, cur, recordEnd);
       if (offsetDelta !== i) return `record ${i} has offsetDelta ${offsetDelta}`;
       if (!skipBytes(buf, cur, recordEnd, true)) return `record ${i} key overruns the record`;
@@ -344,7 +434,7 @@ function skipBytes(buf: Buffer, cur: Cursor, end: number, nullable: boolean): bo
  * varints (across boundaries where they straddle); keys, values and headers are skipped, never copied. The
  * two walks must agree: test/protocol/records.test.ts compares them on seeded splits of corrupted batches.
  */
-function checkRecordsAcross(v: ChunkedView, start: number, end: number, count: number): string | null {
+function checkRecordsAcross(v: ChunkedView, start: number, end: number, count: number, ts: TimestampCheck | null): string | null {
   const cur = v.cursor(start);
   try {
     for (let i = 0; i < count; i++) {
@@ -353,7 +443,8 @@ function checkRecordsAcross(v: ChunkedView, start: number, end: number, count: n
       const recordEnd = cur.position + length;
       if (length < RECORD_BODY_BYTES_MIN || recordEnd > end) return `record ${i} has bad length ${length}`;
       cur.seek(cur.position + 1); // attributes: unused in v2
-      cur.varlong(recordEnd);
+      const timestampDelta = cur.varlong(recordEnd);
+      if (ts !== null) checkTimestamp(ts, i, timestampDelta);
       const offsetDelta = cur.varint(recordEnd);
       if (offsetDelta !== i) return `record ${i} has offsetDelta ${offsetDelta}`;
       if (!skipBytesAcross(cur, recordEnd, true)) return `record ${i} key overruns the record`;

@@ -21,7 +21,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../broker/config.js';
-import { TopicTable, type TopicRecord } from '../cluster/index.js';
+import { TopicTable, collidingTopic, collisionMessage, type TopicRecord } from '../cluster/index.js';
 import { NodeFileSystem, replayJournals } from '../io/index.js';
 import { parsePartitionDir } from '../log/index.js';
 import { createChannelBuffer } from './channel.js';
@@ -377,9 +377,17 @@ export class ShardedBroker {
     await Promise.all([...by].map(([owner, ps]) => this.#shards[owner]!.control!.call(op, { topic, partitions: ps, ...extra })));
   }
 
+  *#topicNamesAndPending(): Iterable<string> {
+    for (const t of this.topics.list()) yield t.name;
+    yield* this.#creating;
+  }
+
   createTopic(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
     if (this.topics.get(name) || this.#creating.has(name)) return Promise.reject(new AdminError(`Topic '${name}' already exists.`, 'TOPIC_ALREADY_EXISTS'));
     if (this.#deleting.has(name)) return Promise.reject(new AdminError(`Topic '${name}' is marked for deletion.`, 'TOPIC_ALREADY_EXISTS'));
+    // Kafka refuses a name equal to an existing (or pending) topic's up to '.' vs '_': their metrics would mix.
+    const other = collidingTopic(name, this.#topicNamesAndPending());
+    if (other !== null) return Promise.reject(new AdminError(collisionMessage(name, other), 'INVALID_TOPIC_EXCEPTION'));
     this.#creating.add(name);
     return this.#serial(async () => {
       try {

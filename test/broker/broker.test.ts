@@ -145,6 +145,17 @@ describe('deleting and re-creating a topic', () => {
   });
 });
 
+describe('topic names colliding on . vs _', () => {
+  it('a name colliding with a topic still being created is refused (INVALID_TOPIC_EXCEPTION), not created beside it', async () => {
+    const tb = await testBroker({ autoCreateTopics: false });
+    const creating = tb.broker.createTopic('in.flight', 3, {});
+    await expect(tb.broker.createTopic('in_flight', 1, {})).rejects.toMatchObject({ code: 'INVALID_TOPIC_EXCEPTION', message: "Topic 'in_flight' collides with existing topic: in.flight" });
+    await creating;
+    await expect(tb.broker.createTopic('in_flight', 1, {})).rejects.toMatchObject({ code: 'INVALID_TOPIC_EXCEPTION' });
+    expect(tb.broker.topics.list().map((t) => t.name)).toEqual(['in.flight']);
+  });
+});
+
 describe('a partition whose storage fails at start-up', () => {
   it('goes offline alone: KAFKA_STORAGE_ERROR for it, the broker and other partitions keep serving', async () => {
     const tb = await testBroker({ autoCreateTopics: false });

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { TopicTable, topicNameError } from '../../src/cluster/index.js';
+import { TopicTable, collidingTopic, collisionMessage, topicNameError } from '../../src/cluster/index.js';
 
 function tempDir(): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'tern-topic-table-'));
@@ -143,5 +143,26 @@ describe('topicNameError (Kafka rules)', () => {
   });
   it('rejects empty, "." and "..", over 249 chars, and characters outside [a-zA-Z0-9._-]', () => {
     for (const n of ['', '.', '..', 'x'.repeat(250), 'a b', 'a/b', 'a:b', 'ä', 'a\nb']) expect(topicNameError(n), JSON.stringify(n)).not.toBeNull();
+  });
+});
+
+describe('collidingTopic (Kafka: names equal up to . vs _ collide)', () => {
+  it('finds the existing topic a new name differs from only by . vs _, in any position and mix', () => {
+    const existing = ['orders.eu', 'a_b.c', 'plain', 'x-y'];
+    expect(collidingTopic('orders_eu', existing)).toBe('orders.eu');
+    expect(collidingTopic('a.b_c', existing)).toBe('a_b.c');
+    expect(collidingTopic('a.b.c', existing)).toBe('a_b.c');
+    expect(collidingTopic('a_b_c', existing)).toBe('a_b.c');
+    expect(collisionMessage('orders_eu', 'orders.eu')).toBe("Topic 'orders_eu' collides with existing topic: orders.eu");
+  });
+
+  it('the same name, other characters, other lengths and names without . or _ do not collide', () => {
+    const existing = ['orders.eu', 'x-y', 'plain'];
+    expect(collidingTopic('orders.eu', existing)).toBeNull(); // TOPIC_ALREADY_EXISTS, not a collision
+    expect(collidingTopic('orders-eu', existing)).toBeNull();
+    expect(collidingTopic('orders.eu.', existing)).toBeNull();
+    expect(collidingTopic('x_y', existing)).toBeNull(); // '-' is not interchangeable
+    expect(collidingTopic('plain', existing)).toBeNull();
+    expect(collidingTopic('Orders_eu', existing)).toBeNull(); // case matters
   });
 });

@@ -11,6 +11,8 @@
  * - DescribeConfigs of the broker reports Kafka's sources: DEFAULT_CONFIG (IsDefault) for a setting no flag
  *   changed, STATIC_BROKER_CONFIG for flags and the node's identity (every setting used to be STATIC, so tools
  *   listing a broker's overrides listed them all);
+ * - a topic name that differs from an existing one only by '.' vs '_' is refused with INVALID_TOPIC_EXCEPTION by
+ *   CreateTopics and by auto-creation, as Kafka does (both used to be created, their metrics colliding);
  * - min.insync.replicas above 1 (this node is the only in-sync replica) makes acks=all writes NOT_ENOUGH_REPLICAS
  *   with nothing written, as in Kafka, acks=1 still works, and altering it back lets acks=all through (it used
  *   to be stored and ignored: acks=all was acknowledged with one copy whatever the topic asked for).
@@ -168,6 +170,24 @@ describe('deleting a topic', () => {
     expect(seen.slice(0, 3), 'first records the group read').toEqual(['new-0', 'new-1', 'new-2']);
     expect(seen).toHaveLength(20);
   }, 90_000);
+});
+
+describe('topic names that collide on . vs _', () => {
+  it('kafkajs CreateTopics and kcat auto-creation (Metadata) of a name differing from an existing one only by . vs _ are refused (INVALID_TOPIC_EXCEPTION)', async () => {
+    await withAdmin(broker.port, async (admin) => {
+      await admin.createTopics({ topics: [{ topic: 'admin.collide', numPartitions: 1 }] });
+      await expect(admin.createTopics({ topics: [{ topic: 'admin_collide', numPartitions: 1 }] })).rejects.toMatchObject({ errors: [{ type: 'INVALID_TOPIC_EXCEPTION' }] });
+    });
+    // kcat -L -t asks Metadata for the topic, which the broker would auto-create
+    const md = await kcatMetadata(broker.port, 'admin_collide');
+    const t = md.topics.find((x) => x.topic === 'admin_collide');
+    expect(t?.error, `kcat -L -t admin_collide${broker.diagnose()}`).toMatch(/invalid topic/i);
+    await withAdmin(broker.port, async (admin) => {
+      const topics = await admin.listTopics();
+      expect(topics).toContain('admin.collide');
+      expect(topics).not.toContain('admin_collide');
+    });
+  }, 30_000);
 });
 
 describe('broker configs', () => {

@@ -50,4 +50,16 @@ describe('python clients', () => {
     expect(out.consumed).toBe(33);
     expect(broker.alive(), `broker died during the run${broker.diagnose()}`).toBe(true);
   }, 120_000);
+
+  it('timestamp bounds: confluent-kafka-python (zstd batches) and kafka-python get INVALID_TIMESTAMP for records outside message.timestamp.before/after.max.ms; only records inside are stored', async () => {
+    const out = await script('timestamp_bounds.py', 'tsb');
+    expect(out).toMatchObject({ ok: true, stored: ['ck-good', 'kp-good'], refused: ['ck-future', 'ck-mix-good', 'ck-mix-old', 'kp-old'] });
+    expect(broker.alive(), `broker died during the run${broker.diagnose()}`).toBe(true);
+  }, 120_000);
+
+  it('kafka-python (Fetch v4): a topic with compression.type=zstd answers UNSUPPORTED_COMPRESSION_TYPE, as Kafka; a producer-compression topic reads as usual', async () => {
+    const out = await script('zstd_topic_kafka_python.py', 'kpz');
+    expect(out).toMatchObject({ ok: true, zstdError: 76, plainConsumed: 3, zstdConsumed: 0 });
+    expect(broker.alive(), `broker died during the run${broker.diagnose()}`).toBe(true);
+  }, 120_000);
 });

@@ -6,7 +6,10 @@
  * - confluent-kafka-python 1.7.0: init_transactions on two producers of one transactional id (the second fences
  *   the first), begin/commit and begin/abort; `tern txn list|describe` shows the id with the bumped epoch;
  * - begin/produce/commit and begin/produce/abort with a read_committed consumer seeing exactly the committed
- *   records (the 'records' scenario).
+ *   records (the 'records' scenario);
+ * - offsets_for_times (ListOffsets by timestamp) during an open transaction: -1 under read_committed (the
+ *   answer would lie at or past the last stable offset), the open record under read_uncommitted (the 'times'
+ *   scenario).
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -96,6 +99,11 @@ describe('transactions on the sharded broker', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toContain('TRANSACTIONAL_ID_NOT_FOUND');
     expect(broker.alive(), `broker died during the run${broker.diagnose()}`).toBe(true);
+  }, 120_000);
+
+  it('offsets_for_times under read_committed stops at the LSO while a transaction is open, as Kafka', async () => {
+    const out = await script('times', 'cktimes');
+    expect(out).toMatchObject({ ok: true, openCommitted: [0, -1], openUncommitted: [0, 1], committed: 1 });
   }, 120_000);
 
   it('begin/produce/commit and abort: read_committed sees exactly the committed records', async () => {

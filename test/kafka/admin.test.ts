@@ -110,6 +110,36 @@ describe('CreateTopics', () => {
     expect(tbTopics(await metadata(c, 1, null))).toEqual(['dup']);
   });
 
+  it('refuses a name that differs from an existing topic only by . vs _ with INVALID_TOPIC_EXCEPTION, as Kafka', async () => {
+    const { c } = await setup();
+    await createTopic(c, 'orders.eu');
+    const res = await c.request<CreateTopicsResponse>(ApiKey.CreateTopics, 7, createReq([{ name: 'orders_eu' }, { name: 'orders.eu' }, { name: 'orders-eu' }]));
+    expect(res.topics.map((t) => [t.name, t.errorCode, t.errorMessage])).toEqual([
+      ['orders_eu', ErrorCode.INVALID_TOPIC_EXCEPTION, "Topic 'orders_eu' collides with existing topic: orders.eu"],
+      ['orders.eu', ErrorCode.TOPIC_ALREADY_EXISTS, "Topic 'orders.eu' already exists."],
+      ['orders-eu', 0, null],
+    ]);
+    // validateOnly answers the same
+    const dry = await c.request<CreateTopicsResponse>(ApiKey.CreateTopics, 4, createReq([{ name: 'orders_eu' }], true));
+    expect(dry.topics[0]!.errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
+    expect(tbTopics(await metadata(c, 1, null))).toEqual(['orders-eu', 'orders.eu']);
+    // once the other topic is gone the name is free
+    await c.request<DeleteTopicsResponse>(ApiKey.DeleteTopics, 1, { topicNames: ['orders.eu'], timeoutMs: 5000 });
+    const after = await c.request<CreateTopicsResponse>(ApiKey.CreateTopics, 4, createReq([{ name: 'orders_eu' }]));
+    expect(after.topics[0]!.errorCode).toBe(0);
+  });
+
+  it('of two colliding names created at once on two connections exactly one is created', async () => {
+    const { tb, c } = await setup();
+    const c2 = await WireClient.connect(tb.port);
+    const [a, b] = await Promise.all([
+      c.request<CreateTopicsResponse>(ApiKey.CreateTopics, 4, createReq([{ name: 'race.x', numPartitions: 4 }])),
+      c2.request<CreateTopicsResponse>(ApiKey.CreateTopics, 4, createReq([{ name: 'race_x', numPartitions: 4 }])),
+    ]);
+    expect([a.topics[0]!.errorCode, b.topics[0]!.errorCode].sort()).toEqual([0, ErrorCode.INVALID_TOPIC_EXCEPTION]);
+    expect(tbTopics(await metadata(c, 1, null))).toHaveLength(1);
+  });
+
   it('answers INVALID_CONFIG for unknown config names and bad values', async () => {
     const { c } = await setup();
     const cases: Record<string, string>[] = [{ 'no.such.config': '1' }, { 'retention.ms': 'abc' }, { 'cleanup.policy': 'shred' }, { 'max.message.bytes': '-5' }, { 'compression.type': 'brotli' }];
@@ -456,6 +486,17 @@ describe('kafkajs admin', () => {
       expect((await admin.fetchTopicOffsets('kjs')).map((o) => o.partition).sort()).toEqual([0, 1, 2]);
       await admin.deleteTopics({ topics: ['kjs'] });
       expect(await admin.listTopics()).toEqual([]);
+      // Kafka refuses names that differ from an existing one only by . vs _, in CreateTopics and auto-creation
+      await admin.createTopics({ topics: [{ topic: 'metrics.eu' }] });
+      await expect(admin.createTopics({ topics: [{ topic: 'metrics_eu' }] })).rejects.toMatchObject({ errors: [{ type: 'INVALID_TOPIC_EXCEPTION' }] });
+      const producer = kafka.producer({ allowAutoTopicCreation: true, retry: { retries: 0 } });
+      await producer.connect();
+      try {
+        await expect(producer.send({ topic: 'metrics_eu', messages: [{ value: 'x' }] })).rejects.toMatchObject({ retriable: false, cause: { type: 'INVALID_TOPIC_EXCEPTION' } });
+      } finally {
+        await producer.disconnect();
+      }
+      expect(await admin.listTopics()).toEqual(['metrics.eu']);
     } finally {
       await admin.disconnect();
     }

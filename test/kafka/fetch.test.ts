@@ -1,11 +1,14 @@
 /**
  * Fetch as consumers use it: long polling (woken by appends, MaxWaitMs, MinBytes), size limits (MaxBytes,
- * PartitionMaxBytes, KIP-74), offset range errors, topic ids (v13+), read_committed and sessions.
+ * PartitionMaxBytes, KIP-74), offset range errors, topic ids (v13+), read_committed, sessions, and zstd topics for
+ * clients below v10.
  */
+import { Kafka, logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { ApiKey, type FetchResponse } from '../../src/protocol/messages/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
-import { buildRecordBatch } from '../../src/protocol/records.js';
+import { Compression, buildRecordBatch, compressionOf, readBatchHeader } from '../../src/protocol/records.js';
+import { compressSync, loadCompression } from '../../src/protocol/compression.js';
 import {
   WireClient,
   createTopic,
@@ -252,6 +255,57 @@ describe('versions, topic ids, isolation, sessions', () => {
     const atEnd = await fetchPartition(c, 't', 0, 3, { isolationLevel: 1 });
     expect(atEnd.lastStableOffset).toBe(3);
   });
+
+  it('a topic with compression.type=zstd answers Fetch below v10 with UNSUPPORTED_COMPRESSION_TYPE, as Kafka; v10+ reads it', async () => {
+    const { c } = await setup('z');
+    await produceValues(c, 'z', 0, ['before']);
+    const at = async (v: number, topic = 'z') => (await c.request<FetchResponse>(ApiKey.Fetch, v, fetchBody(topic, 0, 0, { maxWaitMs: 5000 }))).responses[0]!.partitions[0]!;
+    expect((await at(4)).errorCode).toBe(0);
+    const alter = await c.request(ApiKey.IncrementalAlterConfigs, 0, { resources: [{ resourceType: 2, resourceName: 'z', configs: [{ name: 'compression.type', configOperation: 0, value: 'zstd' }] }], validateOnly: false });
+    expect(alter.responses[0].errorCode).toBe(0);
+    for (const v of [4, 7, 9]) {
+      const t0 = Date.now();
+      const p = await at(v);
+      expect(p, `v${v}`).toMatchObject({ errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1 });
+      expect(decodeBatches(p.records), `v${v}`).toEqual([]);
+      expect(Date.now() - t0, 'answered without waiting').toBeLessThan(1000);
+    }
+    for (const v of [10, 11, 12]) expect(valuesOf((await at(v)).records), `v${v}`).toEqual(['before']);
+    // Only the topic's config decides (as in Kafka): a zstd batch on a producer-compression topic reaches v4.
+    await createTopic(c, 'p');
+    await loadCompression();
+    const zstdBatch = buildRecordBatch([{ value: 'zz' }], { compression: Compression.zstd, compress: (b) => compressSync(Compression.zstd, b) });
+    expect((await produce(c, 'p', 0, zstdBatch)).errorCode).toBe(0);
+    const p4 = await at(4, 'p');
+    expect(p4.errorCode).toBe(0);
+    const served = Buffer.concat(Array.isArray(p4.records) ? p4.records : [p4.records as Buffer]);
+    expect(compressionOf(readBatchHeader(served, 0).attributes)).toBe(Compression.zstd);
+  });
+
+  it('kafkajs (Fetch v11) consumes a topic with compression.type=zstd', async () => {
+    const { tb, c } = await setup('kz');
+    await c.request(ApiKey.IncrementalAlterConfigs, 0, { resources: [{ resourceType: 2, resourceName: 'kz', configs: [{ name: 'compression.type', configOperation: 0, value: 'zstd' }] }], validateOnly: false });
+    await produceValues(c, 'kz', 0, ['k1', 'k2']);
+    const kafka = new Kafka({ clientId: 'tern-zstd-test', brokers: [`127.0.0.1:${tb.port}`], logLevel: logLevel.NOTHING, retry: { retries: 2 } });
+    const consumer = kafka.consumer({ groupId: 'kz-g', maxWaitTimeInMs: 100 });
+    const seen: string[] = [];
+    await consumer.connect();
+    try {
+      await consumer.subscribe({ topic: 'kz', fromBeginning: true });
+      let done!: () => void;
+      const all = new Promise<void>((r) => (done = r));
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.push(message.value!.toString());
+          if (seen.length >= 2) done();
+        },
+      });
+      await Promise.race([all, sleep(15_000)]);
+    } finally {
+      await consumer.disconnect();
+    }
+    expect(seen).toEqual(['k1', 'k2']);
+  }, 30_000);
 
   it('v7+: a request naming a fetch session gets FETCH_SESSION_ID_NOT_FOUND; SessionId 0 stays sessionless', async () => {
     const { c } = await setup();

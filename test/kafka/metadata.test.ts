@@ -90,6 +90,17 @@ describe('auto-creation', () => {
     expect((await metadata(c, 1, null)).topics).toEqual([]);
   });
 
+  it('does not create a name that differs from an existing topic only by . vs _: INVALID_TOPIC_EXCEPTION, as Kafka', async () => {
+    const tb = await testBroker({ autoCreateTopics: true });
+    const c = await WireClient.connect(tb.port);
+    await createTopic(c, 'clicks_raw');
+    for (const v of [1, 4, 12]) {
+      const res = await metadata(c, v, [{ name: 'clicks.raw' }], v >= 4 ? { allowAutoTopicCreation: true } : {});
+      expect(res.topics[0]!.errorCode, `v${v}`).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
+    }
+    expect((await metadata(c, 1, null)).topics.map((t) => t.name)).toEqual(['clicks_raw']);
+  });
+
   it('creates a concurrently requested topic once, and never reports a leader for a partition not yet created', async () => {
     const tb = await testBroker({ autoCreateTopics: true, defaultPartitions: 8 });
     const a = await WireClient.connect(tb.port);

@@ -131,6 +131,46 @@ describe('read_committed vs read_uncommitted', () => {
     expect(await fetchAt(c2, 'rc', 0, READ_COMMITTED)).toMatchObject({ lastStableOffset: 7, abortedTransactions: [{ producerId: 1, firstOffset: 1 }] });
   });
 
+  it('ListOffsets by timestamp and max timestamp under read_committed find nothing at or past the LSO (-1, -1), as Kafka', async () => {
+    const tb = await testBroker();
+    tb.broker.setTxnVerifier(okVerifier);
+    const c = await WireClient.connect(tb.port);
+    await createTopic(c, 'ts');
+    // 0 'a' at t=1000 | 1-2 open transaction of producer 1 at t=2000 | 3 'b' at t=3000: the LSO is 1.
+    expect((await produceTx(c, 'ts', buildRecordBatch([{ value: 'a', timestamp: 1000 }]))).errorCode).toBe(0);
+    const txBatch = buildRecordBatch([{ value: 'x1', timestamp: 2000 }, { value: 'x2', timestamp: 2000 }], { producerId: 1, producerEpoch: 0, baseSequence: 0, transactional: true });
+    expect((await produceTx(c, 'ts', txBatch, 'tx-ts')).errorCode).toBe(0);
+    expect((await produceTx(c, 'ts', buildRecordBatch([{ value: 'b', timestamp: 3000 }]))).errorCode).toBe(0);
+    const at = async (timestamp: number, isolationLevel: number) => {
+      const res = await c.request(ApiKey.ListOffsets, 7, {
+        replicaId: -1,
+        isolationLevel,
+        topics: [{ name: 'ts', partitions: [{ partitionIndex: 0, timestamp, currentLeaderEpoch: -1, maxNumOffsets: 1 }] }],
+      });
+      const p = res.topics[0].partitions[0];
+      return { errorCode: p.errorCode as number, offset: p.offset as number, timestamp: p.timestamp as number };
+    };
+    const none = { errorCode: 0, offset: -1, timestamp: -1 };
+    expect(await at(0, READ_COMMITTED)).toEqual({ errorCode: 0, offset: 0, timestamp: 1000 });
+    expect(await at(1500, READ_COMMITTED)).toEqual(none);
+    expect(await at(2500, READ_COMMITTED)).toEqual(none);
+    expect(await at(-3, READ_COMMITTED)).toEqual(none);
+    expect(await at(-1, READ_COMMITTED)).toEqual({ errorCode: 0, offset: 1, timestamp: -1 });
+    expect(await at(-2, READ_COMMITTED)).toEqual({ errorCode: 0, offset: 0, timestamp: -1 });
+    // read_uncommitted sees up to the high watermark
+    expect(await at(1500, READ_UNCOMMITTED)).toEqual({ errorCode: 0, offset: 1, timestamp: 2000 });
+    expect(await at(2500, READ_UNCOMMITTED)).toEqual({ errorCode: 0, offset: 3, timestamp: 3000 });
+    expect(await at(-3, READ_UNCOMMITTED)).toEqual({ errorCode: 0, offset: 3, timestamp: 3000 });
+    expect(await at(-1, READ_UNCOMMITTED)).toEqual({ errorCode: 0, offset: 4, timestamp: -1 });
+    // the commit marker (offset 4) moves the LSO to 5: the same lookups now find the records
+    await tb.broker.partitions.writeMarkers([{ topic: 'ts', partition: 0 }], marker(1, true));
+    expect(await at(1500, READ_COMMITTED)).toEqual({ errorCode: 0, offset: 1, timestamp: 2000 });
+    expect(await at(2500, READ_COMMITTED)).toEqual({ errorCode: 0, offset: 3, timestamp: 3000 });
+    // the marker itself carries the broker's clock, the largest timestamp now (Kafka answers -3 with it too)
+    expect(await at(-3, READ_COMMITTED)).toMatchObject({ errorCode: 0, offset: 4 });
+    expect(await at(-1, READ_COMMITTED)).toEqual({ errorCode: 0, offset: 5, timestamp: -1 });
+  });
+
   it('kafkajs consumers: READ_COMMITTED skips the aborted transaction, READ_UNCOMMITTED sees everything', async () => {
     const { tb } = await transactionalLog('kjs', true);
     await tb.broker.partitions.writeMarkers([{ topic: 'kjs', partition: 0 }], marker(1, false));

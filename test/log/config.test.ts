@@ -5,6 +5,8 @@ import {
   logConfigDefaults,
   logConfigFromKafka,
   logConfigToKafka,
+  timestampAfterMaxMs,
+  timestampBeforeMaxMs,
   validateLogConfig,
 } from '../../src/log/index.js';
 
@@ -71,5 +73,43 @@ describe('log config from Kafka topic configs', () => {
     expect(logConfigFromKafka(logConfigToKafka(defaultLogConfig))).toEqual({ ok: true, config: defaultLogConfig });
     expect(validateLogConfig(defaultLogConfig)).toBeNull();
     expect(validateLogConfig({ ...defaultLogConfig, segmentBytes: 1 })).toMatch(/segment.bytes/);
+  });
+});
+
+describe('timestamp bounds (message.timestamp.before/after/difference.max.ms)', () => {
+  const LONG_MAX = '9223372036854775807';
+
+  it('default to Long.MAX_VALUE (no bound), reported as Kafka writes it, and round-trip', () => {
+    const defaults = Object.fromEntries(logConfigDefaults.map((d) => [d.name, d.defaultValue]));
+    expect(defaults).toMatchObject({ 'message.timestamp.difference.max.ms': LONG_MAX, 'message.timestamp.before.max.ms': LONG_MAX, 'message.timestamp.after.max.ms': LONG_MAX });
+    expect(timestampBeforeMaxMs(defaultLogConfig)).toBe(Infinity);
+    expect(timestampAfterMaxMs(defaultLogConfig)).toBe(Infinity);
+    const parsed = logConfigFromKafka({ 'message.timestamp.before.max.ms': '3600000', 'message.timestamp.after.max.ms': LONG_MAX });
+    expect(parsed).toEqual({ ok: true, config: { ...defaultLogConfig, messageTimestampBeforeMaxMs: 3600000 } });
+    if (parsed.ok) expect(logConfigToKafka(parsed.config)).toMatchObject({ 'message.timestamp.before.max.ms': '3600000', 'message.timestamp.after.max.ms': LONG_MAX });
+    expect(validateLogConfig({ ...defaultLogConfig, messageTimestampAfterMaxMs: 0 })).toBeNull();
+  });
+
+  it('before/after fall back to difference.max.ms while at their default, as Kafka LogConfig does', () => {
+    const diff = logConfigFromKafka({ 'message.timestamp.difference.max.ms': '60000' });
+    expect(diff.ok && [timestampBeforeMaxMs(diff.config), timestampAfterMaxMs(diff.config)]).toEqual([60000, 60000]);
+    const both = logConfigFromKafka({ 'message.timestamp.difference.max.ms': '60000', 'message.timestamp.after.max.ms': '1000' });
+    expect(both.ok && [timestampBeforeMaxMs(both.config), timestampAfterMaxMs(both.config)]).toEqual([60000, 1000]);
+    // set explicitly to Long.MAX_VALUE it is still "the default": difference.max.ms decides
+    const explicitMax = logConfigFromKafka({ 'message.timestamp.difference.max.ms': '5', 'message.timestamp.before.max.ms': LONG_MAX });
+    expect(explicitMax.ok && timestampBeforeMaxMs(explicitMax.config)).toBe(5);
+  });
+
+  it('accept 0..Long.MAX_VALUE; values past 2^53 ms bound nothing real and are held as MAX_SAFE_INTEGER', () => {
+    for (const name of ['message.timestamp.difference.max.ms', 'message.timestamp.before.max.ms', 'message.timestamp.after.max.ms']) {
+      for (const bad of ['-1', 'abc', '1.5', '9223372036854775808', '']) {
+        const r = logConfigFromKafka({ [name]: bad });
+        expect(r.ok, `${name}=${bad}`).toBe(false);
+        if (!r.ok) expect(r.error).toContain(name);
+      }
+      expect(logConfigFromKafka({ [name]: '0' }).ok).toBe(true);
+    }
+    const big = logConfigFromKafka({ 'message.timestamp.after.max.ms': '9223372036854775806' });
+    expect(big.ok && big.config.messageTimestampAfterMaxMs).toBe(Number.MAX_SAFE_INTEGER);
   });
 });

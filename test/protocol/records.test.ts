@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { crc32c } from '../../src/protocol/crc32c.js';
 import { copyCounts, resetCopyCounts, STRADDLE_TEMP_BYTES_MAX } from '../../src/protocol/copy-meter.js';
 import { Rng } from './spec-model.js';
+import { compressSync, decompressSync, loadCompression } from '../../src/protocol/compression.js';
 import {
   ATTRIBUTES_OFFSET,
   BATCH_LENGTH_OFFSET,
@@ -21,6 +22,7 @@ import {
   isLogAppendTime,
   iterateRecords,
   readBatchHeader,
+  recordErrorsMax,
   validateBatches,
   type BatchHeader,
   type ValidateResult,
@@ -267,6 +269,91 @@ describe('compressed batches', () => {
 
     batch[RECORDS_OFFSET + 3]! ^= 1;
     expectError(validateBatches(batch, opts), 'CORRUPT_MESSAGE');
+  });
+});
+
+describe('timestamp bounds (message.timestamp.before/after.max.ms)', () => {
+  const bounds = { ...opts, timestampMinMs: T0 - 1000, timestampMaxMs: T0 + 1000, decompress: decompressSync };
+  const gzip = { compression: Compression.gzip, compress: (p: Buffer) => gzipSync(p) };
+  const zstd = { compression: Compression.zstd, compress: (p: Buffer) => compressSync(Compression.zstd, p) };
+
+  it('check every record, bounds inclusive; NO_TIMESTAMP (-1) is never out of range', () => {
+    const ok = buildRecordBatch([{ value: 'a', timestamp: T0 - 1000 }, { value: 'b', timestamp: T0 + 1000 }, { value: 'c', timestamp: -1 }]);
+    expect(validateBatches(ok, bounds).ok).toBe(true);
+    // a bad record after a good first one: the header alone would not show it
+    const bad = buildRecordBatch([{ value: 'a', timestamp: T0 }, { value: 'b', timestamp: T0 - 1001 }, { value: 'c', timestamp: T0 + 1001 }]);
+    const r = validateBatches(bad, bounds);
+    expectError(r, 'INVALID_TIMESTAMP', /rejected due to invalid timestamp/);
+    expect(!r.ok && r.recordErrors).toEqual([
+      { batchIndex: 1, batchIndexErrorMessage: `Timestamp ${T0 - 1001} of message with offset 1 is out of range. The timestamp should be within [${T0 - 1000}, ${T0 + 1000}]` },
+      { batchIndex: 2, batchIndexErrorMessage: `Timestamp ${T0 + 1001} of message with offset 2 is out of range. The timestamp should be within [${T0 - 1000}, ${T0 + 1000}]` },
+    ]);
+    // one open side
+    expect(validateBatches(bad, { ...bounds, timestampMaxMs: Infinity }).ok).toBe(false);
+    expect(validateBatches(buildRecordBatch([{ value: 'f', timestamp: T0 + 10 ** 9 }]), { ...bounds, timestampMaxMs: Infinity }).ok).toBe(true);
+  });
+
+  it('list at most recordErrorsMax refused records of a batch', () => {
+    const many = buildRecordBatch(Array.from({ length: recordErrorsMax + 50 }, () => ({ value: null, timestamp: T0 + 5000 })));
+    const r = validateBatches(many, bounds);
+    expectError(r, 'INVALID_TIMESTAMP');
+    expect(!r.ok && r.recordErrors?.length).toBe(recordErrorsMax);
+  });
+
+  it('in any batch of a request: a bad one refuses the request', () => {
+    const good = buildRecordBatch([{ value: 'a', timestamp: T0 }]);
+    const bad = buildRecordBatch([{ value: 'b', timestamp: T0 + 5000 }]);
+    expectError(validateBatches(Buffer.concat([good, bad]), bounds), 'INVALID_TIMESTAMP');
+  });
+
+  it('a batch marked LogAppendTime by its producer reads every record as its maxTimestamp, as Kafka does', () => {
+    const b = buildRecordBatch([{ value: 'a', timestamp: T0 }, { value: 'b', timestamp: T0 + 5000 }]);
+    b.writeInt16BE(b.readInt16BE(ATTRIBUTES_OFFSET) | 0x08, ATTRIBUTES_OFFSET);
+    resign(b);
+    const r = validateBatches(b, bounds);
+    expectError(r, 'INVALID_TIMESTAMP');
+    expect(!r.ok && r.recordErrors?.map((e) => e.batchIndex)).toEqual([0, 1]);
+  });
+
+  it('open compressed batches only under a bound, and find a bad record inside (gzip, zstd)', async () => {
+    await loadCompression();
+    for (const codec of [gzip, zstd]) {
+      const bad = buildRecordBatch([{ value: 'a', timestamp: T0 }, { value: 'b'.repeat(50), timestamp: T0 - 5000 }], codec);
+      let calls = 0;
+      const counting = (c: number, p: Buffer): Buffer => (calls++, decompressSync(c, p));
+      expect(validateBatches(bad, { ...opts, decompress: counting }).ok).toBe(true);
+      expect(calls, 'decompressed without a bound').toBe(0);
+      const r = validateBatches(bad, { ...bounds, decompress: counting });
+      expect(calls).toBe(1);
+      expectError(r, 'INVALID_TIMESTAMP');
+      expect(!r.ok && r.recordErrors?.map((e) => e.batchIndex)).toEqual([1]);
+      expect(validateBatches(buildRecordBatch([{ value: 'a', timestamp: T0 }, { value: 'b', timestamp: T0 + 1 }], codec), bounds).ok).toBe(true);
+    }
+  });
+
+  it('a compressed batch that does not decompress is CORRUPT_MESSAGE; malformed records inside are INVALID_RECORD', () => {
+    const junk = buildRecordBatch([{ value: 'a', timestamp: T0 }], { compression: Compression.gzip, compress: () => Buffer.from('not gzip') });
+    expectError(validateBatches(junk, bounds), 'CORRUPT_MESSAGE', /does not decompress/);
+    const wrongCount = buildRecordBatch([{ value: 'a', timestamp: T0 }, { value: 'b', timestamp: T0 }], gzip);
+    wrongCount.writeInt32BE(3, RECORD_COUNT_OFFSET);
+    wrongCount.writeInt32BE(2, LAST_OFFSET_DELTA_OFFSET);
+    resign(wrongCount);
+    expectError(validateBatches(wrongCount, bounds), 'INVALID_RECORD');
+    expect(validateBatches(wrongCount, opts).ok).toBe(true); // unbounded: not opened, as before
+  });
+
+  it('give the same answer when the batch straddles pieces; a straddling compressed section is joined and counted', () => {
+    const plain = buildRecordBatch(Array.from({ length: 30 }, (_, i) => ({ value: `v${i}`, timestamp: i === 17 ? T0 + 9999 : T0 })));
+    const joined = validateBatches(plain, bounds);
+    expectError(joined, 'INVALID_TIMESTAMP');
+    for (const cut of [RECORDS_OFFSET + 1, 100, 200, plain.length - 3]) {
+      expect(validateBatches([plain.subarray(0, cut), plain.subarray(cut)], bounds), `cut ${cut}`).toEqual(joined);
+    }
+    const gz = buildRecordBatch([{ value: 'x'.repeat(500), timestamp: T0 }, { value: 'y', timestamp: T0 - 9999 }], gzip);
+    const whole = validateBatches(gz, bounds);
+    resetCopyCounts();
+    expect(validateBatches([gz.subarray(0, RECORDS_OFFSET + 5), gz.subarray(RECORDS_OFFSET + 5)], bounds)).toEqual(whole);
+    expect(copyCounts().decompressJoin).toEqual({ count: 1, bytes: gz.length - RECORDS_OFFSET });
   });
 });
 

@@ -3,11 +3,13 @@
  *
  * Topic configs come in two kinds:
  * - enforced by the log (src/log/config.ts: segment.bytes, retention.ms, retention.bytes, cleanup.policy,
- *   max.message.bytes, index.interval.bytes, message.timestamp.type, segment.ms);
+ *   max.message.bytes, index.interval.bytes, message.timestamp.type, segment.ms) and on produce with it
+ *   (message.timestamp.before.max.ms, message.timestamp.after.max.ms, message.timestamp.difference.max.ms);
  * - enforced by the Produce handler: min.insync.replicas (acks=all needs that many in-sync replicas; this node
- *   is the only one);
- * - accepted, validated, stored and reported, but with no effect yet on a single node (compression.type: batches
- *   are always stored as the producer compressed them; the rest: replication and compaction arrive later).
+ *   is the only one); by the Fetch handler: compression.type=zstd refuses Fetch below v10 (KIP-110);
+ * - accepted, validated, stored and reported, but with no effect yet on a single node (compression.type does not
+ *   recompress: batches are always stored as the producer compressed them; the rest: replication and compaction
+ *   arrive later).
  *   Clients and tools set these routinely, and Kafka would accept them.
  * Anything else is INVALID_CONFIG, as in Kafka.
  *
@@ -48,10 +50,13 @@ const LOG_DOCS: Record<string, { type: number; doc: string; brokerName: string }
   'max.message.bytes': { type: ConfigType.INT, doc: 'Largest record batch accepted.', brokerName: 'message.max.bytes' },
   'index.interval.bytes': { type: ConfigType.INT, doc: 'Log bytes between two sparse offset index entries.', brokerName: 'log.index.interval.bytes' },
   'message.timestamp.type': { type: ConfigType.STRING, doc: 'CreateTime (producer timestamp) or LogAppendTime (broker time).', brokerName: 'log.message.timestamp.type' },
+  'message.timestamp.before.max.ms': { type: ConfigType.LONG, doc: 'CreateTime topics: a batch with a record timestamp further than this behind the broker clock is refused (INVALID_TIMESTAMP).', brokerName: 'log.message.timestamp.before.max.ms' },
+  'message.timestamp.after.max.ms': { type: ConfigType.LONG, doc: 'CreateTime topics: a batch with a record timestamp further than this ahead of the broker clock is refused (INVALID_TIMESTAMP).', brokerName: 'log.message.timestamp.after.max.ms' },
+  'message.timestamp.difference.max.ms': { type: ConfigType.LONG, doc: '[DEPRECATED] Both bounds at once; before.max.ms and after.max.ms, when set, take precedence.', brokerName: 'log.message.timestamp.difference.max.ms' },
 };
 
 const STORED_ONLY: TopicConfigSpec[] = [
-  { name: 'compression.type', type: ConfigType.STRING, defaultValue: 'producer', doc: 'Stored and reported; batches are kept as the producer compressed them.', brokerName: 'compression.type', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
+  { name: 'compression.type', type: ConfigType.STRING, defaultValue: 'producer', doc: 'Batches are kept as the producer compressed them; zstd makes Fetch below v10 UNSUPPORTED_COMPRESSION_TYPE, as in Kafka.', brokerName: 'compression.type', check: oneOf('producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd') },
   { name: 'min.insync.replicas', type: ConfigType.INT, defaultValue: '1', doc: 'Minimum in-sync replicas for acks=all: above 1 (this single node) acks=all writes get NOT_ENOUGH_REPLICAS, as in Kafka.', brokerName: 'min.insync.replicas', check: (v) => isLong(v) && Number(v) >= 1 },
   { name: 'unclean.leader.election.enable', type: ConfigType.BOOLEAN, defaultValue: 'false', doc: 'Stored; leader election arrives with replication.', check: isBool },
   { name: 'delete.retention.ms', type: ConfigType.LONG, defaultValue: '86400000', doc: 'Stored; used by compaction (not implemented yet).', check: isLong },
@@ -65,7 +70,6 @@ const STORED_ONLY: TopicConfigSpec[] = [
   { name: 'segment.jitter.ms', type: ConfigType.LONG, defaultValue: '0', doc: 'Stored.', check: isLong },
   { name: 'preallocate', type: ConfigType.BOOLEAN, defaultValue: 'false', doc: 'Stored.', check: isBool },
   { name: 'message.downconversion.enable', type: ConfigType.BOOLEAN, defaultValue: 'true', doc: 'Stored; only record batch v2 is served.', check: isBool },
-  { name: 'message.timestamp.difference.max.ms', type: ConfigType.LONG, defaultValue: '9223372036854775807', doc: 'Stored.', check: (v) => /^\d+$/.test(v) },
   { name: 'local.retention.ms', type: ConfigType.LONG, defaultValue: '-2', doc: 'Stored; no tiered storage.', check: isLong },
   { name: 'local.retention.bytes', type: ConfigType.LONG, defaultValue: '-2', doc: 'Stored; no tiered storage.', check: isLong },
 ];

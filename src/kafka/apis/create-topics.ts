@@ -1,6 +1,7 @@
 /**
- * CreateTopics (key 19), v0-7. Validates names (Kafka's rules), partition counts, replication factor (a single
- * node can hold one replica: anything above is INVALID_REPLICATION_FACTOR), manual assignments and configs
+ * CreateTopics (key 19), v0-7. Validates names (Kafka's rules; a name that differs from an existing topic's only
+ * by '.' vs '_' is INVALID_TOPIC_EXCEPTION, as in Kafka), partition counts, replication factor (a single node can
+ * hold one replica: anything above is INVALID_REPLICATION_FACTOR), manual assignments and configs
  * (unknown names and bad values are INVALID_CONFIG). ValidateOnly checks everything and creates nothing.
  * v5+ answers with the topic's partitions, replication factor and effective configs; v7+ with its id.
  * The internal topics are created by their coordinators only (internal-topics.ts).
@@ -9,7 +10,7 @@ import { ApiKey, type CreateTopicsRequest, type CreateTopicsResponseIn } from '.
 import type { CreatableTopicResultIn } from '../../protocol/messages/CreateTopicsResponse.js';
 import type { CreatableTopic } from '../../protocol/messages/CreateTopicsRequest.js';
 import { ErrorCode } from '../../protocol/errors.js';
-import { topicNameError } from '../../cluster/index.js';
+import { collidingTopic, collisionMessage, topicNameError } from '../../cluster/index.js';
 import type { ApiHandler, BrokerServices, KafkaFailure } from '../context.js';
 import { describeTopicConfigs } from './config-catalog.js';
 import { internalTopicFailure, isInternalTopic } from './internal-topics.js';
@@ -36,6 +37,9 @@ function check(b: BrokerServices, t: CreatableTopic): KafkaFailure | { partition
   if (nameError) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: nameError };
   if (b.topics.get(t.name)) return { errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: `Topic '${t.name}' already exists.` };
   if (isInternalTopic(t.name)) return internalTopicFailure(t.name, 'created');
+  // Kafka: a name equal to an existing topic's up to '.' vs '_' is INVALID_TOPIC_EXCEPTION (validateOnly too).
+  const other = collidingTopic(t.name, b.topics.list().map((x) => x.name));
+  if (other !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, errorMessage: collisionMessage(t.name, other) };
   let partitions = t.numPartitions;
   if (t.assignments.length > 0) {
     if (t.numPartitions !== -1 || t.replicationFactor !== -1) {
@@ -102,8 +106,10 @@ export const createTopicsHandler: ApiHandler<CreateTopicsRequest, CreateTopicsRe
         try {
           id = (await b.createTopic(t.name, ok.partitions, ok.configs)).id;
         } catch (err) {
-          if ((err as { code?: unknown }).code === 'TOPIC_ALREADY_EXISTS') {
-            topics.push({ ...base, errorCode: ErrorCode.TOPIC_ALREADY_EXISTS, errorMessage: (err as Error).message });
+          const code = (err as { code?: unknown }).code;
+          if (code === 'TOPIC_ALREADY_EXISTS' || code === 'INVALID_TOPIC_EXCEPTION') {
+            // INVALID_TOPIC_EXCEPTION: a topic colliding with this one ('.' vs '_') was created meanwhile
+            topics.push({ ...base, errorCode: ErrorCode[code], errorMessage: (err as Error).message });
             continue;
           }
           b.logger.error({ err, topic: t.name }, 'create topic failed');

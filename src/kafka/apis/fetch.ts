@@ -12,6 +12,10 @@
  *   the aborted transactions overlapping what they return; read_uncommitted reads go to the high watermark with
  *   a null aborted list. LastStableOffset is reported either way; a read_committed long poll wakes when the
  *   LSO moves.
+ * - zstd (KIP-110): a topic whose compression.type is zstd answers Fetch v4-9 with UNSUPPORTED_COMPRESSION_TYPE
+ *   per partition, as Kafka does (KafkaApis.maybeConvertFetchedData checks the topic's config at versions below
+ *   10). As in Kafka, the batches themselves are not inspected: a zstd batch on a `producer` topic is served to
+ *   any version (kafka-python 2.0.2 fetches at v4 and decodes zstd when python-zstandard is installed).
  * - Fetch sessions (KIP-227) are not kept: every response carries SessionId 0, which clients treat as
  *   sessionless; a request naming a session id gets FETCH_SESSION_ID_NOT_FOUND.
  * - Only synced data is ever served (the log's high watermark moves after fsync).
@@ -28,6 +32,8 @@ import type { ApiHandler, BrokerServices, RequestContext } from '../context.js';
 import { READ_COMMITTED, READ_UNCOMMITTED } from '../../txn/index.js';
 
 const EMPTY = Buffer.alloc(0);
+/** Fetch v10 (KIP-110) is the first a client may send only if it can decode zstd. */
+const ZSTD_FETCH_VERSION_MIN = 10;
 
 interface Target {
   topicOut: FetchableTopicResponseIn;
@@ -45,10 +51,14 @@ function resolveTargets(b: BrokerServices, req: FetchRequest, v: number): { topi
     const rec = byId ? (ft.topicId === ZERO_UUID ? undefined : b.topics.getById(ft.topicId)) : b.topics.get(ft.topic);
     const topicOut: FetchableTopicResponseIn = byId ? { topicId: ft.topicId, partitions: [] } : { topic: ft.topic, partitions: [] };
     topics.push(topicOut);
+    // Kafka refuses Fetch < v10 (no zstd in the client) on a topic whose compression.type is zstd; the topic's
+    // config decides, not the batches, so no record byte is looked at (KafkaApis.maybeConvertFetchedData).
+    const zstdRefused = v < ZSTD_FETCH_VERSION_MIN && rec !== undefined && rec.configs['compression.type']?.trim() === 'zstd';
     for (const fp of ft.partitions) {
       let preError = 0;
       if (!rec) preError = byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
       else if (fp.partition < 0 || fp.partition >= rec.partitions) preError = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      else if (zstdRefused) preError = ErrorCode.UNSUPPORTED_COMPRESSION_TYPE;
       else if (fp.currentLeaderEpoch > LEADER_EPOCH) preError = ErrorCode.UNKNOWN_LEADER_EPOCH;
       else if (fp.currentLeaderEpoch >= 0 && fp.currentLeaderEpoch < LEADER_EPOCH) preError = ErrorCode.FENCED_LEADER_EPOCH;
       const spec: ReadSpec = { topic: rec?.name ?? '', partition: fp.partition, fetchOffset: fp.fetchOffset, partitionMaxBytes: fp.partitionMaxBytes, isolationLevel };

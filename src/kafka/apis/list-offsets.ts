@@ -3,6 +3,9 @@
  * read_committed, IsolationLevel v2+), -2 earliest (log start offset), -3 the record with the
  * largest timestamp (v7+), -4 earliest local (v8+; every segment is local, so the log start offset), and t >= 0
  * the first offset whose timestamp is >= t (offset -1 when there is none).
+ * Under read_committed a lookup (t >= 0, -3) whose answer lies at or past the last stable offset answers offset
+ * -1 and timestamp -1, as Kafka does (Partition.fetchOffsetForTimestamp's lastFetchableOffset): the record
+ * exists but is not readable at that isolation level yet.
  * v0 answers through OldStyleOffsets (at most MaxNumOffsets entries; Tern returns the one offset).
  */
 import { ApiKey, type ListOffsetsRequest, type ListOffsetsResponseIn } from '../../protocol/messages/index.js';

@@ -4,6 +4,7 @@
  * - Auto-creation (`auto.create.topics.enable`, num.partitions) for named topics: always allowed before v4,
  *   per AllowAutoTopicCreation from v4. The topic is created before the answer, so it is usable at once. An
  *   internal topic is created by its coordinator, with its own partition count and configs (internal-topics.ts).
+ *   A name that differs from an existing topic's only by '.' vs '_' is not created: INVALID_TOPIC_EXCEPTION.
  * - v10+ carries topic ids (stable, non-zero); v12 may look topics up by id (null name).
  * - Authorized operations are reported only when asked (v8+); without ACLs every operation is allowed.
  */
@@ -82,6 +83,13 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponseIn> = 
               t = b.topics.get(name) ?? (await (b.pendingTopic(name) ?? b.createTopic(name, b.config.defaultPartitions, {})));
             }
           } catch (err) {
+            // A name colliding with an existing topic's ('.' vs '_') is refused for good: Kafka's synchronous
+            // auto-creation (AutoTopicCreationManager.createTopicsInZk) answers the creation's INVALID_TOPIC_EXCEPTION
+            // as it is. Anything else may pass: retriable.
+            if ((err as { code?: unknown }).code === 'INVALID_TOPIC_EXCEPTION') {
+              topics.push({ errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] });
+              continue;
+            }
             b.logger.warn({ err, topic: name }, 'auto-create failed');
             topics.push({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, partitions: [] });
             continue;

@@ -8,6 +8,9 @@ Usage: transactions_confluent.py BOOTSTRAP PREFIX SCENARIO
   records  begin/produce/commit,
            begin/produce/abort; a read_committed consumer sees exactly the committed records, a
            read_uncommitted one sees both
+  times    offsets_for_times (ListOffsets by timestamp) while a transaction is open: read_committed finds
+           nothing at or past the last stable offset (-1), read_uncommitted finds the open record; after
+           the commit read_committed finds it too
 Prints one JSON line on success; "FAIL: ..." on stderr and exit 1 on the first failed check.
 """
 import json
@@ -101,8 +104,39 @@ def scenario_records():
     return {"ok": True, "transactionalId": txn_id, "committed": len(rc), "uncommitted": len(ru)}
 
 
+def offset_for_time(topic, ts, isolation):
+    c = Consumer({"bootstrap.servers": BOOTSTRAP, "group.id": PREFIX + "-times-" + isolation, "isolation.level": isolation, "enable.auto.commit": False})
+    try:
+        return c.offsets_for_times([TopicPartition(topic, 0, ts)], DEADLINE_S)[0].offset
+    finally:
+        c.close()
+
+
+def scenario_times():
+    topic = PREFIX + "-times"
+    create_topic(topic, 1)
+    plain = Producer({"bootstrap.servers": BOOTSTRAP})
+    plain.produce(topic, value=b"a", partition=0, timestamp=1000000)
+    check(plain.flush(DEADLINE_S) == 0, "plain produce not delivered")
+    txn_id = PREFIX + "-times"
+    p = producer(txn_id)
+    p.init_transactions(DEADLINE_S)
+    p.begin_transaction()
+    p.produce(topic, value=b"x", partition=0, timestamp=2000000)
+    p.flush(DEADLINE_S)
+    # offset 0 'a' at t=1000000, offset 1 'x' at t=2000000 in an open transaction: the LSO is 1
+    open_rc = [offset_for_time(topic, t, "read_committed") for t in (500000, 1500000)]
+    open_ru = [offset_for_time(topic, t, "read_uncommitted") for t in (500000, 1500000)]
+    check(open_rc == [0, -1], "read_committed offsets_for_times during the transaction: %s, expected [0, -1]" % open_rc)
+    check(open_ru == [0, 1], "read_uncommitted offsets_for_times during the transaction: %s, expected [0, 1]" % open_ru)
+    p.commit_transaction(DEADLINE_S)
+    committed_rc = offset_for_time(topic, 1500000, "read_committed")
+    check(committed_rc == 1, "read_committed offsets_for_times after the commit: %s, expected 1" % committed_rc)
+    return {"ok": True, "openCommitted": open_rc, "openUncommitted": open_ru, "committed": committed_rc}
+
+
 try:
-    out = {"init": scenario_init, "records": scenario_records}[SCENARIO]()
+    out = {"init": scenario_init, "records": scenario_records, "times": scenario_times}[SCENARIO]()
 except KafkaException as e:
     fail("%s: %s" % (SCENARIO, e))
 print(json.dumps(out))
