@@ -19,13 +19,21 @@ import { brokerGroupCoordinator, groupMarkerListener, type GroupCoordinator, typ
 import { BlockProducerIdSource, ProducerIdBlocks, brokerTxnCoordinator, type TxnCoordinator, type TxnVerifier } from '../txn/index.js';
 import { NodeFileSystem } from '../io/index.js';
 
-/** The log's part of a topic's config overrides (the rest are stored and reported only). */
+/**
+ * The log's part of a topic's config overrides (the rest are stored and reported only). A stored value this
+ * version cannot read (one an older version took without checking, such as a message.timestamp.difference.max.ms
+ * past Long.MAX) stays at its default, so the partition still opens: its config was accepted once.
+ */
 export function logConfigOf(overrides: Record<string, string>): LogConfig {
   const logPart: Record<string, string> = {};
   for (const [k, v] of Object.entries(overrides)) if (isLogConfigName(k)) logPart[k] = v;
   const res = logConfigFromKafka(logPart);
-  if (!res.ok) throw new Error(`stored topic config is invalid: ${res.error}`);
-  return res.config;
+  if (res.ok) return res.config;
+  const readable: Record<string, string> = {};
+  for (const [k, v] of Object.entries(logPart)) if (logConfigFromKafka({ [k]: v }).ok) readable[k] = v;
+  const again = logConfigFromKafka(readable);
+  if (!again.ok) throw new Error(`stored topic config is invalid: ${again.error}`);
+  return again.config;
 }
 
 /** The name differs from an existing topic's (or one being created) only by '.' vs '_' (Kafka: InvalidTopicException). */

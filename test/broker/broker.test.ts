@@ -9,6 +9,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Kafka, logLevel, ConfigResourceTypes } from 'kafkajs';
 import { ConfigError, defaultShards, resolveConfig } from '../../src/broker/index.js';
+import { logConfigOf } from '../../src/broker/broker.js';
 import { ApiKey, type DescribeConfigsResponse, type FetchResponse, type MetadataResponse } from '../../src/protocol/messages/index.js';
 import { ErrorCode } from '../../src/protocol/errors.js';
 import {
@@ -58,6 +59,15 @@ describe('resolveConfig', () => {
       { defaultPartitions: 0 },
     ];
     for (const o of bad) expect(() => resolveConfig(o), JSON.stringify(o)).toThrow(ConfigError);
+  });
+});
+
+describe('stored topic configs', () => {
+  it('a value this version cannot read stays at its default; the readable ones apply (the partition still opens)', () => {
+    const c = logConfigOf({ 'retention.ms': '1000', 'message.timestamp.difference.max.ms': '99999999999999999999', 'some.other': 'x' });
+    expect(c.retentionMs).toBe(1000);
+    expect(c.messageTimestampDifferenceMaxMs).toBe(Infinity);
+    expect(logConfigOf({ 'message.timestamp.difference.max.ms': '60000' }).messageTimestampDifferenceMaxMs).toBe(60000);
   });
 });
 
