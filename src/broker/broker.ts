@@ -20,12 +20,13 @@ import { BlockProducerIdSource, ProducerIdBlocks, brokerTxnCoordinator, type Txn
 import { NodeFileSystem } from '../io/index.js';
 
 /**
- * The log's part of a topic's config overrides (the rest are stored and reported only). A stored value this
+ * The log's part of a topic's config overrides (the rest are stored and reported only), over the broker-wide
+ * defaults (`logDefaults`: --log-retention-ms and the like). A stored value this
  * version cannot read (one an older version took without checking, such as a message.timestamp.difference.max.ms
  * past Long.MAX) stays at its default, so the partition still opens: its config was accepted once.
  */
-export function logConfigOf(overrides: Record<string, string>): LogConfig {
-  const logPart: Record<string, string> = {};
+export function logConfigOf(overrides: Record<string, string>, brokerDefaults: Readonly<Record<string, string>> = {}): LogConfig {
+  const logPart: Record<string, string> = { ...brokerDefaults };
   for (const [k, v] of Object.entries(overrides)) if (isLogConfigName(k)) logPart[k] = v;
   const res = logConfigFromKafka(logPart);
   if (res.ok) return res.config;
@@ -138,7 +139,7 @@ export class Broker implements BrokerServices {
       storageRetryMs: config.storageRetryMs,
       logger,
       retentionCheckIntervalMs: config.retentionCheckIntervalMs,
-      configFor: (topic) => logConfigOf(topics.get(topic)?.configs ?? {}),
+      configFor: (topic) => logConfigOf(topics.get(topic)?.configs ?? {}, config.logDefaults),
     });
     const broker = new Broker(config, logger, topics, logs, fs);
     // Producer id blocks are reserved in <dataDir>/producer-ids before use (never reused after a crash).
@@ -170,7 +171,7 @@ export class Broker implements BrokerServices {
 
   private async reconcile(): Promise<void> {
     for (const t of this.topics.list()) {
-      const config = logConfigOf(t.configs);
+      const config = logConfigOf(t.configs, this.config.logDefaults);
       for (let p = 0; p < t.partitions; p++) {
         const log = this.logs.get(t.name, p);
         if (log) log.updateConfig(config);
@@ -222,7 +223,7 @@ export class Broker implements BrokerServices {
   }
 
   private async create(name: string, partitions: number, configs: Record<string, string>): Promise<TopicRecord> {
-    const config = logConfigOf(configs);
+    const config = logConfigOf(configs, this.config.logDefaults);
     for (let p = 0; p < partitions; p++) await this.logs.createPartition(name, p, config);
     const t = this.topics.add(name, partitions, configs);
     try {
@@ -254,7 +255,7 @@ export class Broker implements BrokerServices {
   async addPartitions(name: string, total: number): Promise<void> {
     const t = this.topics.get(name);
     if (!t) return;
-    const config = logConfigOf(t.configs);
+    const config = logConfigOf(t.configs, this.config.logDefaults);
     for (let p = t.partitions; p < total; p++) await this.logs.createPartition(name, p, config);
     this.topics.setPartitions(name, total);
     await this.topics.commit();
@@ -264,7 +265,7 @@ export class Broker implements BrokerServices {
   async setTopicConfigs(name: string, configs: Record<string, string>): Promise<void> {
     const t = this.topics.get(name);
     if (!t) return;
-    const config = logConfigOf(configs);
+    const config = logConfigOf(configs, this.config.logDefaults);
     this.topics.setConfigs(name, configs);
     await this.topics.commit();
     for (let p = 0; p < t.partitions; p++) this.logs.get(name, p)?.updateConfig(config);

@@ -65,6 +65,11 @@ export interface BrokerConfig extends GroupCoordinatorConfig, TxnCoordinatorConf
   partitionsPerShardMax: number;
   /** How often the retention pass runs. */
   retentionCheckIntervalMs: number;
+  /**
+   * Broker-wide topic config defaults (Kafka's log.retention.ms, log.retention.bytes, log.segment.bytes,
+   * log.roll.ms, message.max.bytes), as topic config names and values: a topic's own override wins.
+   */
+  logDefaults: Readonly<Record<string, string>>;
   /** Time allowed for in-flight requests to finish on shutdown. */
   shutdownGraceMs: number;
 
@@ -116,6 +121,16 @@ export interface BrokerOptions {
   connectionsMax?: number;
   connectionIdleMs?: number;
   retentionCheckIntervalMs?: number;
+  /** Kafka log.retention.ms: default retention.ms of every topic. */
+  logRetentionMs?: number;
+  /** Kafka log.retention.bytes: default retention.bytes. */
+  logRetentionBytes?: number;
+  /** Kafka log.segment.bytes: default segment.bytes. */
+  logSegmentBytes?: number;
+  /** Kafka log.roll.ms: default segment.ms. */
+  logRollMs?: number;
+  /** Kafka message.max.bytes: default max.message.bytes. */
+  messageMaxBytes?: number;
   logEngine?: string;
   flushDelayUs?: number;
   flushBytesMax?: number;
@@ -166,6 +181,7 @@ import {
 } from '../io/index.js';
 import { channelBytesMax } from '../shard/channel.js';
 import { shardsMax } from '../shard/assignment.js';
+import { logConfigFromKafka } from '../log/config.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
@@ -249,6 +265,7 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     partitionsPerTopicMax: 100_000,
     partitionsPerShardMax: positiveInt(o.partitionsPerShardMax ?? 7_000, 'partitionsPerShardMax'),
     retentionCheckIntervalMs: positiveInt(o.retentionCheckIntervalMs ?? 300_000, 'retentionCheckIntervalMs'),
+    logDefaults: logDefaultsOf(o),
     shutdownGraceMs: 10_000,
     logEngine: logEngine as LogEngine,
     flushDelayUs: nonNegativeInt(o.flushDelayUs ?? 0, 'flush-delay-us', engineFlushDelayUsMax),
@@ -266,6 +283,27 @@ export function resolveConfig(o: BrokerOptions): BrokerConfig {
     ...producerStateConfig(o),
     ...txnConfig(o),
   };
+}
+
+/** Broker flag -> the topic config it is the default of (Kafka's synonyms). */
+export const LOG_DEFAULT_FLAGS = {
+  logRetentionMs: 'retention.ms',
+  logRetentionBytes: 'retention.bytes',
+  logSegmentBytes: 'segment.bytes',
+  logRollMs: 'segment.ms',
+  messageMaxBytes: 'max.message.bytes',
+} as const;
+
+/** The broker-wide topic defaults that were set, checked as topic configs are. */
+function logDefaultsOf(o: BrokerOptions): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [flag, name] of Object.entries(LOG_DEFAULT_FLAGS) as [keyof typeof LOG_DEFAULT_FLAGS, string][]) {
+    const v = o[flag];
+    if (v !== undefined) out[name] = String(v);
+  }
+  const res = logConfigFromKafka(out);
+  if (!res.ok) throw new ConfigError(`broker topic defaults: ${res.error}`);
+  return Object.freeze(out);
 }
 
 /** The producer state limits, Kafka's producer.id.expiration.ms default. */

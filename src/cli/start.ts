@@ -38,6 +38,12 @@ export interface StartOptions {
   offsetsRetentionMinutes?: number;
   /** Kafka `log.retention.check.interval.ms`: how often retention deletes expired or excess segments. */
   retentionCheckIntervalMs?: number;
+  /** Broker-wide topic defaults: Kafka `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.roll.ms`, `message.max.bytes`. */
+  logRetentionMs?: number;
+  logRetentionBytes?: number;
+  logSegmentBytes?: number;
+  logRollMs?: number;
+  messageMaxBytes?: number;
   /** Kafka `producer.id.expiration.ms`. */
   producerIdExpirationMs?: number;
   /** Producers tracked per partition. */
@@ -74,6 +80,11 @@ const KEYS = {
   groupInitialRebalanceDelayMs: 'group-initial-rebalance-delay-ms',
   offsetsRetentionMinutes: 'offsets-retention-minutes',
   retentionCheckIntervalMs: 'log-retention-check-interval-ms',
+  logRetentionMs: 'log-retention-ms',
+  logRetentionBytes: 'log-retention-bytes',
+  logSegmentBytes: 'log-segment-bytes',
+  logRollMs: 'log-roll-ms',
+  messageMaxBytes: 'message-max-bytes',
   producerIdExpirationMs: 'producer-id-expiration-ms',
   producerIdsPerPartitionMax: 'producer-ids-per-partition-max',
   transactionStateTopicPartitions: 'transaction-state-partitions',
@@ -82,6 +93,8 @@ const KEYS = {
   transactionalIdExpirationMs: 'transactional-id-expiration-ms',
 } as const;
 type Key = keyof typeof KEYS;
+/** The broker-wide topic defaults (each the default of a topic config: retention.ms, ...). */
+const LOG_DEFAULT_KEYS = ['logRetentionMs', 'logRetentionBytes', 'logSegmentBytes', 'logRollMs', 'messageMaxBytes'] as const;
 /** The transaction settings (integers >= 1; the broker config checks their upper bounds). */
 const TXN_KEYS = ['transactionStateTopicPartitions', 'transactionMaxTimeoutMs', 'transactionAbortTimedOutIntervalMs', 'transactionalIdExpirationMs'] as const;
 type TxnKey = (typeof TXN_KEYS)[number];
@@ -168,8 +181,19 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
     if (String(raw).trim() === '' || !Number.isInteger(n) || n < (k === 'groupInitialRebalanceDelayMs' ? 0 : 1)) throw new CliError(`${KEYS[k]} must be an integer >= ${k === 'groupInitialRebalanceDelayMs' ? 0 : 1}, got '${raw}'`);
     groupInts[k] = n;
   }
+  // Broker-wide topic defaults: integers here (-1 is "no limit" for the retention ones); the broker checks each
+  // as the topic config it is the default of.
+  const logDefaults: Partial<Record<(typeof LOG_DEFAULT_KEYS)[number], number>> = {};
+  for (const k of LOG_DEFAULT_KEYS) {
+    const raw = pick(k);
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (String(raw).trim() === '' || !Number.isSafeInteger(n)) throw new CliError(`${KEYS[k]} must be an integer, got '${raw}'`);
+    logDefaults[k] = n;
+  }
   return {
     ...groupInts,
+    ...logDefaults,
     listen,
     ...(advertise === undefined ? {} : { advertise }),
     ...(smp === undefined ? {} : { smp }),
@@ -207,6 +231,11 @@ export function startCommand(): Command {
     .option('--offsets-topic-partitions <n>', 'partitions of __consumer_offsets, as Kafka offsets.topic.num.partitions (default: 50)')
     .option('--group-initial-rebalance-delay-ms <ms>', 'how long a new group waits for more members, as Kafka group.initial.rebalance.delay.ms (default: 3000)')
     .option('--offsets-retention-minutes <n>', 'committed offsets retention, as Kafka offsets.retention.minutes (default: 10080, 7 days)')
+    .option('--log-retention-ms <ms>', 'default retention.ms of every topic, as Kafka log.retention.ms (default: 604800000, 7 days; -1: keep forever)')
+    .option('--log-retention-bytes <bytes>', 'default retention.bytes of every partition, as Kafka log.retention.bytes (default: -1, no limit)')
+    .option('--log-segment-bytes <bytes>', 'default segment.bytes, as Kafka log.segment.bytes (default: 1073741824)')
+    .option('--log-roll-ms <ms>', 'default segment.ms, as Kafka log.roll.ms (default: 604800000)')
+    .option('--message-max-bytes <bytes>', 'default max.message.bytes (largest record batch), as Kafka message.max.bytes (default: 1048588)')
     .option('--log-retention-check-interval-ms <ms>', 'how often segments past a topic retention.ms / retention.bytes are deleted, as Kafka log.retention.check.interval.ms (default: 300000, 5 min)')
     .option('--producer-id-expiration-ms <ms>', 'forget an idle producer id after this, as Kafka producer.id.expiration.ms (default: 86400000, 1 day)')
     .option('--producer-ids-per-partition-max <n>', 'producer ids tracked per partition; beyond it the least recently active idle one is forgotten (default: 10000)')
@@ -233,7 +262,7 @@ Example tern.yaml:
   auto-create-topics: true
   num-partitions: 1`,
     )
-    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; zeroAheadBytes?: string; journalFilesMin?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; logRetentionCheckIntervalMs?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; transactionStatePartitions?: string; transactionMaxTimeoutMs?: string; transactionAbortIntervalMs?: string; transactionalIdExpirationMs?: string; config?: string }) => {
+    .action(async (opts: { listen?: string; advertise?: string; dataDir?: string; nodeId?: string; logLevel?: string; autoCreateTopics?: string; numPartitions?: string; logEngine?: string; flushDelayUs?: string; zeroAheadBytes?: string; journalFilesMin?: string; smp?: string; offsetsTopicPartitions?: string; groupInitialRebalanceDelayMs?: string; offsetsRetentionMinutes?: string; logRetentionCheckIntervalMs?: string; logRetentionMs?: string; logRetentionBytes?: string; logSegmentBytes?: string; logRollMs?: string; messageMaxBytes?: string; producerIdExpirationMs?: string; producerIdsPerPartitionMax?: string; transactionStatePartitions?: string; transactionMaxTimeoutMs?: string; transactionAbortIntervalMs?: string; transactionalIdExpirationMs?: string; config?: string }) => {
       let file: StartFlags = {};
       if (opts.config !== undefined) {
         let text: string;
@@ -261,6 +290,7 @@ Example tern.yaml:
       if (opts.groupInitialRebalanceDelayMs !== undefined) flags.groupInitialRebalanceDelayMs = opts.groupInitialRebalanceDelayMs;
       if (opts.offsetsRetentionMinutes !== undefined) flags.offsetsRetentionMinutes = opts.offsetsRetentionMinutes;
       if (opts.logRetentionCheckIntervalMs !== undefined) flags.retentionCheckIntervalMs = opts.logRetentionCheckIntervalMs;
+      for (const k of LOG_DEFAULT_KEYS) if (opts[k] !== undefined) flags[k] = opts[k];
       if (opts.producerIdExpirationMs !== undefined) flags.producerIdExpirationMs = opts.producerIdExpirationMs;
       if (opts.producerIdsPerPartitionMax !== undefined) flags.producerIdsPerPartitionMax = opts.producerIdsPerPartitionMax;
       if (opts.transactionStatePartitions !== undefined) flags.transactionStateTopicPartitions = opts.transactionStatePartitions;

@@ -148,7 +148,7 @@ async function runShard(init: ShardInit): Promise<void> {
     storageRetryMs: config.storageRetryMs,
     logger,
     retentionCheckIntervalMs: config.retentionCheckIntervalMs,
-    configFor: (topic) => logConfigOf(mirror.get(topic)?.configs ?? {}),
+    configFor: (topic) => logConfigOf(mirror.get(topic)?.configs ?? {}, config.logDefaults),
     owns,
     cleanShutdownFile: init.cleanShutdownFile,
     offload: cpu,
@@ -157,7 +157,7 @@ async function runShard(init: ShardInit): Promise<void> {
   // A partition in the table without a directory (a crash between the table write and its creation): create it.
   for (const t of mirror.list()) {
     for (let p = 0; p < t.partitions; p++) {
-      if (owns(t.name, p) && !logs.get(t.name, p) && !logs.offline(t.name, p)) await logs.createPartition(t.name, p, logConfigOf(t.configs));
+      if (owns(t.name, p) && !logs.get(t.name, p) && !logs.offline(t.name, p)) await logs.createPartition(t.name, p, logConfigOf(t.configs, config.logDefaults));
     }
   }
   logs.start();
@@ -230,7 +230,7 @@ async function runShard(init: ShardInit): Promise<void> {
       case 'topic': {
         const t = a.record as TopicRecord;
         mirror.upsert(t, a.owners as number[]);
-        const lc = logConfigOf(t.configs);
+        const lc = logConfigOf(t.configs, config.logDefaults);
         for (let p = 0; p < t.partitions; p++) logs.get(t.name, p)?.updateConfig(lc);
         // The internal topic appeared (created through some shard): load this shard's share of it.
         if (t.name === OFFSETS_TOPIC) void coordinator.ensureOffsetsTopic();
@@ -243,7 +243,7 @@ async function runShard(init: ShardInit): Promise<void> {
         await coordinator.removeTopicOffsets(a.name as string).catch((err: unknown) => logger.error({ err, topic: a.name }, 'removing a deleted topic\'s offsets failed'));
         return null;
       case 'createPartitions': {
-        const lc = logConfigOf(a.configs as Record<string, string>);
+        const lc = logConfigOf(a.configs as Record<string, string>, config.logDefaults);
         for (const p of a.partitions as number[]) await logs.createPartition(a.topic as string, p, lc);
         return null;
       }

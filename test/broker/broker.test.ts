@@ -62,6 +62,17 @@ describe('resolveConfig', () => {
   });
 });
 
+describe('broker-wide topic defaults', () => {
+  it('become the topic config defaults they stand for, checked as those are', () => {
+    expect(resolveConfig({ logRetentionMs: 3_600_000, messageMaxBytes: 2000 }).logDefaults).toEqual({ 'retention.ms': '3600000', 'max.message.bytes': '2000' });
+    expect(resolveConfig({}).logDefaults).toEqual({});
+    expect(() => resolveConfig({ logSegmentBytes: 10 })).toThrow(ConfigError);
+    const c = logConfigOf({ 'retention.ms': '1000' }, { 'retention.ms': '3600000', 'max.message.bytes': '2000' });
+    expect(c.retentionMs).toBe(1000); // the topic's own value wins
+    expect(c.maxMessageBytes).toBe(2000);
+  });
+});
+
 describe('stored topic configs', () => {
   it('a value this version cannot read stays at its default; the readable ones apply (the partition still opens)', () => {
     const c = logConfigOf({ 'retention.ms': '1000', 'message.timestamp.difference.max.ms': '99999999999999999999', 'some.other': 'x' });

@@ -17,6 +17,12 @@ describe('tern start settings', () => {
     expect(() => mergeStartOptions({}, { retentionCheckIntervalMs: '0' })).toThrow(/log-retention-check-interval-ms must be an integer >= 1/);
   });
 
+  it('takes the broker-wide topic defaults (log-retention-ms, log-retention-bytes, log-segment-bytes, log-roll-ms, message-max-bytes)', () => {
+    const o = mergeStartOptions(parseConfigFile('log-retention-ms: -1\nmessage-max-bytes: 2000\n', 'f'), { logSegmentBytes: '1048576', messageMaxBytes: '5000' });
+    expect(o).toMatchObject({ logRetentionMs: -1, logSegmentBytes: 1048576, messageMaxBytes: 5000 });
+    expect(() => mergeStartOptions({}, { logRollMs: '1h' })).toThrow(/log-roll-ms must be an integer, got '1h'/);
+  });
+
   it('reads YAML and JSON, with kebab-case or camelCase keys', () => {
     expect(parseConfigFile('listen: 0.0.0.0:9093\ndata-dir: /d\nnode-id: 2\nlog-level: debug\nadvertise: h:1\n', 'f')).toEqual({
       listen: '0.0.0.0:9093',

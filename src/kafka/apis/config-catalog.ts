@@ -109,20 +109,27 @@ export interface ConfigEntry {
   synonyms: { name: string; value: string | null; source: number }[];
 }
 
-/** Effective topic configs (overrides over defaults), optionally filtered by `keys`. */
-export function describeTopicConfigs(_b: BrokerServices, overrides: Record<string, string>, keys: readonly string[] | null): ConfigEntry[] {
+/**
+ * Effective topic configs (overrides over the broker's defaults over Kafka's), optionally filtered by `keys`. A
+ * value a broker flag set (--log-retention-ms ...) is reported as Kafka does: source STATIC_BROKER_CONFIG, with
+ * the broker setting (log.retention.ms ...) as its synonym.
+ */
+export function describeTopicConfigs(b: BrokerServices, overrides: Record<string, string>, keys: readonly string[] | null): ConfigEntry[] {
   const out: ConfigEntry[] = [];
+  const brokerSet = b.config.logDefaults;
   for (const spec of TOPIC_CONFIGS) {
     if (keys !== null && !keys.includes(spec.name)) continue;
     const override = Object.hasOwn(overrides, spec.name) ? overrides[spec.name]! : undefined;
+    const fromBroker = Object.hasOwn(brokerSet, spec.name) ? brokerSet[spec.name]! : undefined;
     const synonyms: ConfigEntry['synonyms'] = [];
     if (override !== undefined) synonyms.push({ name: spec.name, value: override, source: ConfigSource.DYNAMIC_TOPIC_CONFIG });
+    if (spec.brokerName && fromBroker !== undefined) synonyms.push({ name: spec.brokerName, value: fromBroker, source: ConfigSource.STATIC_BROKER_CONFIG });
     if (spec.brokerName) synonyms.push({ name: spec.brokerName, value: spec.defaultValue, source: ConfigSource.DEFAULT_CONFIG });
     out.push({
       name: spec.name,
-      value: override ?? spec.defaultValue,
+      value: override ?? fromBroker ?? spec.defaultValue,
       readOnly: false,
-      source: override !== undefined ? ConfigSource.DYNAMIC_TOPIC_CONFIG : ConfigSource.DEFAULT_CONFIG,
+      source: override !== undefined ? ConfigSource.DYNAMIC_TOPIC_CONFIG : fromBroker !== undefined ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG,
       type: spec.type,
       doc: spec.doc,
       synonyms,
@@ -171,7 +178,7 @@ const SETTINGS: readonly BrokerEntry[] = [
  * The broker's configs: static (start-up flags), so all read-only. The source is Kafka's: DEFAULT_CONFIG (and
  * IsDefault) for a setting at its default, STATIC_BROKER_CONFIG for one a flag or the config file changed and for
  * the node's identity, so tools that list a broker's overrides show what the operator set. The topic defaults
- * (log.retention.ms, message.max.bytes, ...) are Tern's fixed defaults.
+ * (log.retention.ms, message.max.bytes, ...) are Kafka's unless a flag set them (--log-retention-ms ...).
  */
 export function describeBrokerConfigs(b: BrokerServices, keys: readonly string[] | null): ConfigEntry[] {
   const c = b.config;
@@ -182,7 +189,11 @@ export function describeBrokerConfigs(b: BrokerServices, keys: readonly string[]
     const v = value(c);
     entries.push({ name, value: v, type, doc, source: v === value(d) ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG });
   }
-  for (const spec of TOPIC_CONFIGS) if (spec.brokerName) entries.push({ name: spec.brokerName, value: spec.defaultValue, type: spec.type, doc: spec.doc, source: ConfigSource.DEFAULT_CONFIG });
+  for (const spec of TOPIC_CONFIGS) {
+    if (!spec.brokerName) continue;
+    const set = Object.hasOwn(c.logDefaults, spec.name) ? c.logDefaults[spec.name]! : undefined;
+    entries.push({ name: spec.brokerName, value: set ?? spec.defaultValue, type: spec.type, doc: spec.doc, source: set !== undefined ? ConfigSource.STATIC_BROKER_CONFIG : ConfigSource.DEFAULT_CONFIG });
+  }
   return entries
     .filter((e) => keys === null || keys.includes(e.name))
     .map((e) => ({ name: e.name, value: e.value, readOnly: true, source: e.source, type: e.type, doc: e.doc, synonyms: [{ name: e.name, value: e.value, source: e.source }] }));
