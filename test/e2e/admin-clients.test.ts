@@ -20,10 +20,11 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigResourceTypes, Kafka, logLevel, type Admin } from 'kafkajs';
+import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
 import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
 import { kcatConsume, kcatMetadata } from './lib/kcat.js';
 import { describeRun, PYTHON, requireTools, run, waitFor } from './lib/proc.js';
+import { kafkaFor } from './lib/kafkajs.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -32,17 +33,6 @@ const OFFSETS_PARTITIONS = 50; // Kafka's offsets.topic.num.partitions, Tern's d
 const BROKER_ARGS = ['--group-initial-rebalance-delay-ms', '0'];
 const dirs = new TempDirs();
 let broker: E2EBroker;
-
-function kafkaFor(port: number, clientId: string): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: [`127.0.0.1:${port}`],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 5_000,
-    requestTimeout: 10_000,
-    retry: { retries: 3, initialRetryTime: 100, maxRetryTime: 1_000 },
-  });
-}
 
 /** Kafka's group -> `__consumer_offsets` partition (Java String.hashCode, & 0x7fffffff). */
 function offsetsPartitionOf(group: string): number {
@@ -62,7 +52,7 @@ async function committed(mode: 'commit' | 'read', topic: string, partition: numb
 }
 
 async function withAdmin<T>(port: number, f: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = kafkaFor(port, 'e2e-admin').admin();
+  const admin = kafkaForHere(port, 'e2e-admin').admin();
   await admin.connect();
   try {
     return await f(admin);
@@ -128,7 +118,7 @@ describe('deleting a topic', () => {
     const GROUP = 'admin-recreated-g';
     await withAdmin(broker.port, async (admin) => {
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
-      const producer = kafkaFor(broker.port, 'e2e-admin-p').producer();
+      const producer = kafkaForHere(broker.port, 'e2e-admin-p').producer();
       await producer.connect();
       await producer.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}` })) });
       await producer.disconnect();
@@ -140,7 +130,7 @@ describe('deleting a topic', () => {
     // The removal must be stored (tombstones), not only forgotten in memory.
     await broker.stop();
     broker = await launch({ args: BROKER_ARGS, dataDir: broker.dataDir });
-    const kafka = kafkaFor(broker.port, 'e2e-admin-2');
+    const kafka = kafkaForHere(broker.port, 'e2e-admin-2');
     await withAdmin(broker.port, async (admin) => {
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
       const fetched = await waitFor('OffsetFetch after the restart', 20_000, async () => {
@@ -215,7 +205,7 @@ describe('broker configs', () => {
 describe('topic configs take effect', () => {
   it('min.insync.replicas=2: kafkajs acks=all gets NOT_ENOUGH_REPLICAS and nothing is written; acks=1 works; after alterConfigs to 1 acks=all works', async () => {
     const TOPIC = 'admin-min-isr';
-    const kafka = kafkaFor(broker.port, 'e2e-admin-isr');
+    const kafka = kafkaForHere(broker.port, 'e2e-admin-isr');
     await withAdmin(broker.port, async (admin) => {
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
       const producer = kafka.producer({ retry: { retries: 0 } });
@@ -241,3 +231,8 @@ describe('topic configs take effect', () => {
     ]);
   }, 30_000);
 });
+
+/** This file's clients: shorter timeouts and fewer retries than the default. */
+function kafkaForHere(port: number, clientId: string): Kafka {
+  return kafkaFor(port, clientId, { requestTimeout: 10_000, retries: 3 });
+}

@@ -6,26 +6,16 @@
  * - committed offsets survive a broker crash (SIGKILL) and restart: every acknowledged commit is there.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel, type Admin, type Consumer, type Producer } from 'kafkajs';
+import type { Admin, Consumer, Producer } from 'kafkajs';
 import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
 import { requireTools, waitFor } from './lib/proc.js';
+import { kafkaFor } from './lib/kafkajs.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 const BROKER_ARGS = ['--group-initial-rebalance-delay-ms', '300'];
 let broker: E2EBroker;
 const dirs = new TempDirs();
-
-function kafkaFor(port: number, clientId: string): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: [`127.0.0.1:${port}`],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 5_000,
-    requestTimeout: 15_000,
-    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 1_000 },
-  });
-}
 
 beforeAll(async () => {
   requireTools();

@@ -10,26 +10,16 @@
  *   marker), and the aborted one's are not.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Kafka, logLevel } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
 import { requireTools, waitFor } from './lib/proc.js';
+import { kafkaFor } from './lib/kafkajs.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 const BROKER_ARGS = ['--group-initial-rebalance-delay-ms', '0'];
 const dirs = new TempDirs();
 let broker: E2EBroker;
-
-function kafkaFor(port: number, clientId: string): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: [`127.0.0.1:${port}`],
-    logLevel: logLevel.NOTHING,
-    connectionTimeout: 5_000,
-    requestTimeout: 15_000,
-    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 1_000 },
-  });
-}
 
 async function groupOffsets(kafka: Kafka, groupId: string, topic: string): Promise<Record<number, string>> {
   const admin = kafka.admin();

@@ -11,15 +11,11 @@ import json
 import sys
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+from e2e_common import fail
 
 BOOTSTRAP, MODE, TOPIC, PARTITION, OFFSET = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
 GROUPS = sys.argv[6:]
 DEADLINE_S = 15
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
 
 
 out = {}

@@ -14,21 +14,12 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewPartitions, NewTopic
+from e2e_common import check, fail
 
 BOOTSTRAP, PREFIX = sys.argv[1], sys.argv[2]
 TOPIC = PREFIX + "-main"
 VALIDATE_ONLY_TOPIC = PREFIX + "-validate-only"
 DEADLINE_S = 20
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def wait_until(what, fn, timeout=DEADLINE_S):

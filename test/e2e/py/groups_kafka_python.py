@@ -11,20 +11,11 @@ import time
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
+from e2e_common import check, fail
 
 BOOTSTRAP, PREFIX = sys.argv[1], sys.argv[2]
 TOPIC, GROUP = PREFIX + "-kp-group", PREFIX + "-kp-g"
 DEADLINE_S = 40
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, request_timeout_ms=15000)

@@ -11,6 +11,7 @@ import sys
 import time
 
 from confluent_kafka import KafkaError, Producer
+from e2e_common import fail
 
 BOOTSTRAP, TOPIC, COUNT = sys.argv[1], sys.argv[2], int(sys.argv[3])
 DEADLINE_S = 150
@@ -19,11 +20,6 @@ PACE_EVERY, PACE_S = 20, 0.006
 
 errors = []
 delivered = [0]
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
 
 
 def on_delivery(err, msg):

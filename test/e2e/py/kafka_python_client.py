@@ -13,20 +13,11 @@ import time
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from e2e_common import check, fail
 
 BOOTSTRAP, PREFIX = sys.argv[1], sys.argv[2]
 TOPIC = PREFIX + "-kp"
 DEADLINE_S = 20
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="tern-e2e-admin", request_timeout_ms=15000)

@@ -13,16 +13,12 @@ Must run with /usr/bin/python3 (the Debian build that has the modules).
 import json
 import sys
 import time
+from e2e_common import fail
 
 BOOTSTRAP, CLIENT, TOPIC, RUN_S = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
 GROUP = TOPIC + "-g"
 READY_AFTER = 100
 DRAIN_S = 30
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
 
 
 acked = set()

@@ -16,21 +16,12 @@ from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 from kafka import KafkaProducer
 from kafka.errors import InvalidTimestampError
+from e2e_common import check, fail
 
 BOOTSTRAP, PREFIX = sys.argv[1], sys.argv[2]
 TOPIC = PREFIX + "-ts"
 HOUR_MS = 3600 * 1000
 DEADLINE_S = 20
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def now_ms():

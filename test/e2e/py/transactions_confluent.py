@@ -19,19 +19,10 @@ import time
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+from e2e_common import check, fail
 
 BOOTSTRAP, PREFIX, SCENARIO = sys.argv[1], sys.argv[2], sys.argv[3]
 DEADLINE_S = 30
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 def producer(txn_id, timeout_ms=60000):

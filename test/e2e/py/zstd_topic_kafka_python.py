@@ -15,6 +15,7 @@ import time
 from kafka import KafkaAdminClient, KafkaClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.protocol.fetch import FetchRequest
+from e2e_common import check, fail
 
 BOOTSTRAP, PREFIX = sys.argv[1], sys.argv[2]
 ZSTD = PREFIX + "-zstd"
@@ -22,16 +23,6 @@ PLAIN = PREFIX + "-plain"
 N = 3
 DEADLINE_S = 20
 UNSUPPORTED_COMPRESSION_TYPE = 76
-
-
-def fail(msg):
-    sys.stderr.write("FAIL: " + msg + "\n")
-    sys.exit(1)
-
-
-def check(cond, msg):
-    if not cond:
-        fail(msg)
 
 
 admin = KafkaAdminClient(bootstrap_servers=BOOTSTRAP, client_id="tern-e2e-zstd-admin", request_timeout_ms=15000)
