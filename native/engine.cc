@@ -1392,17 +1392,22 @@ class Engine : public Napi::ObjectWrap<Engine> {
   bool CheckpointSync(File& f) {
     int err = f.error;
     if (err != 0 && (f.syncFailed || (err != ENOSPC && err != EDQUOT))) return false;
-    uint64_t t0 = NowNs();
-    int rc = ::fdatasync(f.fd);
-    syncUs_.Record(MicrosSince(t0));
-    if (rc != 0) {
-      f.error = errno;
-      f.syncFailed = true;
-      return false;
-    }
+    if (!FdatasyncFile(f)) return false;
     syncs_++;
     checkpointSyncs_++;
     return true;
+  }
+
+  // fdatasync of a file, timed; a failure latches its error as a failed sync (never retried).
+  bool FdatasyncFile(File& f) {
+    uint64_t t0 = NowNs();
+    int rc = ::fdatasync(f.fd);
+    int e = errno;
+    syncUs_.Record(MicrosSince(t0));
+    if (rc == 0) return true;
+    f.error = e;
+    f.syncFailed = true;
+    return false;
   }
 
   // Once the journal has failed it takes no entries, but those it holds must not outlive the bytes they stand
@@ -1713,14 +1718,7 @@ class Engine : public Napi::ObjectWrap<Engine> {
   // fdatasync, then (once, for a file this engine created) its directory, so the name is durable too. On success
   // the file is durable up to `upTo` (kSynced); a failure latches f.error.
   uint32_t SyncFile(File& f, uint64_t upTo) {
-    uint64_t t0 = NowNs();
-    int rc = ::fdatasync(f.fd);
-    syncUs_.Record(MicrosSince(t0));
-    if (rc != 0) {
-      f.error = errno;
-      f.syncFailed = true;
-      return 0;
-    }
+    if (!FdatasyncFile(f)) return 0;
     syncs_++;
     if (f.created && !f.dirSynced) f.error = SyncParentDir(f.path);
     if (f.error != 0) return 0;

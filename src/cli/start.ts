@@ -10,7 +10,7 @@ import { Command, Option } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { CliError } from './output.js';
 
-export interface StartOptions {
+export interface StartOptions extends Pick<BrokerOptions, keyof typeof LOG_DEFAULT_FLAGS> {
   listen: string;
   advertise?: string;
   dataDir: string;
@@ -38,12 +38,6 @@ export interface StartOptions {
   offsetsRetentionMinutes?: number;
   /** Kafka `log.retention.check.interval.ms`: how often retention deletes expired or excess segments. */
   retentionCheckIntervalMs?: number;
-  /** Broker-wide topic defaults: Kafka `log.retention.ms`, `log.retention.bytes`, `log.segment.bytes`, `log.roll.ms`, `message.max.bytes`. */
-  logRetentionMs?: number;
-  logRetentionBytes?: number;
-  logSegmentBytes?: number;
-  logRollMs?: number;
-  messageMaxBytes?: number;
   /** Kafka `producer.id.expiration.ms`. */
   producerIdExpirationMs?: number;
   /** Producers tracked per partition. */
@@ -60,7 +54,7 @@ export interface StartOptions {
 
 export const START_DEFAULTS = { listen: '127.0.0.1:9092', dataDir: './tern-data', nodeId: 0, logLevel: 'info', autoCreateTopics: true, defaultPartitions: 1 } as const;
 export { LOG_LEVELS } from '../broker/config.js';
-import { LOG_ENGINES, LOG_LEVELS } from '../broker/config.js';
+import { LOG_DEFAULT_FLAGS, LOG_ENGINES, LOG_LEVELS, type BrokerOptions } from '../broker/config.js';
 
 /** Setting name (as in StartOptions) -> the flag / file key that sets it. */
 const KEYS = {
@@ -94,7 +88,7 @@ const KEYS = {
 } as const;
 type Key = keyof typeof KEYS;
 /** The broker-wide topic defaults (each the default of a topic config: retention.ms, ...). */
-const LOG_DEFAULT_KEYS = ['logRetentionMs', 'logRetentionBytes', 'logSegmentBytes', 'logRollMs', 'messageMaxBytes'] as const;
+const LOG_DEFAULT_KEYS = Object.keys(LOG_DEFAULT_FLAGS) as (keyof typeof LOG_DEFAULT_FLAGS)[];
 /** The transaction settings (integers >= 1; the broker config checks their upper bounds). */
 const TXN_KEYS = ['transactionStateTopicPartitions', 'transactionMaxTimeoutMs', 'transactionAbortTimedOutIntervalMs', 'transactionalIdExpirationMs'] as const;
 type TxnKey = (typeof TXN_KEYS)[number];
@@ -183,7 +177,7 @@ export function mergeStartOptions(file: StartFlags, flags: StartFlags): StartOpt
   }
   // Broker-wide topic defaults: integers here (-1 is "no limit" for the retention ones); the broker checks each
   // as the topic config it is the default of.
-  const logDefaults: Partial<Record<(typeof LOG_DEFAULT_KEYS)[number], number>> = {};
+  const logDefaults: Partial<Record<keyof typeof LOG_DEFAULT_FLAGS, number>> = {};
   for (const k of LOG_DEFAULT_KEYS) {
     const raw = pick(k);
     if (raw === undefined) continue;
