@@ -1,7 +1,7 @@
 /**
  * The configs DescribeConfigs reports and Create/Alter(Incremental)Configs accept.
  *
- * Topic configs come in two kinds:
+ * Topic configs come in three kinds:
  * - enforced by the log (src/log/config.ts: segment.bytes, retention.ms, retention.bytes, cleanup.policy,
  *   max.message.bytes, index.interval.bytes, message.timestamp.type, segment.ms) and on produce with it
  *   (message.timestamp.before.max.ms, message.timestamp.after.max.ms, message.timestamp.difference.max.ms);
