@@ -19,11 +19,11 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ConfigResourceTypes, type Admin, type Kafka } from 'kafkajs';
-import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
+import { fileBroker } from './lib/broker.js';
 import { kcatConsume, kcatMetadata } from './lib/kcat.js';
-import { describeRun, PYTHON, requireTools, run, waitFor } from './lib/proc.js';
+import { describeRun, PYTHON, run, waitFor } from './lib/proc.js';
 import { kafkaFor } from './lib/kafkajs.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
@@ -31,8 +31,7 @@ process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const PY_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'py');
 const OFFSETS_PARTITIONS = 50; // Kafka's offsets.topic.num.partitions, Tern's default
 const BROKER_ARGS = ['--group-initial-rebalance-delay-ms', '0'];
-const dirs = new TempDirs();
-let broker: E2EBroker;
+const shared = fileBroker('admin-clients', BROKER_ARGS);
 
 /** Kafka's group -> `__consumer_offsets` partition (Java String.hashCode, & 0x7fffffff). */
 function offsetsPartitionOf(group: string): number {
@@ -43,11 +42,11 @@ function offsetsPartitionOf(group: string): number {
 
 /** confluent-kafka-python commits (simple commits, no membership) or reads `groups`' offsets for one partition. */
 async function committed(mode: 'commit' | 'read', topic: string, partition: number, offset: number, groups: string[]): Promise<Record<string, number>> {
-  const r = await run(PYTHON, [path.join(PY_DIR, 'committed_offsets.py'), `127.0.0.1:${broker.port}`, mode, topic, String(partition), String(offset), ...groups], {
+  const r = await run(PYTHON, [path.join(PY_DIR, 'committed_offsets.py'), `127.0.0.1:${shared.broker.port}`, mode, topic, String(partition), String(offset), ...groups], {
     timeoutMs: 40_000,
     env: { PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
   });
-  if (r.code !== 0 || r.timedOut) throw new Error(`${/^FAIL: .*$/m.exec(r.stderr)?.[0] ?? 'committed_offsets.py failed'}\n${describeRun(r)}${broker.diagnose()}`);
+  if (r.code !== 0 || r.timedOut) throw new Error(`${/^FAIL: .*$/m.exec(r.stderr)?.[0] ?? 'committed_offsets.py failed'}\n${describeRun(r)}${shared.broker.diagnose()}`);
   return JSON.parse(r.stdout.trim().split('\n').pop() ?? '') as Record<string, number>;
 }
 
@@ -61,25 +60,15 @@ async function withAdmin<T>(port: number, f: (admin: Admin) => Promise<T>): Prom
   }
 }
 
-beforeAll(async () => {
-  requireTools();
-  broker = await launch({ args: BROKER_ARGS, dataDir: dirs.make('admin-clients') });
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  dirs.cleanup();
-});
-
 describe('internal topics', () => {
   it('kcat -L naming __consumer_offsets on a new broker creates it with 50 compacted partitions, and groups on every partition work', async () => {
-    const md = await kcatMetadata(broker.port, '__consumer_offsets');
+    const md = await kcatMetadata(shared.broker.port, '__consumer_offsets');
     const t = md.topics.find((x) => x.topic === '__consumer_offsets');
-    expect(t, `kcat -L did not list __consumer_offsets${broker.diagnose()}`).toBeDefined();
+    expect(t, `kcat -L did not list __consumer_offsets${shared.broker.diagnose()}`).toBeDefined();
     expect(t!.error, 'Metadata error for __consumer_offsets').toBeUndefined();
     expect(t!.partitions.length, '__consumer_offsets partitions (offsets.topic.num.partitions)').toBe(OFFSETS_PARTITIONS);
 
-    await withAdmin(broker.port, async (admin) => {
+    await withAdmin(shared.broker.port, async (admin) => {
       const res = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: ConfigResourceTypes.TOPIC, name: '__consumer_offsets', configNames: ['cleanup.policy'] }] });
       expect(res.resources[0]!.configEntries.find((e) => e.configName === 'cleanup.policy')?.configValue).toBe('compact');
 
@@ -94,7 +83,7 @@ describe('internal topics', () => {
   }, 60_000);
 
   it('DeleteTopics, CreatePartitions and CreateTopics on the internal topics are refused (INVALID_TOPIC_EXCEPTION) and groups keep working', async () => {
-    await withAdmin(broker.port, async (admin) => {
+    await withAdmin(shared.broker.port, async (admin) => {
       const del = await admin.deleteTopics({ topics: ['__consumer_offsets'], timeout: 5_000 }).then(
         () => null,
         (e: unknown) => e as { type?: string; errors?: { type?: string }[] },
@@ -116,9 +105,9 @@ describe('deleting a topic', () => {
   it('removes its committed offsets (also after a restart): a group reads the topic created again from the start', async () => {
     const TOPIC = 'admin-recreated';
     const GROUP = 'admin-recreated-g';
-    await withAdmin(broker.port, async (admin) => {
+    await withAdmin(shared.broker.port, async (admin) => {
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
-      const producer = kafkaForHere(broker.port, 'e2e-admin-p').producer();
+      const producer = kafkaForHere(shared.broker.port, 'e2e-admin-p').producer();
       await producer.connect();
       await producer.send({ topic: TOPIC, acks: -1, messages: Array.from({ length: 10 }, (_, i) => ({ value: `old-${i}` })) });
       await producer.disconnect();
@@ -128,10 +117,9 @@ describe('deleting a topic', () => {
     expect(await committed('read', TOPIC, 0, 0, [GROUP]), 'committed offset once the topic is deleted (-1001: none)').toEqual({ [GROUP]: -1001 });
 
     // The removal must be stored (tombstones), not only forgotten in memory.
-    await broker.stop();
-    broker = await launch({ args: BROKER_ARGS, dataDir: broker.dataDir });
-    const kafka = kafkaForHere(broker.port, 'e2e-admin-2');
-    await withAdmin(broker.port, async (admin) => {
+    await shared.restart();
+    const kafka = kafkaForHere(shared.broker.port, 'e2e-admin-2');
+    await withAdmin(shared.broker.port, async (admin) => {
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] });
       const fetched = await waitFor('OffsetFetch after the restart', 20_000, async () => {
         try {
@@ -164,15 +152,15 @@ describe('deleting a topic', () => {
 
 describe('topic names that collide on . vs _', () => {
   it('kafkajs CreateTopics and kcat auto-creation (Metadata) of a name differing from an existing one only by . vs _ are refused (INVALID_TOPIC_EXCEPTION)', async () => {
-    await withAdmin(broker.port, async (admin) => {
+    await withAdmin(shared.broker.port, async (admin) => {
       await admin.createTopics({ topics: [{ topic: 'admin.collide', numPartitions: 1 }] });
       await expect(admin.createTopics({ topics: [{ topic: 'admin_collide', numPartitions: 1 }] })).rejects.toMatchObject({ errors: [{ type: 'INVALID_TOPIC_EXCEPTION' }] });
     });
     // kcat -L -t asks Metadata for the topic, which the broker would auto-create
-    const md = await kcatMetadata(broker.port, 'admin_collide');
+    const md = await kcatMetadata(shared.broker.port, 'admin_collide');
     const t = md.topics.find((x) => x.topic === 'admin_collide');
-    expect(t?.error, `kcat -L -t admin_collide${broker.diagnose()}`).toMatch(/invalid topic/i);
-    await withAdmin(broker.port, async (admin) => {
+    expect(t?.error, `kcat -L -t admin_collide${shared.broker.diagnose()}`).toMatch(/invalid topic/i);
+    await withAdmin(shared.broker.port, async (admin) => {
       const topics = await admin.listTopics();
       expect(topics).toContain('admin.collide');
       expect(topics).not.toContain('admin_collide');
@@ -182,7 +170,7 @@ describe('topic names that collide on . vs _', () => {
 
 describe('broker configs', () => {
   it('kafkajs describeConfigs of the broker: settings at their default are DEFAULT_CONFIG, flags STATIC_BROKER_CONFIG', async () => {
-    await withAdmin(broker.port, async (admin) => {
+    await withAdmin(shared.broker.port, async (admin) => {
       const res = await admin.describeConfigs({
         includeSynonyms: false,
         resources: [{ type: ConfigResourceTypes.BROKER, name: '0', configNames: ['group.initial.rebalance.delay.ms', 'message.max.bytes', 'num.partitions', 'offsets.topic.num.partitions', 'broker.id'] }],
@@ -205,8 +193,8 @@ describe('broker configs', () => {
 describe('topic configs take effect', () => {
   it('min.insync.replicas=2: kafkajs acks=all gets NOT_ENOUGH_REPLICAS and nothing is written; acks=1 works; after alterConfigs to 1 acks=all works', async () => {
     const TOPIC = 'admin-min-isr';
-    const kafka = kafkaForHere(broker.port, 'e2e-admin-isr');
-    await withAdmin(broker.port, async (admin) => {
+    const kafka = kafkaForHere(shared.broker.port, 'e2e-admin-isr');
+    await withAdmin(shared.broker.port, async (admin) => {
       await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1, configEntries: [{ name: 'min.insync.replicas', value: '2' }] }] });
       const producer = kafka.producer({ retry: { retries: 0 } });
       await producer.connect();
@@ -224,7 +212,7 @@ describe('topic configs take effect', () => {
         await producer.disconnect().catch(() => undefined);
       }
     });
-    const got = await kcatConsume(broker.port, TOPIC, { partition: 0 });
+    const got = await kcatConsume(shared.broker.port, TOPIC, { partition: 0 });
     expect(got.map((m) => [m.offset, m.payload])).toEqual([
       [0, 'acks-1'],
       [1, 'acks-all'],

@@ -5,27 +5,19 @@
  *   partition to exactly one member, and with commits in place no record is lost or processed twice;
  * - committed offsets survive a broker crash (SIGKILL) and restart: every acknowledged commit is there.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Admin, Consumer, Producer } from 'kafkajs';
-import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
-import { requireTools, waitFor } from './lib/proc.js';
+import { fileBroker, launch, TempDirs } from './lib/broker.js';
+import { waitFor } from './lib/proc.js';
 import { kafkaFor } from './lib/kafkajs.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
 const BROKER_ARGS = ['--group-initial-rebalance-delay-ms', '300'];
-let broker: E2EBroker;
+const shared = fileBroker('groups-kjs', BROKER_ARGS);
+/** Data dirs of the brokers a test starts itself (the crash-and-restart one). */
 const dirs = new TempDirs();
-
-beforeAll(async () => {
-  requireTools();
-  broker = await launch({ args: BROKER_ARGS, dataDir: dirs.make('groups-kjs') });
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  dirs.cleanup();
-});
+afterAll(() => dirs.cleanup());
 
 interface Member {
   name: string;
@@ -37,7 +29,7 @@ describe('kafkajs consumer group', () => {
   it('3 consumers on 6 partitions rebalance when one leaves and when one joins; nothing lost, nothing processed twice', async () => {
     const TOPIC = 'grp-kjs-six';
     const GROUP = 'grp-kjs';
-    const kafka = kafkaFor(broker.port, 'e2e-groups');
+    const kafka = kafkaFor(shared.broker.port, 'e2e-groups');
     const admin: Admin = kafka.admin();
     await admin.connect();
     const producer: Producer = kafka.producer();
@@ -110,7 +102,7 @@ describe('kafkajs consumer group', () => {
       const described = await admin.describeGroups([GROUP]);
       expect(described.groups[0]).toMatchObject({ groupId: GROUP, state: 'Stable', protocolType: 'consumer' });
       expect(described.groups[0]!.members).toHaveLength(3);
-      expect(broker.alive(), broker.diagnose()).toBe(true);
+      expect(shared.broker.alive(), shared.broker.diagnose()).toBe(true);
     } finally {
       for (const m of members) await m.consumer.disconnect().catch(() => undefined);
       await producer.disconnect().catch(() => undefined);

@@ -8,15 +8,14 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launch, TempDirs, type E2EBroker } from './lib/broker.js';
-import { PYTHON, requireTools, tail } from './lib/proc.js';
+import { describe, expect, it } from 'vitest';
+import { fileBroker } from './lib/broker.js';
+import { PYTHON, tail } from './lib/proc.js';
 
 const PY_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'py');
 const BROKER_ARGS = ['--group-initial-rebalance-delay-ms', '0'];
 const RUN_S = 6; // the clients keep producing this long after READY; the restart happens in it
-const dirs = new TempDirs();
-let broker: E2EBroker;
+const shared = fileBroker('restart-clients', BROKER_ARGS);
 
 interface Summary {
   produced: number;
@@ -29,7 +28,7 @@ interface Summary {
 
 /** Runs restart_group.py; `ready` resolves at its READY line, `done` with its summary (rejects on failure). */
 function client(name: string, topic: string): { ready: Promise<void>; done: Promise<Summary>; kill(): void } {
-  const proc = spawn(PYTHON, [path.join(PY_DIR, 'restart_group.py'), `127.0.0.1:${broker.port}`, name, topic, String(RUN_S)], {
+  const proc = spawn(PYTHON, [path.join(PY_DIR, 'restart_group.py'), `127.0.0.1:${shared.broker.port}`, name, topic, String(RUN_S)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1', PYTHONDONTWRITEBYTECODE: '1' },
   });
@@ -51,7 +50,7 @@ function client(name: string, topic: string): { ready: Promise<void>; done: Prom
       clearTimeout(timer);
       const last = out.trim().split('\n').pop() ?? '';
       if (code !== 0 || !last.startsWith('{')) {
-        reject(new Error(`${name}: restart_group.py exited ${code ?? signal}\n${/^FAIL: .*$/m.exec(err)?.[0] ?? ''}\n[stdout]\n${tail(out, 20)}\n[stderr]\n${tail(err, 30)}${broker.diagnose()}`));
+        reject(new Error(`${name}: restart_group.py exited ${code ?? signal}\n${/^FAIL: .*$/m.exec(err)?.[0] ?? ''}\n[stdout]\n${tail(out, 20)}\n[stderr]\n${tail(err, 30)}${shared.broker.diagnose()}`));
         return;
       }
       res(JSON.parse(last) as Summary);
@@ -62,24 +61,12 @@ function client(name: string, topic: string): { ready: Promise<void>; done: Prom
   return { ready, done, kill: () => proc.kill('SIGKILL') };
 }
 
-beforeAll(async () => {
-  requireTools();
-  broker = await launch({ args: BROKER_ARGS, dataDir: dirs.make('restart-clients') });
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  dirs.cleanup();
-});
-
 describe('broker restart under running clients', () => {
   it('confluent-kafka-python and kafka-python producers and group members reconnect and lose nothing', async () => {
     const clients = [client('confluent', 'restart-ck'), client('kafka-python', 'restart-kp')];
     try {
       await Promise.all(clients.map((c) => c.ready));
-      const port = broker.port;
-      await broker.stop(); // SIGTERM: clean shutdown
-      broker = await launch({ args: BROKER_ARGS, dataDir: broker.dataDir, port });
+      await shared.restart({ samePort: true }); // SIGTERM (clean shutdown), then the same port and data
       const [ck, kp] = await Promise.all(clients.map((c) => c.done));
       for (const [name, s] of [['confluent', ck!], ['kafka-python', kp!]] as const) {
         const what = `${name}: ${JSON.stringify(s)}`;
@@ -90,7 +77,7 @@ describe('broker restart under running clients', () => {
         // At-least-once: at most what arrived since the last auto-commit (200 ms at ~100 records/s) comes again.
         expect(s.duplicates, `${what}: records consumed twice`).toBeLessThanOrEqual(100);
       }
-      expect(broker.alive(), broker.diagnose()).toBe(true);
+      expect(shared.broker.alive(), shared.broker.diagnose()).toBe(true);
     } finally {
       for (const c of clients) c.kill();
     }

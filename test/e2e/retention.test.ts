@@ -6,8 +6,9 @@
  * defaults (Kafka's log.retention.ms, log.roll.ms, message.max.bytes as start-up flags).
  */
 import { afterAll, expect, it } from 'vitest';
-import { ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
+import { ConfigResourceTypes } from 'kafkajs';
 import { launch, type E2EBroker } from './lib/broker.js';
+import { kafkaFor } from './lib/kafkajs.js';
 import { sleep } from './lib/proc.js';
 
 const brokers: E2EBroker[] = [];
@@ -18,7 +19,7 @@ afterAll(async () => {
 it('retention.ms deletes an expired segment within the check interval: the earliest offset moves, consumers start there, newer records stay', async () => {
   const b = await launch({ args: ['--log-retention-check-interval-ms', '200'] });
   brokers.push(b);
-  const kafka = new Kafka({ clientId: 'retention-e2e', brokers: [`127.0.0.1:${b.port}`], logLevel: logLevel.NOTHING });
+  const kafka = kafkaFor(b.port, 'retention-e2e');
   const admin = kafka.admin();
   const producer = kafka.producer();
   await admin.connect();
@@ -70,7 +71,7 @@ it('retention.ms deletes an expired segment within the check interval: the earli
 it('broker-wide topic defaults (--log-retention-ms, --log-roll-ms, --message-max-bytes) apply to topics without overrides, are described as Kafka does, and a topic override wins', async () => {
   const b = await launch({ args: ['--log-retention-check-interval-ms', '200', '--log-retention-ms', '60000', '--log-roll-ms', '100', '--message-max-bytes', '2000'] });
   brokers.push(b);
-  const kafka = new Kafka({ clientId: 'defaults-e2e', brokers: [`127.0.0.1:${b.port}`], logLevel: logLevel.NOTHING, retry: { retries: 0 } });
+  const kafka = kafkaFor(b.port, 'defaults-e2e', { retries: 0 });
   const admin = kafka.admin();
   const producer = kafka.producer({ retry: { retries: 0 } });
   await admin.connect();

@@ -270,12 +270,16 @@ describe.skipIf(!available)('native engine journal', () => {
     }
   }
 
+  /** The shim counting only the journal's fdatasyncs (entries and headers): calls from the `after`-th on fail. */
+  const failJournalSync = (so: string, dir: string, after: number): Record<string, string> =>
+    failsyncEnv(so, { prefix: path.join(dir, '.journal') + path.sep, syncAfter: after });
+
   it('a failed journal fdatasync (EIO, failsync shim) turns the journal off; the round\'s files sync themselves', async (ctx) => {
     const so = await shim(ctx);
     if (!so) return;
     const dir = tempDir('tern-journal-');
     // Only the journal's fdatasyncs are counted: its creation's header sync (0) passes, the first entry's fails.
-    const env = failsyncEnv(so, { prefix: path.join(dir, '.journal') + path.sep, syncAfter: 1 });
+    const env = failJournalSync(so, dir, 1);
     const out = await child(env, dir, `
       for (const r of [1, 2]) {
         const s0 = fs.engine.stats().syncs;
@@ -301,7 +305,7 @@ describe.skipIf(!available)('native engine journal', () => {
     if (!so) return;
     const dir = tempDir('tern-journal-');
     // The journal's header sync (0) and round 1's entry (1) pass; round 2's entry (2) fails.
-    const env = failsyncEnv(so, { prefix: path.join(dir, '.journal') + path.sep, syncAfter: 2 });
+    const env = failJournalSync(so, dir, 2);
     const out = await child(env, dir, `
       report.results.push(await roundResult(1));
       report.after1 = stats();
@@ -362,7 +366,7 @@ describe.skipIf(!available)('native engine journal', () => {
     const dir = tempDir('tern-journal-');
     // The journal's 40th fdatasync fails (entries and checkpoint headers count): mid-run, with files dirty and
     // checkpoints every 10 ms.
-    const env = failsyncEnv(so, { prefix: path.join(dir, '.journal') + path.sep, syncAfter: 40 });
+    const env = failJournalSync(so, dir, 40);
     const out = await child(env, dir, `
       const extra = [];
       for (let i = 6; i < 24; i++) {

@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { startBroker } from '../../helpers/broker.js';
-import { tail } from './proc.js';
+import { requireTools, tail } from './proc.js';
 
 type Started = Awaited<ReturnType<typeof startBroker>>;
 
@@ -127,4 +128,41 @@ export function assertRealDisk(dir: string): void {
   if (t === TMPFS_MAGIC || t === RAMFS_MAGIC) {
     throw new Error(`${dir} is on tmpfs/ramfs (statfs type 0x${t.toString(16)}): crash-durability tests need a real disk; set TMPDIR to an ext4/xfs path`);
   }
+}
+
+/** The broker a test file shares (fileBroker). */
+export interface FileBroker {
+  /** The running broker (after beforeAll). */
+  readonly broker: E2EBroker;
+  /** Stops it cleanly (SIGTERM) and starts it again on the same data dir (and port, with `samePort`). */
+  restart(opts?: { samePort?: boolean }): Promise<E2EBroker>;
+}
+
+/**
+ * One broker for a whole test file: started in beforeAll (after requireTools) on a fresh data dir, stopped in
+ * afterAll, its dir removed.
+ */
+export function fileBroker(name: string, args: string[]): FileBroker {
+  const dirs = new TempDirs();
+  let current: E2EBroker | undefined;
+  beforeAll(async () => {
+    requireTools();
+    current = await launch({ args, dataDir: dirs.make(name) });
+  });
+  afterAll(async () => {
+    await current?.stop();
+    dirs.cleanup();
+  });
+  return {
+    get broker(): E2EBroker {
+      if (current === undefined) throw new Error('fileBroker: the broker is not started (used outside a test?)');
+      return current;
+    },
+    async restart(opts = {}) {
+      const old = this.broker;
+      await old.stop();
+      current = await launch({ args, dataDir: old.dataDir, ...(opts.samePort ? { port: old.port } : {}) });
+      return current;
+    },
+  };
 }
